@@ -1,0 +1,3 @@
+from phase17.cli import main
+
+main()
