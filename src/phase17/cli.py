@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -16,8 +17,8 @@ import typer
 from rich.console import Console
 
 from phase17 import fetch as fetching
-from phase17 import render
-from phase17.errors import Phase17Error
+from phase17 import guide, launch, reading, render, symbols
+from phase17.errors import Phase17Error, UpstreamMissingError
 from phase17.pin import Pin, ProjectPaths, inspect_upstream, load_pin, locate_project
 
 app = typer.Typer(
@@ -29,6 +30,14 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
+
+
+def _make_consoles() -> None:
+    """NO_COLOR means plain text: color_system=None drops every escape code, bold included."""
+    global console, err_console
+    plain = bool(os.environ.get("NO_COLOR"))
+    console = Console(color_system=None if plain else "auto", highlight=False)
+    err_console = Console(stderr=True, color_system=None if plain else "auto", highlight=False)
 
 
 @dataclass
@@ -84,6 +93,7 @@ def configure(
 ) -> None:
     """Read vLLM's platform layer by symbol name, keep three-sentence notes, and check them against drift."""
     settings.upstream = upstream
+    _make_consoles()
 
 
 class Source(str, Enum):
@@ -157,6 +167,173 @@ def pin(
             console.print(render.upstream_state(state, pinned))
         if state.status != "matches":
             raise typer.Exit(code=1)
+
+
+# ---------------------------------------------------------------- symbols
+
+
+def verified_upstream(project: ProjectPaths, pin: Pin, *, fetch_if_missing: bool = False) -> Path:
+    """upstream/, fetched on first use when allowed; a tree that is not the pin is used, with a warning."""
+    state = inspect_upstream(project.upstream, pin)
+    if state.status == "missing":
+        if not fetch_if_missing:
+            raise UpstreamMissingError(f"{project.upstream} is missing; run phase17 fetch first.")
+        err_console.print(f"upstream/ is missing: fetching {pin.describe()} first (this is phase17 fetch).", highlight=False)
+        fetch_pinned(project, pin)
+    elif state.status == "not-a-checkout":
+        raise UpstreamMissingError(f"{project.upstream} is not a checkout phase17 can verify; run phase17 fetch --force.")
+    elif state.status != "matches":
+        what = f"at {(state.carries or '?')[:7]}" if state.status == "other-commit" else f"modified ({len(state.modified)} files)"
+        err_console.print(f"Warning: upstream/ is {what}, not exactly {pin.describe()}; lines are of what is there.", style="yellow", highlight=False)
+    return project.upstream
+
+
+def load_guide_and_pin() -> tuple[ProjectPaths, Pin, guide.ReadingList]:
+    project = paths()
+    return project, load_pin(project.pin_file), guide.load_reading_list()
+
+
+@app.command()
+def resolve(
+    ref: Annotated[str, typer.Argument(help="Class, Class.method, function.inner, NAME, or path/to/file.py::Class.method.")],
+    target: Annotated[Optional[str], typer.Option("--in", help="Look only in this reading target or upstream path.")] = None,
+    show: Annotated[bool, typer.Option(help="Print each match's source with its real line numbers.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the matches as JSON.")] = False,
+) -> None:
+    """Say where a definition is now, found by name (every match, none picked silently).  Example: phase17 resolve Platform.get_attn_backend_cls --json"""
+    with reporting_errors():
+        project, pinned, reading_list = load_guide_and_pin()
+        upstream = verified_upstream(project, pinned)
+        parsed = symbols.parse_ref(ref)
+        within = (guide.find_target(reading_list, target, upstream).path.rstrip("/"),) if target else ()
+        scan = symbols.find_symbol(upstream, parsed, within=within)
+        status = "found" if len(scan.symbols) == 1 else ("missing" if not scan.symbols else "ambiguous")
+        if as_json:
+            print_json({"ref": ref, "status": status, "matches": [reading.symbol_data(s) for s in scan.symbols], "unreadable": [u.__dict__ for u in scan.unreadable]})
+        else:
+            if scan.unreadable:
+                err_console.print(render.unreadable_notice(scan.unreadable))
+            if not scan.symbols:
+                err_console.print(f"{ref}: no definition of that name in {within[0] if within else 'upstream/'}; try phase17 outline to see what is there.", highlight=False)
+            elif show:
+                for symbol in scan.symbols:
+                    console.print(render.symbol_source(symbol, symbols.source_lines(upstream, symbol), fold=False))
+            else:
+                console.print(render.symbol_table(scan.symbols))
+            if status == "ambiguous":
+                err_console.print(f"{ref} is ambiguous: {len(scan.symbols)} definitions carry that name.", style="yellow", highlight=False)
+        if status != "found":
+            raise typer.Exit(code=1)
+
+
+@app.command()
+def outline(
+    place: Annotated[str, typer.Argument(metavar="PATH_OR_TARGET", help="A reading target (interface, 2, ...) or a path under upstream/.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outline as JSON.")] = False,
+) -> None:
+    """Show the nested definitions of a file (or of each file of a folder target) with their live lines.  Example: phase17 outline cuda"""
+    with reporting_errors():
+        project, pinned, reading_list = load_guide_and_pin()
+        upstream = verified_upstream(project, pinned)
+        chosen = guide.find_target(reading_list, place, upstream)
+        outlines = [(path, symbols.build_outline(symbols.file_definitions(upstream, path))) for path in reading.target_files(upstream, chosen)]
+        if as_json:
+            print_json([{"path": path, "outline": reading.outline_data(nodes)} for path, nodes in outlines])
+            return
+        for path, nodes in outlines:
+            console.print(render.outline_tree(path, nodes))
+
+
+# ---------------------------------------------------------------- reading
+
+
+@app.command()
+def read(
+    target: Annotated[str, typer.Argument(help="A reading target: interface, cuda, cpu, platforms, plugins; its number 1-5; or a path under upstream/.")],
+    symbol: Annotated[Optional[str], typer.Option(help="Show this one symbol whole, e.g. Platform.get_attn_backend_cls.")] = None,
+    full: Annotated[bool, typer.Option(help="Show the whole file (each file, for a folder target).")] = False,
+    open_editor: Annotated[bool, typer.Option("--open", help="Open $VISUAL/$EDITOR at the first key symbol's line.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the same content as JSON.")] = False,
+    pager: Annotated[bool, typer.Option(help="Page long output when stdout is a terminal ($PAGER, default less).")] = True,
+    fetch_missing: Annotated[bool, typer.Option("--fetch/--no-fetch", help="Fetch the pinned upstream/ on first use.")] = True,
+) -> None:
+    """Open a reading target: where its symbols are now, their source, its questions, your notes.  Example: phase17 read interface"""
+    with reporting_errors():
+        project, pinned, reading_list = load_guide_and_pin()
+        chosen = guide.find_target(reading_list, target, project.upstream if project.upstream.exists() else None)
+        upstream = verified_upstream(project, pinned, fetch_if_missing=fetch_missing)
+        if chosen.number == 0:
+            chosen = guide.find_target(reading_list, target, upstream)
+        view = reading.build_view(upstream, project.annotations, reading_list, chosen, pinned)
+        if symbol:
+            view = dataclasses.replace(view, key_symbols=(reading.locate_one(upstream, chosen, symbol),))
+        if as_json:
+            print_json(reading.view_data(view))
+            return
+        if open_editor:
+            _open_first_symbol(upstream, view)
+            return
+        if full:
+            output: Any = render.whole_files(upstream, [item.path for item in view.files], pinned)
+        else:
+            sources = {s.ref: symbols.source_lines(upstream, s) for key in view.key_symbols for s in key.matches}
+            output = render.target_view(view, sources, fold=not symbol)
+        show(output, pager=pager)
+
+
+def _open_first_symbol(upstream: Path, view: reading.TargetView) -> None:
+    first = next((key.matches[0] for key in view.key_symbols if key.matches), None)
+    path = upstream / (first.path if first else view.files[0].path)
+    launch.run_editor(path, first.start_line if first else None)
+
+
+def show(renderable: Any, *, pager: bool) -> None:
+    """Print, through the pager when stdout is a terminal and the output is longer than the screen."""
+    if pager and console.is_terminal and sys.stdout.isatty():
+        with console.capture() as captured:
+            console.print(renderable)
+        text = captured.get()
+        if text.count("\n") > console.height and launch.page(text):
+            return
+        sys.stdout.write(text)
+        return
+    console.print(renderable)
+
+
+@app.command("list")
+def list_targets(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
+) -> None:
+    """The reading list with your progress: symbols found, notes written, questions answered, anchor health.  Example: phase17 list"""
+    with reporting_errors():
+        project, pinned, reading_list = load_guide_and_pin()
+        state = inspect_upstream(project.upstream, pinned)
+        upstream = project.upstream if state.status not in ("missing", "not-a-checkout") else None
+        rows = reading.reading_status(upstream, project.annotations, reading_list)
+        if as_json:
+            print_json(
+                [
+                    {
+                        "number": row.target.number,
+                        "key": row.target.key,
+                        "path": row.target.path,
+                        "symbols_found": row.symbols_found,
+                        "symbols": len(row.target.symbols),
+                        "notes_written": row.notes_written,
+                        "questions_answered": row.questions_answered,
+                        "questions_linked": row.questions_linked,
+                        "anchors": row.health,
+                    }
+                    for row in rows
+                ]
+            )
+            return
+        console.print(render.reading_status_table(rows))
+        if upstream is None:
+            err_console.print("upstream/ is missing: run phase17 fetch to count the symbols found.", highlight=False)
+
+
+app.command("status", help="The same as list.  Example: phase17 status")(list_targets)
 
 
 def main() -> None:

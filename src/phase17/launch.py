@@ -1,0 +1,57 @@
+"""Start the reader's editor and pager: commands from $VISUAL/$EDITOR/$PAGER are split with shlex, never run by a shell."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+from phase17.errors import EditorError
+
+_VSCODE_LIKE = {"code", "code-insiders", "codium", "cursor"}
+
+
+def editor_command(path: Path, line: int | None = None, environ: dict[str, str] | None = None) -> list[str]:
+    """The argv that opens `path` at `line`: `+LINE path` for vi/emacs/nano style editors, `-g path:line` for VS Code."""
+    environ = dict(os.environ) if environ is None else environ
+    raw = environ.get("VISUAL") or environ.get("EDITOR") or "vi"
+    try:
+        argv = shlex.split(raw)
+    except ValueError as error:
+        raise EditorError(f"cannot split $VISUAL/$EDITOR {raw!r} ({error}); set it to a command such as 'vim' or 'code --wait'.") from None
+    if not argv:
+        raise EditorError("$VISUAL/$EDITOR is empty; set it to a command such as 'vim' or 'code --wait'.")
+    if line is None:
+        return [*argv, str(path)]
+    if Path(argv[0]).name in _VSCODE_LIKE:
+        return [*argv, "-g", f"{path}:{line}"]
+    return [*argv, f"+{line}", str(path)]
+
+
+def run_editor(path: Path, line: int | None = None) -> int:
+    """Open the editor and wait for it; its exit status is returned."""
+    argv = editor_command(path, line)
+    try:
+        return subprocess.run(argv, check=False).returncode
+    except OSError as error:
+        raise EditorError(f"cannot start the editor {argv[0]!r} ({error.strerror}); check $VISUAL or $EDITOR.") from None
+
+
+def page(text: str, environ: dict[str, str] | None = None) -> bool:
+    """Show text through $PAGER (default `less -FRX`); False if no pager could be started, so the caller prints."""
+    environ = dict(os.environ) if environ is None else environ
+    raw = environ.get("PAGER") or "less -FRX"
+    try:
+        argv = shlex.split(raw)
+    except ValueError:
+        return False
+    if not argv or argv[0] == "cat":
+        return False
+    try:
+        subprocess.run(argv, input=text.encode("utf-8"), check=False)
+    except OSError:
+        return False
+    except KeyboardInterrupt:
+        pass
+    return True

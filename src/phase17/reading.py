@@ -1,0 +1,211 @@
+"""What `read` and `list` show: a target's key symbols located now, its outline, and the reader's notes so far."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from phase17.annotations import QUESTIONS_FILE, NotesFile, list_notes_files, load_notes
+from phase17.errors import SymbolNotFoundError
+from phase17.guide import PROMPT_KEYS, Question, ReadingList, Target
+from phase17.pin import Pin
+from phase17.symbols import OutlineNode, Ref, Symbol, Unreadable, build_outline, file_definitions, find_symbol, parse_ref, python_files
+
+LAST_CHECK_FILE = ".last-check.json"  # written by `check` in annotations/, read by `list`
+SymbolStatus = Literal["found", "missing", "ambiguous"]
+
+
+@dataclass(frozen=True)
+class KeySymbol:
+    """A key symbol of a target as the reading list names it, and every definition now carrying that name."""
+
+    ref: str
+    matches: tuple[Symbol, ...]
+
+    @property
+    def status(self) -> SymbolStatus:
+        return "found" if len(self.matches) == 1 else ("missing" if not self.matches else "ambiguous")
+
+
+@dataclass(frozen=True)
+class FileOutline:
+    path: str
+    outline: tuple[OutlineNode, ...]
+
+
+@dataclass(frozen=True)
+class PromptAnswer:
+    key: str
+    prompt: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class QuestionAnswer:
+    question: Question
+    answer: str
+
+
+@dataclass(frozen=True)
+class TargetView:
+    """Everything `phase17 read TARGET` shows, as data."""
+
+    target: Target
+    pin: Pin
+    files: tuple[FileOutline, ...]
+    key_symbols: tuple[KeySymbol, ...]
+    prompts: tuple[PromptAnswer, ...]
+    questions: tuple[QuestionAnswer, ...]
+    next_target: Target | None
+    total_targets: int
+    unreadable: tuple[Unreadable, ...] = ()
+
+
+def target_files(upstream: Path, target: Target) -> list[str]:
+    """The Python files a target covers: its one file, or every .py file below its folder."""
+    if not (upstream / target.path).exists():
+        raise SymbolNotFoundError(f"{target.path}: not in {upstream}; the upstream tree may have moved it (run phase17 check).")
+    return list(python_files(upstream, target.path.rstrip("/")))
+
+
+def locate_key_symbols(upstream: Path, target: Target) -> list[KeySymbol]:
+    """Find each key symbol by name, in the target's path unless the reference names its own file."""
+    located = []
+    for text in target.symbols:
+        ref = parse_ref(text)
+        scan = find_symbol(upstream, ref, within=() if ref.path else (target.path.rstrip("/"),))
+        located.append(KeySymbol(ref=text, matches=tuple(scan.symbols)))
+    return located
+
+
+def locate_one(upstream: Path, target: Target, text: str) -> KeySymbol:
+    """A symbol named on the command line: in the target first, then across upstream/."""
+    ref = parse_ref(text)
+    scan = find_symbol(upstream, ref, within=() if ref.path else (target.path.rstrip("/"),))
+    if not scan.symbols and not ref.path:
+        scan = find_symbol(upstream, Ref(qualname=ref.qualname))
+    return KeySymbol(ref=text, matches=tuple(scan.symbols))
+
+
+def build_view(upstream: Path, notes_dir: Path, reading_list: ReadingList, target: Target, pin: Pin) -> TargetView:
+    files = []
+    unreadable: list[Unreadable] = []
+    for relative in target_files(upstream, target):
+        try:
+            files.append(FileOutline(path=relative, outline=tuple(build_outline(file_definitions(upstream, relative)))))
+        except Exception as error:  # noqa: BLE001 - one bad file must not hide the others
+            unreadable.append(Unreadable(relative, str(error)))
+    notes = _notes_or_none(notes_dir, target.key)
+    answers = _notes_or_none(notes_dir, QUESTIONS_FILE)
+    prompts = tuple(
+        PromptAnswer(key=key, prompt=reading_list.prompts[key], answer=notes.notes.get(key, "") if notes else "") for key in PROMPT_KEYS
+    )
+    questions = tuple(
+        QuestionAnswer(question=question, answer=answers.notes.get(str(question.number), "") if answers else "")
+        for question in reading_list.questions_for(target.key)
+    )
+    return TargetView(
+        target=target,
+        pin=pin,
+        files=tuple(files),
+        key_symbols=tuple(locate_key_symbols(upstream, target)),
+        prompts=prompts,
+        questions=questions,
+        next_target=reading_list.next_target(target),
+        total_targets=len(reading_list.targets),
+        unreadable=tuple(unreadable),
+    )
+
+
+def _notes_or_none(notes_dir: Path, name: str) -> NotesFile | None:
+    if name not in list_notes_files(notes_dir):
+        return None
+    return load_notes(notes_dir, name)
+
+
+def symbol_data(symbol: Symbol) -> dict[str, Any]:
+    return {
+        "path": symbol.path,
+        "qualname": symbol.qualname,
+        "ref": symbol.ref,
+        "kind": symbol.kind,
+        "start_line": symbol.start_line,
+        "def_line": symbol.def_line,
+        "end_line": symbol.end_line,
+        "start_byte": symbol.start_byte,
+        "end_byte": symbol.end_byte,
+        "signature": symbol.signature,
+        "docstring": symbol.docstring,
+        "fingerprint": symbol.fingerprint,
+    }
+
+
+def outline_data(nodes: tuple[OutlineNode, ...] | list[OutlineNode]) -> list[dict[str, Any]]:
+    return [
+        {"qualname": node.symbol.qualname, "kind": node.symbol.kind, "start_line": node.symbol.start_line, "end_line": node.symbol.end_line, "children": outline_data(node.children)}
+        for node in nodes
+    ]
+
+
+def view_data(view: TargetView) -> dict[str, Any]:
+    """The JSON form of `read`: the same content as the screen."""
+    target = view.target
+    return {
+        "target": {"key": target.key, "number": target.number or None, "path": target.path, "title": target.title, "sentence": target.sentence},
+        "pin": {"tag": view.pin.tag, "commit": view.pin.commit},
+        "files": [{"path": item.path, "outline": outline_data(item.outline)} for item in view.files],
+        "symbols": [
+            {"ref": key.ref, "status": key.status, "matches": [symbol_data(symbol) for symbol in key.matches]} for key in view.key_symbols
+        ],
+        "prompts": [{"key": item.key, "prompt": item.prompt, "answer": item.answer} for item in view.prompts],
+        "questions": [{"number": item.question.number, "text": item.question.text, "answer": item.answer} for item in view.questions],
+        "next": view.next_target.key if view.next_target else None,
+        "unreadable": [{"path": item.path, "reason": item.reason} for item in view.unreadable],
+    }
+
+
+@dataclass(frozen=True)
+class TargetStatus:
+    """One row of `phase17 list`."""
+
+    target: Target
+    symbols_found: int | None  # None when upstream/ is missing
+    notes_written: int
+    questions_answered: int
+    questions_linked: int
+    health: str  # from the last check, or "not checked"
+
+
+def reading_status(upstream: Path | None, notes_dir: Path, reading_list: ReadingList) -> list[TargetStatus]:
+    answers = _notes_or_none(notes_dir, QUESTIONS_FILE)
+    last_check = _last_check(notes_dir)
+    rows = []
+    for target in reading_list.targets:
+        found = None
+        if upstream is not None:
+            found = sum(1 for key in locate_key_symbols(upstream, target) if key.status == "found")
+        notes = _notes_or_none(notes_dir, target.key)
+        linked = reading_list.questions_for(target.key)
+        answered = sum(1 for question in linked if answers and answers.notes.get(str(question.number), "").strip())
+        rows.append(
+            TargetStatus(
+                target=target,
+                symbols_found=found,
+                notes_written=notes.written() if notes else 0,
+                questions_answered=answered,
+                questions_linked=len(linked),
+                health=last_check.get(target.key, "not checked"),
+            )
+        )
+    return rows
+
+
+def _last_check(notes_dir: Path) -> dict[str, str]:
+    path = notes_dir / LAST_CHECK_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(key): str(value) for key, value in data.items()} if isinstance(data, dict) else {}
