@@ -100,12 +100,12 @@ def fetch_upstream(
     not `replaceable` (a reader's own clone named with --upstream).
     """
     reporter = reporter or SilentReporter()
+    _sweep_stale_temporaries(upstream.parent, upstream.name)
     state = inspect_upstream(upstream, pin)
     if state.is_verified and not force:
-        return FetchResult(state=state, source=state.source or "git", origin="upstream/", up_to_date=True)
+        return FetchResult(state=state, source="pypi" if state.source == "pypi" else "git", origin="upstream/", up_to_date=True)
     if state.status != "missing":
         _refuse_to_replace(state, pin, force=force, replaceable=replaceable)
-    _sweep_stale_temporaries(upstream.parent, upstream.name)
     if source == "pypi":
         return _fetch_pypi(pin, upstream, cache_dir, reporter, index_url)
     if source in ("auto", "git"):
@@ -196,12 +196,12 @@ def _git_fetch_commit(repo: git.Repo, location: str, pin: Pin) -> None:
 def _raise_if_unreachable(error: git.GitCommandError, location: str) -> None:
     message = str(error.stderr or error).strip()
     lowered = message.lower()
+    if "does not appear to be a git repository" in lowered or "not a git repository" in lowered:
+        raise FetchError(f"{location} is not a git repository; give a clone of {location} or use --source pypi.") from None
     if any(sign in lowered for sign in _UNREACHABLE) or error.status in (-9, 137):
         first = next((line.strip() for line in message.splitlines() if line.strip()), "no answer")
         first = first.removeprefix("stderr: ").strip("' ")
         raise NetworkError(f"Cannot reach {location} ({first}).") from None
-    if "does not appear to be a git repository" in lowered or "not a git repository" in lowered:
-        raise FetchError(f"{location} is not a git repository; give a clone of {location} or use --source pypi.") from None
 
 
 # ---------------------------------------------------------------- pypi

@@ -133,6 +133,8 @@ def _pin_from_data(data: object, shown: str, first_line: int) -> Pin:
         value = mapping[key]
         if isinstance(value, (int, float)) and key == "version":
             value = str(value)  # an unquoted 0.22 is still a version
+        if isinstance(value, int) and key == "commit":
+            raise PinFileError(f"{shown}:{mapping.key_lines[key]}: YAML reads this commit as a number; quote it: commit: '{value}'")
         if not isinstance(value, str) or not value.strip():
             raise PinFileError(f"{shown}:{mapping.key_lines[key]}: {key} must be a non-empty string")
         values[key] = value.strip()

@@ -188,8 +188,8 @@ def target_view(view: TargetView, sources: dict[str, list[str]], *, fold: bool =
             parts.append(symbol_source(symbol, sources[symbol.ref], fold=fold, command=command))
             parts.append(Text(""))
     parts.append(Rule("Lab notebook: three sentences", style="dim"))
-    for item in view.prompts:
-        parts.append(_prompt_line(item.prompt, item.answer))
+    for prompt in view.prompts:
+        parts.append(_prompt_line(prompt.prompt, prompt.answer))
     if view.questions:
         parts.append(Rule("Questions for this target", style="dim"))
         for answer in view.questions:

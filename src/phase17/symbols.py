@@ -7,6 +7,7 @@ level, including inside `if`/`try`/`with` blocks, which belong to the enclosing 
 from __future__ import annotations
 
 import ast
+import bisect
 import hashlib
 import os
 import re
@@ -124,14 +125,15 @@ def parse_definitions(source: bytes, path: str) -> list[Symbol]:
     """Every definition in `source`, in source order. Never raises on bad source: it keeps what tree-sitter recovers."""
     tree = _parse(source)
     captures = _run_captures(load_query("python-definitions"), tree.root_node)
+    fingerprints = _Fingerprinter(tree.root_node)
     found: dict[tuple[int, str], Symbol] = {}
     for capture in ("definition.class", "definition.function"):
         for node in captures.get(capture, []):
-            symbol = _definition_symbol(node, source, path)
+            symbol = _definition_symbol(node, source, path, fingerprints)
             if symbol is not None:
                 found[(symbol.start_byte, symbol.qualname)] = symbol
     for name_node in captures.get("name.definition.assignment", []):
-        symbol = _assignment_symbol(name_node, source, path)
+        symbol = _assignment_symbol(name_node, path, fingerprints)
         if symbol is not None:
             found.setdefault((symbol.start_byte, symbol.qualname), symbol)
     return sorted(found.values(), key=lambda symbol: (symbol.start_byte, symbol.def_line, symbol.qualname))
@@ -152,7 +154,7 @@ def _scope_of(node: tree_sitter.Node) -> tuple[list[tuple[str, str]], bool]:
     return chain, in_function
 
 
-def _definition_symbol(node: tree_sitter.Node, source: bytes, path: str) -> Symbol | None:
+def _definition_symbol(node: tree_sitter.Node, source: bytes, path: str, fingerprints: _Fingerprinter) -> Symbol | None:
     name_node = node.child_by_field_name("name")
     body = node.child_by_field_name("body")
     if name_node is None or name_node.is_missing:
@@ -175,7 +177,7 @@ def _definition_symbol(node: tree_sitter.Node, source: bytes, path: str) -> Symb
         end_byte=outer.end_byte,
         signature=_signature(node, body, source),
         docstring=_docstring(body),
-        fingerprint=fingerprint(outer),
+        fingerprint=fingerprints.of(outer.start_byte, outer.end_byte),
         scope=scope,
     )
 
@@ -197,7 +199,7 @@ def _kind_of(node: tree_sitter.Node, decorators: list[str], *, in_class: bool) -
     return "method"
 
 
-def _assignment_symbol(name_node: tree_sitter.Node, source: bytes, path: str) -> Symbol | None:
+def _assignment_symbol(name_node: tree_sitter.Node, path: str, fingerprints: _Fingerprinter) -> Symbol | None:
     statement = name_node.parent
     while statement is not None and statement.type in ("assignment", "pattern_list", "tuple_pattern"):
         statement = statement.parent
@@ -220,7 +222,7 @@ def _assignment_symbol(name_node: tree_sitter.Node, source: bytes, path: str) ->
         end_byte=statement.end_byte,
         signature=first_line.strip()[:160],
         docstring=None,
-        fingerprint=fingerprint(statement),
+        fingerprint=fingerprints.of(statement.start_byte, statement.end_byte),
         scope=scope,
     )
 
@@ -288,31 +290,48 @@ def _string_value(text: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def fingerprint(node: tree_sitter.Node) -> str:
-    """A hash of the node's tokens: whitespace, comments, trailing commas and quote style do not count."""
-    digest = hashlib.sha256()
-    tokens = list(_tokens(node))
-    for index, token in enumerate(tokens):
-        if token == "," and index + 1 < len(tokens) and tokens[index + 1] in (")", "]", "}"):
-            continue  # a formatter's "magic trailing comma"
-        digest.update(token.encode("utf-8", "surrogatepass"))
-        digest.update(b"\x1f")
-    return digest.hexdigest()[:16]
+class _Fingerprinter:
+    """Fingerprints of byte ranges of one parsed file, from one token walk (definitions nest; tokens are shared).
+
+    Whitespace, comments, trailing commas and quote style do not count: a reformat is not a change.
+    """
+
+    def __init__(self, root: tree_sitter.Node) -> None:
+        self._starts: list[int] = []
+        self._tokens: list[str] = []
+        cursor = root.walk()
+        while True:
+            node = cursor.node
+            assert node is not None
+            leaf = node.type in ("comment", "string") or node.child_count == 0
+            if leaf and node.type != "comment":
+                self._starts.append(node.start_byte)
+                self._tokens.append(_normalized_token(node))
+            if not leaf and cursor.goto_first_child():
+                continue
+            while not cursor.goto_next_sibling():
+                if not cursor.goto_parent():
+                    return
+
+    def of(self, start_byte: int, end_byte: int) -> str:
+        low = bisect.bisect_left(self._starts, start_byte)
+        high = bisect.bisect_left(self._starts, end_byte)
+        tokens = self._tokens[low:high]
+        kept = [
+            token
+            for index, token in enumerate(tokens)
+            if not (token == "," and index + 1 < len(tokens) and tokens[index + 1] in (")", "]", "}"))  # a "magic trailing comma"
+        ]
+        return hashlib.sha256("\x1f".join(kept).encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def _tokens(node: tree_sitter.Node) -> Iterator[str]:
-    if node.type == "comment":
-        return
-    if node.type == "string":
-        text = _text(node)
-        value = None if re.match(r"^[A-Za-z]*[fF]", text) else _string_value(text)
-        yield repr(value) if value is not None else text
-        return
-    if node.child_count == 0:
-        yield _text(node)
-        return
-    for child in node.children:
-        yield from _tokens(child)
+def _normalized_token(node: tree_sitter.Node) -> str:
+    text = _text(node)
+    if node.type == "string" and not re.match(r"^[A-Za-z]*[fF]", text):
+        value = _string_value(text)
+        if value is not None:
+            return repr(value)
+    return text
 
 
 def _text(node: tree_sitter.Node) -> str:

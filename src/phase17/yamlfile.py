@@ -36,30 +36,35 @@ class LineList(list[Any]):
 class _StrictLoader(yaml.SafeLoader):
     """SafeLoader without aliases, duplicate keys or unbounded nesting."""
 
-    def __init__(self, stream: str, path: str) -> None:
+    def __init__(self, stream: str, path: str, line_offset: int = 0) -> None:
         super().__init__(stream)
         self._path = path
         self._depth = 0
+        self._offset = line_offset + 1  # marks are 0-based
+
+    def _line(self, mark: yaml.Mark) -> int:
+        return int(mark.line) + self._offset
 
     def _fail(self, mark: yaml.Mark | None, message: str) -> YamlFileError:
-        line = mark.line + 1 if mark is not None else 0
+        line = self._line(mark) if mark is not None else self._offset
         return YamlFileError(f"{self._path}:{line}: {message}")
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             raise self._fail(event.start_mark, "YAML aliases (*name) are not allowed in phase17 files")
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                raise self._fail(self.peek_event().start_mark, f"nested deeper than {MAX_DEPTH} levels")
+                raise self._fail(self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                                  f"nested deeper than {MAX_DEPTH} levels")
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LineDict:  # type: ignore[override]
         result = LineDict()
-        result.line = node.start_mark.line + 1
+        result.line = self._line(node.start_mark)
         result.key_lines = {}
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=True)
@@ -68,21 +73,21 @@ class _StrictLoader(yaml.SafeLoader):
             if key in result:
                 raise self._fail(key_node.start_mark, f"duplicate key {key!r}")
             result[key] = self.construct_object(value_node, deep=True)
-            result.key_lines[key] = key_node.start_mark.line + 1
+            result.key_lines[key] = self._line(key_node.start_mark)
         return result
 
-    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LineList:  # type: ignore[override]
+    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LineList:
         result = LineList(self.construct_object(child, deep=True) for child in node.value)
-        result.line = node.start_mark.line + 1
-        result.item_lines = [child.start_mark.line + 1 for child in node.value]
+        result.line = self._line(node.start_mark)
+        result.item_lines = [self._line(child.start_mark) for child in node.value]
         return result
 
 
 _StrictLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _StrictLoader.construct_mapping  # type: ignore[arg-type]
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _StrictLoader.construct_mapping
 )
 _StrictLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _StrictLoader.construct_sequence  # type: ignore[arg-type]
+    yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _StrictLoader.construct_sequence
 )
 
 
@@ -93,28 +98,20 @@ def parse_yaml(text: str, path: str, line_offset: int = 0) -> Any:
     """
     if len(text.encode("utf-8", errors="replace")) > MAX_YAML_BYTES:
         raise YamlFileError(f"{path}:1: file is larger than {MAX_YAML_BYTES // 1024 // 1024} MiB")
-    loader = _StrictLoader(text, path)
+    loader = _StrictLoader(text, path, line_offset)
     try:
         return loader.get_single_data()
-    except YamlFileError as error:
-        if line_offset:
-            raise YamlFileError(_shift_line(str(error), path, line_offset)) from None
-        raise
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = (mark.line + 1 if mark else 0) + line_offset
         problem = error.problem or error.context or "malformed YAML"
+        if error.context and error.problem and error.context_mark is not None:
+            problem += f" ({error.context} at line {error.context_mark.line + 1 + line_offset})"
         raise YamlFileError(f"{path}:{line}: {problem}") from None
     except yaml.YAMLError as error:
         raise YamlFileError(f"{path}:{1 + line_offset}: {error}") from None
     finally:
         loader.dispose()
-
-
-def _shift_line(message: str, path: str, offset: int) -> str:
-    rest = message[len(path) + 1 :]
-    number, _, text = rest.partition(":")
-    return f"{path}:{int(number) + offset}:{text}"
 
 
 def read_yaml_file(path: Path, display: str | None = None) -> Any:

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+import phase17.cli
+from helpers import UPSTREAM_V1, make_git_repository, write_pin
+
+REAL_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    if not folder.is_dir():
+        return {}
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Run every test in tmp_path, and fail loudly if anything touches the real upstream/ or annotations/."""
+    before = _snapshot(REAL_ROOT / "annotations")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PHASE17_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("PHASE17_UPSTREAM", raising=False)
+    monkeypatch.delenv("PIP_INDEX_URL", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("LINES", "50")
+    monkeypatch.setenv("EDITOR", "false-editor-not-set-by-this-test")
+    real_locate = phase17.cli.locate_project
+
+    def guarded(start: Path, upstream_override: Path | None = None):
+        found = real_locate(start, upstream_override)
+        if found.root.resolve() == REAL_ROOT or found.upstream.resolve() == (REAL_ROOT / "upstream"):
+            raise AssertionError(f"a test reached the real project at {REAL_ROOT}")
+        return found
+
+    monkeypatch.setattr(phase17.cli, "locate_project", guarded)
+    yield
+    assert _snapshot(REAL_ROOT / "annotations") == before, "a test changed the real annotations/"
+
+
+@pytest.fixture
+def git_source(tmp_path: Path) -> tuple[Path, str, str]:
+    """A git repository of the fixture tree: (path, first commit (tagged v9.9.9), second commit)."""
+    folder = tmp_path / "source-repo"
+    first, second = make_git_repository(folder)
+    return folder, first, second
+
+
+@pytest.fixture
+def project(tmp_path: Path, git_source: tuple[Path, str, str]) -> Path:
+    """A phase17 project pinned to the fixture repository's first commit (upstream/ not yet fetched)."""
+    root = tmp_path / "project"
+    source, first, _ = git_source
+    write_pin(root, first, repository=source.as_uri())
+    os.chdir(root)
+    return root
+
+
+@pytest.fixture
+def fetched_project(project: Path, git_source: tuple[Path, str, str]) -> Path:
+    """The project with upstream/ fetched from the fixture repository by the git path."""
+    from phase17.fetch import fetch_upstream
+    from phase17.pin import load_pin
+
+    fetch_upstream(load_pin(project / "UPSTREAM_PIN.md"), project / "upstream", source=str(git_source[0]), cache_dir=project / "cache")
+    return project
+
+
+@pytest.fixture
+def plain_upstream(tmp_path: Path) -> Path:
+    """A copy of the fixture tree, not a git repository: for symbol tests."""
+    target = tmp_path / "plain-upstream"
+    shutil.copytree(UPSTREAM_V1, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def real_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project with the real pin fetched from PyPI (network tests). The sdist is cached in the user cache."""
+    from phase17.fetch import fetch_upstream
+    from phase17.pin import load_pin
+
+    import platformdirs
+
+    root = tmp_path_factory.mktemp("real-project")
+    shutil.copy2(REAL_ROOT / "UPSTREAM_PIN.md", root / "UPSTREAM_PIN.md")
+    (root / "annotations").mkdir()
+    pin = load_pin(root / "UPSTREAM_PIN.md")
+    fetch_upstream(pin, root / "upstream", source="pypi", cache_dir=Path(platformdirs.user_cache_dir("phase17")))
+    return root

@@ -1,0 +1,173 @@
+"""Builders for test projects, upstream repositories, sdists and a local package index."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import io
+import os
+import shutil
+import subprocess
+import tarfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+FIXTURES = Path(__file__).parent / "fixtures"
+UPSTREAM_V1 = FIXTURES / "upstream_v1"
+FAKE_COMMIT = "abcdef0123456789abcdef0123456789abcdef01"
+
+PIN_TEMPLATE = """# Upstream pin (test project)
+
+```yaml
+repository: {repository}
+tag: {tag}
+commit: {commit}
+pypi:
+  distribution: vllm
+  version: {version}
+```
+"""
+
+
+def write_pin(root: Path, commit: str, *, repository: str = "https://example.invalid/vllm-project/vllm", tag: str = "v9.9.9", version: str = "9.9.9") -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "UPSTREAM_PIN.md"
+    path.write_text(PIN_TEMPLATE.format(repository=repository, tag=tag, commit=commit, version=version), encoding="utf-8")
+    (root / "annotations").mkdir(exist_ok=True)
+    return path
+
+
+_FIXED_DATES = {"GIT_AUTHOR_DATE": "2025-01-01T00:00:00+0000", "GIT_COMMITTER_DATE": "2025-01-01T00:00:00+0000"}
+
+
+def git(folder: Path, *args: str) -> str:
+    """Run git with a fixed identity and dates, so fixture commits have the same sha on every run."""
+    result = subprocess.run(
+        ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", "-c", "commit.gpgsign=false", *args],
+        cwd=folder,
+        env={**os.environ, **_FIXED_DATES},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return result.stdout.strip()
+
+
+def make_git_repository(folder: Path, source: Path = UPSTREAM_V1, tag: str = "v9.9.9") -> tuple[str, str]:
+    """A repository with the fixture tree as its first commit (tagged) and a small edit as the second."""
+    shutil.copytree(source, folder)
+    git(folder, "init", "-q", "-b", "main")
+    git(folder, "add", "-A")
+    git(folder, "commit", "-q", "-m", "v1")
+    first = git(folder, "rev-parse", "HEAD")
+    git(folder, "tag", tag)
+    with (folder / "vllm" / "platforms" / "cpu.py").open("a", encoding="utf-8") as handle:
+        handle.write("\n\nEXTRA = 1\n")
+    git(folder, "commit", "-q", "-am", "v2")
+    second = git(folder, "rev-parse", "HEAD")
+    return first, second
+
+
+def build_sdist(
+    folder: Path,
+    *,
+    version: str = "9.9.9",
+    commit_id: str = FAKE_COMMIT[:9],
+    extra: list[tarfile.TarInfo] | None = None,
+    extra_data: dict[str, bytes] | None = None,
+) -> Path:
+    """A vllm-<version>.tar.gz of the fixture tree whose _version.py records `g<commit_id>`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    archive = folder / f"vllm-{version}.tar.gz"
+    top = f"vllm-{version}"
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(UPSTREAM_V1.rglob("*")):
+            relative = path.relative_to(UPSTREAM_V1).as_posix()
+            if path.is_dir():
+                continue
+            data = path.read_bytes()
+            if relative == "vllm/_version.py":
+                data = data.replace(b"gPLACEHOLDER", f"g{commit_id}".encode())
+            _add(tar, f"{top}/{relative}", data)
+        _add(tar, f"{top}/PKG-INFO", f"Name: vllm\nVersion: {version}\n".encode())
+        for name, data in (extra_data or {}).items():
+            _add(tar, name, data)
+        for member in extra or []:
+            tar.addfile(member)
+    return archive
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o644
+    tar.addfile(info, io.BytesIO(data))
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def publish(index_root: Path, archive: Path, *, digest: str | None = None) -> None:
+    """Lay out a PEP 503 simple index for `archive` under index_root (simple/ and files/)."""
+    files = index_root / "files"
+    files.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(archive, files / archive.name)
+    page = index_root / "simple" / "vllm"
+    page.mkdir(parents=True, exist_ok=True)
+    digest = digest or sha256(archive)
+    (page / "index.html").write_text(
+        f'<!DOCTYPE html><html><body><a href="../../files/{archive.name}#sha256={digest}">{archive.name}</a></body></html>\n',
+        encoding="utf-8",
+    )
+
+
+@contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    """Serve `folder` over HTTP on loopback; yields the simple index URL."""
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            super().__init__(*args, directory=str(folder), **kwargs)
+
+        def log_message(self, format, *args):  # type: ignore[no-untyped-def]  # noqa: A002
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/simple/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class RecordingReporter:
+    """A ProgressReporter that remembers what it was told, and can interrupt on a chosen stage."""
+
+    def __init__(self, interrupt_on: str | None = None, after: int = 0) -> None:
+        self.events: list[tuple[str, object]] = []
+        self.interrupt_on = interrupt_on
+        self.after = after
+        self._stage = ""
+        self._advanced = 0
+
+    def start(self, description: str, total: int | None) -> None:
+        self._stage = description
+        self._advanced = 0
+        self.events.append(("start", description))
+
+    def advance(self, amount: int) -> None:
+        self._advanced += 1
+        if self.interrupt_on and self._stage.startswith(self.interrupt_on) and self._advanced > self.after:
+            raise KeyboardInterrupt
+        self.events.append(("advance", amount))
+
+    def finish(self) -> None:
+        self.events.append(("finish", self._stage))
+
+    def notice(self, message: str) -> None:
+        self.events.append(("notice", message))

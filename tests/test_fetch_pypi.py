@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from helpers import FAKE_COMMIT, RecordingReporter, build_sdist, git, publish, serve, write_pin
+from phase17.errors import FetchError, UnsafeArchiveError
+from phase17.fetch import fetch_upstream, sdist_cache_dir
+from phase17.pin import inspect_upstream, load_pin
+
+
+@pytest.fixture
+def pypi_project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    write_pin(root, FAKE_COMMIT, repository="http://127.0.0.1:9/unreachable/vllm.git")
+    return root
+
+
+@pytest.fixture
+def index(tmp_path: Path):
+    """A loopback PEP 503 index serving a good sdist of the fixture tree; yields (url, root)."""
+    root = tmp_path / "index"
+    publish(root, build_sdist(tmp_path / "dist"))
+    with serve(root) as url:
+        yield url, root
+
+
+def _fetch(project: Path, url: str, **options):
+    pin = load_pin(project / "UPSTREAM_PIN.md")
+    return fetch_upstream(pin, project / "upstream", cache_dir=project / "cache", index_url=url, **options)
+
+
+def _cache_files(project: Path) -> list[str]:
+    folder = sdist_cache_dir(project / "cache")
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_pypi_fetch_verifies_and_records_the_tree(pypi_project: Path, index):
+    reporter = RecordingReporter()
+    result = _fetch(pypi_project, index[0], source="pypi", reporter=reporter)
+    upstream = pypi_project / "upstream"
+    assert (result.source, result.downloaded, result.state.status) == ("pypi", True, "matches")
+    assert result.state.carries == FAKE_COMMIT
+    assert (upstream / "vllm" / "platforms" / "interface.py").read_text().count("class Platform:") == 1
+    message = git(upstream, "log", "-1", "--format=%B")
+    assert f"Phase17-Upstream-Commit: {FAKE_COMMIT}" in message
+    assert f"Sha256: {result.sha256}" in message and "Source: vllm-9.9.9.tar.gz" in message
+    assert "verified_commit: " + FAKE_COMMIT in (upstream / ".git" / "phase17-provenance.yaml").read_text()
+    assert git(upstream, "status", "--porcelain") == ""
+    stages = [value for kind, value in reporter.events if kind == "start"]
+    assert stages[:2] == ["download vllm-9.9.9.tar.gz", "extract vllm-9.9.9.tar.gz"]
+    assert _cache_files(pypi_project) == ["vllm-9.9.9.tar.gz", "vllm-9.9.9.tar.gz.sha256"]
+
+
+def test_the_same_sdist_gives_the_same_commit(pypi_project: Path, index, tmp_path: Path):
+    first = _fetch(pypi_project, index[0], source="pypi")
+    second = _fetch(pypi_project, index[0], source="pypi", force=True)
+    assert first.state.head == second.state.head
+    assert second.downloaded is False  # from the cache
+
+
+def test_a_second_fetch_downloads_nothing(pypi_project: Path, index):
+    _fetch(pypi_project, index[0], source="pypi")
+    reporter = RecordingReporter()
+    result = _fetch(pypi_project, "http://127.0.0.1:9/simple/", source="pypi", reporter=reporter)  # index now unreachable
+    assert result.up_to_date and reporter.events == []
+
+
+def test_auto_falls_back_to_pypi_when_git_is_unreachable(pypi_project: Path, index):
+    reporter = RecordingReporter()
+    result = _fetch(pypi_project, index[0], reporter=reporter)
+    notices = [value for kind, value in reporter.events if kind == "notice"]
+    assert result.source == "pypi" and result.state.status == "matches"
+    assert len(notices) == 1 and notices[0].startswith("Cannot reach http://127.0.0.1:9/unreachable/vllm.git (")
+    assert notices[0].endswith("Fetching the PyPI sdist vllm==9.9.9 instead.")
+
+
+def test_wrong_sha256_is_refused(pypi_project: Path, tmp_path: Path):
+    root = tmp_path / "bad-index"
+    publish(root, build_sdist(tmp_path / "dist"), digest="0" * 64)
+    with serve(root) as url, pytest.raises(FetchError, match=r"vllm-9.9.9.tar.gz: sha256 is [0-9a-f]{64}, but the index says 0{64}; refused"):
+        _fetch(pypi_project, url, source="pypi")
+    assert _cache_files(pypi_project) == []
+    assert not (pypi_project / "upstream").exists()
+
+
+def test_wrong_commit_id_is_refused(pypi_project: Path, tmp_path: Path):
+    root = tmp_path / "other-index"
+    publish(root, build_sdist(tmp_path / "dist", commit_id="123abc456"))
+    with serve(root) as url, pytest.raises(FetchError, match=r"records commit g123abc456, but UPSTREAM_PIN.md pins abcdef012345; refused"):
+        _fetch(pypi_project, url, source="pypi")
+    assert not (pypi_project / "upstream").exists()
+    assert not list(pypi_project.glob(".upstream.*"))
+
+
+def test_missing_version_is_a_clear_error(tmp_path: Path, index):
+    root = tmp_path / "p2"
+    write_pin(root, FAKE_COMMIT, version="1.2.3")
+    with pytest.raises(FetchError, match="lists no sdist of vllm 1.2.3; check pypi.version"):
+        _fetch(root, index[0], source="pypi")
+
+
+def _link(name: str, target: str, kind: bytes = tarfile.SYMTYPE) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = target
+    return info
+
+
+@pytest.mark.parametrize(
+    ("extra", "data", "reason"),
+    [
+        ([], {"vllm-9.9.9/../escape.py": b"x"}, "'..' would leave the tree"),
+        ([], {"/etc/evil.py": b"x"}, "absolute path"),
+        ([_link("vllm-9.9.9/vllm/out", "../../../outside")], {}, "link to '../../../outside' leaves the tree"),
+        ([_link("vllm-9.9.9/vllm/abs", "/etc/passwd")], {}, "link to '/etc/passwd' leaves the tree"),
+        ([_link("vllm-9.9.9/vllm/hard", "/etc/passwd", tarfile.LNKTYPE)], {}, "leaves the tree"),
+        ([_link("vllm-9.9.9/vllm/dev", "", tarfile.CHRTYPE)], {}, "device or fifo"),
+    ],
+)
+def test_unsafe_archive_entries_are_refused(pypi_project: Path, tmp_path: Path, extra, data, reason):
+    root = tmp_path / "evil-index"
+    publish(root, build_sdist(tmp_path / "dist", extra=extra, extra_data=data))
+    with serve(root) as url, pytest.raises(UnsafeArchiveError, match=reason):
+        _fetch(pypi_project, url, source="pypi")
+    assert not (pypi_project / "upstream").exists()
+    assert not (tmp_path / "escape.py").exists() and not (pypi_project / "escape.py").exists()
+    assert not list(pypi_project.glob(".upstream.*"))
+
+
+def test_a_link_inside_the_tree_is_allowed(pypi_project: Path, tmp_path: Path):
+    root = tmp_path / "link-index"
+    publish(root, build_sdist(tmp_path / "dist", extra=[_link("vllm-9.9.9/vllm/alias.py", "__init__.py")]))
+    with serve(root) as url:
+        assert _fetch(pypi_project, url, source="pypi").state.status == "matches"
+    assert (pypi_project / "upstream" / "vllm" / "alias.py").is_symlink()
+
+
+def _old_tree(project: Path, index_url: str) -> list[str]:
+    _fetch(project, index_url, source="pypi")
+    upstream = project / "upstream"
+    (upstream / "vllm" / "platforms" / "interface.py").write_text("# the old tree\n", encoding="utf-8")
+    return sorted(p.relative_to(upstream).as_posix() for p in upstream.rglob("*") if ".git" not in p.parts)
+
+
+def test_interrupted_download_keeps_the_old_upstream_and_no_partial_file(pypi_project: Path, index, tmp_path: Path):
+    before = _old_tree(pypi_project, index[0])
+    for leftover in sdist_cache_dir(pypi_project / "cache").iterdir():
+        leftover.unlink()  # force a real download
+    with pytest.raises(KeyboardInterrupt):
+        _fetch(pypi_project, index[0], source="pypi", force=True, reporter=RecordingReporter(interrupt_on="download", after=0))
+    upstream = pypi_project / "upstream"
+    assert (upstream / "vllm" / "platforms" / "interface.py").read_text() == "# the old tree\n"
+    assert sorted(p.relative_to(upstream).as_posix() for p in upstream.rglob("*") if ".git" not in p.parts) == before
+    assert _cache_files(pypi_project) == []
+    assert not list(pypi_project.glob(".upstream.*"))
+
+
+def test_interrupted_extraction_keeps_the_old_upstream(pypi_project: Path, index):
+    _old_tree(pypi_project, index[0])
+    with pytest.raises(KeyboardInterrupt):
+        _fetch(pypi_project, index[0], source="pypi", force=True, reporter=RecordingReporter(interrupt_on="extract", after=3))
+    assert (pypi_project / "upstream" / "vllm" / "platforms" / "interface.py").read_text() == "# the old tree\n"
+    assert not list(pypi_project.glob(".upstream.*"))
+    state = inspect_upstream(pypi_project / "upstream", load_pin(pypi_project / "UPSTREAM_PIN.md"))
+    assert state.status == "modified"
+
+
+def test_a_corrupted_cached_sdist_is_fetched_again(pypi_project: Path, index):
+    _fetch(pypi_project, index[0], source="pypi")
+    cached = sdist_cache_dir(pypi_project / "cache") / "vllm-9.9.9.tar.gz"
+    cached.write_bytes(b"garbage")
+    result = _fetch(pypi_project, index[0], source="pypi", force=True)
+    assert result.downloaded and result.state.status == "matches"

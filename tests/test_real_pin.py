@@ -1,0 +1,78 @@
+"""Against the real vLLM v0.22.1, fetched from PyPI (the network marker; these run in CI)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from helpers import git
+from phase17.cli import app
+from phase17.guide import load_reading_list
+from phase17.pin import inspect_upstream, load_pin
+from phase17.reading import locate_key_symbols
+from test_cli import ast_lines
+
+pytestmark = pytest.mark.network
+runner = CliRunner()
+
+
+@pytest.fixture
+def in_real_project(real_project: Path) -> Path:
+    os.chdir(real_project)
+    return real_project
+
+
+def test_pypi_fetch_of_the_real_pin(real_project: Path):
+    pin = load_pin(real_project / "UPSTREAM_PIN.md")
+    state = inspect_upstream(real_project / "upstream", pin)
+    assert (state.status, state.source, state.carries) == ("matches", "pypi", "0decac0d96c42b49572498019f0a0e3600f50398")
+    assert "\nclass Platform:\n" in (real_project / "upstream" / "vllm" / "platforms" / "interface.py").read_text()
+    assert "commit_id = 'g0decac0d9'" in (real_project / "upstream" / "vllm" / "_version.py").read_text()
+    assert "Phase17-Upstream-Commit: 0decac0d96c42b49572498019f0a0e3600f50398" in git(real_project / "upstream", "log", "-1", "--format=%B")
+
+
+def test_every_key_symbol_resolves_exactly_once(real_project: Path):
+    upstream = real_project / "upstream"
+    for target in load_reading_list().targets:
+        for key in locate_key_symbols(upstream, target):
+            assert key.status == "found", f"{target.key}: {key.ref} is {key.status} ({[s.ref for s in key.matches]})"
+
+
+def test_resolve_get_attn_backend_cls_gives_the_ast_lines(in_real_project: Path):
+    result = runner.invoke(app, ["resolve", "Platform.get_attn_backend_cls", "--json"])
+    assert result.exit_code == 0, result.output
+    (match,) = json.loads(result.stdout)["matches"]
+    assert match["path"] == "vllm/platforms/interface.py"
+    expected = ast_lines(in_real_project / "upstream" / match["path"], "Platform.get_attn_backend_cls")
+    assert (match["start_line"], match["def_line"], match["end_line"]) == expected
+
+
+def test_outline_cuda_lists_the_platform_classes_and_alias(in_real_project: Path):
+    result = runner.invoke(app, ["outline", "cuda", "--json"])
+    assert result.exit_code == 0, result.output
+    top = {(item["qualname"], item["kind"]) for item in json.loads(result.stdout)[0]["outline"]}
+    assert {("CudaPlatformBase", "class"), ("NvmlCudaPlatform", "class"), ("NonNvmlCudaPlatform", "class"), ("CudaPlatform", "assignment")} <= top
+
+
+def test_read_interface_shows_platform_and_its_questions(in_real_project: Path):
+    result = runner.invoke(app, ["read", "interface", "--no-pager"])
+    assert result.exit_code == 0, result.output
+    first, _, last = ast_lines(in_real_project / "upstream" / "vllm/platforms/interface.py", "Platform")
+    assert f"Platform  class  vllm/platforms/interface.py:{first}-{last}" in result.stdout
+    assert any(line.split()[:3] == [str(first), "class", "Platform:"] for line in result.stdout.splitlines())
+    flat = " ".join(result.stdout.split())
+    for question in load_reading_list().questions_for("interface"):
+        assert f"Q{question.number}. {question.text}" in flat
+
+
+def test_read_4_json_gives_resolve_current_platform(in_real_project: Path):
+    result = runner.invoke(app, ["read", "4", "--json"])
+    assert result.exit_code == 0, result.output
+    by_ref = {item["ref"]: item for item in json.loads(result.stdout)["symbols"]}
+    (match,) = by_ref["resolve_current_platform_cls_qualname"]["matches"]
+    first, _, last = ast_lines(in_real_project / "upstream" / "vllm/platforms/__init__.py", "resolve_current_platform_cls_qualname")
+    assert (match["start_line"], match["end_line"]) == (first, last)

@@ -1,0 +1,308 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from phase17.errors import SymbolNotFoundError
+from phase17.symbols import build_outline, find_symbol, load_query, parse_definitions, parse_ref, source_lines
+
+
+def _by_name(source: str | bytes) -> dict[str, list]:
+    raw = source.encode() if isinstance(source, str) else source
+    found: dict[str, list] = {}
+    for symbol in parse_definitions(raw, "m.py"):
+        found.setdefault(symbol.qualname, []).append(symbol)
+    return found
+
+
+KINDS = '''\
+import functools
+
+LIMIT = 3
+NAME: str = "x"
+first = second = 0
+left, right = 1, 2
+
+
+class Outer:
+    """Outer's docstring.
+
+    More text.
+    """
+
+    attribute: int = 1
+    bare: str
+
+    class Inner:
+        def method(self):
+            pass
+
+    def plain(self):
+        local = 1
+
+        def helper():
+            return local
+
+        return helper
+
+    @property
+    def prop(self):
+        return 1
+
+    @prop.setter
+    def prop(self, value):
+        pass
+
+    @functools.cached_property
+    def cached(self):
+        return 2
+
+    @classmethod
+    def make(cls):
+        return cls()
+
+    @staticmethod
+    def util():
+        return 0
+
+    async def fetch(self):
+        return 1
+
+
+async def run():
+    return 2
+
+
+@functools.lru_cache
+@functools.wraps(run)
+def decorated(
+    a,
+    b,  # a comment inside the signature
+):
+    """One line."""
+    return a
+'''
+
+
+def test_every_kind_of_definition():
+    found = _by_name(KINDS)
+    kinds = {name: [s.kind for s in symbols] for name, symbols in found.items()}
+    assert kinds == {
+        "LIMIT": ["assignment"],
+        "NAME": ["assignment"],
+        "first": ["assignment"],
+        "second": ["assignment"],
+        "left": ["assignment"],
+        "right": ["assignment"],
+        "Outer": ["class"],
+        "Outer.attribute": ["attribute"],
+        "Outer.bare": ["attribute"],
+        "Outer.Inner": ["class"],
+        "Outer.Inner.method": ["method"],
+        "Outer.plain": ["method"],
+        "Outer.plain.helper": ["function"],
+        "Outer.prop": ["property", "property"],
+        "Outer.cached": ["property"],
+        "Outer.make": ["classmethod"],
+        "Outer.util": ["staticmethod"],
+        "Outer.fetch": ["method"],
+        "run": ["async function"],
+        "decorated": ["function"],
+    }
+
+
+def test_lines_signature_docstring_and_bytes():
+    found = _by_name(KINDS)
+    decorated = found["decorated"][0]
+    assert (decorated.start_line, decorated.def_line, decorated.end_line) == (58, 60, 65)
+    assert decorated.signature == "def decorated(a, b):"
+    assert decorated.docstring == "One line."
+    assert KINDS.encode()[decorated.start_byte : decorated.end_byte].startswith(b"@functools.lru_cache")
+    outer = found["Outer"][0]
+    assert (outer.start_line, outer.end_line, outer.docstring, outer.signature) == (9, 51, "Outer's docstring.", "class Outer:")
+    assert found["Outer.bare"][0].signature == "bare: str"
+
+
+def test_locals_are_not_definitions_but_nested_defs_are():
+    found = _by_name(KINDS)
+    assert "Outer.plain.local" not in found and "local" not in found
+    assert found["Outer.plain.helper"][0].scope == "Outer.plain"
+
+
+def test_conditional_definitions_belong_to_the_enclosing_scope_and_are_ambiguous():
+    source = '''\
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    current: "Platform"
+
+try:
+    import fast
+    HAVE_FAST = True
+except ImportError:
+    HAVE_FAST = False
+
+with open("x") as handle:
+    CONFIG = handle.read()
+
+
+class Platform:
+    if HAVE_FAST:
+        def run(self):
+            return 1
+    else:
+        def run(self):
+            return 0
+
+Alias = Platform if HAVE_FAST else None
+'''
+    found = _by_name(source)
+    assert [s.kind for s in found["current"]] == ["assignment"]
+    assert [s.start_line for s in found["HAVE_FAST"]] == [8, 10]
+    assert found["CONFIG"][0].start_line == 13
+    assert [(s.kind, s.start_line) for s in found["Platform.run"]] == [("method", 18), ("method", 21)]
+    assert found["Alias"][0].kind == "assignment"
+
+
+def test_trailing_comments_do_not_extend_a_definition():
+    found = _by_name("def f():\n    return 1\n    # trailing\n\n# module comment\nx = 1\n")
+    assert found["f"][0].end_line == 2
+
+
+def test_fingerprint_ignores_reformatting_and_comments_but_not_code():
+    original = _by_name("def f(a, b):\n    '''Doc.'''\n    return a + b  # sum\n")["f"][0]
+    reformatted = _by_name('def f(\n    a,\n    b,\n):\n    """Doc."""\n    # a new comment\n    return a + b\n')["f"][0]
+    edited = _by_name("def f(a, b):\n    '''Doc.'''\n    return a - b\n")["f"][0]
+    assert reformatted.fingerprint == original.fingerprint
+    spaced = _by_name("def f(a,b):\n\n    '''Doc.'''\n\n    return a+b\n")["f"][0]
+    assert spaced.fingerprint == original.fingerprint
+    assert edited.fingerprint != original.fingerprint
+
+
+def test_fingerprint_ignores_quote_style_and_trailing_commas():
+    single = _by_name("X = {'a': 1}\n")["X"][0]
+    double = _by_name('X = {\n    "a": 1,\n}\n')["X"][0]
+    other = _by_name('X = {"b": 1}\n')["X"][0]
+    assert single.fingerprint == double.fingerprint
+    assert single.fingerprint != other.fingerprint
+
+
+def test_syntax_errors_keep_what_tree_sitter_recovers():
+    found = _by_name("def broken(:\n    pass\n\nclass Fine:\n    def ok(self):\n        return 1\n")
+    assert found["Fine.ok"][0].def_line == 5
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\n\n\n",
+        b"# only a comment\n",
+        b"\xef\xbb\xbfdef f():\n    return 1\n",  # BOM
+        b"def f():\r\n    return 1\r\n\r\nclass C:\r\n    pass\r\n",  # CRLF
+        b"def f():\n\treturn 1\n\x0c\nclass C:\n\tpass\n",  # tabs and a form feed
+        b"# caf\xe9 in latin-1\ndef f():\n    return '\xff\xfe'\n",  # not UTF-8
+        b"x = '" + b"a" * 200_000 + b"'\ndef f():\n    pass\n",  # a very long line
+        b"\x00\x01\x02 binary \xff\xfe",
+        b"def (((((\n" * 50,
+    ],
+)
+def test_odd_sources_never_crash(raw: bytes):
+    symbols = parse_definitions(raw, "odd.py")
+    for symbol in symbols:
+        assert 1 <= symbol.start_line <= symbol.def_line <= symbol.end_line
+
+
+def test_crlf_and_form_feed_lines_are_editor_lines():
+    found = _by_name(b"def f():\r\n    return 1\r\n\r\nclass C:\r\n    pass\r\n")
+    assert (found["f"][0].start_line, found["f"][0].end_line, found["C"][0].def_line) == (1, 2, 4)
+    found = _by_name(b"def f():\n\treturn 1\n\x0c\nclass C:\n\tpass\n")
+    assert found["C"][0].def_line == 4
+
+
+def test_outline_nests_by_range():
+    outline = build_outline(parse_definitions(KINDS.encode(), "m.py"))
+    top = [node.symbol.qualname for node in outline]
+    assert top == ["LIMIT", "NAME", "first", "second", "left", "right", "Outer", "run", "decorated"]
+    outer = outline[6]
+    assert [child.symbol.name for child in outer.children] == ["attribute", "bare", "Inner", "plain", "prop", "prop", "cached", "make", "util", "fetch"]
+    assert [child.symbol.qualname for child in outer.children[3].children] == ["Outer.plain.helper"]
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "qualname"),
+    [
+        ("Platform", None, "Platform"),
+        ("Platform.get_attn_backend_cls", None, "Platform.get_attn_backend_cls"),
+        ("vllm/platforms/interface.py::Platform.get_attn_backend_cls", "vllm/platforms/interface.py", "Platform.get_attn_backend_cls"),
+        ("  __getattr__ ", None, "__getattr__"),
+    ],
+)
+def test_parse_ref(text, path, qualname):
+    ref = parse_ref(text)
+    assert (ref.path, ref.qualname) == (path, qualname)
+
+
+@pytest.mark.parametrize("text", ["", "Platform.", "a b", "interface.py::", "1abc", "x::y::"])
+def test_bad_refs_say_how_to_write_one(text):
+    with pytest.raises(SymbolNotFoundError, match="is not a symbol reference; write Class.method"):
+        parse_ref(text)
+
+
+def test_find_symbol_in_a_file_a_folder_and_the_whole_tree(plain_upstream: Path):
+    by_path = find_symbol(plain_upstream, parse_ref("vllm/platforms/cuda.py::CudaPlatformBase.supports_fp8"))
+    assert [(s.path, s.kind) for s in by_path.symbols] == [("vllm/platforms/cuda.py", "classmethod")]
+    in_folder = find_symbol(plain_upstream, parse_ref("get_attn_backend_cls"), within=("vllm/platforms",))
+    assert in_folder.symbols == []  # only methods carry that name; a bare name is a full qualname
+    everywhere = find_symbol(plain_upstream, parse_ref("supports_fp8"))
+    assert everywhere.symbols == []
+    methods = find_symbol(plain_upstream, parse_ref("CpuPlatform.get_attn_backend_cls"))
+    assert [s.ref for s in methods.symbols] == ["vllm/platforms/cpu.py::CpuPlatform.get_attn_backend_cls"]
+
+
+def test_every_match_is_reported(plain_upstream: Path):
+    extra = plain_upstream / "vllm" / "platforms" / "copy.py"
+    extra.write_text("class Platform:\n    pass\n", encoding="utf-8")
+    scan = find_symbol(plain_upstream, parse_ref("Platform"))
+    assert sorted(s.path for s in scan.symbols) == ["vllm/platforms/copy.py", "vllm/platforms/interface.py"]
+
+
+def test_a_symlink_out_of_upstream_is_not_followed(plain_upstream: Path, tmp_path: Path):
+    outside = tmp_path / "outside.py"
+    outside.write_text("class Platform:\n    pass\n", encoding="utf-8")
+    os.symlink(outside, plain_upstream / "vllm" / "sneaky.py")
+    scan = find_symbol(plain_upstream, parse_ref("Platform"))
+    assert [s.path for s in scan.symbols] == ["vllm/platforms/interface.py"]
+    direct = find_symbol(plain_upstream, parse_ref("vllm/sneaky.py::Platform"))
+    assert direct.symbols == []
+    assert [(u.path, u.reason) for u in direct.unreadable] == [("vllm/sneaky.py", "symlink out of upstream/, not followed")]
+
+
+def test_unreadable_files_are_reported_not_fatal(plain_upstream: Path):
+    (plain_upstream / "vllm" / "blob.py").write_bytes(b"class Platform:\x00\x01")
+    scan = find_symbol(plain_upstream, parse_ref("Platform"))
+    assert [s.path for s in scan.symbols] == ["vllm/platforms/interface.py"]
+    assert [(u.path, u.reason) for u in scan.unreadable] == [("vllm/blob.py", "binary content (NUL bytes), not Python source")]
+
+
+def test_a_missing_file_is_a_clear_error(plain_upstream: Path):
+    with pytest.raises(SymbolNotFoundError, match="vllm/nope.py: no such file or folder"):
+        find_symbol(plain_upstream, parse_ref("vllm/nope.py::X"))
+
+
+def test_source_lines_are_the_symbols_own(plain_upstream: Path):
+    symbol = find_symbol(plain_upstream, parse_ref("Platform.get_attn_backend_cls")).symbols[0]
+    lines = source_lines(plain_upstream, symbol)
+    assert lines[0].strip() == "@classmethod" and lines[-1].strip() == 'return ""'
+    assert len(lines) == symbol.end_line - symbol.start_line + 1
+
+
+def test_shipped_queries_compile():
+    from importlib.resources import files
+
+    names = [entry.name[:-4] for entry in (files("phase17") / "queries").iterdir() if entry.name.endswith(".scm")]
+    assert names
+    for name in names:
+        assert load_query(name).pattern_count > 0
