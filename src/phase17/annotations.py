@@ -89,7 +89,11 @@ def notes_path(notes_dir: Path, name: str) -> Path:
 def load_notes(notes_dir: Path, name: str, display_root: Path | None = None) -> NotesFile:
     """Load and validate annotations/<name>.yaml; any problem is an AnnotationError `path:line: ...`."""
     path = notes_path(notes_dir, name)
-    shown = _display(path, display_root)
+    return load_notes_from(path, name, _display(path, display_root or notes_dir.parent))
+
+
+def load_notes_from(path: Path, name: str, shown: str) -> NotesFile:
+    """Validate any file as the notes file `name` (used for a hand edit before it replaces the real one)."""
     try:
         data = read_yaml_file(path, shown)
     except YamlFileError as error:

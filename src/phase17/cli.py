@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,8 +18,10 @@ import typer
 from rich.console import Console
 
 from phase17 import fetch as fetching
+from phase17 import annotations as annotations_store
 from phase17 import guide, launch, reading, render, symbols
-from phase17.errors import Phase17Error, UpstreamMissingError
+from phase17 import notebook as notes_core
+from phase17.errors import AnnotationError, Phase17Error, TargetNotFoundError, UpstreamMissingError
 from phase17.pin import Pin, ProjectPaths, inspect_upstream, load_pin, locate_project
 
 app = typer.Typer(
@@ -334,6 +337,130 @@ def list_targets(
 
 
 app.command("status", help="The same as list.  Example: phase17 status")(list_targets)
+
+
+# ---------------------------------------------------------------- the lab notebook
+
+
+@app.command()
+def notebook(
+    target: Annotated[Optional[str], typer.Argument(help="The reading target to write notes for; default: the first one not finished.")] = None,
+    data_structure: Annotated[Optional[str], typer.Option(help="Set the 'what data structure' note without prompting.")] = None,
+    invariant: Annotated[Optional[str], typer.Option(help="Set the 'what invariant' note without prompting.")] = None,
+    edge_case: Annotated[Optional[str], typer.Option(help="Set the 'what edge case' note without prompting.")] = None,
+    edit: Annotated[bool, typer.Option(help="Open the target's YAML in $EDITOR and validate it when the editor exits.")] = False,
+) -> None:
+    """Write a target's three-sentence lab notes (and its questions), saved the moment each is given.  Example: phase17 notebook interface"""
+    with reporting_errors():
+        project, pinned, reading_list = load_guide_and_pin()
+        upstream = verified_upstream(project, pinned, fetch_if_missing=True)
+        notes_core.ensure_notes_files(project.annotations, upstream, reading_list, pinned)
+        chosen = guide.find_target(reading_list, target, upstream) if target else notes_core.first_unfinished_target(project.annotations, reading_list)
+        if chosen is None:
+            console.print("Every target's three notes are written; name a target to revise it, e.g. phase17 notebook interface.")
+            return
+        if chosen.number == 0:
+            raise TargetNotFoundError(f"{chosen.path} is not on the reading list; notes are kept for {', '.join(reading_list.keys)}.")
+        given = {"data_structure": data_structure, "invariant": invariant, "edge_case": edge_case}
+        if edit:
+            _edit_notes(project, upstream, reading_list, pinned, chosen.key)
+        elif any(value is not None for value in given.values()):
+            for key, value in given.items():
+                if value is not None:
+                    _report_recorded(project, key, notes_core.record_note(project.annotations, upstream, chosen, key, value, pinned, reading_list))
+            notes_core.write_export(project.annotations, project.notebooks, reading_list, pinned)
+        else:
+            _interview(project, upstream, reading_list, pinned, chosen)
+
+
+def _interview(project: ProjectPaths, upstream: Path, reading_list: guide.ReadingList, pinned: Pin, target: guide.Target) -> None:
+    """Ask each prompt, then each linked question; save every answer at once (Ctrl-C loses nothing given)."""
+    saved = 0
+    console.print(render.notebook_intro(target, reading.locate_key_symbols(upstream, target), len(reading_list.targets)))
+    try:
+        current = annotations_store.load_notes(project.annotations, target.key)
+        for key in guide.PROMPT_KEYS:
+            answer = _ask(reading_list.prompts[key], current.notes.get(key, ""))
+            if answer != current.notes.get(key, ""):
+                _report_recorded(project, key, notes_core.record_note(project.annotations, upstream, target, key, answer, pinned, reading_list))
+                notes_core.write_export(project.annotations, project.notebooks, reading_list, pinned)
+                saved += 1
+        answers = annotations_store.load_notes(project.annotations, annotations_store.QUESTIONS_FILE)
+        for question in reading_list.questions_for(target.key):
+            before = answers.notes.get(str(question.number), "")
+            answer = _ask(f"Q{question.number}. {question.text}", before)
+            if answer != before:
+                recorded = notes_core.record_answer(project.annotations, upstream, reading_list, question.number, answer, pinned)
+                _report_recorded(project, f"Q{question.number}", recorded)
+                notes_core.write_export(project.annotations, project.notebooks, reading_list, pinned)
+                saved += 1
+    except (typer.Abort, KeyboardInterrupt, EOFError):
+        err_console.print(f"\nStopped. {saved} answer(s) from this session are saved in annotations/.", highlight=False)
+        raise typer.Exit(code=130) from None
+    next_target = reading_list.next_target(target)
+    console.print(render.notebook_done(target, saved, next_target))
+
+
+def _ask(prompt: str, current: str) -> str:
+    if current.strip():
+        console.print(render.current_answer(current))
+    label = f"{prompt} [Enter keeps it]" if current.strip() else prompt
+    return str(typer.prompt(label, default=current, show_default=False)).strip()
+
+
+def _report_recorded(project: ProjectPaths, label: str, recorded: notes_core.Recorded) -> None:
+    warnings = notes_core.sentence_warnings(recorded.notes.notes.get(label, "")) if label in guide.PROMPT_KEYS else []
+    console.print(render.recorded(label, recorded, annotations_store.notes_path(Path("annotations"), recorded.notes.name), warnings))
+
+
+def _edit_notes(project: ProjectPaths, upstream: Path, reading_list: guide.ReadingList, pinned: Pin, name: str) -> None:
+    """Edit a copy; only a copy that validates replaces the notes file, so a bad edit never costs the old one."""
+    path = annotations_store.notes_path(project.annotations, name)
+    draft = path.with_name(f".{name}.edit.yaml")
+    shutil.copyfile(path, draft)
+    while True:
+        status = launch.run_editor(draft)
+        try:
+            edited = annotations_store.load_notes_from(draft, name, f"annotations/{path.name}")
+        except AnnotationError as error:
+            err_console.print(f"Error: {error}", highlight=False, markup=False)
+            if status == 0 and typer.confirm("The previous file is unchanged. Reopen the editor to fix it?", default=True):
+                continue
+            rejected = path.with_name(f".{name}.rejected.yaml")
+            os.replace(draft, rejected)
+            raise Phase17Error(f"annotations/{path.name} is unchanged; your rejected edit is kept in annotations/{rejected.name}.") from None
+        break
+    edited, warnings = notes_core.reanchor_citations(edited, upstream, reading_list)
+    with annotations_store.locked(project.annotations, name):
+        annotations_store.save_notes(project.annotations, edited, backup=True)
+    draft.unlink(missing_ok=True)
+    notes_core.write_export(project.annotations, project.notebooks, reading_list, pinned)
+    console.print(f"Saved annotations/{path.name} ({len(edited.citations)} citation(s) anchored).", highlight=False)
+    for warning in warnings:
+        err_console.print(f"Warning: {warning}", style="yellow", highlight=False)
+
+
+@app.command()
+def answer(
+    number: Annotated[int, typer.Argument(help="The question's number (see phase17 read TARGET).")],
+    text: Annotated[str, typer.Argument(help="Your answer; cite code as `Class.method` or path.py:LINE.")],
+) -> None:
+    """Save your answer to one of the guide's questions in annotations/questions.yaml.  Example: phase17 answer 4 "..." """
+    with reporting_errors():
+        project, pinned, reading_list = load_guide_and_pin()
+        upstream = verified_upstream(project, pinned, fetch_if_missing=True)
+        recorded = notes_core.record_answer(project.annotations, upstream, reading_list, number, text, pinned)
+        _report_recorded(project, f"Q{number}", recorded)
+        notes_core.write_export(project.annotations, project.notebooks, reading_list, pinned)
+
+
+@app.command()
+def export() -> None:
+    """Regenerate notebooks/phase17.md from annotations/ (deterministic, links pinned to the commit).  Example: phase17 export"""
+    with reporting_errors():
+        project, pinned, reading_list = load_guide_and_pin()
+        path = notes_core.write_export(project.annotations, project.notebooks, reading_list, pinned)
+        console.print(f"Wrote {path.relative_to(project.root)}.", highlight=False)
 
 
 def main() -> None:

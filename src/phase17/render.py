@@ -18,7 +18,9 @@ from rich.text import Text
 
 from phase17.fetch import FetchResult
 from phase17.pin import Pin, UpstreamState
-from phase17.reading import TargetStatus, TargetView
+from phase17.guide import Target
+from phase17.notebook import Recorded
+from phase17.reading import KeySymbol, TargetStatus, TargetView
 from phase17.symbols import OutlineNode, Symbol, Unreadable
 
 
@@ -233,3 +235,42 @@ def reading_status_table(rows: Sequence[TargetStatus]) -> Table:
             Text(row.health, style=health_style),
         )
     return table
+
+
+# ---------------------------------------------------------------- the lab notebook
+
+
+def notebook_intro(target: Target, key_symbols: Sequence[KeySymbol], total: int) -> RenderableType:
+    """The reminder above the prompts: the target and its key symbols with their current lines."""
+    header = Text.assemble(("Lab notebook ", "bold"), (f"{target.number}/{total} {target.key}", "bold magenta"), f": {target.title}")
+    header.append("\nOne sentence per prompt. Enter keeps the current answer; each answer is saved at once, so Ctrl-C loses nothing given.", style="dim")
+    header.append("\nCite code as `Class.method`, `path.py::name` or file.py:LINE and it is anchored for phase17 check.", style="dim")
+    table = Table.grid(padding=(0, 2))
+    for key in key_symbols:
+        if key.matches:
+            symbol = key.matches[0]
+            table.add_row(Text(key.ref, style="cyan"), Text(symbol.kind, style="dim"), f"{symbol.path}:{symbol.start_line}-{symbol.end_line}")
+        else:
+            table.add_row(Text(key.ref, style="cyan"), Text("not found", style="red"), "")
+    return Group(header, table)
+
+
+def current_answer(text: str) -> Text:
+    return Text.assemble(("  current: ", "dim"), text.strip())
+
+
+def recorded(label: str, result: Recorded, shown_path: Path, warnings: Sequence[str]) -> RenderableType:
+    """What a save did: where, which citations were anchored, and any warning, at once."""
+    lines = [Text(f"  saved {label.replace('_', ' ')} to {shown_path.as_posix()}", style="green")]
+    for citation in result.citations:
+        lines.append(Text(f"  anchored {citation.cited} -> {citation.anchor.symbol} ({citation.anchor.start}-{citation.anchor.end})", style="dim"))
+    for warning in (*warnings, *result.warnings):
+        lines.append(Text(f"  warning: {warning}", style="yellow"))
+    return Group(*lines)
+
+
+def notebook_done(target: Target, saved: int, next_target: Target | None) -> Text:
+    text = Text(f"Done with {target.key}: {saved} answer(s) saved; notebooks/phase17.md is regenerated.", style="green")
+    if next_target:
+        text.append(f"\nNext: phase17 read {next_target.key}, then phase17 notebook {next_target.key}")
+    return text

@@ -11,6 +11,7 @@ import bisect
 import hashlib
 import os
 import re
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -284,7 +285,9 @@ def _docstring(body: tree_sitter.Node | None) -> str | None:
 
 def _string_value(text: str) -> str | None:
     try:
-        value = ast.literal_eval(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # upstream's own invalid escapes ("\(") are not ours to report
+            value = ast.literal_eval(text)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         return None
     return value if isinstance(value, str) else None
