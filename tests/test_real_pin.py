@@ -76,3 +76,41 @@ def test_read_4_json_gives_resolve_current_platform(in_real_project: Path):
     (match,) = by_ref["resolve_current_platform_cls_qualname"]["matches"]
     first, _, last = ast_lines(in_real_project / "upstream" / "vllm/platforms/__init__.py", "resolve_current_platform_cls_qualname")
     assert (match["start_line"], match["end_line"]) == (first, last)
+
+
+def test_real_drift_from_v0_22_1_to_v0_23_0(real_project: Path, tmp_path: Path):
+    """The real drift to the next release: the report runs to the end and finds a move verified by reading both.
+
+    Verified by hand: v0.23.0 moved the module function vllm/config/model.py::is_cumem_allocator_available
+    into the Platform class (vllm/platforms/interface.py, Platform.is_cumem_allocator_available).
+    """
+    import shutil
+
+    from phase17.drift import STATUSES
+
+    project = tmp_path / "copy"
+    shutil.copytree(real_project, project, symlinks=True)
+    shutil.rmtree(project / "annotations")
+    shutil.copytree(Path(__file__).resolve().parent.parent / "annotations", project / "annotations", ignore=shutil.ignore_patterns(".*", "*.bak"))
+    os.chdir(project)
+    noted = runner.invoke(app, ["notebook", "platforms", "--edge-case", "Sleep mode needs `vllm/config/model.py::is_cumem_allocator_available`."])
+    assert noted.exit_code == 0, noted.output
+    assert runner.invoke(app, ["check"]).exit_code == 0
+
+    result = runner.invoke(app, ["pin", "0.23.0", "--json"])
+    assert result.exit_code == 1, result.output
+    findings = json.loads(result.stdout)
+    counts = {status: sum(1 for f in findings if f["status"] == status) for status in STATUSES}
+    print(f"\n[drift v0.22.1 -> v0.23.0] {len(findings)} anchors: {counts}")
+    assert all(f["status"] in STATUSES for f in findings) and counts["moved"] > 0
+    (moved,) = [f for f in findings if f["anchor"] == "vllm/config/model.py::is_cumem_allocator_available"]
+    assert moved["status"] == "missing"
+    best = moved["suggestions"][0]
+    assert best["ref"] == "vllm/platforms/interface.py::Platform.is_cumem_allocator_available"
+    assert best["reason"] == "moved to another file (into Platform)" and best["score"] >= 0.9
+    assert load_pin(project / "UPSTREAM_PIN.md").pypi_version == "0.23.0"
+
+    fixed = runner.invoke(app, ["check", "--fix", "--json"])
+    assert fixed.exit_code == 1
+    remaining = {f["status"] for f in json.loads(fixed.stdout)}
+    assert "moved" not in remaining and remaining <= {"ok", "changed", "missing"}

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,10 +20,10 @@ from rich.console import Console
 
 from phase17 import fetch as fetching
 from phase17 import annotations as annotations_store
-from phase17 import guide, launch, reading, render, symbols
+from phase17 import drift, guide, launch, reading, render, symbols
 from phase17 import notebook as notes_core
 from phase17.errors import AnnotationError, Phase17Error, TargetNotFoundError, UpstreamMissingError
-from phase17.pin import Pin, ProjectPaths, inspect_upstream, load_pin, locate_project
+from phase17.pin import Pin, ProjectPaths, inspect_upstream, load_pin, locate_project, write_pin
 
 app = typer.Typer(
     help="A reading companion for vLLM's hardware-platform layer (Phase 17), pinned to one upstream commit.",
@@ -142,12 +143,18 @@ def fetch_pinned(project: ProjectPaths, pin: Pin, *, source: str = "auto", force
 
 @app.command()
 def pin(
-    as_json: Annotated[bool, typer.Option("--json", help="Print the pin and upstream/'s state as JSON.")] = False,
+    ref: Annotated[Optional[str], typer.Argument(help="Re-pin to this tag (v0.23.0), version (0.23.0) or release commit.")] = None,
+    dry_run: Annotated[bool, typer.Option(help="With REF: report the drift against that version without changing the pin or upstream/.")] = False,
+    force: Annotated[bool, typer.Option(help="With REF: replace an upstream/ that has local edits.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the pin and upstream/'s state (or the drift report) as JSON.")] = False,
 ) -> None:
-    """Show the pin and whether upstream/ matches it (missing, matches, other commit, or modified).  Example: phase17 pin"""
+    """Show the pin and whether upstream/ matches it; with REF, move the pin and report the drift.  Example: phase17 pin 0.23.0 --dry-run"""
     with reporting_errors():
         project = paths()
         pinned = load_pin(project.pin_file)
+        if ref is not None:
+            _repin(project, pinned, ref, dry_run=dry_run, force=force, as_json=as_json)
+            return
         state = inspect_upstream(project.upstream, pinned)
         if as_json:
             print_json(
@@ -170,6 +177,38 @@ def pin(
             console.print(render.upstream_state(state, pinned))
         if state.status != "matches":
             raise typer.Exit(code=1)
+
+
+def _repin(project: ProjectPaths, current: Pin, ref: str, *, dry_run: bool, force: bool, as_json: bool) -> None:
+    """Fetch the new tree (keeping the old one in upstream/'s history), rewrite the pin, and report the drift."""
+    reporter = render.RichReporter(err_console)
+    try:
+        new = fetching.plan_repin(current, ref, cache_dir=cache_dir(), reporter=reporter)
+        err_console.print(f"{'Dry run: ' if dry_run else ''}re-pinning {current.describe()} -> {new.describe()} ({new.commit}).", highlight=False)
+        if dry_run:
+            with tempfile.TemporaryDirectory(prefix=".phase17-dry-run-", dir=project.root) as scratch:
+                trial = Path(scratch) / "upstream"
+                fetching.fetch_upstream(new, trial, source="pypi" if len(new.commit) < 40 else "auto", cache_dir=cache_dir(), reporter=reporter)
+                findings = drift.check_notes(project.annotations, trial, history_roots=(project.upstream,))
+        else:
+            state = inspect_upstream(project.upstream, current)
+            replace_ok = force or state.status in ("missing", "matches", "other-commit")
+            fetching.fetch_upstream(
+                new,
+                project.upstream,
+                source="pypi" if len(new.commit) < 40 else "auto",
+                force=replace_ok,
+                cache_dir=cache_dir(),
+                reporter=reporter,
+                replaceable=settings.upstream is None,
+                keep_history_as=current.tag,
+            )
+            write_pin(project.pin_file, new)
+            findings = drift.check_notes(project.annotations, project.upstream)
+            drift.write_last_check(project.annotations, findings)
+    finally:
+        reporter.finish()
+    _report_findings(findings, as_json)
 
 
 # ---------------------------------------------------------------- symbols
@@ -337,6 +376,45 @@ def list_targets(
 
 
 app.command("status", help="The same as list.  Example: phase17 status")(list_targets)
+
+
+# ---------------------------------------------------------------- drift
+
+
+@app.command()
+def check(
+    fix: Annotated[bool, typer.Option(help="Rewrite the recorded lines of anchors that only moved (your prose is never touched).")] = False,
+    accept: Annotated[Optional[list[str]], typer.Option(help="Take the current code of this changed anchor, once you have reviewed it (repeatable).")] = None,
+    relink: Annotated[Optional[tuple[str, str]], typer.Option(metavar="REF NEW_REF", help="Point the missing anchor REF at the definition NEW_REF.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON records.")] = False,
+) -> None:
+    """Prove every anchor in annotations/ still resolves in upstream/: ok, moved, changed, missing or ambiguous.  Example: phase17 check --fix"""
+    with reporting_errors():
+        project, pinned, _ = load_guide_and_pin()
+        upstream = verified_upstream(project, pinned)
+        findings = drift.check_notes(project.annotations, upstream)
+        mended: list[tuple[list[drift.Mend], str]] = []
+        if fix:
+            mended.append((drift.fix_moved(project.annotations, findings), "rewrote the lines of"))
+        for ref in accept or []:
+            mended.append((drift.accept_changed(project.annotations, findings, ref), "accepted the current code of"))
+        if relink:
+            mended.append((drift.relink_missing(project.annotations, upstream, findings, relink[0], relink[1]), "relinked"))
+        if mended:
+            for items, action in mended:
+                err_console.print(render.mends(items, action))
+            findings = drift.check_notes(project.annotations, upstream)
+        drift.write_last_check(project.annotations, findings)
+        _report_findings(findings, as_json)
+
+
+def _report_findings(findings: list[drift.Finding], as_json: bool) -> None:
+    if as_json:
+        print_json([drift.finding_data(finding) for finding in findings])
+    else:
+        console.print(render.findings_report(findings))
+    if any(finding.is_problem for finding in findings):
+        raise typer.Exit(code=1)
 
 
 # ---------------------------------------------------------------- the lab notebook

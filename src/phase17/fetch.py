@@ -14,7 +14,7 @@ import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import Literal, Protocol
@@ -22,7 +22,7 @@ from typing import Literal, Protocol
 import git
 
 from phase17.errors import FetchError, NetworkError, PinMismatchError, UnsafeArchiveError
-from phase17.pin import COMMIT_TRAILER, PROVENANCE_FILE, Pin, UpstreamState, inspect_upstream
+from phase17.pin import COMMIT_TRAILER, PROVENANCE_FILE, Pin, UpstreamState, inspect_upstream, keep_as_history, same_commit
 
 SourceKind = Literal["git", "pypi"]
 GIT_TIMEOUT_SECONDS = 600
@@ -91,13 +91,16 @@ def fetch_upstream(
     reporter: ProgressReporter | None = None,
     index_url: str | None = None,
     replaceable: bool = True,
+    keep_history_as: str | None = None,
 ) -> FetchResult:
     """Make `upstream` hold exactly the pinned tree, verified, or raise a Phase17Error saying why not.
 
     `source` is "auto" (git, then PyPI when the remote cannot be reached), "git", "pypi", or a path or URL
     of a git repository holding the pinned commit. A verified upstream/ is left alone unless `force`;
     one with local edits or at another commit is only replaced with `force`, and never when it is
-    not `replaceable` (a reader's own clone named with --upstream).
+    not `replaceable` (a reader's own clone named with --upstream). With `keep_history_as`, the tree being
+    replaced stays in the new upstream/'s git history (a parent commit, and refs/phase17/<label>), so drift
+    can be diffed after a re-pin.
     """
     reporter = reporter or SilentReporter()
     _sweep_stale_temporaries(upstream.parent, upstream.name)
@@ -106,17 +109,20 @@ def fetch_upstream(
         return FetchResult(state=state, source="pypi" if state.source == "pypi" else "git", origin="upstream/", up_to_date=True)
     if state.status != "missing":
         _refuse_to_replace(state, pin, force=force, replaceable=replaceable)
+    history = upstream / ".git" if keep_history_as and state.head else None
+    if history is not None and keep_history_as:
+        keep_as_history(upstream, keep_history_as)
     if source == "pypi":
-        return _fetch_pypi(pin, upstream, cache_dir, reporter, index_url)
+        return _fetch_pypi(pin, upstream, cache_dir, reporter, index_url, history)
     if source in ("auto", "git"):
         try:
-            return _fetch_git(pin, upstream, pin.repository, reporter)
+            return _fetch_git(pin, upstream, pin.repository, reporter, history)
         except NetworkError as error:
             if source == "git":
                 raise
             reporter.notice(f"{error} Fetching the PyPI sdist {pin.pypi_distribution}=={pin.pypi_version} instead.")
-            return _fetch_pypi(pin, upstream, cache_dir, reporter, index_url)
-    return _fetch_git(pin, upstream, _git_location(source), reporter)
+            return _fetch_pypi(pin, upstream, cache_dir, reporter, index_url, history)
+    return _fetch_git(pin, upstream, _git_location(source), reporter, history)
 
 
 def _refuse_to_replace(state: UpstreamState, pin: Pin, *, force: bool, replaceable: bool) -> None:
@@ -152,17 +158,19 @@ def _git_location(source: str) -> str:
 # ---------------------------------------------------------------- git
 
 
-def _fetch_git(pin: Pin, upstream: Path, location: str, reporter: ProgressReporter) -> FetchResult:
+def _fetch_git(pin: Pin, upstream: Path, location: str, reporter: ProgressReporter, history: Path | None = None) -> FetchResult:
     with _building_beside(upstream) as building:
+        if history is not None:
+            shutil.copytree(history, building / ".git", symlinks=True)
         repo = git.Repo.init(building)
         reporter.start(f"git fetch --depth 1 {pin.short} from {location}", None)
         try:
             _git_fetch_commit(repo, location, pin)
-            repo.git.checkout("--detach", "--quiet", pin.commit)
+            repo.git.checkout("--force", "--detach", "--quiet", "FETCH_HEAD")
         finally:
             reporter.finish()
         head = repo.head.commit.hexsha
-        if head != pin.commit:
+        if not same_commit(head, pin.commit):
             raise FetchError(f"{location}: HEAD is {head[:12]} after checkout, not the pinned {pin.commit[:12]}.")
         _write_provenance(building, {"source": "git", "location": location, "tag": pin.tag, "commit": pin.commit})
         repo.close()
@@ -189,7 +197,7 @@ def _git_fetch_commit(repo: git.Repo, location: str, pin: Pin) -> None:
             "check the repository, or use --source pypi."
         ) from None
     tagged = repo.git.rev_parse("FETCH_HEAD^{commit}")
-    if tagged != pin.commit:
+    if not same_commit(tagged, pin.commit):
         raise FetchError(f"{location}: tag {pin.tag} is commit {tagged[:12]}, but UPSTREAM_PIN.md pins {pin.commit[:12]}.")
 
 
@@ -204,16 +212,79 @@ def _raise_if_unreachable(error: git.GitCommandError, location: str) -> None:
         raise NetworkError(f"Cannot reach {location} ({first}).") from None
 
 
+# ---------------------------------------------------------------- re-pinning
+
+_VERSION = re.compile(r"^v?(\d+(?:\.\d+)*(?:(?:a|b|rc|\.post|\.dev)\d+)*)$")
+_HEX = re.compile(r"^[0-9a-f]{7,40}$")
+
+
+def plan_repin(
+    current: Pin, ref: str, *, cache_dir: Path, reporter: ProgressReporter | None = None, index_url: str | None = None
+) -> Pin:
+    """The pin that REF names: a tag (v0.23.0), a version (0.23.0) or a commit that a release tag points at.
+
+    The commit comes from the git remote when it can be reached (a full sha), else from the version's sdist
+    (the 9-character prefix its _version.py records).
+    """
+    reporter = reporter or SilentReporter()
+    ref = ref.strip()
+    version_match = _VERSION.match(ref)
+    if version_match and not (_HEX.match(ref) and not ref.startswith("v") and "." not in ref):
+        version = version_match.group(1)
+        tag = f"v{version}"
+        try:
+            commit = _remote_tag_commit(current.repository, tag)
+        except NetworkError as error:
+            reporter.notice(f"{error} Reading the commit of {current.pypi_distribution} {version} from its PyPI sdist.")
+            provisional = replace(current, tag=tag, pypi_version=version, commit="0" * 40)
+            commit = sdist_commit_id(provisional, cache_dir, reporter, index_url)
+        return replace(current, tag=tag, commit=commit, pypi_version=version)
+    if _HEX.match(ref):
+        tags = _remote_tags(current.repository)  # a bare commit needs git: PyPI cannot say which release it is
+        for tag, commit in tags.items():
+            if commit.startswith(ref) and _VERSION.match(tag):
+                return replace(current, tag=tag, commit=commit, pypi_version=_VERSION.match(tag).group(1))  # type: ignore[union-attr]
+        raise FetchError(f"no release tag of {current.repository} points at {ref}; phase17 pins releases (a tag or a version).")
+    raise FetchError(f"{ref!r} is not a tag (v0.23.0), a version (0.23.0) or a commit sha.")
+
+
+def _remote_tags(repository: str) -> dict[str, str]:
+    """Tag name -> peeled commit sha, from `git ls-remote --tags`."""
+    try:
+        output = git.Git().ls_remote("--tags", repository, env={"GIT_TERMINAL_PROMPT": "0"}, kill_after_timeout=GIT_TIMEOUT_SECONDS)
+    except git.GitCommandError as error:
+        _raise_if_unreachable(error, repository)
+        raise FetchError(f"git ls-remote {repository} failed: {str(error.stderr).strip()}") from None
+    tags: dict[str, str] = {}
+    for line in str(output).splitlines():
+        sha, _, name = line.partition("\t")
+        name = name.removeprefix("refs/tags/")
+        if name.endswith("^{}"):
+            tags[name[:-3]] = sha  # the peeled commit wins over an annotated tag object
+        else:
+            tags.setdefault(name, sha)
+    return tags
+
+
+def _remote_tag_commit(repository: str, tag: str) -> str:
+    tags = _remote_tags(repository)
+    if tag not in tags:
+        raise FetchError(f"{repository} has no tag {tag}.")
+    return tags[tag]
+
+
 # ---------------------------------------------------------------- pypi
 
 
 def _fetch_pypi(
-    pin: Pin, upstream: Path, cache_dir: Path, reporter: ProgressReporter, index_url: str | None
+    pin: Pin, upstream: Path, cache_dir: Path, reporter: ProgressReporter, index_url: str | None, history: Path | None = None
 ) -> FetchResult:
     archive, sha256, downloaded = _cached_or_downloaded_sdist(pin, cache_dir, reporter, index_url)
     with _building_beside(upstream) as building:
         _extract_safely(archive, building, reporter)
         commit_id = _verify_version_commit(building, pin)
+        if history is not None:
+            shutil.copytree(history, building / ".git", symlinks=True)  # the old tree becomes the parent commit
         _commit_tree(building, pin, archive.name, sha256, commit_id, reporter)
         _write_provenance(
             building,
@@ -401,11 +472,32 @@ def _verify_version_commit(tree: Path, pin: Pin) -> str:
     if match is None:
         raise FetchError(f"the sdist's {shown} records no commit_id, so its commit cannot be verified; refused.")
     recorded = match.group(1)
-    if not pin.commit.startswith(recorded):
+    if not same_commit(pin.commit, recorded):
         raise FetchError(
             f"the sdist's {shown} records commit g{recorded}, but UPSTREAM_PIN.md pins {pin.commit[:12]}; refused."
         )
     return f"g{recorded}"
+
+
+def sdist_commit_id(pin: Pin, cache_dir: Path, reporter: ProgressReporter | None = None, index_url: str | None = None) -> str:
+    """The commit prefix (without the 'g') that a version's sdist records, downloading it to the cache if needed.
+
+    For re-pinning when git cannot be reached: the sdist is the only source of the version's commit.
+    """
+    archive, _, _ = _cached_or_downloaded_sdist(pin, cache_dir, reporter or SilentReporter(), index_url)
+    package = re.sub(r"[-.]+", "_", pin.pypi_distribution)
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                parts = PurePosixPath(member.name).parts
+                if parts[1:] == (package, "_version.py") and member.isfile():
+                    handle = tar.extractfile(member)
+                    match = _COMMIT_ID.search(handle.read().decode("utf-8", "replace")) if handle else None
+                    if match:
+                        return match.group(1)
+    except (tarfile.TarError, OSError, EOFError) as error:
+        raise FetchError(f"{archive.name}: cannot read the archive ({error}).") from None
+    raise FetchError(f"{archive.name} records no commit_id in {package}/_version.py; cannot pin it.")
 
 
 def _commit_tree(tree: Path, pin: Pin, file_name: str, sha256: str, commit_id: str, reporter: ProgressReporter) -> None:

@@ -18,7 +18,9 @@ COMMIT_TRAILER = "Phase17-Upstream-Commit"
 PROVENANCE_FILE = "phase17-provenance.yaml"  # kept in upstream/.git/, so the tree stays exactly upstream's
 
 _FENCE = re.compile(r"^```ya?ml\s*$")
-_SHA = re.compile(r"^[0-9a-f]{40}$")
+# A full sha when git could be reached; the sdist's _version.py records only a 9-character prefix.
+_SHA = re.compile(r"^[0-9a-f]{7,40}$")
+HISTORY_REF_PREFIX = "refs/phase17/"  # each tree phase17 replaced stays reachable here, for drift diffs
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,7 @@ def _pin_from_data(data: object, shown: str, first_line: int) -> Pin:
         values[key] = value.strip()
     if not _SHA.match(values["commit"]):
         raise PinFileError(
-            f"{shown}:{data.key_lines['commit']}: commit must be a full 40-character lowercase hex sha, "
+            f"{shown}:{data.key_lines['commit']}: commit must be a lowercase hex sha (7 to 40 characters, full preferred), "
             f"not {values['commit']!r}"
         )
     return Pin(
@@ -177,17 +179,83 @@ def inspect_upstream(upstream: Path, pin: Pin) -> UpstreamState:
     except ValueError:  # a repository with no commit yet
         return UpstreamState(status="not-a-checkout", path=upstream)
     carries, source = head.hexsha, "git"
-    trailer = re.search(rf"^{COMMIT_TRAILER}: ([0-9a-f]{{40}})$", str(head.message), re.MULTILINE)
-    if trailer and head.hexsha != pin.commit:
-        carries, source = trailer.group(1), "pypi"
+    trailer = _trailer(str(head.message))
+    if trailer and not same_commit(head.hexsha, pin.commit):
+        carries, source = trailer, "pypi"
     modified = tuple(_changed_paths(repo))
-    if carries != pin.commit:
+    if not same_commit(carries, pin.commit):
         status: UpstreamStatus = "other-commit"
     elif modified:
         status = "modified"
     else:
         status = "matches"
     return UpstreamState(status=status, path=upstream, head=head.hexsha, carries=carries, source=source, modified=modified)
+
+
+def same_commit(first: str, second: str) -> bool:
+    """Two shas name the same commit when one is a prefix (of at least 7 characters) of the other."""
+    shorter, longer = sorted((first, second), key=len)
+    return len(shorter) >= 7 and longer.startswith(shorter)
+
+
+def _trailer(message: str) -> str | None:
+    found = re.search(rf"^{COMMIT_TRAILER}: ([0-9a-f]{{7,40}})$", message, re.MULTILINE)
+    return found.group(1) if found else None
+
+
+@dataclass(frozen=True)
+class HistoricFile:
+    """One version of a file in upstream/'s history: the upstream commit its tree carries, and its bytes."""
+
+    carries: str
+    content: bytes
+
+
+def file_history(upstream: Path, path: str, limit: int = 20) -> list[HistoricFile]:
+    """The versions of `path` in upstream/'s commits, newest first: HEAD, its parents, then kept refs.
+
+    `pin REF` keeps each replaced tree as a parent commit (pypi) or under refs/phase17/ (git), so `check`
+    can show what a changed anchor looked like when the note was written.
+    """
+    try:
+        repo = git.Repo(upstream)
+        commits = list(repo.iter_commits("HEAD", max_count=limit))
+        seen = {commit.hexsha for commit in commits}
+        for ref in repo.refs:
+            if ref.path.startswith(HISTORY_REF_PREFIX) and ref.commit.hexsha not in seen:
+                commits.append(ref.commit)
+                seen.add(ref.commit.hexsha)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError, git.GitCommandError):
+        return []
+    versions = []
+    for commit in commits:
+        try:
+            blob = commit.tree / path
+        except KeyError:
+            continue
+        versions.append(HistoricFile(carries=_trailer(str(commit.message)) or commit.hexsha, content=blob.data_stream.read()))
+    return versions
+
+
+def keep_as_history(upstream: Path, label: str) -> None:
+    """Point refs/phase17/<label> at upstream/'s HEAD so the tree stays reachable after HEAD moves on."""
+    repo = git.Repo(upstream)
+    repo.git.update_ref(f"{HISTORY_REF_PREFIX}{re.sub(r'[^A-Za-z0-9._-]', '_', label)}", "HEAD")
+
+
+def write_pin(pin_file: Path, pin: Pin) -> None:
+    """Rewrite only the fenced YAML block of UPSTREAM_PIN.md; the prose around it is kept."""
+    from phase17.yamlfile import write_text_atomically
+
+    text = pin_file.read_text(encoding="utf-8")
+    _, first_line = _fenced_yaml_block(text, str(pin_file))
+    lines = text.splitlines(keepends=True)
+    end = next(index for index in range(first_line - 1, len(lines)) if lines[index].strip() == "```")
+    block = (
+        f"repository: {pin.repository}\ntag: {pin.tag}\ncommit: '{pin.commit}'\n"
+        f"pypi:\n  distribution: {pin.pypi_distribution}\n  version: '{pin.pypi_version}'\n"
+    )
+    write_text_atomically(pin_file, "".join(lines[: first_line - 1]) + block + "".join(lines[end:]))
 
 
 def _changed_paths(repo: git.Repo) -> list[str]:
