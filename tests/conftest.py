@@ -27,6 +27,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("PHASE17_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("PHASE17_UPSTREAM", raising=False)
     monkeypatch.delenv("PIP_INDEX_URL", raising=False)
+    monkeypatch.setenv("PHASE17_TRUSTED_REPOSITORY", "")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "100")
     monkeypatch.setenv("LINES", "50")
@@ -58,6 +59,7 @@ def project(tmp_path: Path, git_source: tuple[Path, str, str]) -> Path:
     root = tmp_path / "project"
     source, first, _ = git_source
     write_pin(root, first, repository=source.as_uri())
+    os.environ["PHASE17_TRUSTED_REPOSITORY"] = source.as_uri()  # restored by `isolated` (monkeypatch.delenv)
     os.chdir(root)
     return root
 

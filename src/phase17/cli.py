@@ -22,8 +22,8 @@ from phase17 import fetch as fetching
 from phase17 import annotations as annotations_store
 from phase17 import drift, guide, launch, reading, render, symbols
 from phase17 import notebook as notes_core
-from phase17.errors import AnnotationError, Phase17Error, TargetNotFoundError, UpstreamMissingError
-from phase17.pin import Pin, ProjectPaths, inspect_upstream, load_pin, locate_project, write_pin
+from phase17.errors import AnnotationError, FetchError, Phase17Error, TargetNotFoundError, UpstreamMissingError
+from phase17.pin import KNOWN_REPOSITORIES, Pin, ProjectPaths, inspect_upstream, load_pin, locate_project, write_pin
 
 app = typer.Typer(
     help="A reading companion for vLLM's hardware-platform layer (Phase 17), pinned to one upstream commit.",
@@ -115,17 +115,38 @@ def fetch(
         ),
     ] = "auto",
     force: Annotated[bool, typer.Option(help="Replace an upstream/ that is at another commit or has local edits.")] = False,
+    insecure_skip_verify: Annotated[
+        bool, typer.Option("--insecure-skip-verify", help="Do not check the sdist's sha256 and commit (loudly warned, and recorded).")
+    ] = False,
 ) -> None:
     """Put exactly the pinned vLLM tree in upstream/ and prove it is the pinned commit.  Example: phase17 fetch --source pypi"""
     with reporting_errors():
         project = paths()
         pin = load_pin(project.pin_file)
-        result = fetch_pinned(project, pin, source=source, force=force)
+        result = fetch_pinned(project, pin, source=source, force=force, verify=not insecure_skip_verify)
         console.print(render.fetch_summary(result, pin))
 
 
-def fetch_pinned(project: ProjectPaths, pin: Pin, *, source: str = "auto", force: bool = False) -> fetching.FetchResult:
+def confirm_repository(pin: Pin, source: str) -> None:
+    """A pin naming an unexpected repository is fetched only with the reader's yes (or PHASE17_TRUSTED_REPOSITORY)."""
+    if source not in ("auto", "git") or pin.repository in KNOWN_REPOSITORIES:
+        return
+    if os.environ.get("PHASE17_TRUSTED_REPOSITORY") == pin.repository:
+        return
+    question = f"UPSTREAM_PIN.md names the repository {pin.repository}, not vllm-project/vllm. Fetch from it?"
+    try:
+        trusted = typer.confirm(question, default=False, err=True)
+    except typer.Abort:
+        trusted = False
+    if not trusted:
+        raise FetchError(
+            f"not fetching from {pin.repository}: it is not vllm-project/vllm; answer yes, or set PHASE17_TRUSTED_REPOSITORY={pin.repository}."
+        )
+
+
+def fetch_pinned(project: ProjectPaths, pin: Pin, *, source: str = "auto", force: bool = False, verify: bool = True) -> fetching.FetchResult:
     """Run a fetch with progress bars on stderr (shared by fetch and by read's first use)."""
+    confirm_repository(pin, source)
     reporter = render.RichReporter(err_console)
     try:
         return fetching.fetch_upstream(
@@ -136,6 +157,7 @@ def fetch_pinned(project: ProjectPaths, pin: Pin, *, source: str = "auto", force
             cache_dir=cache_dir(),
             reporter=reporter,
             replaceable=settings.upstream is None,
+            verify=verify,
         )
     finally:
         reporter.finish()
@@ -169,18 +191,20 @@ def pin(
                         "head": state.head,
                         "carries": state.carries,
                         "source": state.source,
+                        "verified": state.verified,
                         "modified": list(state.modified),
                     },
                 }
             )
         else:
             console.print(render.upstream_state(state, pinned))
-        if state.status != "matches":
+        if not state.is_verified:
             raise typer.Exit(code=1)
 
 
 def _repin(project: ProjectPaths, current: Pin, ref: str, *, dry_run: bool, force: bool, as_json: bool) -> None:
     """Fetch the new tree (keeping the old one in upstream/'s history), rewrite the pin, and report the drift."""
+    confirm_repository(current, "auto")
     reporter = render.RichReporter(err_console)
     try:
         new = fetching.plan_repin(current, ref, cache_dir=cache_dir(), reporter=reporter)
@@ -278,12 +302,14 @@ def outline(
         project, pinned, reading_list = load_guide_and_pin()
         upstream = verified_upstream(project, pinned)
         chosen = guide.find_target(reading_list, place, upstream)
-        outlines = [(path, symbols.build_outline(symbols.file_definitions(upstream, path))) for path in reading.target_files(upstream, chosen)]
+        outlines, unreadable = reading.outline_files(upstream, reading.target_files(upstream, chosen))
+        if unreadable:
+            err_console.print(render.unreadable_notice(unreadable))
         if as_json:
-            print_json([{"path": path, "outline": reading.outline_data(nodes)} for path, nodes in outlines])
+            print_json([{"path": item.path, "outline": reading.outline_data(item.outline)} for item in outlines])
             return
-        for path, nodes in outlines:
-            console.print(render.outline_tree(path, nodes))
+        for item in outlines:
+            console.print(render.outline_tree(item.path, item.outline))
 
 
 # ---------------------------------------------------------------- reading

@@ -49,6 +49,15 @@ class SymbolNotFoundError(Phase17Error):
     """No definition carries that name."""
 
 
+class UnreadableSourceError(Phase17Error):
+    """An upstream file that cannot be read as Python source (binary, too large, a link out of upstream/)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
 class AmbiguousSymbolError(Phase17Error):
     """Several definitions carry that name and the caller needs exactly one."""
 

@@ -6,10 +6,12 @@ fetch leaves the old upstream/ as it was. Progress goes through a ProgressReport
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import re
 import shutil
+import sys
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
@@ -22,7 +24,16 @@ from typing import Literal, Protocol
 import git
 
 from phase17.errors import FetchError, NetworkError, PinMismatchError, UnsafeArchiveError
-from phase17.pin import COMMIT_TRAILER, PROVENANCE_FILE, Pin, UpstreamState, inspect_upstream, keep_as_history, same_commit
+from phase17.pin import (
+    COMMIT_TRAILER,
+    PROVENANCE_FILE,
+    UNVERIFIED_MARK,
+    Pin,
+    UpstreamState,
+    inspect_upstream,
+    keep_as_history,
+    same_commit,
+)
 
 SourceKind = Literal["git", "pypi"]
 GIT_TIMEOUT_SECONDS = 600
@@ -92,6 +103,7 @@ def fetch_upstream(
     index_url: str | None = None,
     replaceable: bool = True,
     keep_history_as: str | None = None,
+    verify: bool = True,
 ) -> FetchResult:
     """Make `upstream` hold exactly the pinned tree, verified, or raise a Phase17Error saying why not.
 
@@ -100,20 +112,23 @@ def fetch_upstream(
     one with local edits or at another commit is only replaced with `force`, and never when it is
     not `replaceable` (a reader's own clone named with --upstream). With `keep_history_as`, the tree being
     replaced stays in the new upstream/'s git history (a parent commit, and refs/phase17/<label>), so drift
-    can be diffed after a re-pin.
+    can be diffed after a re-pin. `verify=False` (--insecure-skip-verify) skips the sdist's sha256 and commit
+    checks, says so loudly through the reporter, and records it in the commit and the provenance.
     """
     reporter = reporter or SilentReporter()
     _sweep_stale_temporaries(upstream.parent, upstream.name)
     state = inspect_upstream(upstream, pin)
     if state.is_verified and not force:
         return FetchResult(state=state, source="pypi" if state.source == "pypi" else "git", origin="upstream/", up_to_date=True)
-    if state.status != "missing":
+    if state.status != "missing" and not (state.status == "matches" and not state.verified and replaceable):
         _refuse_to_replace(state, pin, force=force, replaceable=replaceable)
+    if not verify:
+        reporter.notice("INSECURE: --insecure-skip-verify: the sdist's sha256 and its recorded commit are NOT checked.")
     history = upstream / ".git" if keep_history_as and state.head else None
     if history is not None and keep_history_as:
         keep_as_history(upstream, keep_history_as)
     if source == "pypi":
-        return _fetch_pypi(pin, upstream, cache_dir, reporter, index_url, history)
+        return _fetch_pypi(pin, upstream, cache_dir, reporter, index_url, history, verify)
     if source in ("auto", "git"):
         try:
             return _fetch_git(pin, upstream, pin.repository, reporter, history)
@@ -121,7 +136,7 @@ def fetch_upstream(
             if source == "git":
                 raise
             reporter.notice(f"{error} Fetching the PyPI sdist {pin.pypi_distribution}=={pin.pypi_version} instead.")
-            return _fetch_pypi(pin, upstream, cache_dir, reporter, index_url, history)
+            return _fetch_pypi(pin, upstream, cache_dir, reporter, index_url, history, verify)
     return _fetch_git(pin, upstream, _git_location(source), reporter, history)
 
 
@@ -277,15 +292,27 @@ def _remote_tag_commit(repository: str, tag: str) -> str:
 
 
 def _fetch_pypi(
-    pin: Pin, upstream: Path, cache_dir: Path, reporter: ProgressReporter, index_url: str | None, history: Path | None = None
+    pin: Pin,
+    upstream: Path,
+    cache_dir: Path,
+    reporter: ProgressReporter,
+    index_url: str | None,
+    history: Path | None = None,
+    verify: bool = True,
 ) -> FetchResult:
-    archive, sha256, downloaded = _cached_or_downloaded_sdist(pin, cache_dir, reporter, index_url)
+    archive, sha256, downloaded = _cached_or_downloaded_sdist(pin, cache_dir, reporter, index_url, verify)
     with _building_beside(upstream) as building:
         _extract_safely(archive, building, reporter)
-        commit_id = _verify_version_commit(building, pin)
+        try:
+            commit_id = _verify_version_commit(building, pin)
+        except FetchError as error:
+            if verify:
+                raise
+            reporter.notice(f"INSECURE: not refused, as asked: {error}")
+            commit_id = "unverified"
         if history is not None:
             shutil.copytree(history, building / ".git", symlinks=True)  # the old tree becomes the parent commit
-        _commit_tree(building, pin, archive.name, sha256, commit_id, reporter)
+        _commit_tree(building, pin, archive.name, sha256, commit_id, reporter, verify)
         _write_provenance(
             building,
             {
@@ -293,8 +320,9 @@ def _fetch_pypi(
                 "file": archive.name,
                 "sha256": sha256,
                 "commit_id": commit_id,
-                "verified_commit": pin.commit,
+                "verified_commit": pin.commit if verify else "none",
                 "tag": pin.tag,
+                "verification": "sha256 and commit_id checked" if verify else "skipped (--insecure-skip-verify)",
             },
         )
         _move_into_place(building, upstream)
@@ -308,7 +336,7 @@ def sdist_cache_dir(cache_root: Path) -> Path:
 
 
 def _cached_or_downloaded_sdist(
-    pin: Pin, cache_dir: Path, reporter: ProgressReporter, index_url: str | None
+    pin: Pin, cache_dir: Path, reporter: ProgressReporter, index_url: str | None, verify: bool = True
 ) -> tuple[Path, str, bool]:
     """The sdist from the cache when its recorded sha256 still matches its bytes, else from the index."""
     folder = sdist_cache_dir(cache_dir)
@@ -322,7 +350,7 @@ def _cached_or_downloaded_sdist(
             if _sha256_of(cached) == expected:
                 return cached, expected, False
             cached.unlink()  # corrupted since it was verified: fetch it again
-    path, digest = _download_sdist(pin, folder, reporter, index_url)
+    path, digest = _download_sdist(pin, folder, reporter, index_url, verify)
     return path, digest, True
 
 
@@ -331,7 +359,7 @@ def _sdist_names(pin: Pin) -> list[str]:
     return [f"{stem}-{pin.pypi_version}.tar.gz", f"{pin.pypi_distribution}-{pin.pypi_version}.tar.gz"]
 
 
-def _download_sdist(pin: Pin, folder: Path, reporter: ProgressReporter, index_url: str | None) -> tuple[Path, str]:
+def _download_sdist(pin: Pin, folder: Path, reporter: ProgressReporter, index_url: str | None, verify: bool = True) -> tuple[Path, str]:
     # pypi-simple and requests live only here, imported late: most commands never touch the network.
     import requests
     from pypi_simple import DigestMismatchError, NoDigestsError, NoSuchProjectError, PyPISimple
@@ -350,16 +378,19 @@ def _download_sdist(pin: Pin, folder: Path, reporter: ProgressReporter, index_ur
         if not sdists:
             raise FetchError(f"{where} lists no sdist of {pin.pypi_distribution} {pin.pypi_version}; check pypi.version in UPSTREAM_PIN.md.")
         package = sdists[0]
-        digest = package.digests.get("sha256")
+        digest = package.digests.get("sha256") or ("unchecked" if not verify else "")
         if not digest:
             raise FetchError(f"{where} gives no sha256 for {package.filename}; phase17 will not use an unverified sdist.")
         folder.mkdir(parents=True, exist_ok=True)
         final = folder / package.filename
         partial = folder / f".{package.filename}.part-{os.getpid()}"
         try:
-            client.download_package(package, partial, progress=_progress_factory(reporter, f"download {package.filename}"), timeout=120)
+            client.download_package(
+                package, partial, verify=verify, progress=_progress_factory(reporter, f"download {package.filename}"), timeout=120
+            )
             os.replace(partial, final)
-            (folder / f"{package.filename}.sha256").write_text(digest + "\n", encoding="ascii")
+            if verify:  # only a checked file is trusted from the cache later
+                (folder / f"{package.filename}.sha256").write_text(digest + "\n", encoding="ascii")
         except DigestMismatchError as error:
             raise FetchError(
                 f"{package.filename}: sha256 is {error.actual_digest}, but the index says {error.expected_digest}; refused."
@@ -500,7 +531,9 @@ def sdist_commit_id(pin: Pin, cache_dir: Path, reporter: ProgressReporter | None
     raise FetchError(f"{archive.name} records no commit_id in {package}/_version.py; cannot pin it.")
 
 
-def _commit_tree(tree: Path, pin: Pin, file_name: str, sha256: str, commit_id: str, reporter: ProgressReporter) -> None:
+def _commit_tree(
+    tree: Path, pin: Pin, file_name: str, sha256: str, commit_id: str, reporter: ProgressReporter, verify: bool = True
+) -> None:
     """Make the extracted tree a one-commit git repository whose message records where it came from."""
     repo = git.Repo.init(tree)
     (tree / ".git" / "info").mkdir(parents=True, exist_ok=True)
@@ -508,7 +541,8 @@ def _commit_tree(tree: Path, pin: Pin, file_name: str, sha256: str, commit_id: s
     message = (
         f"{pin.pypi_distribution} {pin.pypi_version} ({pin.tag}) from the PyPI sdist {file_name}\n\n"
         f"Source: {file_name}\nSha256: {sha256}\nVersion-Commit-Id: {commit_id}\n"
-        f"{COMMIT_TRAILER}: {pin.commit}\n"
+        + ("" if verify else f"{UNVERIFIED_MARK}\n")
+        + f"{COMMIT_TRAILER}: {pin.commit}\n"
     )
     # A fixed identity and date: the same sdist always gives the same commit, with or without a git config.
     stamp = "2000-01-01T00:00:00+0000"
@@ -545,9 +579,16 @@ def _building_beside(upstream: Path) -> Iterator[Path]:
 
 
 def _move_into_place(building: Path, upstream: Path) -> None:
-    """Swap the new tree in with renames; if the second rename fails, put the old tree back."""
+    """Put the new tree in place in one atomic step where the OS allows it, so a kill leaves old or new.
+
+    Linux's renameat2(RENAME_EXCHANGE) swaps the two folders atomically; elsewhere two renames are used and
+    a kill between them is undone by the next fetch (_sweep_stale_temporaries puts the old tree back).
+    """
     if not upstream.exists():
         os.replace(building, upstream)
+        return
+    if _exchange(building, upstream):
+        shutil.rmtree(building, ignore_errors=True)  # now holds the old tree
         return
     retired = Path(tempfile.mkdtemp(prefix=f".{upstream.name}.old-", dir=upstream.parent))
     retired.rmdir()
@@ -558,6 +599,24 @@ def _move_into_place(building: Path, upstream: Path) -> None:
         os.replace(retired, upstream)
         raise
     shutil.rmtree(retired, ignore_errors=True)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Atomically swap two paths with renameat2; False where that is not available."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    result = renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE)
+    return bool(result == 0)
 
 
 def _sweep_stale_temporaries(parent: Path, name: str) -> None:

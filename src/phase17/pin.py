@@ -20,7 +20,10 @@ PROVENANCE_FILE = "phase17-provenance.yaml"  # kept in upstream/.git/, so the tr
 _FENCE = re.compile(r"^```ya?ml\s*$")
 # A full sha when git could be reached; the sdist's _version.py records only a 9-character prefix.
 _SHA = re.compile(r"^[0-9a-f]{7,40}$")
-HISTORY_REF_PREFIX = "refs/phase17/"  # each tree phase17 replaced stays reachable here, for drift diffs
+HISTORY_REF_PREFIX = "refs/phase17/"
+UNVERIFIED_MARK = "Verification: skipped (--insecure-skip-verify)"
+# The repositories phase17 fetches from without asking; any other in the pin needs the reader's yes.
+KNOWN_REPOSITORIES = ("https://github.com/vllm-project/vllm", "https://github.com/vllm-project/vllm.git")  # each tree phase17 replaced stays reachable here, for drift diffs
 
 
 @dataclass(frozen=True)
@@ -74,10 +77,11 @@ class UpstreamState:
     carries: str | None = None  # the upstream commit its tree is (HEAD itself, or a pypi tree's trailer)
     source: str | None = None  # "git" or "pypi"
     modified: tuple[str, ...] = ()
+    verified: bool = True  # False when fetched with --insecure-skip-verify
 
     @property
     def is_verified(self) -> bool:
-        return self.status == "matches"
+        return self.status == "matches" and self.verified
 
 
 def locate_project(start: Path, upstream_override: Path | None = None) -> ProjectPaths:
@@ -189,7 +193,8 @@ def inspect_upstream(upstream: Path, pin: Pin) -> UpstreamState:
         status = "modified"
     else:
         status = "matches"
-    return UpstreamState(status=status, path=upstream, head=head.hexsha, carries=carries, source=source, modified=modified)
+    verified = UNVERIFIED_MARK not in str(head.message)
+    return UpstreamState(status=status, path=upstream, head=head.hexsha, carries=carries, source=source, modified=modified, verified=verified)
 
 
 def same_commit(first: str, second: str) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from phase17.annotations import QUESTIONS_FILE, NotesFile, list_notes_files, load_notes
-from phase17.errors import SymbolNotFoundError
+from phase17.errors import SymbolNotFoundError, UnreadableSourceError
 from phase17.guide import PROMPT_KEYS, Question, ReadingList, Target
 from phase17.pin import Pin
 from phase17.symbols import OutlineNode, Ref, Symbol, Unreadable, build_outline, file_definitions, find_symbol, parse_ref, python_files
@@ -89,14 +89,20 @@ def locate_one(upstream: Path, target: Target, text: str) -> KeySymbol:
     return KeySymbol(ref=text, matches=tuple(scan.symbols))
 
 
-def build_view(upstream: Path, notes_dir: Path, reading_list: ReadingList, target: Target, pin: Pin) -> TargetView:
-    files = []
+def outline_files(upstream: Path, paths: list[str]) -> tuple[list[FileOutline], list[Unreadable]]:
+    """The outline of each file; a file that cannot be read is listed once, and never hides the others."""
+    files: list[FileOutline] = []
     unreadable: list[Unreadable] = []
-    for relative in target_files(upstream, target):
+    for relative in paths:
         try:
             files.append(FileOutline(path=relative, outline=tuple(build_outline(file_definitions(upstream, relative)))))
-        except Exception as error:  # noqa: BLE001 - one bad file must not hide the others
-            unreadable.append(Unreadable(relative, str(error)))
+        except UnreadableSourceError as error:
+            unreadable.append(Unreadable(relative, error.reason))
+    return files, unreadable
+
+
+def build_view(upstream: Path, notes_dir: Path, reading_list: ReadingList, target: Target, pin: Pin) -> TargetView:
+    files, unreadable = outline_files(upstream, target_files(upstream, target))
     notes = _notes_or_none(notes_dir, target.key)
     answers = _notes_or_none(notes_dir, QUESTIONS_FILE)
     prompts = tuple(

@@ -56,7 +56,7 @@ class RichReporter:
             self._task = None
 
     def notice(self, message: str) -> None:
-        self._console.print(Text(message, style="yellow"))
+        self._console.print(Text(message, style="bold red" if message.startswith("INSECURE") else "yellow"))
 
 
 def fetch_summary(result: FetchResult, pin: Pin) -> Text:
@@ -64,6 +64,8 @@ def fetch_summary(result: FetchResult, pin: Pin) -> Text:
     state = result.state
     if result.up_to_date:
         return Text(f"upstream/ is up to date: {pin.describe()} ({pin.commit}), verified, from {state.source}.", style="green")
+    if not state.verified:
+        return Text(f"upstream/ now holds {result.origin}, NOT verified (--insecure-skip-verify); run phase17 fetch to verify.", style="bold red")
     origin = result.origin
     if result.source == "pypi":
         cached = "downloaded" if result.downloaded else "from the cache"
@@ -84,7 +86,9 @@ def upstream_state(state: UpstreamState, pin: Pin) -> RenderableType:
     verdicts = {
         "missing": Text("missing: run phase17 fetch", style="yellow"),
         "not-a-checkout": Text("not a git checkout phase17 can verify: run phase17 fetch --force", style="red"),
-        "matches": Text(f"matches the pin (from {state.source})", style="green"),
+        "matches": Text(f"matches the pin (from {state.source})", style="green")
+        if state.verified
+        else Text(f"matches the pin (from {state.source}) but was NOT verified (--insecure-skip-verify): run phase17 fetch", style="bold red"),
         "other-commit": Text(f"at another commit, {(state.carries or '')[:12]}: run phase17 fetch --force", style="red"),
         "modified": Text(f"at the pin, but {len(state.modified)} file(s) modified or untracked:", style="red"),
     }

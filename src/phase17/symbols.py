@@ -22,7 +22,7 @@ from typing import Literal
 import tree_sitter
 import tree_sitter_python
 
-from phase17.errors import Phase17Error, SymbolNotFoundError
+from phase17.errors import SymbolNotFoundError, UnreadableSourceError
 
 SymbolKind = Literal[
     "class", "function", "method", "property", "classmethod", "staticmethod", "async function", "assignment", "attribute"
@@ -374,12 +374,12 @@ def read_source(path: Path) -> bytes:
     """The bytes of a Python file, or a Phase17Error saying why it cannot be read as one."""
     try:
         if path.stat().st_size > MAX_SOURCE_BYTES:
-            raise Phase17Error(f"{path}: larger than {MAX_SOURCE_BYTES // 1024 // 1024} MiB, not read")
+            raise UnreadableSourceError(str(path), f"larger than {MAX_SOURCE_BYTES // 1024 // 1024} MiB, not read")
         data = path.read_bytes()
     except OSError as error:
-        raise Phase17Error(f"{path}: cannot read ({error.strerror})") from None
+        raise UnreadableSourceError(str(path), f"cannot read ({error.strerror})") from None
     if b"\0" in data:
-        raise Phase17Error(f"{path}: binary content (NUL bytes), not Python source")
+        raise UnreadableSourceError(str(path), "binary content (NUL bytes), not Python source")
     return data
 
 
@@ -405,13 +405,12 @@ def _inside(upstream: Path, relative: str) -> Path:
     root = upstream.resolve()
     path = (upstream / relative).resolve()
     if path != root and root not in path.parents:
-        raise SymbolNotFoundError(f"{relative}: lies outside {upstream} (a symlink or '..'), not followed")
+        raise UnreadableSourceError(relative, "symlink out of upstream/, not followed")
     return upstream / relative
 
 
 def python_files(upstream: Path, under: str = "") -> Iterator[str]:
     """Paths (relative, posix, sorted) of the .py files below upstream/under, never following symlinks out."""
-    root = upstream.resolve()
     start = upstream / under if under else upstream
     if start.is_file():
         yield under
@@ -419,19 +418,17 @@ def python_files(upstream: Path, under: str = "") -> Iterator[str]:
     for folder, folders, names in os.walk(start):
         folders[:] = sorted(name for name in folders if name not in _SKIPPED_DIRECTORIES)
         for name in sorted(names):
-            if name.endswith(".py"):
-                full = Path(folder) / name
-                if full.is_symlink() and root not in full.resolve().parents:
-                    continue
-                yield full.relative_to(upstream).as_posix()
+            if name.endswith(".py"):  # links out of upstream/ are yielded too, and refused when read
+                yield (Path(folder) / name).relative_to(upstream).as_posix()
 
 
 def scan_definitions(upstream: Path, paths: Iterable[str], must_contain: Sequence[bytes] = ()) -> ScanResult:
     """Definitions of many files; a file lacking any of `must_contain` is skipped unparsed (a cheap pre-filter)."""
     result = ScanResult()
+    root = upstream.resolve()
     for relative in paths:
         full = upstream / relative
-        if full.is_symlink() and upstream.resolve() not in full.resolve().parents:
+        if full.is_symlink() and root not in full.resolve().parents:
             result.unreadable.append(Unreadable(relative, "symlink out of upstream/, not followed"))
             continue
         if must_contain:
@@ -444,8 +441,8 @@ def scan_definitions(upstream: Path, paths: Iterable[str], must_contain: Sequenc
                 continue
         try:
             result.symbols.extend(file_definitions(upstream, relative))
-        except Phase17Error as error:
-            result.unreadable.append(Unreadable(relative, str(error).split(": ", 1)[-1]))
+        except UnreadableSourceError as error:
+            result.unreadable.append(Unreadable(relative, error.reason))
     return result
 
 

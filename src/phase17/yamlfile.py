@@ -98,9 +98,16 @@ def parse_yaml(text: str, path: str, line_offset: int = 0) -> Any:
     """
     if len(text.encode("utf-8", errors="replace")) > MAX_YAML_BYTES:
         raise YamlFileError(f"{path}:1: file is larger than {MAX_YAML_BYTES // 1024 // 1024} MiB")
-    loader = _StrictLoader(text, path, line_offset)
+    try:
+        loader = _StrictLoader(text, path, line_offset)
+    except yaml.reader.ReaderError as error:  # a character YAML forbids (NUL, other controls)
+        line = text[: error.position].count("\n") + 1 + line_offset
+        raise YamlFileError(f"{path}:{line}: character {error.character!r} is not allowed in YAML") from None
     try:
         return loader.get_single_data()
+    except yaml.reader.ReaderError as error:
+        line = text[: error.position].count("\n") + 1 + line_offset
+        raise YamlFileError(f"{path}:{line}: character {error.character!r} is not allowed in YAML") from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = (mark.line + 1 if mark else 0) + line_offset
@@ -133,9 +140,23 @@ def read_yaml_file(path: Path, display: str | None = None) -> Any:
     return parse_yaml(text, shown)
 
 
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper whose strings always load back the same (found by the property tests)."""
+
+
+def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    # PyYAML writes NEL and the Unicode line/paragraph separators raw in plain or single-quoted scalars and
+    # reads them back as line breaks; the double-quoted style escapes them (\N, \L, \P).
+    style = '"' if any(char in text for char in "\x85\u2028\u2029") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_Dumper.add_representer(str, _represent_text)
+
+
 def dump_yaml(data: Any) -> str:
-    """Dump plain data in its own key order, unicode kept, wide lines unwrapped."""
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100, default_flow_style=False)
+    """Dump plain data in its own key order, unicode kept, wide lines unwrapped; load(dump(x)) == x for text."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100, default_flow_style=False)
 
 
 def write_text_atomically(path: Path, text: str) -> None:
