@@ -11,6 +11,20 @@ import phase17.cli
 from helpers import UPSTREAM_V1, make_git_repository, write_pin
 
 REAL_ROOT = Path(__file__).resolve().parent.parent
+FIGURES: list[str] = []
+
+
+@pytest.fixture
+def report_figure():
+    """Record a measured figure (counts of examples, kill points, ...) for the test report's summary."""
+    return FIGURES.append
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if FIGURES:
+        terminalreporter.section("phase17 figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
 
 
 def _snapshot(folder: Path) -> dict[str, str]:

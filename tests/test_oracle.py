@@ -49,17 +49,17 @@ def _agreement(files: list[Path]) -> dict[str, object]:
     return {"counts": counts, "excluded": excluded, "disagreements": disagreements}
 
 
-def _report(name: str, result: dict[str, object]) -> None:
+def _report(report_figure, name: str, result: dict[str, object]) -> None:
     counts = result["counts"]
-    print(f"\n[oracle] {name}: {counts['agree']} of {counts['definitions']} definitions agree with ast "
+    report_figure(f"[oracle] {name}: {counts['agree']} of {counts['definitions']} definitions agree with ast "
           f"in {counts['files']} files; {len(result['excluded'])} files excluded for tree-sitter parse errors: {result['excluded']}")
 
 
-def test_resolver_agrees_with_ast_on_the_standard_library():
+def test_resolver_agrees_with_ast_on_the_standard_library(report_figure):
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     files = sorted(path for path in stdlib.rglob("*.py") if "site-packages" not in path.parts)
     result = _agreement(files)
-    _report("standard library", result)
+    _report(report_figure, "standard library", result)
     counts = result["counts"]
     assert counts["definitions"] > 30_000
     assert result["disagreements"] == []
@@ -68,9 +68,9 @@ def test_resolver_agrees_with_ast_on_the_standard_library():
 
 
 @pytest.mark.network
-def test_resolver_agrees_with_ast_on_the_pinned_upstream(real_project: Path):
+def test_resolver_agrees_with_ast_on_the_pinned_upstream(real_project: Path, report_figure):
     files = sorted((real_project / "upstream").rglob("*.py"))
     result = _agreement(files)
-    _report("vLLM v0.22.1", result)
+    _report(report_figure, "vLLM v0.22.1", result)
     assert result["counts"]["definitions"] > 10_000
     assert result["disagreements"] == []

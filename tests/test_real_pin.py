@@ -78,7 +78,7 @@ def test_read_4_json_gives_resolve_current_platform(in_real_project: Path):
     assert (match["start_line"], match["end_line"]) == (first, last)
 
 
-def test_real_drift_from_v0_22_1_to_v0_23_0(real_project: Path, tmp_path: Path):
+def test_real_drift_from_v0_22_1_to_v0_23_0(real_project: Path, tmp_path: Path, report_figure):
     """The real drift to the next release: the report runs to the end and finds a move verified by reading both.
 
     Verified by hand: v0.23.0 moved the module function vllm/config/model.py::is_cumem_allocator_available
@@ -101,7 +101,7 @@ def test_real_drift_from_v0_22_1_to_v0_23_0(real_project: Path, tmp_path: Path):
     assert result.exit_code == 1, result.output
     findings = json.loads(result.stdout)
     counts = {status: sum(1 for f in findings if f["status"] == status) for status in STATUSES}
-    print(f"\n[drift v0.22.1 -> v0.23.0] {len(findings)} anchors: {counts}")
+    report_figure(f"[drift v0.22.1 -> v0.23.0] {len(findings)} anchors: {counts}")
     assert all(f["status"] in STATUSES for f in findings) and counts["moved"] > 0
     (moved,) = [f for f in findings if f["anchor"] == "vllm/config/model.py::is_cumem_allocator_available"]
     assert moved["status"] == "missing"

@@ -96,7 +96,7 @@ def test_malformed_notes_are_reported_by_line_and_left_alone(tmp_path: Path, nam
     assert path.read_bytes() == raw
 
 
-def test_malformed_notes_through_every_command_exit_2(fetched_project: Path):
+def test_malformed_notes_through_every_command_exit_2(fetched_project: Path, report_figure):
     assert invoke("notebook", "interface", "--data-structure", "x.").exit_code == 0
     path = fetched_project / "annotations" / "interface.yaml"
     tried = 0
@@ -108,7 +108,7 @@ def test_malformed_notes_through_every_command_exit_2(fetched_project: Path):
             assert result.stderr.startswith("Error: annotations/interface.yaml:") and "Traceback" not in result.output
             assert path.read_bytes() == raw
             tried += 1
-    print(f"\n[reliability] malformed notes files tried: {len(MALFORMED)} inputs x 4 commands = {tried} runs, 0 files changed")
+    report_figure(f"[reliability] malformed notes files tried: {len(MALFORMED)} inputs x 4 commands = {tried} runs, 0 files changed")
 
 
 def test_the_safe_loader_never_runs_a_python_tag(tmp_path: Path):
@@ -160,7 +160,7 @@ note_text = st.one_of(
 )
 
 
-def test_notes_round_trip_identically():
+def test_notes_round_trip_identically(report_figure):
     tried = []
 
     @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -188,7 +188,7 @@ def test_notes_round_trip_identically():
                 assert store.notes_path(notes_dir, notes.name).read_bytes() == first
 
     round_trip()
-    print(f"\n[hypothesis] notes saved and loaded back identical: {len(tried)} examples")
+    report_figure(f"[hypothesis] notes saved and loaded back identical: {len(tried)} examples")
 
 
 NAMES = st.sampled_from(["alpha", "beta", "run", "get", "X", "_private", "__init__", "Platform"])
@@ -263,7 +263,7 @@ def _body(statements: list, indent: str) -> list[str]:
     return lines
 
 
-def test_resolver_agrees_with_ast_on_generated_sources():
+def test_resolver_agrees_with_ast_on_generated_sources(report_figure):
     import ast
     import collections
 
@@ -290,7 +290,7 @@ def test_resolver_agrees_with_ast_on_generated_sources():
         definitions.append(sum(expected.values()))
 
     agree()
-    print(f"\n[hypothesis] resolver vs ast on generated sources: {len(tried)} examples, {sum(definitions)} definitions, all agree")
+    report_figure(f"[hypothesis] resolver vs ast on generated sources: {len(tried)} examples, {sum(definitions)} definitions, all agree")
 
 
 # ---------------------------------------------------------------- upstream sources that are not good Python
@@ -394,7 +394,7 @@ for round_number in range(10_000):
 """
 
 
-def test_sigkill_during_notes_saves_leaves_old_or_new(tmp_path: Path):
+def test_sigkill_during_notes_saves_leaves_old_or_new(tmp_path: Path, report_figure):
     notes_dir = tmp_path / "annotations"
     store.save_notes(notes_dir, store.NotesFile(name="questions", path=None, pin=PINNED, notes={"1": "initial", "2": "initial"}))
     generator = random.Random(17)
@@ -414,10 +414,10 @@ def test_sigkill_during_notes_saves_leaves_old_or_new(tmp_path: Path):
         outcomes["new" if first != previous else "old"] += 1
         previous = first
     assert outcomes["new"] > 0  # the kills did land after saves had happened
-    print(f"\n[fault injection] notes saves killed with SIGKILL at {kill_points} points: 0 corrupted, 0 mixed ({outcomes})")
+    report_figure(f"[fault injection] notes saves killed with SIGKILL at {kill_points} points: 0 corrupted, 0 mixed ({outcomes})")
 
 
-def test_sigkill_during_fetch_leaves_old_or_new_tree(tmp_path: Path):
+def test_sigkill_during_fetch_leaves_old_or_new_tree(tmp_path: Path, report_figure):
     root = tmp_path / "p"
     write_pin(root, FAKE_COMMIT)
     index = tmp_path / "index"
@@ -448,7 +448,7 @@ def test_sigkill_during_fetch_leaves_old_or_new_tree(tmp_path: Path):
             if now == old:
                 (upstream / "OLD_TREE_MARKER").unlink()
     assert outcomes["old tree"] and outcomes["new tree"]  # kills landed both before and after the swap
-    print(f"\n[fault injection] fetches killed with SIGKILL at {kill_points} points: upstream/ was the old or the new tree every time ({outcomes})")
+    report_figure(f"[fault injection] fetches killed with SIGKILL at {kill_points} points: upstream/ was the old or the new tree every time ({outcomes})")
 
 
 def _listing(folder: Path) -> list[tuple[str, bytes]]:

@@ -132,13 +132,19 @@ def symbol_source(symbol: Symbol, lines: list[str], *, fold: bool = True, comman
     return Group(*parts)
 
 
-def outline_tree(label: str, nodes: Sequence[OutlineNode]) -> Tree:
+def outline_tree(label: str, nodes: Sequence[OutlineNode], key_refs: frozenset[str] = frozenset()) -> Tree:
+    """The nested definitions with live lines; the target's key symbols are marked with a star."""
     tree = Tree(Text(label, style="bold"))
 
     def add(branch: Tree, items: Sequence[OutlineNode]) -> None:
         for node in items:
             symbol = node.symbol
-            line = Text.assemble((symbol.name, "cyan" if symbol.kind == "class" else ""), (f"  {symbol.kind}  {symbol.start_line}-{symbol.end_line}", "dim"))
+            key = symbol.ref in key_refs
+            line = Text.assemble(
+                (symbol.name, "bold yellow" if key else ("cyan" if symbol.kind == "class" else "")),
+                (f"  {symbol.kind}  {symbol.start_line}-{symbol.end_line}", "dim"),
+                ("  ★ key symbol" if key else "", "yellow"),
+            )
             add(branch.add(line), node.children)
 
     add(tree, nodes)
@@ -180,8 +186,9 @@ def target_view(view: TargetView, sources: dict[str, list[str]], *, fold: bool =
     location.append(f"  at {pin.tag} @ {pin.short}", style="dim")
     header.append_text(location)
     parts.append(Panel(header, box=box.ROUNDED, expand=True))
+    key_refs = frozenset(symbol.ref for key in view.key_symbols for symbol in key.matches)
     for item in view.files:
-        parts.append(outline_tree(f"Outline of {item.path}", item.outline))
+        parts.append(outline_tree(f"Outline of {item.path}  (★ key symbols, shown below)", item.outline, key_refs))
     parts.append(Rule("Key symbols", style="dim"))
     for key in view.key_symbols:
         if key.status == "missing":
@@ -226,7 +233,7 @@ def _prompt_line(prompt: str, answer: str) -> RenderableType:
 def reading_status_table(rows: Sequence[TargetStatus]) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False)
     for column in ("#", "key", "path", "symbols", "notes", "questions", "anchors"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column not in ("path", "anchors"), overflow="fold", min_width=11 if column == "anchors" else None)
     for row in rows:
         found = "upstream missing" if row.symbols_found is None else f"{row.symbols_found} of {len(row.target.symbols)}"
         health_style = "green" if row.health == "ok" else ("dim" if row.health == "not checked" else "red")
