@@ -93,6 +93,7 @@ def test_interactive_notebook_saves_each_answer(fetched_project: Path):
     assert questions.notes["1"] == "Q1 answer." and questions.notes["2"] == "Q2 answer cites `PlatformEnum`."
     assert [c.anchor.symbol for c in questions.citations] == ["vllm/platforms/interface.py::PlatformEnum"]
     assert "Platform.get_attn_backend_cls" in result.stdout  # the reminder of key symbols with lines
+    assert result.stderr.count("warning: left empty.") == 1  # the edge case was left empty
     assert "Next: phase17 read cuda" in result.stdout
     markdown = (fetched_project / "notebooks" / "phase17.md").read_text()
     assert "Only one platform is current." in markdown and "Q2 answer cites" in markdown

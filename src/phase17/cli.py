@@ -485,6 +485,8 @@ def _interview(project: ProjectPaths, upstream: Path, reading_list: guide.Readin
         current = annotations_store.load_notes(project.annotations, target.key)
         for key in guide.PROMPT_KEYS:
             answer = _ask(reading_list.prompts[key], current.notes.get(key, ""))
+            if not answer:
+                err_console.print("  warning: left empty.", style="yellow", highlight=False)
             if answer != current.notes.get(key, ""):
                 _report_recorded(project, key, notes_core.record_note(project.annotations, upstream, target, key, answer, pinned, reading_list))
                 notes_core.write_export(project.annotations, project.notebooks, reading_list, pinned)
