@@ -7,11 +7,9 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -23,7 +21,7 @@ from phase17 import annotations as annotations_store
 from phase17 import drift, guide, launch, reading, render, symbols
 from phase17 import notebook as notes_core
 from phase17.errors import AnnotationError, FetchError, Phase17Error, TargetNotFoundError, UpstreamMissingError
-from phase17.pin import KNOWN_REPOSITORIES, Pin, ProjectPaths, inspect_upstream, load_pin, locate_project, write_pin
+from phase17.pin import KNOWN_REPOSITORIES, Pin, ProjectPaths, inspect_upstream, load_pin, locate_project, pin_data
 
 app = typer.Typer(
     help="A reading companion for vLLM's hardware-platform layer (Phase 17), pinned to one upstream commit.",
@@ -100,12 +98,6 @@ def configure(
     _make_consoles()
 
 
-class Source(str, Enum):
-    auto = "auto"
-    git = "git"
-    pypi = "pypi"
-
-
 @app.command()
 def fetch(
     source: Annotated[
@@ -179,23 +171,7 @@ def pin(
             return
         state = inspect_upstream(project.upstream, pinned)
         if as_json:
-            print_json(
-                {
-                    "repository": pinned.repository,
-                    "tag": pinned.tag,
-                    "commit": pinned.commit,
-                    "pypi": {"distribution": pinned.pypi_distribution, "version": pinned.pypi_version},
-                    "upstream": {
-                        "path": str(state.path),
-                        "status": state.status,
-                        "head": state.head,
-                        "carries": state.carries,
-                        "source": state.source,
-                        "verified": state.verified,
-                        "modified": list(state.modified),
-                    },
-                }
-            )
+            print_json(pin_data(pinned, state))
         else:
             console.print(render.upstream_state(state, pinned))
         if not state.is_verified:
@@ -209,27 +185,16 @@ def _repin(project: ProjectPaths, current: Pin, ref: str, *, dry_run: bool, forc
     try:
         new = fetching.plan_repin(current, ref, cache_dir=cache_dir(), reporter=reporter)
         err_console.print(f"{'Dry run: ' if dry_run else ''}re-pinning {current.describe()} -> {new.describe()} ({new.commit}).", highlight=False)
-        if dry_run:
-            with tempfile.TemporaryDirectory(prefix=".phase17-dry-run-", dir=project.root) as scratch:
-                trial = Path(scratch) / "upstream"
-                fetching.fetch_upstream(new, trial, source="pypi" if len(new.commit) < 40 else "auto", cache_dir=cache_dir(), reporter=reporter)
-                findings = drift.check_notes(project.annotations, trial, history_roots=(project.upstream,))
-        else:
-            state = inspect_upstream(project.upstream, current)
-            replace_ok = force or state.status in ("missing", "matches", "other-commit")
-            fetching.fetch_upstream(
-                new,
-                project.upstream,
-                source="pypi" if len(new.commit) < 40 else "auto",
-                force=replace_ok,
-                cache_dir=cache_dir(),
-                reporter=reporter,
-                replaceable=settings.upstream is None,
-                keep_history_as=current.tag,
-            )
-            write_pin(project.pin_file, new)
-            findings = drift.check_notes(project.annotations, project.upstream)
-            drift.write_last_check(project.annotations, findings)
+        findings = drift.repin(
+            project,
+            current,
+            new,
+            cache_dir=cache_dir(),
+            reporter=reporter,
+            dry_run=dry_run,
+            force=force,
+            replaceable=settings.upstream is None,
+        )
     finally:
         reporter.finish()
     _report_findings(findings, as_json)
@@ -251,6 +216,8 @@ def verified_upstream(project: ProjectPaths, pin: Pin, *, fetch_if_missing: bool
     elif state.status != "matches":
         what = f"at {(state.carries or '?')[:7]}" if state.status == "other-commit" else f"modified ({len(state.modified)} files)"
         err_console.print(f"Warning: upstream/ is {what}, not exactly {pin.describe()}; lines are of what is there.", style="yellow", highlight=False)
+    elif not state.verified:
+        err_console.print("Warning: upstream/ was fetched with --insecure-skip-verify and is NOT verified; run phase17 fetch.", style="bold red", highlight=False)
     return project.upstream
 
 
@@ -379,22 +346,7 @@ def list_targets(
         upstream = project.upstream if state.status not in ("missing", "not-a-checkout") else None
         rows = reading.reading_status(upstream, project.annotations, reading_list)
         if as_json:
-            print_json(
-                [
-                    {
-                        "number": row.target.number,
-                        "key": row.target.key,
-                        "path": row.target.path,
-                        "symbols_found": row.symbols_found,
-                        "symbols": len(row.target.symbols),
-                        "notes_written": row.notes_written,
-                        "questions_answered": row.questions_answered,
-                        "questions_linked": row.questions_linked,
-                        "anchors": row.health,
-                    }
-                    for row in rows
-                ]
-            )
+            print_json(reading.status_data(rows))
             return
         console.print(render.reading_status_table(rows))
         if upstream is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,7 +17,8 @@ from typing import Literal
 
 from phase17.annotations import Anchor, Citation, NotesFile, list_notes_files, load_notes, locked, save_notes
 from phase17.errors import Phase17Error, SymbolNotFoundError
-from phase17.pin import file_history
+from phase17.fetch import ProgressReporter, fetch_upstream
+from phase17.pin import Pin, ProjectPaths, file_history, inspect_upstream, write_pin
 from phase17.reading import LAST_CHECK_FILE
 from phase17.symbols import Symbol, file_definitions, find_symbol, parse_definitions, parse_ref, python_files
 
@@ -345,6 +347,48 @@ def _apply(notes: NotesFile, findings: list[Finding], change: AnchorChange) -> t
         key = (citation.anchor.symbol, citation.anchor.start, citation.anchor.fingerprint, citation.cited)
         citations.append(replace(citation, anchor=mended(citation.anchor, by_anchor[key])) if key in by_anchor else citation)
     return replace(notes, anchors=anchors, citations=tuple(citations)), done
+
+
+# ---------------------------------------------------------------- re-pinning
+
+
+def repin(
+    project: ProjectPaths,
+    current: Pin,
+    new: Pin,
+    *,
+    cache_dir: Path,
+    reporter: ProgressReporter,
+    dry_run: bool = False,
+    force: bool = False,
+    replaceable: bool = True,
+) -> list[Finding]:
+    """Move upstream/ and the pin to `new` (the old tree kept in upstream/'s history), then check every anchor.
+
+    With `dry_run` the new tree goes to a scratch folder instead, checked with old texts from upstream/, and
+    neither the pin nor upstream/ changes. Only a full sha can be fetched with git; a sdist prefix needs PyPI.
+    """
+    source = "auto" if len(new.commit) == 40 else "pypi"
+    if dry_run:
+        with tempfile.TemporaryDirectory(prefix=".phase17-dry-run-", dir=project.root) as scratch:
+            trial = Path(scratch) / "upstream"
+            fetch_upstream(new, trial, source=source, cache_dir=cache_dir, reporter=reporter)
+            return check_notes(project.annotations, trial, history_roots=(project.upstream,))
+    state = inspect_upstream(project.upstream, current)
+    fetch_upstream(
+        new,
+        project.upstream,
+        source=source,
+        force=force or state.status in ("missing", "matches", "other-commit"),  # local edits need --force
+        cache_dir=cache_dir,
+        reporter=reporter,
+        replaceable=replaceable,
+        keep_history_as=current.tag,
+    )
+    write_pin(project.pin_file, new)
+    findings = check_notes(project.annotations, project.upstream)
+    write_last_check(project.annotations, findings)
+    return findings
 
 
 # ---------------------------------------------------------------- summaries

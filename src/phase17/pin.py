@@ -84,6 +84,25 @@ class UpstreamState:
         return self.status == "matches" and self.verified
 
 
+def pin_data(pin: Pin, state: UpstreamState) -> dict[str, object]:
+    """The JSON form of `phase17 pin`: the pin and what upstream/ holds."""
+    return {
+        "repository": pin.repository,
+        "tag": pin.tag,
+        "commit": pin.commit,
+        "pypi": {"distribution": pin.pypi_distribution, "version": pin.pypi_version},
+        "upstream": {
+            "path": str(state.path),
+            "status": state.status,
+            "head": state.head,
+            "carries": state.carries,
+            "source": state.source,
+            "verified": state.verified,
+            "modified": list(state.modified),
+        },
+    }
+
+
 def locate_project(start: Path, upstream_override: Path | None = None) -> ProjectPaths:
     """Walk up from `start` to the folder holding UPSTREAM_PIN.md, so every command works from any subfolder."""
     start = start.resolve()

@@ -215,3 +215,21 @@ def _last_check(notes_dir: Path) -> dict[str, str]:
     except (OSError, ValueError):
         return {}
     return {str(key): str(value) for key, value in data.items()} if isinstance(data, dict) else {}
+
+
+def status_data(rows: list[TargetStatus]) -> list[dict[str, Any]]:
+    """The JSON form of `list`."""
+    return [
+        {
+            "number": row.target.number,
+            "key": row.target.key,
+            "path": row.target.path,
+            "symbols_found": row.symbols_found,
+            "symbols": len(row.target.symbols),
+            "notes_written": row.notes_written,
+            "questions_answered": row.questions_answered,
+            "questions_linked": row.questions_linked,
+            "anchors": row.health,
+        }
+        for row in rows
+    ]
