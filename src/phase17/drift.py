@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from phase17.annotations import Anchor, Citation, NotesFile, list_notes_files, load_notes, locked, save_notes
-from phase17.errors import Phase17Error, SymbolNotFoundError
+from phase17.errors import Phase17Error
 from phase17.fetch import ProgressReporter, fetch_upstream
 from phase17.pin import Pin, ProjectPaths, file_history, inspect_upstream, write_pin
 from phase17.reading import LAST_CHECK_FILE
@@ -115,7 +115,7 @@ def _check_anchor(context: _Context, target: str, anchor: Anchor) -> Finding:
     base = Finding(target=target, anchor=anchor.symbol, kind=anchor.kind, status="missing", recorded=recorded)
     try:
         same_name = [symbol for symbol in file_definitions(context.upstream, anchor.path) if symbol.qualname == anchor.qualname]
-    except (SymbolNotFoundError, Phase17Error):
+    except Phase17Error:
         same_name = []  # the file is gone or unreadable: look for the symbol elsewhere
     if len(same_name) > 1:
         return replace(base, status="ambiguous", matches=tuple(_location(symbol) for symbol in same_name))
@@ -187,16 +187,14 @@ def suggest(context: _Context, anchor: Anchor) -> list[Suggestion]:
     old_tokens = _tokens("\n".join(old_lines)) if old_lines else None
     candidates: dict[str, Symbol] = {}
     name = anchor.qualname.rsplit(".", 1)[-1]
-    try:
-        for symbol in file_definitions(context.upstream, anchor.path):
-            candidates[symbol.ref] = symbol
-    except Phase17Error:
-        basename = "/" + anchor.path.rsplit("/", 1)[-1]
-        for relative in python_files(context.upstream):
-            if relative.endswith(basename):
-                candidates.update((symbol.ref, symbol) for symbol in file_definitions(context.upstream, relative))
-    for symbol in find_symbol(context.upstream, parse_ref(name)).symbols:
-        candidates[symbol.ref] = symbol
+    same_file = [anchor.path] if (context.upstream / anchor.path).is_file() else []
+    basename = "/" + anchor.path.rsplit("/", 1)[-1]
+    # the file itself, or, when it is gone, files of the same name elsewhere (a moved module)
+    for relative in same_file or [path for path in python_files(context.upstream) if path.endswith(basename)]:
+        try:
+            candidates.update((symbol.ref, symbol) for symbol in file_definitions(context.upstream, relative))
+        except Phase17Error:
+            continue
     for symbol in _named_anywhere(context.upstream, name):
         candidates[symbol.ref] = symbol
     scored = []
