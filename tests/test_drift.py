@@ -221,3 +221,12 @@ def test_bad_repin_refs_are_clear_errors(noted: Path):
     assert result.exit_code == 2 and "is not a tag (v0.23.0), a version (0.23.0) or a commit sha" in result.stderr
     missing = invoke("pin", "v1.2.3")
     assert missing.exit_code == 2 and "has no tag v1.2.3" in missing.stderr
+
+
+def test_repin_by_release_commit_finds_its_tag(drifted: tuple[Path, str]):
+    project, v2 = drifted
+    result = invoke("pin", v2[:10], "--dry-run", "--json")
+    assert result.exit_code == 1, result.output
+    assert f"-> v9.9.10 @ {v2[:7]}" in result.stderr
+    unknown = invoke("pin", "abcdef1234")
+    assert unknown.exit_code == 2 and "no release tag of" in unknown.stderr and "points at abcdef1234" in unknown.stderr
