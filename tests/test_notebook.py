@@ -274,3 +274,11 @@ def test_ctrl_c_in_a_real_terminal_keeps_the_first_answer(fetched_project: Path)
     notes = _notes(fetched_project)
     assert notes.notes["data_structure"] == "Typed in a real terminal." and notes.notes["invariant"] == ""
     assert "Typed in a real terminal." in (fetched_project / "notebooks" / "phase17.md").read_text()
+
+
+def test_the_shipped_notebook_export_matches_the_shipped_annotations():
+    root = Path(__file__).resolve().parent.parent
+    markdown = export_markdown(root / "annotations", load_reading_list(), load_pin(root / "UPSTREAM_PIN.md"))
+    assert markdown == (root / "notebooks" / "phase17.md").read_text(encoding="utf-8"), "run phase17 export and commit it"
+    names = sorted(p.name for p in (root / "annotations").glob("*.yaml"))
+    assert names == ["cpu.yaml", "cuda.yaml", "interface.yaml", "platforms.yaml", "plugins.yaml", "questions.yaml"]
