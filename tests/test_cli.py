@@ -212,6 +212,7 @@ def test_read_fetches_on_first_use(project: Path):
     result = invoke("read", "cpu", "--no-pager")
     assert result.exit_code == 0, result.output
     assert "upstream/ is missing: fetching v9.9.9" in result.stderr
+    assert "upstream/ now holds v9.9.9" in result.stderr
     assert "CpuPlatform  class" in result.stdout
 
 

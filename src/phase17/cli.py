@@ -210,7 +210,7 @@ def verified_upstream(project: ProjectPaths, pin: Pin, *, fetch_if_missing: bool
         if not fetch_if_missing:
             raise UpstreamMissingError(f"{project.upstream} is missing; run phase17 fetch first.")
         err_console.print(f"upstream/ is missing: fetching {pin.describe()} first (this is phase17 fetch).", highlight=False)
-        fetch_pinned(project, pin)
+        err_console.print(render.fetch_summary(fetch_pinned(project, pin), pin))
     elif state.status == "not-a-checkout":
         raise UpstreamMissingError(f"{project.upstream} is not a checkout phase17 can verify; run phase17 fetch --force.")
     elif state.status != "matches":
