@@ -384,12 +384,15 @@ def read_source(path: Path) -> bytes:
 
 
 @lru_cache(maxsize=256)
-def _cached_definitions(path: str, relative: str, size: int, mtime_ns: int) -> tuple[Symbol, ...]:
+def _cached_definitions(path: str, relative: str, size: int, mtime_ns: int, inode: int) -> tuple[Symbol, ...]:
     return tuple(parse_definitions(read_source(Path(path)), relative))
 
 
 def file_definitions(upstream: Path, relative: str) -> list[Symbol]:
-    """The definitions of one file under upstream/, by its path relative to upstream/ (cached on size and mtime)."""
+    """The definitions of one file under upstream/, by its path relative to upstream/ (cached on size, mtime, inode).
+
+    The inode is in the key because a swapped-in tree can hold a file of the same size and mtime.
+    """
     path = _inside(upstream, relative)
     try:
         status = path.stat()
@@ -397,7 +400,7 @@ def file_definitions(upstream: Path, relative: str) -> list[Symbol]:
         raise SymbolNotFoundError(f"{relative}: no such file in {upstream}") from None
     if not path.is_file():
         raise SymbolNotFoundError(f"{relative}: not a file in {upstream}")
-    return list(_cached_definitions(str(path), relative, status.st_size, status.st_mtime_ns))
+    return list(_cached_definitions(str(path), relative, status.st_size, status.st_mtime_ns, status.st_ino))
 
 
 def _inside(upstream: Path, relative: str) -> Path:
