@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from helpers import git
 from phase17.cli import app
 
 GOLDEN = Path(__file__).parent / "golden"

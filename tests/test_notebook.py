@@ -14,7 +14,7 @@ from phase17 import annotations as store
 from phase17.cli import app
 from phase17.errors import AnnotationError
 from phase17.guide import load_reading_list
-from phase17.notebook import ensure_notes_files, export_markdown, record_note, resolve_citations, sentence_warnings
+from phase17.notebook import ensure_notes_files, export_markdown, resolve_citations, sentence_warnings
 from phase17.pin import load_pin
 from test_cli import assert_golden
 

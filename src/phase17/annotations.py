@@ -6,7 +6,6 @@ Loading validates the shape and reports `path:line: what is wrong` without touch
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -306,8 +305,3 @@ def list_notes_files(notes_dir: Path) -> list[str]:
 
 def blank_questions(reading_list: ReadingList, pin: PinStamp) -> NotesFile:
     return NotesFile(name=QUESTIONS_FILE, path=None, pin=pin, notes={str(q.number): "" for q in reading_list.questions})
-
-
-def ensure_dir_writable(notes_dir: Path) -> None:
-    if notes_dir.exists() and not os.access(notes_dir, os.W_OK):
-        raise AnnotationError(f"{notes_dir}: not writable; your notes cannot be saved there.")

@@ -58,10 +58,6 @@ class UnreadableSourceError(Phase17Error):
         self.reason = reason
 
 
-class AmbiguousSymbolError(Phase17Error):
-    """Several definitions carry that name and the caller needs exactly one."""
-
-
 class AnnotationError(YamlFileError):
     """A notes file in annotations/ is malformed."""
 

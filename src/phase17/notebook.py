@@ -6,7 +6,6 @@ Every change goes through annotations.update_notes (locked, atomic), then the Ma
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -276,7 +275,3 @@ def write_export(notes_dir: Path, notebooks_dir: Path, reading_list: ReadingList
     except OSError as error:
         raise Phase17Error(f"{path}: could not write the notebook export ({error.strerror or error}); annotations/ is saved.") from None
     return path
-
-
-def notes_by_target(notes_dir: Path) -> Mapping[str, NotesFile]:
-    return {name: load_notes(notes_dir, name) for name in list_notes_files(notes_dir)}

@@ -298,9 +298,3 @@ def _changed_paths(repo: git.Repo) -> list[str]:
             index += 1  # the rename's source path follows
         paths.append(name)
     return paths
-
-
-def read_provenance_text(upstream: Path) -> str | None:
-    """The provenance phase17 wrote when it fetched upstream/, as text, if any."""
-    path = upstream / ".git" / PROVENANCE_FILE
-    return path.read_text(encoding="utf-8") if path.is_file() else None
