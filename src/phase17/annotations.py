@@ -91,6 +91,11 @@ def load_notes(notes_dir: Path, name: str, display_root: Path | None = None) -> 
     return load_notes_from(path, name, _display(path, display_root or notes_dir.parent))
 
 
+def load_notes_if_present(notes_dir: Path, name: str) -> NotesFile | None:
+    """The notes file `name`, or None before it has been written."""
+    return load_notes(notes_dir, name) if notes_path(notes_dir, name).exists() else None
+
+
 def load_notes_from(path: Path, name: str, shown: str) -> NotesFile:
     """Validate any file as the notes file `name` (used for a hand edit before it replaces the real one)."""
     try:

@@ -238,7 +238,7 @@ def resolve(
         project, pinned, reading_list = load_guide_and_pin()
         upstream = verified_upstream(project, pinned)
         parsed = symbols.parse_ref(ref)
-        within = (guide.find_target(reading_list, target, upstream).path.rstrip("/"),) if target else ()
+        within = (guide.find_target(reading_list, target, upstream).place,) if target else ()
         scan = symbols.find_symbol(upstream, parsed, within=within)
         status = "found" if len(scan.symbols) == 1 else ("missing" if not scan.symbols else "ambiguous")
         if as_json:

@@ -32,6 +32,11 @@ class Target:
     def is_folder(self) -> bool:
         return self.path.endswith("/")
 
+    @property
+    def place(self) -> str:
+        """The path to search under (a folder target's path without its trailing slash)."""
+        return self.path.rstrip("/")
+
 
 @dataclass(frozen=True)
 class Question:
@@ -54,6 +59,10 @@ class ReadingList:
 
     def questions_for(self, key: str) -> list[Question]:
         return [question for question in self.questions if key in question.targets]
+
+    def places_for(self, question: Question) -> tuple[str, ...]:
+        """Where the code a question concerns lives: the places of its linked targets."""
+        return tuple(target.place for target in self.targets if target.key in question.targets)
 
     def question(self, number: int) -> Question:
         for question in self.questions:
@@ -152,7 +161,7 @@ def find_target(reading_list: ReadingList, text: str, upstream: Path | None = No
     """A target by key, by number (1 to 5) or by a path under upstream/; else an error naming the valid keys."""
     wanted = text.strip()
     for target in reading_list.targets:
-        if wanted == target.key or wanted == str(target.number) or wanted.rstrip("/") == target.path.rstrip("/"):
+        if wanted == target.key or wanted == str(target.number) or wanted.rstrip("/") == target.place:
             return target
     if upstream is not None and wanted and not wanted.startswith("-"):
         candidate = (upstream / wanted).resolve()

@@ -17,7 +17,7 @@ from phase17.annotations import (
     PinStamp,
     blank_questions,
     list_notes_files,
-    load_notes,
+    load_notes_if_present,
     locked,
     notes_path,
     save_notes,
@@ -27,7 +27,7 @@ from phase17.errors import Phase17Error
 from phase17.guide import PROMPT_KEYS, ReadingList, Target
 from phase17.pin import Pin
 from phase17.reading import KeySymbol, locate_key_symbols
-from phase17.symbols import Ref, Symbol, file_definitions, find_symbol, parse_ref, python_files
+from phase17.symbols import Symbol, file_definitions, find_symbol_near, parse_ref, python_files
 from phase17.yamlfile import write_text_atomically
 
 EXPORT_FILE = "phase17.md"
@@ -84,9 +84,9 @@ def ensure_notes_files(notes_dir: Path, upstream: Path, reading_list: ReadingLis
 
 def first_unfinished_target(notes_dir: Path, reading_list: ReadingList) -> Target | None:
     """The first target (in reading order) whose three notes are not all written."""
-    present = set(list_notes_files(notes_dir))
     for target in reading_list.targets:
-        if target.key not in present or load_notes(notes_dir, target.key).written() < len(PROMPT_KEYS):
+        notes = load_notes_if_present(notes_dir, target.key)
+        if notes is None or notes.written() < len(PROMPT_KEYS):
             return target
     return None
 
@@ -122,7 +122,7 @@ def resolve_citations(upstream: Path, note: str, text: str, search_paths: tuple[
         except Phase17Error:
             continue  # `--flag`, `x + y`: code, but not a name to anchor
         seen.add(inner)
-        found = _find(upstream, ref, search_paths)
+        found = find_symbol_near(upstream, ref, search_paths).symbols
         if len(found) == 1:
             citations.append(Citation(note=note, cited=inner, anchor=anchor_of(found[0])))
         elif not found:
@@ -131,13 +131,6 @@ def resolve_citations(upstream: Path, note: str, text: str, search_paths: tuple[
             where = ", ".join(f"{symbol.path}:{symbol.start_line}" for symbol in found[:4])
             warnings.append(f"`{inner}` is defined {len(found)} times ({where}); write path::name to anchor one.")
     return citations, warnings
-
-
-def _find(upstream: Path, ref: Ref, search_paths: tuple[str, ...]) -> list[Symbol]:
-    if ref.path:
-        return find_symbol(upstream, ref).symbols
-    nearby = find_symbol(upstream, ref, within=search_paths).symbols if search_paths else []
-    return nearby or find_symbol(upstream, ref).symbols
 
 
 def _line_citation(upstream: Path, note: str, path: str, line: int, search_paths: tuple[str, ...]) -> tuple[Citation | None, str | None]:
@@ -188,17 +181,16 @@ def record_note(notes_dir: Path, upstream: Path, target: Target, key: str, text:
     if key not in PROMPT_KEYS:
         raise Phase17Error(f"no prompt {key!r}; the prompts are {', '.join(PROMPT_KEYS)}.")
     ensure_notes_files(notes_dir, upstream, reading_list, pin)
-    citations, warnings = resolve_citations(upstream, key, text, (target.path.rstrip("/"),))
+    citations, warnings = resolve_citations(upstream, key, text, (target.place,))
     saved = update_notes(notes_dir, target.key, {key: text.strip()}, tuple(citations))
     return Recorded(saved, tuple(citations), tuple(warnings))
 
 
 def record_answer(notes_dir: Path, upstream: Path, reading_list: ReadingList, number: int, text: str, pin: Pin) -> Recorded:
     """Save the answer to question `number` in annotations/questions.yaml, anchoring the code it cites."""
-    question = reading_list.question(number)
     ensure_notes_files(notes_dir, upstream, reading_list, pin)
-    paths = tuple(target.path.rstrip("/") for target in reading_list.targets if target.key in question.targets)
-    citations, warnings = resolve_citations(upstream, str(number), text, paths)
+    places = reading_list.places_for(reading_list.question(number))
+    citations, warnings = resolve_citations(upstream, str(number), text, places)
     saved = update_notes(notes_dir, QUESTIONS_FILE, {str(number): text.strip()}, tuple(citations))
     return Recorded(saved, tuple(citations), tuple(warnings))
 
@@ -208,12 +200,8 @@ def reanchor_citations(notes: NotesFile, upstream: Path, reading_list: ReadingLi
     citations: list[Citation] = []
     warnings: list[str] = []
     for key, text in notes.notes.items():
-        if notes.is_questions:
-            question = reading_list.question(int(key))
-            paths = tuple(t.path.rstrip("/") for t in reading_list.targets if t.key in question.targets)
-        else:
-            paths = (str(notes.path).rstrip("/"),)
-        found, warned = resolve_citations(upstream, key, text, paths)
+        places = reading_list.places_for(reading_list.question(int(key))) if notes.is_questions else (str(notes.path).rstrip("/"),)
+        found, warned = resolve_citations(upstream, key, text, places)
         citations.extend(found)
         warnings.extend(f"{key}: {warning}" for warning in warned)
     return replace(notes, citations=tuple(citations)), warnings
@@ -224,7 +212,6 @@ def reanchor_citations(notes: NotesFile, upstream: Path, reading_list: ReadingLi
 
 def export_markdown(notes_dir: Path, reading_list: ReadingList, pin: Pin) -> str:
     """The lab notebook as Markdown: deterministic (fixed order, no timestamps), links pinned to commits."""
-    present = set(list_notes_files(notes_dir))
     lines = [
         f"# {reading_list.guide}: lab notebook",
         "",
@@ -233,7 +220,7 @@ def export_markdown(notes_dir: Path, reading_list: ReadingList, pin: Pin) -> str
         "",
     ]
     for target in reading_list.targets:
-        notes = load_notes(notes_dir, target.key) if target.key in present else None
+        notes = load_notes_if_present(notes_dir, target.key)
         lines += [f"## {target.number}. {target.title} (`{target.key}`)", "", f"`{target.path}`: {target.sentence}", ""]
         if notes and notes.anchors:
             lines.append("Anchored symbols:")
@@ -246,7 +233,7 @@ def export_markdown(notes_dir: Path, reading_list: ReadingList, pin: Pin) -> str
             lines.append("Cited in these notes:")
             lines += [f"- {_link(pin, notes.pin.commit, c.anchor, c.cited)} (in {c.note.replace('_', ' ')})" for c in notes.citations]
             lines.append("")
-    answers = load_notes(notes_dir, QUESTIONS_FILE) if QUESTIONS_FILE in present else None
+    answers = load_notes_if_present(notes_dir, QUESTIONS_FILE)
     lines += ["## Questions", ""]
     for question in reading_list.questions:
         text = answers.notes.get(str(question.number), "").strip() if answers else ""

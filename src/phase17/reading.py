@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from phase17.annotations import QUESTIONS_FILE, NotesFile, list_notes_files, load_notes
+from phase17.annotations import QUESTIONS_FILE, load_notes_if_present
 from phase17.errors import SymbolNotFoundError, UnreadableSourceError
 from phase17.guide import PROMPT_KEYS, Question, ReadingList, Target
 from phase17.pin import Pin
-from phase17.symbols import OutlineNode, Ref, Symbol, Unreadable, build_outline, file_definitions, find_symbol, parse_ref, python_files
+from phase17.symbols import OutlineNode, Symbol, Unreadable, build_outline, file_definitions, find_symbol, find_symbol_near, parse_ref, python_files
 
 LAST_CHECK_FILE = ".last-check.json"  # written by `check` in annotations/, read by `list`
 SymbolStatus = Literal["found", "missing", "ambiguous"]
@@ -67,7 +67,7 @@ def target_files(upstream: Path, target: Target) -> list[str]:
     """The Python files a target covers: its one file, or every .py file below its folder."""
     if not (upstream / target.path).exists():
         raise SymbolNotFoundError(f"{target.path}: not in {upstream}; the upstream tree may have moved it (run phase17 check).")
-    return list(python_files(upstream, target.path.rstrip("/")))
+    return list(python_files(upstream, target.place))
 
 
 def locate_key_symbols(upstream: Path, target: Target) -> list[KeySymbol]:
@@ -75,18 +75,14 @@ def locate_key_symbols(upstream: Path, target: Target) -> list[KeySymbol]:
     located = []
     for text in target.symbols:
         ref = parse_ref(text)
-        scan = find_symbol(upstream, ref, within=() if ref.path else (target.path.rstrip("/"),))
+        scan = find_symbol(upstream, ref, within=() if ref.path else (target.place,))
         located.append(KeySymbol(ref=text, matches=tuple(scan.symbols)))
     return located
 
 
 def locate_one(upstream: Path, target: Target, text: str) -> KeySymbol:
     """A symbol named on the command line: in the target first, then across upstream/."""
-    ref = parse_ref(text)
-    scan = find_symbol(upstream, ref, within=() if ref.path else (target.path.rstrip("/"),))
-    if not scan.symbols and not ref.path:
-        scan = find_symbol(upstream, Ref(qualname=ref.qualname))
-    return KeySymbol(ref=text, matches=tuple(scan.symbols))
+    return KeySymbol(ref=text, matches=tuple(find_symbol_near(upstream, parse_ref(text), (target.place,)).symbols))
 
 
 def outline_files(upstream: Path, paths: list[str]) -> tuple[list[FileOutline], list[Unreadable]]:
@@ -103,8 +99,8 @@ def outline_files(upstream: Path, paths: list[str]) -> tuple[list[FileOutline], 
 
 def build_view(upstream: Path, notes_dir: Path, reading_list: ReadingList, target: Target, pin: Pin) -> TargetView:
     files, unreadable = outline_files(upstream, target_files(upstream, target))
-    notes = _notes_or_none(notes_dir, target.key)
-    answers = _notes_or_none(notes_dir, QUESTIONS_FILE)
+    notes = load_notes_if_present(notes_dir, target.key)
+    answers = load_notes_if_present(notes_dir, QUESTIONS_FILE)
     prompts = tuple(
         PromptAnswer(key=key, prompt=reading_list.prompts[key], answer=notes.notes.get(key, "") if notes else "") for key in PROMPT_KEYS
     )
@@ -123,12 +119,6 @@ def build_view(upstream: Path, notes_dir: Path, reading_list: ReadingList, targe
         total_targets=len(reading_list.targets),
         unreadable=tuple(unreadable),
     )
-
-
-def _notes_or_none(notes_dir: Path, name: str) -> NotesFile | None:
-    if name not in list_notes_files(notes_dir):
-        return None
-    return load_notes(notes_dir, name)
 
 
 def symbol_data(symbol: Symbol) -> dict[str, Any]:
@@ -185,14 +175,14 @@ class TargetStatus:
 
 
 def reading_status(upstream: Path | None, notes_dir: Path, reading_list: ReadingList) -> list[TargetStatus]:
-    answers = _notes_or_none(notes_dir, QUESTIONS_FILE)
+    answers = load_notes_if_present(notes_dir, QUESTIONS_FILE)
     last_check = _last_check(notes_dir)
     rows = []
     for target in reading_list.targets:
         found = None
         if upstream is not None:
             found = sum(1 for key in locate_key_symbols(upstream, target) if key.status == "found")
-        notes = _notes_or_none(notes_dir, target.key)
+        notes = load_notes_if_present(notes_dir, target.key)
         linked = reading_list.questions_for(target.key)
         answered = sum(1 for question in linked if answers and answers.notes.get(str(question.number), "").strip())
         rows.append(

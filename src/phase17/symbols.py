@@ -496,6 +496,14 @@ def find_symbol(upstream: Path, ref: Ref, within: Sequence[str] = ()) -> ScanRes
     return scan
 
 
+def find_symbol_near(upstream: Path, ref: Ref, near: Sequence[str]) -> ScanResult:
+    """Every definition named `ref`, looked up in `near` first and across upstream/ only if none is there."""
+    if ref.path or not near:
+        return find_symbol(upstream, ref)
+    nearby = find_symbol(upstream, ref, within=near)
+    return nearby if nearby.symbols else find_symbol(upstream, ref)
+
+
 def source_lines(upstream: Path, symbol: Symbol) -> list[str]:
     """The lines start_line..end_line of a symbol, as text (undecodable bytes replaced)."""
     raw = read_source(_inside(upstream, symbol.path))
