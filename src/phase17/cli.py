@@ -309,7 +309,7 @@ def read(
             _open_first_symbol(upstream, view)
             return
         if full:
-            output: Any = render.whole_files(upstream, [item.path for item in view.files], pinned)
+            output: Any = render.whole_files({item.path: symbols.source_text(upstream, item.path) for item in view.files}, pinned)
         else:
             sources = {s.ref: symbols.source_lines(upstream, s) for key in view.key_symbols for s in key.matches}
             output = render.target_view(view, sources, fold=not symbol)

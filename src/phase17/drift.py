@@ -20,7 +20,7 @@ from phase17.errors import Phase17Error
 from phase17.fetch import ProgressReporter, fetch_upstream
 from phase17.pin import Pin, ProjectPaths, file_history, inspect_upstream, write_pin
 from phase17.reading import LAST_CHECK_FILE
-from phase17.symbols import Symbol, file_definitions, find_symbol, parse_definitions, parse_ref, python_files
+from phase17.symbols import Symbol, file_definitions, find_symbol, parse_definitions, parse_ref, python_files, source_lines
 
 Status = Literal["ok", "moved", "changed", "missing", "ambiguous"]
 STATUSES: tuple[Status, ...] = ("ok", "moved", "changed", "missing", "ambiguous")
@@ -151,17 +151,11 @@ def recorded_source(context: _Context, anchor: Anchor) -> list[str] | None:
     return None
 
 
-def _current_source(upstream: Path, symbol: Symbol) -> list[str]:
-    from phase17.symbols import source_lines
-
-    return source_lines(upstream, symbol)
-
-
 def _diff(context: _Context, anchor: Anchor, symbol: Symbol) -> str | None:
     old = recorded_source(context, anchor)
     if old is None:
         return None
-    new = _current_source(context.upstream, symbol)
+    new = source_lines(context.upstream, symbol)
     header_old = f"{anchor.path} (recorded, lines {anchor.start}-{anchor.end})"
     header_new = f"{symbol.path} (now, lines {symbol.start_line}-{symbol.end_line})"
     lines = difflib.unified_diff(old, new, header_old, header_new, lineterm="", n=2)
@@ -239,7 +233,7 @@ def _score(anchor: Anchor, symbol: Symbol, old_tokens: list[str] | None, upstrea
     name_score = 0.8 * difflib.SequenceMatcher(None, old_name, new_name).ratio() + 0.2 * difflib.SequenceMatcher(None, anchor.qualname, symbol.qualname).ratio()
     if old_tokens is None:
         return name_score
-    new_tokens = _tokens("\n".join(_current_source(upstream, symbol)))
+    new_tokens = _tokens("\n".join(source_lines(upstream, symbol)))
     matcher = difflib.SequenceMatcher(None, old_tokens, new_tokens, autojunk=False)
     source_score = matcher.ratio() if matcher.real_quick_ratio() > 0.3 else matcher.real_quick_ratio()
     return 0.4 * name_score + 0.6 * source_score

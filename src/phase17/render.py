@@ -164,11 +164,10 @@ def unreadable_notice(items: Sequence[Unreadable]) -> Text:
     return Text("\n".join(f"skipped {item.path}: {item.reason}" for item in items), style="yellow")
 
 
-def whole_files(upstream: Path, relative_paths: Sequence[str], pin: Pin) -> RenderableType:
-    """Whole files with line numbers, for `read --full`."""
+def whole_files(texts: dict[str, str], pin: Pin) -> RenderableType:
+    """Whole files (path -> text) with line numbers, for `read --full`."""
     parts: list[RenderableType] = []
-    for relative in relative_paths:
-        text = (upstream / relative).read_bytes().decode("utf-8", errors="replace")
+    for relative, text in texts.items():
         parts.append(Text(relative, style=Style(bold=True, link=web_url(pin, relative))))
         parts.append(Syntax(text, "python", line_numbers=True, theme="ansi_dark", background_color="default"))
     return Group(*parts)

@@ -504,8 +504,12 @@ def find_symbol_near(upstream: Path, ref: Ref, near: Sequence[str]) -> ScanResul
     return nearby if nearby.symbols else find_symbol(upstream, ref)
 
 
+def source_text(upstream: Path, relative: str) -> str:
+    """A whole file under upstream/ as text (undecodable bytes replaced), with read_source's guards."""
+    return _decode(read_source(_inside(upstream, relative)))
+
+
 def source_lines(upstream: Path, symbol: Symbol) -> list[str]:
     """The lines start_line..end_line of a symbol, as text (undecodable bytes replaced)."""
-    raw = read_source(_inside(upstream, symbol.path))
-    lines = _decode(raw).split("\n")
+    lines = source_text(upstream, symbol.path).split("\n")
     return [line.rstrip("\r") for line in lines[symbol.start_line - 1 : symbol.end_line]]
