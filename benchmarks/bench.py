@@ -33,7 +33,9 @@ def main(runs: int = 5) -> None:
         times = []
         for _ in range(runs):
             started = time.perf_counter()
-            result = subprocess.run([sys.executable, "-m", "phase17", *arguments], cwd=ROOT, capture_output=True, check=False)
+            result = subprocess.run(
+                [sys.executable, "-m", "phase17", *arguments], cwd=ROOT, capture_output=True, check=False
+            )
             times.append(time.perf_counter() - started)
             if result.returncode not in (0, 1):
                 sys.exit(f"{label}: exit {result.returncode}: {result.stderr.decode()[-400:]}")

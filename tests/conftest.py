@@ -84,7 +84,12 @@ def fetched_project(project: Path, git_source: tuple[Path, str, str]) -> Path:
     from phase17.fetch import fetch_upstream
     from phase17.pin import load_pin
 
-    fetch_upstream(load_pin(project / "UPSTREAM_PIN.md"), project / "upstream", source=str(git_source[0]), cache_dir=project / "cache")
+    fetch_upstream(
+        load_pin(project / "UPSTREAM_PIN.md"),
+        project / "upstream",
+        source=str(git_source[0]),
+        cache_dir=project / "cache",
+    )
     return project
 
 
@@ -98,15 +103,15 @@ def plain_upstream(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def real_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project with the real pin fetched from PyPI (network tests). The sdist is cached in the user cache."""
+    """A project with the real pin fetched from PyPI (network tests), cached for this test session only."""
+
     from phase17.fetch import fetch_upstream
     from phase17.pin import load_pin
-
-    import platformdirs
 
     root = tmp_path_factory.mktemp("real-project")
     shutil.copy2(REAL_ROOT / "UPSTREAM_PIN.md", root / "UPSTREAM_PIN.md")
     (root / "annotations").mkdir()
     pin = load_pin(root / "UPSTREAM_PIN.md")
-    fetch_upstream(pin, root / "upstream", source="pypi", cache_dir=Path(platformdirs.user_cache_dir("phase17")))
+    # a cache of this test session's own: the reader's user cache is never touched
+    fetch_upstream(pin, root / "upstream", source="pypi", cache_dir=tmp_path_factory.getbasetemp() / "sdist-cache")
     return root

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import http.server
 import io
@@ -31,10 +32,19 @@ pypi:
 """
 
 
-def write_pin(root: Path, commit: str, *, repository: str = "https://example.invalid/vllm-project/vllm", tag: str = "v9.9.9", version: str = "9.9.9") -> Path:
+def write_pin(
+    root: Path,
+    commit: str,
+    *,
+    repository: str = "https://example.invalid/vllm-project/vllm",
+    tag: str = "v9.9.9",
+    version: str = "9.9.9",
+) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     path = root / "UPSTREAM_PIN.md"
-    path.write_text(PIN_TEMPLATE.format(repository=repository, tag=tag, commit=commit, version=version), encoding="utf-8")
+    path.write_text(
+        PIN_TEMPLATE.format(repository=repository, tag=tag, commit=commit, version=version), encoding="utf-8"
+    )
     (root / "annotations").mkdir(exist_ok=True)
     return path
 
@@ -132,7 +142,7 @@ def serve(folder: Path) -> Iterator[str]:
         def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
             super().__init__(*args, directory=str(folder), **kwargs)
 
-        def log_message(self, format, *args):  # type: ignore[no-untyped-def]  # noqa: A002
+        def log_message(self, format, *args):  # type: ignore[no-untyped-def]
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -171,3 +181,41 @@ class RecordingReporter:
 
     def notice(self, message: str) -> None:
         self.events.append(("notice", message))
+
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def ast_lines(path: Path, qualname: str) -> tuple[int, int, int]:
+    """(first decorator line, def line, end line) of a def or class, from Python's own parser."""
+    import ast
+
+    scope: list = ast.parse(path.read_text(encoding="utf-8")).body
+    node = None
+    for part in qualname.split("."):
+        node = next(n for n in scope if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == part)
+        scope = node.body
+    first = min([d.lineno for d in node.decorator_list] + [node.lineno])
+    return first, node.lineno, node.end_lineno
+
+
+def invoke(*args: str, **kwargs):
+    """Run the CLI in-process with typer's CliRunner (stdout and stderr kept apart)."""
+    from typer.testing import CliRunner
+
+    from phase17.cli import app
+
+    return CliRunner().invoke(app, list(args), **kwargs)
+
+
+def assert_golden(name: str, text: str) -> None:
+    """Compare with tests/golden/<name>; PHASE17_UPDATE_GOLDEN=1 rewrites it. A mismatch prints a unified diff."""
+    path = GOLDEN / name
+    if os.environ.get("PHASE17_UPDATE_GOLDEN"):
+        path.write_text(text, encoding="utf-8")
+    expected = path.read_text(encoding="utf-8")
+    if text != expected:
+        diff = "".join(
+            difflib.unified_diff(expected.splitlines(True), text.splitlines(True), f"golden/{name}", "actual")
+        )
+        raise AssertionError(f"output differs from golden/{name}:\n{diff}")

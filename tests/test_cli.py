@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
@@ -8,41 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
+from helpers import assert_golden, ast_lines, invoke
 from phase17.cli import app
 
-GOLDEN = Path(__file__).parent / "golden"
 runner = CliRunner()
-
-
-def ast_lines(path: Path, qualname: str) -> tuple[int, int, int]:
-    """(first decorator line, def line, end line) of a def or class, from Python's own parser."""
-    import ast
-
-    scope: list = ast.parse(path.read_text(encoding="utf-8")).body
-    node = None
-    for part in qualname.split("."):
-        node = next(n for n in scope if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == part)
-        scope = node.body
-    first = min([d.lineno for d in node.decorator_list] + [node.lineno])
-    return first, node.lineno, node.end_lineno
-
-
-def invoke(*args: str, **kwargs):
-    return runner.invoke(app, list(args), **kwargs)
-
-
-def assert_golden(name: str, text: str) -> None:
-    """Compare with tests/golden/<name>; PHASE17_UPDATE_GOLDEN=1 rewrites it. A mismatch prints a unified diff."""
-    path = GOLDEN / name
-    if os.environ.get("PHASE17_UPDATE_GOLDEN"):
-        path.write_text(text, encoding="utf-8")
-    expected = path.read_text(encoding="utf-8")
-    if text != expected:
-        diff = "".join(difflib.unified_diff(expected.splitlines(True), text.splitlines(True), f"golden/{name}", "actual"))
-        pytest.fail(f"output differs from golden/{name}:\n{diff}")
 
 
 # ---------------------------------------------------------------- fetch and pin
@@ -128,13 +98,18 @@ def test_resolve_json_gives_lines(fetched_project: Path):
     lines = ast_lines(fetched_project / "upstream" / match["path"], "Platform.get_attn_backend_cls")
     assert (match["path"], match["kind"]) == ("vllm/platforms/interface.py", "classmethod")
     assert (match["start_line"], match["def_line"], match["end_line"]) == lines
-    assert match["signature"] == "def get_attn_backend_cls(cls, selected_backend: str, num_heads: int | None = None) -> str:"
+    assert (
+        match["signature"]
+        == "def get_attn_backend_cls(cls, selected_backend: str, num_heads: int | None = None) -> str:"
+    )
 
 
 def test_resolve_show_prints_source_with_real_line_numbers(fetched_project: Path):
     result = invoke("resolve", "vllm/platforms/cpu.py::CpuPlatform.is_pin_memory_available", "--show")
     assert result.exit_code == 0, result.output
-    first, _, last = ast_lines(fetched_project / "upstream" / "vllm/platforms/cpu.py", "CpuPlatform.is_pin_memory_available")
+    first, _, last = ast_lines(
+        fetched_project / "upstream" / "vllm/platforms/cpu.py", "CpuPlatform.is_pin_memory_available"
+    )
     assert re.search(rf"^\s*{first}\s+@classmethod", result.stdout, re.MULTILINE)
     assert re.search(rf"^\s*{last}\s+return False", result.stdout, re.MULTILINE)
 
@@ -158,7 +133,12 @@ def test_resolve_needs_an_upstream(project: Path):
 def test_outline_lists_classes_and_the_alias(fetched_project: Path):
     result = invoke("outline", "cuda")
     assert result.exit_code == 0, result.output
-    for name in ("CudaPlatformBase  class", "NvmlCudaPlatform  class", "NonNvmlCudaPlatform  class", "CudaPlatform  assignment"):
+    for name in (
+        "CudaPlatformBase  class",
+        "NvmlCudaPlatform  class",
+        "NonNvmlCudaPlatform  class",
+        "CudaPlatform  assignment",
+    ):
         assert name in result.stdout
     data = json.loads(invoke("outline", "plugins", "--json").stdout)
     assert [item["path"] for item in data] == ["vllm/plugins/__init__.py", "vllm/plugins/io_processors/__init__.py"]
@@ -181,7 +161,9 @@ def test_read_by_number_json(fetched_project: Path):
     assert data["target"]["key"] == "platforms"
     by_ref = {item["ref"]: item for item in data["symbols"]}
     (match,) = by_ref["resolve_current_platform_cls_qualname"]["matches"]
-    first, _, last = ast_lines(fetched_project / "upstream" / "vllm/platforms/__init__.py", "resolve_current_platform_cls_qualname")
+    first, _, last = ast_lines(
+        fetched_project / "upstream" / "vllm/platforms/__init__.py", "resolve_current_platform_cls_qualname"
+    )
     assert (match["start_line"], match["end_line"]) == (first, last)
     assert [q["number"] for q in data["questions"]] == [2, 3]
     assert [p["key"] for p in data["prompts"]] == ["data_structure", "invariant", "edge_case"]
@@ -223,7 +205,9 @@ def test_read_no_fetch_stops_with_the_hint(project: Path):
 
 
 def test_read_warns_when_upstream_is_not_the_pin(fetched_project: Path):
-    (fetched_project / "upstream" / "vllm" / "platforms" / "cpu.py").write_text("class CpuPlatform:\n    pass\n", encoding="utf-8")
+    (fetched_project / "upstream" / "vllm" / "platforms" / "cpu.py").write_text(
+        "class CpuPlatform:\n    pass\n", encoding="utf-8"
+    )
     result = invoke("read", "cpu", "--no-pager")
     assert result.exit_code == 0, result.output
     assert "Warning: upstream/ is modified (1 files)" in result.stderr
@@ -238,7 +222,11 @@ def test_read_open_runs_the_editor_at_the_first_symbol(fetched_project: Path, tm
     result = invoke("read", "interface", "--open")
     assert result.exit_code == 0, result.output
     first = ast_lines(fetched_project / "upstream" / "vllm/platforms/interface.py", "Platform")[0]
-    assert log.read_text().splitlines() == ["--wait", f"+{first}", str(fetched_project / "upstream" / "vllm" / "platforms" / "interface.py")]
+    assert log.read_text().splitlines() == [
+        "--wait",
+        f"+{first}",
+        str(fetched_project / "upstream" / "vllm" / "platforms" / "interface.py"),
+    ]
 
 
 def test_list_and_status(fetched_project: Path):
@@ -282,6 +270,8 @@ def test_python_dash_m_runs():
 
 def test_piped_output_has_no_escape_codes(fetched_project: Path):
     environment = {key: value for key, value in os.environ.items() if key != "NO_COLOR"}
-    result = subprocess.run([sys.executable, "-m", "phase17", "read", "cpu"], capture_output=True, text=True, env=environment, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "phase17", "read", "cpu"], capture_output=True, text=True, env=environment, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert "\x1b" not in result.stdout and "CpuPlatform" in result.stdout

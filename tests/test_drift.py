@@ -37,26 +37,58 @@ def make_v2(source: Path) -> str:
     git(source, "checkout", "-q", "v9.9.9")
     git(source, "checkout", "-q", "-b", "v2")
     # lines shifted by an insertion above
-    _edit(platforms / "cpu.py", "def get_max_threads(pid=0):", "def inserted_helper():\n    return 0\n\n\ndef get_max_threads(pid=0):")
+    _edit(
+        platforms / "cpu.py",
+        "def get_max_threads(pid=0):",
+        "def inserted_helper():\n    return 0\n\n\ndef get_max_threads(pid=0):",
+    )
     # a method renamed in place
     _edit(platforms / "cpu.py", "def discover_numa_topology(cls)", "def numa_topology(cls)")
     # a body edit
-    _edit(platforms / "cuda.py", "config.block_size = config.block_size or 16", "config.block_size = config.block_size or 32")
+    _edit(
+        platforms / "cuda.py",
+        "config.block_size = config.block_size or 16",
+        "config.block_size = config.block_size or 32",
+    )
     # a method hoisted from a subclass into its base class (same file)
-    _edit(platforms / "cuda.py", "class NvmlCudaPlatform(CudaPlatformBase):\n    @classmethod\n    @with_nvml_context\n    def device_count(cls) -> int:\n        return 1\n", "class NvmlCudaPlatform(CudaPlatformBase):\n    pass\n")
-    _edit(platforms / "cuda.py", "    @classmethod\n    def supports_fp8(cls) -> bool:\n        return True\n", "    @classmethod\n    def supports_fp8(cls) -> bool:\n        return True\n\n    @classmethod\n    @with_nvml_context\n    def device_count(cls) -> int:\n        return 1\n")
+    _edit(
+        platforms / "cuda.py",
+        "class NvmlCudaPlatform(CudaPlatformBase):\n    @classmethod\n    @with_nvml_context\n    def device_count(cls) -> int:\n        return 1\n",
+        "class NvmlCudaPlatform(CudaPlatformBase):\n    pass\n",
+    )
+    _edit(
+        platforms / "cuda.py",
+        "    @classmethod\n    def supports_fp8(cls) -> bool:\n        return True\n",
+        "    @classmethod\n    def supports_fp8(cls) -> bool:\n        return True\n\n    @classmethod\n    @with_nvml_context\n    def device_count(cls) -> int:\n        return 1\n",
+    )
     # a function moved to another file
     decorator = "def with_nvml_context(fn):\n    def wrapper(*args, **kwargs):\n        return fn(*args, **kwargs)\n\n    return wrapper\n"
     _edit(platforms / "cuda.py", decorator + "\n\n", "")
-    _edit(platforms / "cuda.py", "from .interface import Platform, PlatformEnum\n", "from .interface import Platform, PlatformEnum\nfrom .utils import with_nvml_context\n")
+    _edit(
+        platforms / "cuda.py",
+        "from .interface import Platform, PlatformEnum\n",
+        "from .interface import Platform, PlatformEnum\nfrom .utils import with_nvml_context\n",
+    )
     (platforms / "utils.py").write_text('"""Helpers moved out of cuda.py."""\n\n\n' + decorator, encoding="utf-8")
     # a deletion
-    _edit(platforms / "cuda.py", 'def _get_backend_priorities(use_mla: bool) -> list[str]:\n    """Backends in the order they are tried."""\n    if use_mla:\n        return ["mla_a", "mla_b"]\n    return ["flash", "flex"]\n\n\n', "")
+    _edit(
+        platforms / "cuda.py",
+        'def _get_backend_priorities(use_mla: bool) -> list[str]:\n    """Backends in the order they are tried."""\n    if use_mla:\n        return ["mla_a", "mla_b"]\n    return ["flash", "flex"]\n\n\n',
+        "",
+    )
     _edit(platforms / "cuda.py", "return _get_backend_priorities(False)[0]", 'return "flash"')
     # a duplicate definition introduced
-    _edit(platforms / "__init__.py", "builtin_platform_plugins = {", "if TYPE_CHECKING:\n\n    def cpu_platform_plugin() -> str | None:\n        return None\n\n\nbuiltin_platform_plugins = {")
+    _edit(
+        platforms / "__init__.py",
+        "builtin_platform_plugins = {",
+        "if TYPE_CHECKING:\n\n    def cpu_platform_plugin() -> str | None:\n        return None\n\n\nbuiltin_platform_plugins = {",
+    )
     # a reformat only: spacing and a comment, same lines
-    _edit(platforms / "interface.py", "return self._enum == PlatformEnum.OOT", "return self._enum==PlatformEnum.OOT  # out of tree")
+    _edit(
+        platforms / "interface.py",
+        "return self._enum == PlatformEnum.OOT",
+        "return self._enum==PlatformEnum.OOT  # out of tree",
+    )
     git(source, "add", "-A")
     git(source, "commit", "-q", "-m", "v2")
     git(source, "tag", "v9.9.10")
@@ -68,7 +100,12 @@ def noted(fetched_project: Path) -> Path:
     """Notes written at v1: the templates plus citations of a hoisted method and a path:line inside a method."""
     upstream = fetched_project / "upstream"
     line = _line_of(upstream / "vllm/platforms/cpu.py", 'return "cpu_attn"')
-    result = invoke("notebook", "cuda", "--edge-case", f"`NvmlCudaPlatform.device_count` counts devices; cpu.py:{line} picks the backend.")
+    result = invoke(
+        "notebook",
+        "cuda",
+        "--edge-case",
+        f"`NvmlCudaPlatform.device_count` counts devices; cpu.py:{line} picks the backend.",
+    )
     assert result.exit_code == 0, result.output
     assert invoke("check").exit_code == 0
     return fetched_project
@@ -85,7 +122,10 @@ def _by_anchor(findings: list[dict]) -> dict[str, dict]:
 
 
 def _statuses(findings: list[dict]) -> dict[str, str]:
-    return {key.split("|")[0].split("::")[1] + (" (cited)" if key.split("|")[1] else ""): item["status"] for key, item in _by_anchor(findings).items()}
+    return {
+        key.split("|")[0].split("::")[1] + (" (cited)" if key.split("|")[1] else ""): item["status"]
+        for key, item in _by_anchor(findings).items()
+    }
 
 
 def test_the_shipped_style_notes_check_clean_at_the_pin(noted: Path):
@@ -134,15 +174,28 @@ def test_every_kind_of_drift_is_classified(drifted: tuple[Path, str]):
         "CpuPlatform.get_attn_backend_cls (cited)": "moved",
     }
     assert {name: statuses[name] for name in expected} == expected
-    by = {key.split("|")[0].split("::")[1] + ("|c" if key.split("|")[1] else ""): item for key, item in _by_anchor(findings).items()}
+    by = {
+        key.split("|")[0].split("::")[1] + ("|c" if key.split("|")[1] else ""): item
+        for key, item in _by_anchor(findings).items()
+    }
 
     renamed = by["CpuPlatform.discover_numa_topology"]["suggestions"][0]
-    assert (renamed["ref"], renamed["reason"]) == ("vllm/platforms/cpu.py::CpuPlatform.numa_topology", "renamed in place")
+    assert (renamed["ref"], renamed["reason"]) == (
+        "vllm/platforms/cpu.py::CpuPlatform.numa_topology",
+        "renamed in place",
+    )
     assert renamed["score"] >= 0.7
     hoisted = by["NvmlCudaPlatform.device_count|c"]["suggestions"][0]
-    assert (hoisted["ref"], hoisted["reason"]) == ("vllm/platforms/cuda.py::CudaPlatformBase.device_count", "moved to another class")
+    assert (hoisted["ref"], hoisted["reason"]) == (
+        "vllm/platforms/cuda.py::CudaPlatformBase.device_count",
+        "moved to another class",
+    )
     moved_file = by["with_nvml_context"]["suggestions"][0]
-    assert (moved_file["ref"], moved_file["reason"], moved_file["score"]) == ("vllm/platforms/utils.py::with_nvml_context", "moved to another file", 1.0)
+    assert (moved_file["ref"], moved_file["reason"], moved_file["score"]) == (
+        "vllm/platforms/utils.py::with_nvml_context",
+        "moved to another file",
+        1.0,
+    )
     assert all(s["score"] < 0.8 for s in by["_get_backend_priorities"]["suggestions"])
 
     changed = by["CudaPlatformBase.check_and_update_config"]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from phase17.errors import ReadingListError, TargetNotFoundError
+from phase17.errors import InvalidFileError, UnknownTargetError
 from phase17.guide import PROMPT_KEYS, find_target, load_reading_list
 
 
@@ -28,7 +28,10 @@ def test_the_shipped_reading_list_follows_the_guide():
     assert reading_list.next_target(reading_list.targets[-1]) is None
 
 
-@pytest.mark.parametrize(("text", "key"), [("interface", "interface"), ("2", "cuda"), ("vllm/plugins", "plugins"), ("vllm/platforms/cpu.py", "cpu")])
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [("interface", "interface"), ("2", "cuda"), ("vllm/plugins", "plugins"), ("vllm/platforms/cpu.py", "cpu")],
+)
 def test_find_target_by_key_number_or_path(text, key):
     assert find_target(load_reading_list(), text).key == key
 
@@ -39,7 +42,7 @@ def test_an_upstream_path_is_an_ad_hoc_target(plain_upstream: Path):
 
 
 def test_an_unknown_target_names_the_valid_keys_and_the_closest():
-    with pytest.raises(TargetNotFoundError) as caught:
+    with pytest.raises(UnknownTargetError) as caught:
         find_target(load_reading_list(), "cuad")
     assert str(caught.value) == (
         "no reading target 'cuad'. Did you mean 'cuda'? Valid targets: interface, cuda, cpu, platforms, plugins "
@@ -48,7 +51,7 @@ def test_an_unknown_target_names_the_valid_keys_and_the_closest():
 
 
 def test_a_path_outside_upstream_is_not_a_target(plain_upstream: Path):
-    with pytest.raises(TargetNotFoundError):
+    with pytest.raises(UnknownTargetError):
         find_target(load_reading_list(), "../", plain_upstream)
 
 
@@ -66,17 +69,37 @@ questions:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (VALID.replace("symbols: [A]", "symbols: ['A::']"), "list.yaml:5: 'A::' is not a symbol reference"),
+        (
+            VALID.replace("symbols: [A]", "symbols: ['A::']"),
+            "list.yaml:5: targets[1].symbols[1]: 'A::' is not a symbol reference",
+        ),
         (VALID.replace("targets: [one]", "targets: [two]"), "list.yaml:7: question links unknown target(s) ['two']"),
-        (VALID.replace("title: A, ", ""), "list.yaml:5: target 1 is missing 'title'"),
-        (VALID.replace("edge_case: c", "other: c"), "list.yaml:3: prompts must be exactly"),
-        (VALID + "  - {number: 2, text: Q, targets: one}\n", "list.yaml:8: a question.targets must be a list"),
+        (VALID.replace("title: A, ", ""), "list.yaml:5: targets[1] is missing 'title'"),
+        (
+            VALID.replace("edge_case: c", "other: c"),
+            "list.yaml:3: unknown key 'other' in prompts (expected data_structure, invariant, edge_case)",
+        ),
+        (
+            VALID + "  - {number: 2, text: Q, targets: one}\n",
+            "list.yaml:8: questions[2].targets must be a list, not str 'one'",
+        ),
+        (
+            VALID.replace("number: 1", "number: 0"),
+            "list.yaml:7: questions[1].number must be a line number (1 or more), not int '0'",
+        ),
+        (VALID + "  - {number: 2, text: '  ', targets: [one]}\n", "list.yaml:8: questions[2].text: must not be empty"),
+        (
+            VALID.replace(
+                "  - {key: one", "  - {key: one, path: b.py, title: B, sentence: S, symbols: []}\n  - {key: one"
+            ),
+            "list.yaml:6: target key 'one' is used twice",
+        ),
     ],
 )
 def test_a_malformed_reading_list_names_the_line(tmp_path: Path, text: str, message: str):
     path = tmp_path / "list.yaml"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(ReadingListError) as caught:
+    with pytest.raises(InvalidFileError) as caught:
         load_reading_list(path)
     assert str(caught.value).startswith(f"{path.parent}/{message}"), str(caught.value)
 

@@ -10,13 +10,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from helpers import assert_golden
 from phase17 import annotations as store
+from phase17.citations import resolve_citations
 from phase17.cli import app
-from phase17.errors import AnnotationError
+from phase17.errors import InvalidFileError
+from phase17.export import export_markdown
 from phase17.guide import load_reading_list
-from phase17.notebook import ensure_notes_files, export_markdown, resolve_citations, sentence_warnings
+from phase17.notebook import ensure_notes_files, sentence_warnings
 from phase17.pin import load_pin
-from test_cli import assert_golden
 
 runner = CliRunner()
 
@@ -37,7 +39,10 @@ def test_first_save_creates_every_notes_file_with_anchors_at_the_pin(fetched_pro
     cpu = _notes(fetched_project, "cpu")
     pin = load_pin(fetched_project / "UPSTREAM_PIN.md")
     assert (cpu.pin.tag, cpu.pin.commit) == (pin.tag, pin.commit)
-    assert [a.symbol for a in cpu.anchors][:2] == ["vllm/platforms/cpu.py::CpuPlatform", "vllm/platforms/cpu.py::CpuPlatform.dist_backend"]
+    assert [a.symbol for a in cpu.anchors][:2] == [
+        "vllm/platforms/cpu.py::CpuPlatform",
+        "vllm/platforms/cpu.py::CpuPlatform.dist_backend",
+    ]
     assert cpu.notes == {"data_structure": "A list of NUMA nodes.", "invariant": "", "edge_case": ""}
     assert "saved data structure to annotations/cpu.yaml" in result.stdout
 
@@ -50,17 +55,26 @@ def test_citations_are_resolved_and_anchored(fetched_project: Path):
     result = invoke("notebook", "interface", "--invariant", note)
     assert result.exit_code == 0, result.output
     cited = {c.cited: c for c in _notes(fetched_project).citations}
-    assert sorted(cited) == ["Platform.get_attn_backend_cls", "get_max_threads", "interface.py:40", "vllm/platforms/cpu.py::CpuPlatform"]
+    assert sorted(cited) == [
+        "Platform.get_attn_backend_cls",
+        "get_max_threads",
+        "interface.py:40",
+        "vllm/platforms/cpu.py::CpuPlatform",
+    ]
     assert cited["interface.py:40"].anchor.symbol == "vllm/platforms/interface.py::Platform.get_attn_backend_cls"
     assert cited["interface.py:40"].line == 40
-    assert cited["get_max_threads"].anchor.symbol == "vllm/platforms/cpu.py::get_max_threads"  # found outside the target
+    assert (
+        cited["get_max_threads"].anchor.symbol == "vllm/platforms/cpu.py::get_max_threads"
+    )  # found outside the target
     assert all(c.note == "invariant" for c in cited.values())
-    assert "warning: `NoSuchThing` is not defined in upstream/" in " ".join(result.stdout.split())
+    assert "warning: `NoSuchThing` is not defined in upstream/" in " ".join(result.stderr.split())
 
 
 def test_ambiguous_and_out_of_definition_citations_warn(fetched_project: Path):
     upstream = fetched_project / "upstream"
-    citations, warnings = resolve_citations(upstream, "edge_case", "`nvml_available` and cuda.py:1 and nope.py:3", ("vllm/platforms/cuda.py",))
+    citations, warnings = resolve_citations(
+        upstream, "edge_case", "`nvml_available` and cuda.py:1 and nope.py:3", ("vllm/platforms/cuda.py",)
+    )
     assert citations == []
     assert warnings == [
         "cuda.py:1: line 1 of vllm/platforms/cuda.py is not inside a definition; not anchored.",
@@ -80,7 +94,9 @@ def test_sentence_warnings():
     assert sentence_warnings("") == ["left empty."]
     assert sentence_warnings("One. Two. Three.") == []
     assert sentence_warnings("It calls `Platform.get_attn_backend_cls` e.g. here.") == []
-    assert sentence_warnings("One. Two. Three. Four!") == ["4 sentences; the guide asks for one sentence per prompt, three in all."]
+    assert sentence_warnings("One. Two. Three. Four!") == [
+        "4 sentences; the guide asks for one sentence per prompt, three in all."
+    ]
 
 
 def test_interactive_notebook_saves_each_answer(fetched_project: Path):
@@ -88,7 +104,11 @@ def test_interactive_notebook_saves_each_answer(fetched_project: Path):
     result = invoke("notebook", "interface", input=answers)
     assert result.exit_code == 0, result.output
     notes = _notes(fetched_project)
-    assert notes.notes == {"data_structure": "A dict of plugins.", "invariant": "Only one platform is current.", "edge_case": ""}
+    assert notes.notes == {
+        "data_structure": "A dict of plugins.",
+        "invariant": "Only one platform is current.",
+        "edge_case": "",
+    }
     questions = _notes(fetched_project, "questions")
     assert questions.notes["1"] == "Q1 answer." and questions.notes["2"] == "Q2 answer cites `PlatformEnum`."
     assert [c.anchor.symbol for c in questions.citations] == ["vllm/platforms/interface.py::PlatformEnum"]
@@ -136,7 +156,12 @@ def test_a_hand_broken_yaml_is_reported_by_line_and_left_alone(fetched_project: 
     broken = path.read_text().replace("  kind: class\n", "  kind: [class\n", 1)
     path.write_text(broken, encoding="utf-8")
     line = broken.splitlines().index("  kind: [class") + 2
-    for command in (["read", "interface", "--no-pager"], ["notebook", "interface", "--invariant", "x"], ["export"], ["list"]):
+    for command in (
+        ["read", "interface", "--no-pager"],
+        ["notebook", "interface", "--invariant", "x"],
+        ["export"],
+        ["list"],
+    ):
         result = invoke(*command)
         assert result.exit_code == 2, (command, result.output)
         assert result.stderr.startswith(f"Error: annotations/interface.yaml:{line}: "), result.stderr
@@ -147,24 +172,34 @@ def test_a_hand_broken_yaml_is_reported_by_line_and_left_alone(fetched_project: 
     ("change", "message"),
     [
         (("start: 24", "start: -3"), "anchors[1].start must be a line number"),
-        (("notes:\n", "notes:\n  mood: happy\n"), "unknown note 'mood'"),
+        (("notes:\n", "notes:\n  mood: happy\n"), "unknown key 'mood' in notes"),
         (("target: interface", "target: cuda"), "target is 'cuda' but the file is named interface.yaml"),
-        (("path: vllm/platforms/interface.py\n", "path: vllm/platforms/interface.py\ncolour: red\n"), "unknown key 'colour'"),
-        (("  data_structure: ''\n", "  data_structure: 12\n"), "notes.data_structure must be a string"),
+        (
+            ("path: vllm/platforms/interface.py\n", "path: vllm/platforms/interface.py\ncolour: red\n"),
+            "unknown key 'colour'",
+        ),
+        (("  data_structure: ''\n", "  data_structure: 12\n"), "notes.data_structure must be text, not int '12'"),
     ],
 )
 def test_shape_errors_name_the_line(fetched_project: Path, change, message):
-    ensure_notes_files(fetched_project / "annotations", fetched_project / "upstream", load_reading_list(), load_pin(fetched_project / "UPSTREAM_PIN.md"))
+    ensure_notes_files(
+        fetched_project / "annotations",
+        fetched_project / "upstream",
+        load_reading_list(),
+        load_pin(fetched_project / "UPSTREAM_PIN.md"),
+    )
     path = fetched_project / "annotations" / "interface.yaml"
     text = path.read_text()
     assert change[0] in text
     path.write_text(text.replace(change[0], change[1], 1), encoding="utf-8")
-    with pytest.raises(AnnotationError, match=rf"^annotations/interface.yaml:\d+: .*{re.escape(message)}"):
+    with pytest.raises(InvalidFileError, match=rf"^annotations/interface.yaml:\d+: .*{re.escape(message)}"):
         _notes(fetched_project)
 
 
 def test_load_then_save_is_byte_identical(fetched_project: Path):
-    invoke("notebook", "interface", "--data-structure", "Quotes ' \" and: colons, # hashes, no, null, 1e3, - x, ünïcode.")
+    invoke(
+        "notebook", "interface", "--data-structure", "Quotes ' \" and: colons, # hashes, no, null, 1e3, - x, ünïcode."
+    )
     path = fetched_project / "annotations" / "interface.yaml"
     before = path.read_bytes()
     store.save_notes(fetched_project / "annotations", _notes(fetched_project))
@@ -202,7 +237,10 @@ def test_edit_validates_and_keeps_the_old_file_on_a_bad_edit(fetched_project: Pa
     assert (path.parent / ".interface.rejected.yaml").read_text() == "target: [oops\n"
 
     fixer = tmp_path / "fix.sh"
-    fixer.write_text('#!/bin/sh\nsed -i "s/data_structure: Old./data_structure: Edited, citing \\`PlatformEnum\\`./" "$1"\n', encoding="utf-8")
+    fixer.write_text(
+        '#!/bin/sh\nsed -i "s/data_structure: Old./data_structure: Edited, citing \\`PlatformEnum\\`./" "$1"\n',
+        encoding="utf-8",
+    )
     fixer.chmod(0o755)
     monkeypatch.setenv("EDITOR", str(fixer))
     result = invoke("notebook", "interface", "--edit")
@@ -224,7 +262,9 @@ def _writer(project: str, key: str, rounds: int) -> None:
 def test_two_processes_writing_at_once_never_corrupt_the_file(fetched_project: Path):
     invoke("notebook", "interface", "--data-structure", "start.")
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_writer, args=(str(fetched_project), key, 8)) for key in ("invariant", "edge_case")]
+    workers = [
+        context.Process(target=_writer, args=(str(fetched_project), key, 8)) for key in ("invariant", "edge_case")
+    ]
     for worker in workers:
         worker.start()
     for worker in workers:
@@ -238,10 +278,19 @@ def test_export_matches_golden(fetched_project: Path):
     pin_file = fetched_project / "UPSTREAM_PIN.md"
     fixed = re.sub(r"repository: .*", "repository: https://example.invalid/vllm-project/vllm", pin_file.read_text())
     pin_file.write_text(fixed, encoding="utf-8")  # the fixture repository's tmp path would make links vary
-    invoke("notebook", "interface", "--data-structure", "A class with `Platform.device_type`.", "--invariant", "See interface.py:40.")
+    invoke(
+        "notebook",
+        "interface",
+        "--data-structure",
+        "A class with `Platform.device_type`.",
+        "--invariant",
+        "See interface.py:40.",
+    )
     invoke("answer", "1", "Every platform sets `CpuPlatform.dist_backend`.")
     reading_list = load_reading_list()
-    markdown = export_markdown(fetched_project / "annotations", reading_list, load_pin(fetched_project / "UPSTREAM_PIN.md"))
+    markdown = export_markdown(
+        fetched_project / "annotations", reading_list, load_pin(fetched_project / "UPSTREAM_PIN.md")
+    )
     assert markdown == (fetched_project / "notebooks" / "phase17.md").read_text()
     assert_golden("notebook_export.md", markdown)
     assert invoke("export").exit_code == 0
@@ -260,8 +309,16 @@ def test_read_shows_the_notes_so_far(fetched_project: Path):
 
 def test_ctrl_c_in_a_real_terminal_keeps_the_first_answer(fetched_project: Path):
     import pexpect  # in the test extra
+
     environment = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
-    child = pexpect.spawn(sys.executable, ["-m", "phase17", "notebook", "interface"], cwd=str(fetched_project), env=environment, encoding="utf-8", timeout=30)
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "phase17", "notebook", "interface"],
+        cwd=str(fetched_project),
+        env=environment,
+        encoding="utf-8",
+        timeout=30,
+    )
     child.expect("What data structure does it build or keep")
     child.sendline("Typed in a real terminal.")
     child.expect("saved data structure to annotations/interface.yaml")
@@ -279,6 +336,8 @@ def test_ctrl_c_in_a_real_terminal_keeps_the_first_answer(fetched_project: Path)
 def test_the_shipped_notebook_export_matches_the_shipped_annotations():
     root = Path(__file__).resolve().parent.parent
     markdown = export_markdown(root / "annotations", load_reading_list(), load_pin(root / "UPSTREAM_PIN.md"))
-    assert markdown == (root / "notebooks" / "phase17.md").read_text(encoding="utf-8"), "run phase17 export and commit it"
+    assert markdown == (root / "notebooks" / "phase17.md").read_text(encoding="utf-8"), (
+        "run phase17 export and commit it"
+    )
     names = sorted(p.name for p in (root / "annotations").glob("*.yaml"))
     assert names == ["cpu.yaml", "cuda.yaml", "interface.yaml", "platforms.yaml", "plugins.yaml", "questions.yaml"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from phase17.symbols import _parse, parse_definitions
+from phase17.symbols import parse_definitions, parse_tree
 
 
 def _agreement(files: list[Path]) -> dict[str, object]:
@@ -26,7 +26,7 @@ def _agreement(files: list[Path]) -> dict[str, object]:
         except (SyntaxError, ValueError):
             counts["files Python itself cannot parse (skipped)"] += 1
             continue
-        if _parse(raw).root_node.has_error:
+        if parse_tree(raw).root_node.has_error:
             # tree-sitter-python's grammar rejects a few valid but contrived files (test_compile.py's
             # dedent inside parentheses); they are counted and named, not silently dropped.
             excluded.append(str(path))
@@ -51,8 +51,10 @@ def _agreement(files: list[Path]) -> dict[str, object]:
 
 def _report(report_figure, name: str, result: dict[str, object]) -> None:
     counts = result["counts"]
-    report_figure(f"[oracle] {name}: {counts['agree']} of {counts['definitions']} definitions agree with ast "
-          f"in {counts['files']} files; {len(result['excluded'])} files excluded for tree-sitter parse errors: {result['excluded']}")
+    report_figure(
+        f"[oracle] {name}: {counts['agree']} of {counts['definitions']} definitions agree with ast "
+        f"in {counts['files']} files; {len(result['excluded'])} files excluded for tree-sitter parse errors: {result['excluded']}"
+    )
 
 
 def test_resolver_agrees_with_ast_on_the_standard_library(report_figure):

@@ -1,12 +1,14 @@
+"""pin.py: UPSTREAM_PIN.md read through the schema (errors at the right line) and rewritten in place."""
+
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from helpers import git, write_pin
-from phase17.errors import PinFileError, ProjectNotFoundError
-from phase17.pin import inspect_upstream, load_pin, locate_project
+from phase17.errors import InvalidFileError
+from phase17.pin import load_pin, write_pin
 
 REAL_PIN = Path(__file__).resolve().parent.parent / "UPSTREAM_PIN.md"
 
@@ -26,7 +28,11 @@ def _pin_text(body: str) -> str:
     return f"# Pin\n\nSome prose.\n\n```yaml\n{body}```\n"
 
 
-GOOD = "repository: https://x.invalid/r\ntag: v1\ncommit: " + "a" * 40 + "\npypi:\n  distribution: vllm\n  version: 1.0\n"
+GOOD = (
+    "repository: https://x.invalid/r\ntag: v1\ncommit: "
+    + "a" * 40
+    + "\npypi:\n  distribution: vllm\n  version: '1.0'\n"
+)
 
 
 @pytest.mark.parametrize(
@@ -35,78 +41,60 @@ GOOD = "repository: https://x.invalid/r\ntag: v1\ncommit: " + "a" * 40 + "\npypi
         ("# Pin\n\nno block here\n", "PIN.md:1: expected exactly one ```yaml fenced block, found no"),
         (_pin_text(GOOD) + _pin_text(GOOD), "PIN.md:1: expected exactly one ```yaml fenced block, found 2"),
         ("```yaml\ntag: v1\n", "PIN.md:1: the ```yaml block is never closed"),
-        (_pin_text(GOOD.replace("tag: v1", "tag: [v1")), "PIN.md:8: expected ',' or ']', but got ':' (while parsing a flow sequence at line 7)"),
-        (_pin_text(GOOD + "branch: main\n"), "PIN.md:12: unknown key 'branch'"),
-        (_pin_text(GOOD.replace("a" * 40, "0decac")), "PIN.md:8: commit must be a lowercase hex sha (7 to 40 characters"),
-        (_pin_text(GOOD.replace("a" * 40, "main")), "PIN.md:8: commit must be a lowercase hex sha"),
-        (_pin_text(GOOD.replace("tag: v1\n", "")), "PIN.md:6: the pin is missing tag"),
+        (
+            _pin_text(GOOD.replace("tag: v1", "tag: [v1")),
+            "PIN.md:8: expected ',' or ']', but got ':' (while parsing a flow sequence at line 7)",
+        ),
+        (_pin_text(GOOD + "branch: main\n"), "PIN.md:12: unknown key 'branch' in the file (expected repository, tag"),
+        (_pin_text(GOOD.replace("a" * 40, "0decac")), "PIN.md:8: commit: must be a lowercase hex sha (7 to 40"),
+        (_pin_text(GOOD.replace("a" * 40, "main")), "PIN.md:8: commit: must be a lowercase hex sha"),
+        (_pin_text(GOOD.replace("tag: v1\n", "")), "PIN.md:6: the file is missing 'tag'"),
         (_pin_text(GOOD.replace("tag: v1", "tag: v1\ntag: v2")), "PIN.md:8: duplicate key 'tag'"),
-        (_pin_text(GOOD.replace("  version: 1.0\n", "  version: ''\n")), "PIN.md:11: version must be a non-empty string"),
-        (_pin_text(GOOD.replace("pypi:\n  distribution: vllm\n  version: 1.0\n", "pypi: vllm\n")), "PIN.md:9: pypi must be a mapping"),
+        (_pin_text(GOOD.replace("version: '1.0'", "version: ''")), "PIN.md:11: pypi.version: must not be empty"),
+        (
+            _pin_text(GOOD.replace("version: '1.0'", "version: 0.30")),
+            "PIN.md:11: pypi.version: YAML reads this version as the number 0.3; quote it",
+        ),
+        (
+            _pin_text(GOOD.replace("pypi:\n  distribution: vllm\n  version: '1.0'\n", "pypi: vllm\n")),
+            "PIN.md:9: pypi must be a mapping with distribution, version, not str 'vllm'",
+        ),
+        (
+            _pin_text(GOOD.replace("a" * 40, "1" * 40)),
+            "PIN.md:8: commit: YAML reads this commit as the number 1111111111111111111111111111111111111111; quote it",
+        ),
     ],
 )
-def test_malformed_pin_names_file_and_line(tmp_path: Path, text: str, expected: str):
+def test_malformed_pin_names_file_line_and_what_is_wrong(tmp_path: Path, text: str, expected: str):
     path = tmp_path / "PIN.md"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(PinFileError) as caught:
+    with pytest.raises(InvalidFileError) as caught:
         load_pin(path)
     assert str(caught.value).startswith(str(tmp_path / expected)), str(caught.value)
 
 
-def test_unquoted_version_is_read_as_text(tmp_path: Path):
-    path = tmp_path / "PIN.md"
-    path.write_text(_pin_text(GOOD), encoding="utf-8")
-    assert load_pin(path).pypi_version == "1.0"
-
-
 def test_missing_pin_file_says_how_to_restore(tmp_path: Path):
-    with pytest.raises(PinFileError, match="file not found; restore it"):
+    with pytest.raises(InvalidFileError, match="file not found; restore it"):
         load_pin(tmp_path / "UPSTREAM_PIN.md")
 
 
-def test_project_is_found_from_a_subfolder(tmp_path: Path):
-    write_pin(tmp_path / "p", "b" * 40)
-    deep = tmp_path / "p" / "notebooks" / "deeper"
-    deep.mkdir(parents=True)
-    found = locate_project(deep)
-    assert found.root == (tmp_path / "p").resolve()
-    assert found.upstream == (tmp_path / "p" / "upstream").resolve()
-    assert locate_project(deep, tmp_path / "elsewhere").upstream == (tmp_path / "elsewhere").resolve()
-
-
-def test_no_project_above_is_a_clear_error(tmp_path: Path):
-    with pytest.raises(ProjectNotFoundError, match="no UPSTREAM_PIN.md in .* or any folder above it"):
-        locate_project(tmp_path)
-
-
-def test_upstream_states(fetched_project: Path, git_source):
-    pin = load_pin(fetched_project / "UPSTREAM_PIN.md")
-    upstream = fetched_project / "upstream"
-    assert inspect_upstream(fetched_project / "nothing", pin).status == "missing"
-    state = inspect_upstream(upstream, pin)
-    assert (state.status, state.head, state.source) == ("matches", pin.commit, "git")
-
-    (upstream / "vllm" / "platforms" / "cpu.py").write_text("# edited\n", encoding="utf-8")
-    (upstream / "new_file.py").write_text("x = 1\n", encoding="utf-8")
-    state = inspect_upstream(upstream, pin)
-    assert state.status == "modified"
-    assert sorted(state.modified) == ["new_file.py", "vllm/platforms/cpu.py"]
-
-    git(upstream, "checkout", "-q", "--", ".")
-    (upstream / "new_file.py").unlink()
-    git(upstream, "fetch", "-q", str(git_source[0]), git_source[2])
-    git(upstream, "checkout", "-q", "--detach", git_source[2])
-    state = inspect_upstream(upstream, pin)
-    assert (state.status, state.carries) == ("other-commit", git_source[2])
-
-
-def test_a_plain_folder_is_not_a_checkout(plain_upstream: Path):
-    pin = load_pin(REAL_PIN)
-    assert inspect_upstream(plain_upstream, pin).status == "not-a-checkout"
-
-
-def test_a_numeric_commit_must_be_quoted(tmp_path: Path):
+def test_write_pin_rewrites_only_the_values_that_changed(tmp_path: Path):
     path = tmp_path / "PIN.md"
-    path.write_text(_pin_text(GOOD.replace("a" * 40, "1" * 40)), encoding="utf-8")
-    with pytest.raises(PinFileError, match="PIN.md:8: YAML reads this commit as a number; quote it"):
-        load_pin(path)
+    body = GOOD.replace("tag: v1\n", "tag: v1   # the release the guide was written for\n").replace(
+        "repository: https://x.invalid/r", "repository: 'https://x.invalid/r #not-a-comment'"
+    )
+    path.write_text(_pin_text(body) + "\nMore prose after.\n", encoding="utf-8")
+    pin = load_pin(path)
+    assert pin.repository == "https://x.invalid/r #not-a-comment"
+    write_pin(path, replace(pin, tag="v2", commit="b" * 40, pypi_version="0.30"))
+    text = path.read_text(encoding="utf-8")
+    assert "tag: v2   # the release the guide was written for" in text
+    assert "repository: 'https://x.invalid/r #not-a-comment'" in text
+    assert text.startswith("# Pin\n\nSome prose.\n\n```yaml\n") and text.endswith("```\n\nMore prose after.\n")
+    again = load_pin(path)
+    assert (again.tag, again.commit, again.pypi_version, again.repository) == (
+        "v2",
+        "b" * 40,
+        "0.30",
+        "https://x.invalid/r #not-a-comment",
+    )

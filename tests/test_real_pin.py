@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from helpers import git
+from helpers import ast_lines, git
+from phase17.checkout import inspect_upstream
 from phase17.cli import app
 from phase17.guide import load_reading_list
-from phase17.pin import inspect_upstream, load_pin
-from phase17.reading import locate_key_symbols
-from test_cli import ast_lines
+from phase17.pin import load_pin
+from phase17.sourcetree import locate_key_symbols
 
 pytestmark = pytest.mark.network
 runner = CliRunner()
@@ -29,10 +29,16 @@ def in_real_project(real_project: Path) -> Path:
 def test_pypi_fetch_of_the_real_pin(real_project: Path):
     pin = load_pin(real_project / "UPSTREAM_PIN.md")
     state = inspect_upstream(real_project / "upstream", pin)
-    assert (state.status, state.source, state.carries) == ("matches", "pypi", "0decac0d96c42b49572498019f0a0e3600f50398")
+    assert (state.status, state.source, state.carries) == (
+        "matches",
+        "pypi",
+        "0decac0d96c42b49572498019f0a0e3600f50398",
+    )
     assert "\nclass Platform:\n" in (real_project / "upstream" / "vllm" / "platforms" / "interface.py").read_text()
     assert "commit_id = 'g0decac0d9'" in (real_project / "upstream" / "vllm" / "_version.py").read_text()
-    assert "Phase17-Upstream-Commit: 0decac0d96c42b49572498019f0a0e3600f50398" in git(real_project / "upstream", "log", "-1", "--format=%B")
+    assert "Phase17-Upstream-Commit: 0decac0d96c42b49572498019f0a0e3600f50398" in git(
+        real_project / "upstream", "log", "-1", "--format=%B"
+    )
 
 
 def test_every_key_symbol_resolves_exactly_once(real_project: Path):
@@ -55,7 +61,12 @@ def test_outline_cuda_lists_the_platform_classes_and_alias(in_real_project: Path
     result = runner.invoke(app, ["outline", "cuda", "--json"])
     assert result.exit_code == 0, result.output
     top = {(item["qualname"], item["kind"]) for item in json.loads(result.stdout)[0]["outline"]}
-    assert {("CudaPlatformBase", "class"), ("NvmlCudaPlatform", "class"), ("NonNvmlCudaPlatform", "class"), ("CudaPlatform", "assignment")} <= top
+    assert {
+        ("CudaPlatformBase", "class"),
+        ("NvmlCudaPlatform", "class"),
+        ("NonNvmlCudaPlatform", "class"),
+        ("CudaPlatform", "assignment"),
+    } <= top
 
 
 def test_read_interface_shows_platform_and_its_questions(in_real_project: Path):
@@ -74,7 +85,9 @@ def test_read_4_json_gives_resolve_current_platform(in_real_project: Path):
     assert result.exit_code == 0, result.output
     by_ref = {item["ref"]: item for item in json.loads(result.stdout)["symbols"]}
     (match,) = by_ref["resolve_current_platform_cls_qualname"]["matches"]
-    first, _, last = ast_lines(in_real_project / "upstream" / "vllm/platforms/__init__.py", "resolve_current_platform_cls_qualname")
+    first, _, last = ast_lines(
+        in_real_project / "upstream" / "vllm/platforms/__init__.py", "resolve_current_platform_cls_qualname"
+    )
     assert (match["start_line"], match["end_line"]) == (first, last)
 
 
@@ -91,9 +104,21 @@ def test_real_drift_from_v0_22_1_to_v0_23_0(real_project: Path, tmp_path: Path, 
     project = tmp_path / "copy"
     shutil.copytree(real_project, project, symlinks=True)
     shutil.rmtree(project / "annotations")
-    shutil.copytree(Path(__file__).resolve().parent.parent / "annotations", project / "annotations", ignore=shutil.ignore_patterns(".*", "*.bak"))
+    shutil.copytree(
+        Path(__file__).resolve().parent.parent / "annotations",
+        project / "annotations",
+        ignore=shutil.ignore_patterns(".*", "*.bak"),
+    )
     os.chdir(project)
-    noted = runner.invoke(app, ["notebook", "platforms", "--edge-case", "Sleep mode needs `vllm/config/model.py::is_cumem_allocator_available`."])
+    noted = runner.invoke(
+        app,
+        [
+            "notebook",
+            "platforms",
+            "--edge-case",
+            "Sleep mode needs `vllm/config/model.py::is_cumem_allocator_available`.",
+        ],
+    )
     assert noted.exit_code == 0, noted.output
     assert runner.invoke(app, ["check"]).exit_code == 0
 

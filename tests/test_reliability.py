@@ -18,11 +18,12 @@ from typer.testing import CliRunner
 
 from helpers import FAKE_COMMIT, build_sdist, git, publish, serve, write_pin
 from phase17 import annotations as store
+from phase17.checkout import inspect_upstream
 from phase17.cli import app
-from phase17.errors import AnnotationError
+from phase17.errors import InvalidFileError, WriteError
 from phase17.fetch import fetch_upstream
 from phase17.launch import editor_command, page
-from phase17.pin import inspect_upstream, load_pin
+from phase17.pin import load_pin
 
 runner = CliRunner()
 PINNED = store.PinStamp(tag="v9.9.9", commit=FAKE_COMMIT)
@@ -67,13 +68,19 @@ MALFORMED: list[tuple[str, bytes]] = [
     ("notes is a list", GOOD_NOTES.replace("notes:\n  data_structure: ''", "notes:\n- data_structure").encode()),
     ("symbol without ::", GOOD_NOTES.replace("interface.py::Platform", "interface.py:Platform").encode()),
     ("wrong target", GOOD_NOTES.replace("target: interface", "target: cuda").encode()),
-    ("missing pin", GOOD_NOTES.replace("pin:\n  tag: v9.9.9\n  commit: abcdef0123456789abcdef0123456789abcdef01\n", "").encode()),
+    (
+        "missing pin",
+        GOOD_NOTES.replace("pin:\n  tag: v9.9.9\n  commit: abcdef0123456789abcdef0123456789abcdef01\n", "").encode(),
+    ),
     ("a scalar document", b"just text\n"),
     ("an empty file", b""),
     ("only a comment", b"# nothing here\n"),
     ("two documents", (GOOD_NOTES + "---\n" + GOOD_NOTES).encode()),
     ("python object tag", GOOD_NOTES.replace("kind: class", "kind: !!python/object/apply:os.system ['true']").encode()),
-    ("alias bomb", b"a: &a ['x','x','x','x','x','x','x','x','x']\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"),
+    (
+        "alias bomb",
+        b"a: &a ['x','x','x','x','x','x','x','x','x']\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n",
+    ),
     ("deep nesting", b"target: " + b"[" * 200 + b"]" * 200 + b"\n"),
     ("huge document", b"target: interface\nnotes:\n  data_structure: '" + b"x" * (3 * 1024 * 1024) + b"'\n"),
     ("not UTF-8", GOOD_NOTES.replace("invariant: ''", "invariant: 'caf\udce9'").encode("utf-8", "surrogateescape")),
@@ -88,7 +95,7 @@ def test_malformed_notes_are_reported_by_line_and_left_alone(tmp_path: Path, nam
     notes_dir.mkdir()
     path = notes_dir / "interface.yaml"
     path.write_bytes(raw)
-    with pytest.raises(AnnotationError) as caught:
+    with pytest.raises(InvalidFileError) as caught:
         store.load_notes(notes_dir, "interface")
     assert str(caught.value).startswith("annotations/interface.yaml:"), str(caught.value)
     line = str(caught.value).split(":")[1]
@@ -102,21 +109,30 @@ def test_malformed_notes_through_every_command_exit_2(fetched_project: Path, rep
     tried = 0
     for _, raw in MALFORMED:
         path.write_bytes(raw)
-        for command in (["read", "interface", "--no-pager"], ["check"], ["export"], ["notebook", "interface", "--invariant", "y."]):
+        for command in (
+            ["read", "interface", "--no-pager"],
+            ["check"],
+            ["export"],
+            ["notebook", "interface", "--invariant", "y."],
+        ):
             result = invoke(*command)
             assert result.exit_code == 2, (command, result.output)
             assert result.stderr.startswith("Error: annotations/interface.yaml:") and "Traceback" not in result.output
             assert path.read_bytes() == raw
             tried += 1
-    report_figure(f"[reliability] malformed notes files tried: {len(MALFORMED)} inputs x 4 commands = {tried} runs, 0 files changed")
+    report_figure(
+        f"[reliability] malformed notes files tried: {len(MALFORMED)} inputs x 4 commands = {tried} runs, 0 files changed"
+    )
 
 
 def test_the_safe_loader_never_runs_a_python_tag(tmp_path: Path):
     notes_dir = tmp_path / "annotations"
     notes_dir.mkdir()
     marker = tmp_path / "pwned"
-    (notes_dir / "interface.yaml").write_text(GOOD_NOTES.replace("kind: class", f"kind: !!python/object/apply:os.system ['touch {marker}']"))
-    with pytest.raises(AnnotationError):
+    (notes_dir / "interface.yaml").write_text(
+        GOOD_NOTES.replace("kind: class", f"kind: !!python/object/apply:os.system ['touch {marker}']")
+    )
+    with pytest.raises(InvalidFileError):
         store.load_notes(notes_dir, "interface")
     assert not marker.exists()
 
@@ -144,7 +160,9 @@ def test_a_failed_write_leaves_the_old_file_and_says_so(tmp_path: Path, monkeypa
 
     target = {"mkstemp": ("tempfile", "mkstemp"), "replace": ("os", "replace"), "fsync": ("os", "fsync")}[where]
     monkeypatch.setattr(__import__(target[0]), target[1], fail)
-    with pytest.raises(AnnotationError, match=rf"questions.yaml: could not write \({error.strerror}\); the previous file is unchanged"):
+    with pytest.raises(
+        WriteError, match=rf"questions.yaml: could not write \({error.strerror}\); the previous file is unchanged"
+    ):
         store.save_notes(notes_dir, store.NotesFile(name="questions", path=None, pin=PINNED, notes={"1": "new answer"}))
     monkeypatch.undo()
     assert path.read_bytes() == before
@@ -153,7 +171,44 @@ def test_a_failed_write_leaves_the_old_file_and_says_so(tmp_path: Path, monkeypa
 
 # ---------------------------------------------------------------- property tests
 
-YAML_SPECIALS = ["no", "on", "off", "yes", "null", "~", "1e3", "0x1f", "- x", ": ", "#", "a: b", "'", '"', "[x]", "{x}", "*a", "&a", "!tag", "%", "@", "`", "|", ">", "\t", "\n", "\r\n", " lead", "trail ", "", "…", "日本語", "😀", "\u2028", "\x85", "\x07"]
+YAML_SPECIALS = [
+    "no",
+    "on",
+    "off",
+    "yes",
+    "null",
+    "~",
+    "1e3",
+    "0x1f",
+    "- x",
+    ": ",
+    "#",
+    "a: b",
+    "'",
+    '"',
+    "[x]",
+    "{x}",
+    "*a",
+    "&a",
+    "!tag",
+    "%",
+    "@",
+    "`",
+    "|",
+    ">",
+    "\t",
+    "\n",
+    "\r\n",
+    " lead",
+    "trail ",
+    "",
+    "…",
+    "日本語",
+    "😀",
+    "\u2028",
+    "\x85",
+    "\x07",
+]
 note_text = st.one_of(
     st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=120),
     st.lists(st.sampled_from(YAML_SPECIALS), max_size=6).map("".join),
@@ -192,7 +247,12 @@ def test_notes_round_trip_identically(report_figure):
 
 
 NAMES = st.sampled_from(["alpha", "beta", "run", "get", "X", "_private", "__init__", "Platform"])
-DECORATORS = st.lists(st.sampled_from(["@property", "@classmethod", "@staticmethod", "@functools.cache", "@deco(1,\n    2)", "@alpha.setter"]), max_size=2)
+DECORATORS = st.lists(
+    st.sampled_from(
+        ["@property", "@classmethod", "@staticmethod", "@functools.cache", "@deco(1,\n    2)", "@alpha.setter"]
+    ),
+    max_size=2,
+)
 
 
 def _statements() -> st.SearchStrategy:
@@ -283,14 +343,18 @@ def test_resolver_agrees_with_ast_on_generated_sources(report_figure):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
         )
         found = collections.Counter(
-            (s.name, s.start_line, s.def_line, s.end_line) for s in parse_definitions(source.encode(), "gen.py") if s.kind not in ("assignment", "attribute")
+            (s.name, s.start_line, s.def_line, s.end_line)
+            for s in parse_definitions(source.encode(), "gen.py")
+            if s.kind not in ("assignment", "attribute")
         )
         assert found == expected, source
         tried.append(1)
         definitions.append(sum(expected.values()))
 
     agree()
-    report_figure(f"[hypothesis] resolver vs ast on generated sources: {len(tried)} examples, {sum(definitions)} definitions, all agree")
+    report_figure(
+        f"[hypothesis] resolver vs ast on generated sources: {len(tried)} examples, {sum(definitions)} definitions, all agree"
+    )
 
 
 # ---------------------------------------------------------------- upstream sources that are not good Python
@@ -299,13 +363,22 @@ def test_resolver_agrees_with_ast_on_generated_sources(report_figure):
 def test_bad_upstream_files_never_crash_a_command(fetched_project: Path, tmp_path: Path):
     plugins = fetched_project / "upstream" / "vllm" / "plugins"
     (plugins / "binary.py").write_bytes(b"\x7fELF\x00\x01\x02" * 100)
-    (plugins / "broken.py").write_text("def load_plugins_by_group(:\n    pass\nclass Fine:\n    x = 1\n", encoding="utf-8")
+    (plugins / "broken.py").write_text(
+        "def load_plugins_by_group(:\n    pass\nclass Fine:\n    x = 1\n", encoding="utf-8"
+    )
     (plugins / "latin1.py").write_bytes(b"# caf\xe9\ndef latin(): return '\xff'\n")
     (plugins / "huge.py").write_bytes(b"x = 1\n" * (9 * 1024 * 1024 // 6 + 10))
     outside = tmp_path / "outside.py"
     outside.write_text("def load_plugins_by_group():\n    pass\n", encoding="utf-8")
     os.symlink(outside, plugins / "escape.py")
-    for command in (["read", "plugins", "--no-pager"], ["outline", "plugins"], ["resolve", "load_plugins_by_group"], ["list"], ["check"], ["read", "plugins", "--json"]):
+    for command in (
+        ["read", "plugins", "--no-pager"],
+        ["outline", "plugins"],
+        ["resolve", "load_plugins_by_group"],
+        ["list"],
+        ["check"],
+        ["read", "plugins", "--json"],
+    ):
         result = invoke(*command)
         assert result.exit_code in (0, 1), (command, result.output)
         assert "Traceback" not in result.output
@@ -339,13 +412,17 @@ def test_insecure_skip_verify_warns_and_is_recorded(tmp_path: Path):
     assert result.exit_code == 0, result.output
     assert "INSECURE: --insecure-skip-verify" in result.stderr and "NOT verified" in result.stdout
     upstream = root / "upstream"
-    assert "verification: skipped (--insecure-skip-verify)" in (upstream / ".git" / "phase17-provenance.yaml").read_text()
+    assert (
+        "verification: skipped (--insecure-skip-verify)" in (upstream / ".git" / "phase17-provenance.yaml").read_text()
+    )
     assert "Verification: skipped (--insecure-skip-verify)" in git(upstream, "log", "-1", "--format=%B")
     state = inspect_upstream(upstream, load_pin(root / "UPSTREAM_PIN.md"))
     assert state.status == "matches" and not state.verified and not state.is_verified
     shown = invoke("pin")
     assert shown.exit_code == 1 and "NOT verified" in shown.stdout
-    assert not (root / "cache").exists() or not list((root / "cache").rglob("*.sha256"))
+    cache = Path(os.environ["PHASE17_CACHE_DIR"]) / "sdists"  # where the CLI keeps sdists in this test
+    assert (cache / "vllm-9.9.9.tar.gz").is_file()  # the unverified download is there...
+    assert not list(cache.glob("*.sha256"))  # ...but never recorded as verified, so it is never trusted later
 
 
 def test_an_unexpected_repository_needs_a_yes(tmp_path: Path, git_source):
@@ -367,9 +444,18 @@ def test_an_unexpected_repository_needs_a_yes(tmp_path: Path, git_source):
 def test_editor_and_pager_values_are_split_not_shelled(tmp_path: Path):
     marker = tmp_path / "shell-ran"
     assert editor_command(Path("/u/f.py"), 12, {"EDITOR": "'/opt/my editor/bin/ed' --flag 'two words'"}) == [
-        "/opt/my editor/bin/ed", "--flag", "two words", "+12", "/u/f.py"
+        "/opt/my editor/bin/ed",
+        "--flag",
+        "two words",
+        "+12",
+        "/u/f.py",
     ]
-    assert editor_command(Path("/u/f.py"), 7, {"VISUAL": "code --wait", "EDITOR": "vim"}) == ["code", "--wait", "-g", "/u/f.py:7"]
+    assert editor_command(Path("/u/f.py"), 7, {"VISUAL": "code --wait", "EDITOR": "vim"}) == [
+        "code",
+        "--wait",
+        "-g",
+        "/u/f.py:7",
+    ]
     assert editor_command(Path("/u/f.py"), None, {}) == ["vi", "/u/f.py"]
     log = tmp_path / "pager.log"
     script = tmp_path / "my pager.sh"
@@ -396,7 +482,9 @@ for round_number in range(10_000):
 
 def test_sigkill_during_notes_saves_leaves_old_or_new(tmp_path: Path, report_figure):
     notes_dir = tmp_path / "annotations"
-    store.save_notes(notes_dir, store.NotesFile(name="questions", path=None, pin=PINNED, notes={"1": "initial", "2": "initial"}))
+    store.save_notes(
+        notes_dir, store.NotesFile(name="questions", path=None, pin=PINNED, notes={"1": "initial", "2": "initial"})
+    )
     kill_points = 0
     outcomes = {"old": 0, "new": 0}
     previous = "initial"
@@ -413,7 +501,9 @@ def test_sigkill_during_notes_saves_leaves_old_or_new(tmp_path: Path, report_fig
         outcomes["new" if first != previous else "old"] += 1
         previous = first
     assert outcomes["new"] > 0  # the kills did land after saves had happened
-    report_figure(f"[fault injection] notes saves killed with SIGKILL at {kill_points} points: 0 corrupted, 0 mixed ({outcomes})")
+    report_figure(
+        f"[fault injection] notes saves killed with SIGKILL at {kill_points} points: 0 corrupted, 0 mixed ({outcomes})"
+    )
 
 
 def test_sigkill_during_fetch_leaves_old_or_new_tree(tmp_path: Path, report_figure):
@@ -432,7 +522,13 @@ def test_sigkill_during_fetch_leaves_old_or_new_tree(tmp_path: Path, report_figu
         for round_number in range(14):
             (upstream / "OLD_TREE_MARKER").write_text("old\n", encoding="utf-8")
             old = _listing(upstream)
-            process = subprocess.Popen([sys.executable, "-m", "phase17", "fetch", "--force", "--source", "pypi"], cwd=root, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "phase17", "fetch", "--force", "--source", "pypi"],
+                cwd=root,
+                env=environment,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             time.sleep(0.05 + round_number * 0.3)  # evenly from start-up to well after the swap, on any machine
             process.send_signal(signal.SIGKILL)
             process.wait()
@@ -446,8 +542,14 @@ def test_sigkill_during_fetch_leaves_old_or_new_tree(tmp_path: Path, report_figu
             if now == old:
                 (upstream / "OLD_TREE_MARKER").unlink()
     assert outcomes["old tree"] and outcomes["new tree"]  # kills landed both before and after the swap
-    report_figure(f"[fault injection] fetches killed with SIGKILL at {kill_points} points: upstream/ was the old or the new tree every time ({outcomes})")
+    report_figure(
+        f"[fault injection] fetches killed with SIGKILL at {kill_points} points: upstream/ was the old or the new tree every time ({outcomes})"
+    )
 
 
 def _listing(folder: Path) -> list[tuple[str, bytes]]:
-    return sorted((p.relative_to(folder).as_posix(), p.read_bytes()) for p in folder.rglob("*") if p.is_file() and ".git" not in p.relative_to(folder).parts)
+    return sorted(
+        (p.relative_to(folder).as_posix(), p.read_bytes())
+        for p in folder.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(folder).parts
+    )

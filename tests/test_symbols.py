@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from phase17.errors import SymbolNotFoundError
-from phase17.symbols import build_outline, find_symbol, load_query, parse_definitions, parse_ref, source_lines
+from phase17.errors import BadReferenceError, SymbolNotFoundError
+from phase17.sourcetree import find_symbol, source_lines
+from phase17.symbols import build_outline, load_query, parse_definitions, parse_ref
 
 
 def _by_name(source: str | bytes) -> dict[str, list]:
@@ -121,7 +122,12 @@ def test_lines_signature_docstring_and_bytes():
     assert decorated.docstring == "One line."
     assert KINDS.encode()[decorated.start_byte : decorated.end_byte].startswith(b"@functools.lru_cache")
     outer = found["Outer"][0]
-    assert (outer.start_line, outer.end_line, outer.docstring, outer.signature) == (9, 51, "Outer's docstring.", "class Outer:")
+    assert (outer.start_line, outer.end_line, outer.docstring, outer.signature) == (
+        9,
+        51,
+        "Outer's docstring.",
+        "class Outer:",
+    )
     assert found["Outer.bare"][0].signature == "bare: str"
 
 
@@ -132,7 +138,7 @@ def test_locals_are_not_definitions_but_nested_defs_are():
 
 
 def test_conditional_definitions_belong_to_the_enclosing_scope_and_are_ambiguous():
-    source = '''\
+    source = """\
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -157,7 +163,7 @@ class Platform:
             return 0
 
 Alias = Platform if HAVE_FAST else None
-'''
+"""
     found = _by_name(source)
     assert [s.kind for s in found["current"]] == ["assignment"]
     assert [s.start_line for s in found["HAVE_FAST"]] == [8, 10]
@@ -173,7 +179,9 @@ def test_trailing_comments_do_not_extend_a_definition():
 
 def test_fingerprint_ignores_reformatting_and_comments_but_not_code():
     original = _by_name("def f(a, b):\n    '''Doc.'''\n    return a + b  # sum\n")["f"][0]
-    reformatted = _by_name('def f(\n    a,\n    b,\n):\n    """Doc."""\n    # a new comment\n    return a + b\n')["f"][0]
+    reformatted = _by_name('def f(\n    a,\n    b,\n):\n    """Doc."""\n    # a new comment\n    return a + b\n')["f"][
+        0
+    ]
     edited = _by_name("def f(a, b):\n    '''Doc.'''\n    return a - b\n")["f"][0]
     assert reformatted.fingerprint == original.fingerprint
     spaced = _by_name("def f(a,b):\n\n    '''Doc.'''\n\n    return a+b\n")["f"][0]
@@ -227,7 +235,18 @@ def test_outline_nests_by_range():
     top = [node.symbol.qualname for node in outline]
     assert top == ["LIMIT", "NAME", "first", "second", "left", "right", "Outer", "run", "decorated"]
     outer = outline[6]
-    assert [child.symbol.name for child in outer.children] == ["attribute", "bare", "Inner", "plain", "prop", "prop", "cached", "make", "util", "fetch"]
+    assert [child.symbol.name for child in outer.children] == [
+        "attribute",
+        "bare",
+        "Inner",
+        "plain",
+        "prop",
+        "prop",
+        "cached",
+        "make",
+        "util",
+        "fetch",
+    ]
     assert [child.symbol.qualname for child in outer.children[3].children] == ["Outer.plain.helper"]
 
 
@@ -236,7 +255,11 @@ def test_outline_nests_by_range():
     [
         ("Platform", None, "Platform"),
         ("Platform.get_attn_backend_cls", None, "Platform.get_attn_backend_cls"),
-        ("vllm/platforms/interface.py::Platform.get_attn_backend_cls", "vllm/platforms/interface.py", "Platform.get_attn_backend_cls"),
+        (
+            "vllm/platforms/interface.py::Platform.get_attn_backend_cls",
+            "vllm/platforms/interface.py",
+            "Platform.get_attn_backend_cls",
+        ),
         ("  __getattr__ ", None, "__getattr__"),
     ],
 )
@@ -247,7 +270,7 @@ def test_parse_ref(text, path, qualname):
 
 @pytest.mark.parametrize("text", ["", "Platform.", "a b", "interface.py::", "1abc", "x::y::"])
 def test_bad_refs_say_how_to_write_one(text):
-    with pytest.raises(SymbolNotFoundError, match="is not a symbol reference; write Class.method"):
+    with pytest.raises(BadReferenceError, match="is not a symbol reference; write Class.method"):
         parse_ref(text)
 
 
@@ -277,14 +300,18 @@ def test_a_symlink_out_of_upstream_is_not_followed(plain_upstream: Path, tmp_pat
     assert [s.path for s in scan.symbols] == ["vllm/platforms/interface.py"]
     direct = find_symbol(plain_upstream, parse_ref("vllm/sneaky.py::Platform"))
     assert direct.symbols == []
-    assert [(u.path, u.reason) for u in direct.unreadable] == [("vllm/sneaky.py", "symlink out of upstream/, not followed")]
+    assert [(u.path, u.reason) for u in direct.unreadable] == [
+        ("vllm/sneaky.py", "symlink out of upstream/, not followed")
+    ]
 
 
 def test_unreadable_files_are_reported_not_fatal(plain_upstream: Path):
     (plain_upstream / "vllm" / "blob.py").write_bytes(b"class Platform:\x00\x01")
     scan = find_symbol(plain_upstream, parse_ref("Platform"))
     assert [s.path for s in scan.symbols] == ["vllm/platforms/interface.py"]
-    assert [(u.path, u.reason) for u in scan.unreadable] == [("vllm/blob.py", "binary content (NUL bytes), not Python source")]
+    assert [(u.path, u.reason) for u in scan.unreadable] == [
+        ("vllm/blob.py", "binary content (NUL bytes), not Python source")
+    ]
 
 
 def test_a_missing_file_is_a_clear_error(plain_upstream: Path):

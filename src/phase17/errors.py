@@ -1,52 +1,43 @@
-"""Every failure a reader can cause or meet is a Phase17Error: one line that says what and what next."""
+"""Every failure a reader can cause or meet is a Phase17Error: one line that says what failed and what to do next.
+
+Each class names one situation and is raised only for it; the CLI prints the message and exits 2.
+"""
 
 
 class Phase17Error(Exception):
-    """A failure with a message fit to show a user as it is (the CLI exits 2)."""
+    """A failure with a message fit to show a reader as it is."""
 
 
 class ProjectNotFoundError(Phase17Error):
-    """No UPSTREAM_PIN.md in this folder or any parent."""
+    """No UPSTREAM_PIN.md in the current folder or any folder above it."""
 
 
-class YamlFileError(Phase17Error):
-    """A YAML file is malformed or has the wrong shape; the message starts with path:line."""
+class InvalidFileError(Phase17Error):
+    """A file phase17 reads (the pin, the reading list, a notes file) is malformed; the message starts path:line."""
 
 
-class PinFileError(YamlFileError):
-    """UPSTREAM_PIN.md cannot be read as a pin."""
-
-
-class UpstreamMissingError(Phase17Error):
-    """upstream/ does not exist or is not a checkout."""
-
-
-class PinMismatchError(Phase17Error):
-    """upstream/ holds something other than the pinned tree."""
+class UpstreamError(Phase17Error):
+    """upstream/ is missing, not a checkout phase17 can verify, or not the pinned tree (and will not be replaced)."""
 
 
 class FetchError(Phase17Error):
-    """The pinned tree could not be fetched or verified."""
+    """The pinned tree could not be fetched, or what was fetched failed verification."""
 
 
 class NetworkError(FetchError):
-    """A remote could not be reached."""
+    """A remote could not be reached at all (so `fetch --source auto` may fall back to the package index)."""
 
 
-class UnsafeArchiveError(FetchError):
-    """An archive entry would land outside the target or is a link or device."""
+class UnknownTargetError(Phase17Error):
+    """A reading target (key, number or path) or a question number that the reading list does not have."""
 
 
-class ReadingListError(YamlFileError):
-    """The reading list data file is malformed."""
-
-
-class TargetNotFoundError(Phase17Error):
-    """A reading target key, number or path that does not exist."""
+class BadReferenceError(Phase17Error):
+    """Text that is not a symbol reference (Class.method, or path/to/file.py::Class.method)."""
 
 
 class SymbolNotFoundError(Phase17Error):
-    """No definition carries that name."""
+    """A reference's file or definition is not in upstream/."""
 
 
 class UnreadableSourceError(Phase17Error):
@@ -58,9 +49,13 @@ class UnreadableSourceError(Phase17Error):
         self.reason = reason
 
 
-class AnnotationError(YamlFileError):
-    """A notes file in annotations/ is malformed."""
+class WriteError(Phase17Error):
+    """A file in annotations/, notebooks/ or the pin could not be written; the previous file is unchanged."""
 
 
-class EditorError(Phase17Error):
-    """$EDITOR or $VISUAL could not be started."""
+class MendError(Phase17Error):
+    """A mend (`check --accept`, `--relink`) names an anchor that is not in the state the mend needs."""
+
+
+class ToolError(Phase17Error):
+    """An outside program phase17 needs (git, the reader's editor) is missing or failed."""

@@ -1,6 +1,6 @@
 """The reading list: the guide's targets, in order, with their key symbols and the questions linked to them.
 
-It is data (readinglists/phase17.yaml, shipped with the package), validated on load.
+It is data (readinglists/phase17.yaml, shipped with the package), checked against the schema on load.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-from phase17.errors import ReadingListError, TargetNotFoundError, YamlFileError
-from phase17.symbols import parse_ref
-from phase17.yamlfile import LineDict, LineList, parse_yaml, read_yaml_file
+from phase17.errors import UnknownTargetError
+from phase17.schema import PROMPT_KEYS, ReadingListFile, validate
+from phase17.yamlfile import parse_yaml, read_yaml_file
 
-PROMPT_KEYS = ("data_structure", "invariant", "edge_case")
+__all__ = ["PROMPT_KEYS", "Question", "ReadingList", "Target", "find_target", "load_reading_list"]
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class ReadingList:
         for question in self.questions:
             if question.number == number:
                 return question
-        raise TargetNotFoundError(f"no question {number}; the questions are 1 to {len(self.questions)}.")
+        raise UnknownTargetError(f"no question {number}; the questions are 1 to {len(self.questions)}.")
 
     def next_target(self, target: Target) -> Target | None:
         later = [candidate for candidate in self.targets if candidate.number == target.number + 1]
@@ -77,83 +77,32 @@ class ReadingList:
 
 def load_reading_list(path: Path | None = None) -> ReadingList:
     """Load and validate a reading list (the shipped phase17.yaml unless `path` is given)."""
-    try:
-        if path is None:
-            resource = files("phase17") / "readinglists" / "phase17.yaml"
-            data = parse_yaml(resource.read_text(encoding="utf-8"), "phase17/readinglists/phase17.yaml")
-            shown = "phase17/readinglists/phase17.yaml"
-        else:
-            data = read_yaml_file(path)
-            shown = str(path)
-    except YamlFileError as error:
-        raise ReadingListError(str(error)) from None
-    return _validate(data, shown)
-
-
-def _require(mapping: object, key: str, kind: type, shown: str, where: str) -> object:
-    if not isinstance(mapping, LineDict):
-        raise ReadingListError(f"{shown}:1: {where} must be a mapping")
-    if key not in mapping:
-        raise ReadingListError(f"{shown}:{mapping.line}: {where} is missing {key!r}")
-    value = mapping[key]
-    if not isinstance(value, kind) or (isinstance(value, str) and not value.strip()):
-        raise ReadingListError(f"{shown}:{mapping.key_lines[key]}: {where}.{key} must be a {kind.__name__}")
-    return value
-
-
-def _validate(data: object, shown: str) -> ReadingList:
-    prompts = _require(data, "prompts", dict, shown, "the reading list")
-    assert isinstance(prompts, LineDict)
-    if sorted(prompts) != sorted(PROMPT_KEYS):
-        raise ReadingListError(f"{shown}:{prompts.line}: prompts must be exactly {', '.join(PROMPT_KEYS)}")
-    raw_targets = _require(data, "targets", list, shown, "the reading list")
-    assert isinstance(raw_targets, LineList)
-    targets = []
-    for number, raw in enumerate(raw_targets, start=1):
-        where = f"target {number}"
-        symbols = _require(raw, "symbols", list, shown, where)
-        assert isinstance(symbols, LineList)
-        for symbol, line in zip(symbols, symbols.item_lines):
-            if not isinstance(symbol, str):
-                raise ReadingListError(f"{shown}:{line}: {where} symbols must be strings")
-            try:
-                parse_ref(symbol)
-            except Exception as error:
-                raise ReadingListError(f"{shown}:{line}: {error}") from None
-        targets.append(
-            Target(
-                key=str(_require(raw, "key", str, shown, where)),
-                number=number,
-                path=str(_require(raw, "path", str, shown, where)),
-                title=str(_require(raw, "title", str, shown, where)),
-                sentence=str(_require(raw, "sentence", str, shown, where)),
-                symbols=tuple(symbols),
-            )
+    if path is None:
+        shown = "phase17/readinglists/phase17.yaml"
+        data = parse_yaml((files("phase17") / "readinglists" / "phase17.yaml").read_text(encoding="utf-8"), shown)
+    else:
+        shown = str(path)
+        data = read_yaml_file(path, shown)
+    entry = validate(ReadingListFile, data, shown)
+    targets = tuple(
+        Target(
+            key=item.key,
+            number=number,
+            path=item.path,
+            title=item.title,
+            sentence=item.sentence,
+            symbols=tuple(item.symbols),
         )
-    keys = [target.key for target in targets]
-    if len(set(keys)) != len(keys):
-        raise ReadingListError(f"{shown}:{raw_targets.line}: target keys must be unique, got {keys}")
-    raw_questions = _require(data, "questions", list, shown, "the reading list")
-    assert isinstance(raw_questions, LineList)
-    questions = []
-    for raw, line in zip(raw_questions, raw_questions.item_lines):
-        linked = _require(raw, "targets", list, shown, "a question")
-        unknown = [key for key in linked if key not in keys]  # type: ignore[attr-defined]
-        if unknown:
-            raise ReadingListError(f"{shown}:{line}: question links unknown target(s) {unknown}; known: {keys}")
-        questions.append(
-            Question(
-                number=int(_require(raw, "number", int, shown, "a question")),  # type: ignore[call-overload]
-                text=str(_require(raw, "text", str, shown, "a question")),
-                targets=tuple(linked),  # type: ignore[arg-type]
-            )
-        )
+        for number, item in enumerate(entry.targets, start=1)
+    )
     return ReadingList(
-        guide=str(_require(data, "guide", str, shown, "the reading list")),
-        pin=str(_require(data, "pin", str, shown, "the reading list")),
-        prompts={key: str(prompts[key]) for key in PROMPT_KEYS},
-        targets=tuple(targets),
-        questions=tuple(questions),
+        guide=entry.guide,
+        pin=entry.pin,
+        prompts={key: getattr(entry.prompts, key) for key in PROMPT_KEYS},
+        targets=targets,
+        questions=tuple(
+            Question(number=item.number, text=item.text, targets=tuple(item.targets)) for item in entry.questions
+        ),
     )
 
 
@@ -166,12 +115,16 @@ def find_target(reading_list: ReadingList, text: str, upstream: Path | None = No
     if upstream is not None and wanted and not wanted.startswith("-"):
         candidate = (upstream / wanted).resolve()
         root = upstream.resolve()
-        if candidate.exists() and (candidate == root or root in candidate.parents) and wanted.replace("\\", "/") not in ("", "."):
+        if (
+            candidate.exists()
+            and (candidate == root or root in candidate.parents)
+            and wanted.replace("\\", "/") not in ("", ".")
+        ):
             relative = candidate.relative_to(root).as_posix() + ("/" if candidate.is_dir() else "")
             return Target(key=relative, number=0, path=relative, title=relative, sentence="", symbols=())
     closest = difflib.get_close_matches(wanted, reading_list.keys, n=1)
     hint = f" Did you mean {closest[0]!r}?" if closest else ""
-    raise TargetNotFoundError(
+    raise UnknownTargetError(
         f"no reading target {wanted!r}.{hint} Valid targets: {', '.join(reading_list.keys)} "
         f"(or 1-{len(reading_list.targets)}, or a path under upstream/)."
     )

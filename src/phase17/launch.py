@@ -7,7 +7,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from phase17.errors import EditorError
+from phase17.errors import ToolError
 
 _VSCODE_LIKE = {"code", "code-insiders", "codium", "cursor"}
 
@@ -19,9 +19,11 @@ def editor_command(path: Path, line: int | None = None, environ: dict[str, str] 
     try:
         argv = shlex.split(raw)
     except ValueError as error:
-        raise EditorError(f"cannot split $VISUAL/$EDITOR {raw!r} ({error}); set it to a command such as 'vim' or 'code --wait'.") from None
+        raise ToolError(
+            f"cannot split $VISUAL/$EDITOR {raw!r} ({error}); set it to a command such as 'vim' or 'code --wait'."
+        ) from None
     if not argv:
-        raise EditorError("$VISUAL/$EDITOR is empty; set it to a command such as 'vim' or 'code --wait'.")
+        raise ToolError("$VISUAL/$EDITOR is empty; set it to a command such as 'vim' or 'code --wait'.")
     if line is None:
         return [*argv, str(path)]
     if Path(argv[0]).name in _VSCODE_LIKE:
@@ -35,7 +37,7 @@ def run_editor(path: Path, line: int | None = None) -> int:
     try:
         return subprocess.run(argv, check=False).returncode
     except OSError as error:
-        raise EditorError(f"cannot start the editor {argv[0]!r} ({error.strerror}); check $VISUAL or $EDITOR.") from None
+        raise ToolError(f"cannot start the editor {argv[0]!r} ({error.strerror}); check $VISUAL or $EDITOR.") from None
 
 
 def page(text: str, environ: dict[str, str] | None = None) -> bool:

@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from phase17.annotations import QUESTIONS_FILE, load_notes_if_present
+from phase17.annotations import QUESTIONS_FILE, load_health, load_notes_if_present
 from phase17.errors import SymbolNotFoundError, UnreadableSourceError
 from phase17.guide import PROMPT_KEYS, Question, ReadingList, Target
 from phase17.pin import Pin
-from phase17.symbols import OutlineNode, Symbol, Unreadable, build_outline, file_definitions, find_symbol, find_symbol_near, parse_ref, python_files
-
-LAST_CHECK_FILE = ".last-check.json"  # written by `check` in annotations/, read by `list`
-SymbolStatus = Literal["found", "missing", "ambiguous"]
-
-
-@dataclass(frozen=True)
-class KeySymbol:
-    """A key symbol of a target as the reading list names it, and every definition now carrying that name."""
-
-    ref: str
-    matches: tuple[Symbol, ...]
-
-    @property
-    def status(self) -> SymbolStatus:
-        return "found" if len(self.matches) == 1 else ("missing" if not self.matches else "ambiguous")
+from phase17.sourcetree import (
+    Lookup,
+    Unreadable,
+    file_definitions,
+    locate_key_symbols,
+    locate_near_target,
+    python_files,
+)
+from phase17.symbols import OutlineNode, build_outline
 
 
 @dataclass(frozen=True)
@@ -55,7 +47,7 @@ class TargetView:
     target: Target
     pin: Pin
     files: tuple[FileOutline, ...]
-    key_symbols: tuple[KeySymbol, ...]
+    key_symbols: tuple[Lookup, ...]
     prompts: tuple[PromptAnswer, ...]
     questions: tuple[QuestionAnswer, ...]
     next_target: Target | None
@@ -66,23 +58,10 @@ class TargetView:
 def target_files(upstream: Path, target: Target) -> list[str]:
     """The Python files a target covers: its one file, or every .py file below its folder."""
     if not (upstream / target.path).exists():
-        raise SymbolNotFoundError(f"{target.path}: not in {upstream}; the upstream tree may have moved it (run phase17 check).")
+        raise SymbolNotFoundError(
+            f"{target.path}: not in {upstream}; the upstream tree may have moved it (run phase17 check)."
+        )
     return list(python_files(upstream, target.place))
-
-
-def locate_key_symbols(upstream: Path, target: Target) -> list[KeySymbol]:
-    """Find each key symbol by name, in the target's path unless the reference names its own file."""
-    located = []
-    for text in target.symbols:
-        ref = parse_ref(text)
-        scan = find_symbol(upstream, ref, within=() if ref.path else (target.place,))
-        located.append(KeySymbol(ref=text, matches=tuple(scan.symbols)))
-    return located
-
-
-def locate_one(upstream: Path, target: Target, text: str) -> KeySymbol:
-    """A symbol named on the command line: in the target first, then across upstream/."""
-    return KeySymbol(ref=text, matches=tuple(find_symbol_near(upstream, parse_ref(text), (target.place,)).symbols))
 
 
 def outline_files(upstream: Path, paths: list[str]) -> tuple[list[FileOutline], list[Unreadable]]:
@@ -97,12 +76,16 @@ def outline_files(upstream: Path, paths: list[str]) -> tuple[list[FileOutline], 
     return files, unreadable
 
 
-def build_view(upstream: Path, notes_dir: Path, reading_list: ReadingList, target: Target, pin: Pin) -> TargetView:
+def build_view(
+    upstream: Path, notes_dir: Path, reading_list: ReadingList, target: Target, pin: Pin, symbol: str | None = None
+) -> TargetView:
+    """Everything `read` shows; with `symbol`, that one symbol (found in the target first) instead of the key ones."""
     files, unreadable = outline_files(upstream, target_files(upstream, target))
     notes = load_notes_if_present(notes_dir, target.key)
     answers = load_notes_if_present(notes_dir, QUESTIONS_FILE)
     prompts = tuple(
-        PromptAnswer(key=key, prompt=reading_list.prompts[key], answer=notes.notes.get(key, "") if notes else "") for key in PROMPT_KEYS
+        PromptAnswer(key=key, prompt=reading_list.prompts[key], answer=notes.notes.get(key, "") if notes else "")
+        for key in PROMPT_KEYS
     )
     questions = tuple(
         QuestionAnswer(question=question, answer=answers.notes.get(str(question.number), "") if answers else "")
@@ -112,7 +95,9 @@ def build_view(upstream: Path, notes_dir: Path, reading_list: ReadingList, targe
         target=target,
         pin=pin,
         files=tuple(files),
-        key_symbols=tuple(locate_key_symbols(upstream, target)),
+        key_symbols=(locate_near_target(upstream, target, symbol),)
+        if symbol
+        else tuple(locate_key_symbols(upstream, target)),
         prompts=prompts,
         questions=questions,
         next_target=reading_list.next_target(target),
@@ -121,26 +106,23 @@ def build_view(upstream: Path, notes_dir: Path, reading_list: ReadingList, targe
     )
 
 
-def symbol_data(symbol: Symbol) -> dict[str, Any]:
-    return {
-        "path": symbol.path,
-        "qualname": symbol.qualname,
-        "ref": symbol.ref,
-        "kind": symbol.kind,
-        "start_line": symbol.start_line,
-        "def_line": symbol.def_line,
-        "end_line": symbol.end_line,
-        "start_byte": symbol.start_byte,
-        "end_byte": symbol.end_byte,
-        "signature": symbol.signature,
-        "docstring": symbol.docstring,
-        "fingerprint": symbol.fingerprint,
-    }
+def first_location(upstream: Path, view: TargetView) -> tuple[Path, int | None]:
+    """Where `read --open` opens the editor: the first key symbol found, else the target's first file."""
+    first = next((key.matches[0] for key in view.key_symbols if key.matches), None)
+    if first is not None:
+        return upstream / first.path, first.start_line
+    return upstream / view.files[0].path, None
 
 
 def outline_data(nodes: tuple[OutlineNode, ...] | list[OutlineNode]) -> list[dict[str, Any]]:
     return [
-        {"qualname": node.symbol.qualname, "kind": node.symbol.kind, "start_line": node.symbol.start_line, "end_line": node.symbol.end_line, "children": outline_data(node.children)}
+        {
+            "qualname": node.symbol.qualname,
+            "kind": node.symbol.kind,
+            "start_line": node.symbol.start_line,
+            "end_line": node.symbol.end_line,
+            "children": outline_data(node.children),
+        }
         for node in nodes
     ]
 
@@ -149,14 +131,24 @@ def view_data(view: TargetView) -> dict[str, Any]:
     """The JSON form of `read`: the same content as the screen."""
     target = view.target
     return {
-        "target": {"key": target.key, "number": target.number or None, "path": target.path, "title": target.title, "sentence": target.sentence},
+        "target": {
+            "key": target.key,
+            "number": target.number or None,
+            "path": target.path,
+            "title": target.title,
+            "sentence": target.sentence,
+        },
         "pin": {"tag": view.pin.tag, "commit": view.pin.commit},
         "files": [{"path": item.path, "outline": outline_data(item.outline)} for item in view.files],
         "symbols": [
-            {"ref": key.ref, "status": key.status, "matches": [symbol_data(symbol) for symbol in key.matches]} for key in view.key_symbols
+            {"ref": key.ref, "status": key.status, "matches": [symbol.to_data() for symbol in key.matches]}
+            for key in view.key_symbols
         ],
         "prompts": [{"key": item.key, "prompt": item.prompt, "answer": item.answer} for item in view.prompts],
-        "questions": [{"number": item.question.number, "text": item.question.text, "answer": item.answer} for item in view.questions],
+        "questions": [
+            {"number": item.question.number, "text": item.question.text, "answer": item.answer}
+            for item in view.questions
+        ],
         "next": view.next_target.key if view.next_target else None,
         "unreadable": [{"path": item.path, "reason": item.reason} for item in view.unreadable],
     }
@@ -176,7 +168,7 @@ class TargetStatus:
 
 def reading_status(upstream: Path | None, notes_dir: Path, reading_list: ReadingList) -> list[TargetStatus]:
     answers = load_notes_if_present(notes_dir, QUESTIONS_FILE)
-    last_check = _last_check(notes_dir)
+    last_check = load_health(notes_dir)
     rows = []
     for target in reading_list.targets:
         found = None
@@ -196,15 +188,6 @@ def reading_status(upstream: Path | None, notes_dir: Path, reading_list: Reading
             )
         )
     return rows
-
-
-def _last_check(notes_dir: Path) -> dict[str, str]:
-    path = notes_dir / LAST_CHECK_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return {str(key): str(value) for key, value in data.items()} if isinstance(data, dict) else {}
 
 
 def status_data(rows: list[TargetStatus]) -> list[dict[str, Any]]:

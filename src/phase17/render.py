@@ -3,26 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.rule import Rule
 from rich.style import Style
 from rich.syntax import Syntax
-from rich.tree import Tree
-from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 from rich.text import Text
+from rich.tree import Tree
 
-from phase17.drift import STATUSES, Finding, Mend, summary_counts
+from phase17.checkout import UpstreamState
+from phase17.drift import STATUSES, CheckOutcome, Finding, summary_counts
 from phase17.fetch import FetchResult
-from phase17.pin import Pin, UpstreamState
 from phase17.guide import Target
-from phase17.notebook import Recorded
-from phase17.reading import KeySymbol, TargetStatus, TargetView
-from phase17.symbols import OutlineNode, Symbol, Unreadable
+from phase17.mends import Mend
+from phase17.notebook import Edited, InterviewResult, Recorded
+from phase17.pin import Pin
+from phase17.reading import TargetStatus, TargetView
+from phase17.sourcetree import Lookup, Unreadable
+from phase17.symbols import OutlineNode, Symbol
 
 
 class RichReporter:
@@ -36,7 +47,13 @@ class RichReporter:
     def start(self, description: str, total: int | None) -> None:
         self.finish()
         if description.startswith("download"):
-            columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+            columns = (
+                TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+            )
         elif total is None:
             columns = (SpinnerColumn(), TextColumn("{task.description}"))  # type: ignore[assignment]
         else:
@@ -63,14 +80,21 @@ def fetch_summary(result: FetchResult, pin: Pin) -> Text:
     """The last line of a fetch: what upstream/ now holds."""
     state = result.state
     if result.up_to_date:
-        return Text(f"upstream/ is up to date: {pin.describe()} ({pin.commit}), verified, from {state.source}.", style="green")
+        return Text(
+            f"upstream/ is up to date: {pin.describe()} ({pin.commit}), verified, from {state.source}.", style="green"
+        )
     if not state.verified:
-        return Text(f"upstream/ now holds {result.origin}, NOT verified (--insecure-skip-verify); run phase17 fetch to verify.", style="bold red")
+        return Text(
+            f"upstream/ now holds {result.origin}, NOT verified (--insecure-skip-verify); run phase17 fetch to verify.",
+            style="bold red",
+        )
     origin = result.origin
     if result.source == "pypi":
         cached = "downloaded" if result.downloaded else "from the cache"
         origin = f"{result.origin} ({cached}, sha256 {result.sha256}, commit_id verified)"
-    return Text(f"upstream/ now holds {pin.describe()} ({pin.commit}), verified, from {result.source}: {origin}.", style="green")
+    return Text(
+        f"upstream/ now holds {pin.describe()} ({pin.commit}), verified, from {result.source}: {origin}.", style="green"
+    )
 
 
 def upstream_state(state: UpstreamState, pin: Pin) -> RenderableType:
@@ -88,8 +112,13 @@ def upstream_state(state: UpstreamState, pin: Pin) -> RenderableType:
         "not-a-checkout": Text("not a git checkout phase17 can verify: run phase17 fetch --force", style="red"),
         "matches": Text(f"matches the pin (from {state.source})", style="green")
         if state.verified
-        else Text(f"matches the pin (from {state.source}) but was NOT verified (--insecure-skip-verify): run phase17 fetch", style="bold red"),
-        "other-commit": Text(f"at another commit, {(state.carries or '')[:12]}: run phase17 fetch --force", style="red"),
+        else Text(
+            f"matches the pin (from {state.source}) but was NOT verified (--insecure-skip-verify): run phase17 fetch",
+            style="bold red",
+        ),
+        "other-commit": Text(
+            f"at another commit, {(state.carries or '')[:12]}: run phase17 fetch --force", style="red"
+        ),
         "modified": Text(f"at the pin, but {len(state.modified)} file(s) modified or untracked:", style="red"),
     }
     table.add_row("status", verdicts[state.status])
@@ -117,12 +146,24 @@ def web_url(pin: Pin, path: str, start: int | None = None, end: int | None = Non
 
 def symbol_source(symbol: Symbol, lines: list[str], *, fold: bool = True, command: str | None = None) -> RenderableType:
     """A symbol's source highlighted with its real upstream line numbers; folded when long."""
-    title = Text.assemble((symbol.qualname, "bold cyan"), f"  {symbol.kind}  ", (f"{symbol.path}:{symbol.start_line}-{symbol.end_line}", "dim"))
+    title = Text.assemble(
+        (symbol.qualname, "bold cyan"),
+        f"  {symbol.kind}  ",
+        (f"{symbol.path}:{symbol.start_line}-{symbol.end_line}", "dim"),
+    )
     shown = lines
     folded = fold and len(lines) > FOLD_AFTER_LINES
     if folded:
         shown = lines[:FOLDED_LINES]
-    code = Syntax("\n".join(shown), "python", line_numbers=True, start_line=symbol.start_line, theme="ansi_dark", word_wrap=True, background_color="default")
+    code = Syntax(
+        "\n".join(shown),
+        "python",
+        line_numbers=True,
+        start_line=symbol.start_line,
+        theme="ansi_dark",
+        word_wrap=True,
+        background_color="default",
+    )
     parts: list[RenderableType] = [title, code]
     if folded:
         rest = f"⋮ {len(lines) - len(shown)} more lines, to line {symbol.end_line}"
@@ -232,7 +273,12 @@ def _prompt_line(prompt: str, answer: str) -> RenderableType:
 def reading_status_table(rows: Sequence[TargetStatus]) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False)
     for column in ("#", "key", "path", "symbols", "notes", "questions", "anchors"):
-        table.add_column(column, no_wrap=column not in ("path", "anchors"), overflow="fold", min_width=11 if column == "anchors" else None)
+        table.add_column(
+            column,
+            no_wrap=column not in ("path", "anchors"),
+            overflow="fold",
+            min_width=11 if column == "anchors" else None,
+        )
     for row in rows:
         found = "upstream missing" if row.symbols_found is None else f"{row.symbols_found} of {len(row.target.symbols)}"
         health_style = "green" if row.health == "ok" else ("dim" if row.health == "not checked" else "red")
@@ -251,16 +297,28 @@ def reading_status_table(rows: Sequence[TargetStatus]) -> Table:
 # ---------------------------------------------------------------- the lab notebook
 
 
-def notebook_intro(target: Target, key_symbols: Sequence[KeySymbol], total: int) -> RenderableType:
+def notebook_intro(target: Target, key_symbols: Sequence[Lookup], total: int) -> RenderableType:
     """The reminder above the prompts: the target and its key symbols with their current lines."""
-    header = Text.assemble(("Lab notebook ", "bold"), (f"{target.number}/{total} {target.key}", "bold magenta"), f": {target.title}")
-    header.append("\nOne sentence per prompt. Enter keeps the current answer; each answer is saved at once, so Ctrl-C loses nothing given.", style="dim")
-    header.append("\nCite code as `Class.method`, `path.py::name` or file.py:LINE and it is anchored for phase17 check.", style="dim")
+    header = Text.assemble(
+        ("Lab notebook ", "bold"), (f"{target.number}/{total} {target.key}", "bold magenta"), f": {target.title}"
+    )
+    header.append(
+        "\nOne sentence per prompt. Enter keeps the current answer; each answer is saved at once, so Ctrl-C loses nothing given.",
+        style="dim",
+    )
+    header.append(
+        "\nCite code as `Class.method`, `path.py::name` or file.py:LINE and it is anchored for phase17 check.",
+        style="dim",
+    )
     table = Table.grid(padding=(0, 2))
     for key in key_symbols:
         if key.matches:
             symbol = key.matches[0]
-            table.add_row(Text(key.ref, style="cyan"), Text(symbol.kind, style="dim"), f"{symbol.path}:{symbol.start_line}-{symbol.end_line}")
+            table.add_row(
+                Text(key.ref, style="cyan"),
+                Text(symbol.kind, style="dim"),
+                f"{symbol.path}:{symbol.start_line}-{symbol.end_line}",
+            )
         else:
             table.add_row(Text(key.ref, style="cyan"), Text("not found", style="red"), "")
     return Group(header, table)
@@ -270,21 +328,68 @@ def current_answer(text: str) -> Text:
     return Text.assemble(("  current: ", "dim"), text.strip())
 
 
-def recorded(label: str, result: Recorded, shown_path: Path, warnings: Sequence[str]) -> RenderableType:
+def recorded(result: Recorded) -> RenderableType:
     """What a save did: where, which citations were anchored, and any warning, at once."""
-    lines = [Text(f"  saved {label.replace('_', ' ')} to {shown_path.as_posix()}", style="green")]
+    shown_path = f"annotations/{result.notes.name}.yaml"
+    lines = [Text(f"  saved {result.label.replace('_', ' ')} to {shown_path}", style="green")]
     for citation in result.citations:
-        lines.append(Text(f"  anchored {citation.cited} -> {citation.anchor.symbol} ({citation.anchor.start}-{citation.anchor.end})", style="dim"))
-    for warning in (*warnings, *result.warnings):
-        lines.append(Text(f"  warning: {warning}", style="yellow"))
+        lines.append(
+            Text(
+                f"  anchored {citation.cited} -> {citation.anchor.symbol} ({citation.anchor.start}-{citation.anchor.end})",
+                style="dim",
+            )
+        )
     return Group(*lines)
 
 
-def notebook_done(target: Target, saved: int, next_target: Target | None) -> Text:
-    text = Text(f"Done with {target.key}: {saved} answer(s) saved; notebooks/phase17.md is regenerated.", style="green")
-    if next_target:
-        text.append(f"\nNext: phase17 read {next_target.key}, then phase17 notebook {next_target.key}")
+def notebook_done(target: Target, result: InterviewResult) -> Text:
+    if result.stopped:
+        return Text(f"\nStopped. {result.saved} answer(s) from this session are saved in annotations/.")
+    text = Text(
+        f"Done with {target.key}: {result.saved} answer(s) saved; notebooks/phase17.md is regenerated.", style="green"
+    )
+    if result.next_target:
+        text.append(f"\nNext: phase17 read {result.next_target.key}, then phase17 notebook {result.next_target.key}")
     return text
+
+
+def edited(result: Edited) -> RenderableType:
+    lines = [Text(f"Saved annotations/{result.path.name} ({result.citations} citation(s) anchored).")]
+    lines += [Text(f"Warning: {warning}", style="yellow") for warning in result.warnings]
+    return Group(*lines)
+
+
+def warnings(messages: Sequence[str]) -> Text:
+    """Warnings about the tree or the run, one line each (for stderr)."""
+    return Text("\n".join(f"Warning: {message}" for message in messages), style="yellow")
+
+
+def note_warnings(messages: Sequence[str]) -> Text:
+    """Warnings about a note just saved (empty, too long, a citation not anchored), under its save line."""
+    return Text("\n".join(f"  warning: {message}" for message in messages), style="yellow")
+
+
+def check_outcome(outcome: CheckOutcome) -> RenderableType:
+    """What the mends rewrote (stderr), before the findings themselves."""
+    return Group(*(mends(items, action) for action, items in outcome.mended))
+
+
+def resolve_problem(lookup: Lookup, within: str | None) -> Text | None:
+    """The stderr line for a reference that is missing or ambiguous (None when found)."""
+    if lookup.status == "missing":
+        return Text(
+            f"{lookup.ref}: no definition of that name in {within or 'upstream/'}; try phase17 outline to see what is there."
+        )
+    if lookup.status == "ambiguous":
+        return Text(f"{lookup.ref} is ambiguous: {len(lookup.matches)} definitions carry that name.", style="yellow")
+    return None
+
+
+def to_text(renderable: RenderableType, console: Console) -> str:
+    """What `console` would print, as text (for the pager)."""
+    with console.capture() as captured:
+        console.print(renderable)
+    return captured.get()
 
 
 # ---------------------------------------------------------------- drift
@@ -302,7 +407,11 @@ def findings_report(findings: Sequence[Finding]) -> RenderableType:
             table.add_column(column, no_wrap=column in ("status", "recorded", "now"), overflow="fold")
         for finding in mine:
             label = Text(finding.qualname)
-            cited = "-" if finding.cited is None else f"{finding.note}" + (f" ({finding.cited})" if finding.line is not None else "")
+            cited = (
+                "-"
+                if finding.cited is None
+                else f"{finding.note}" + (f" ({finding.cited})" if finding.line is not None else "")
+            )
             status = Text(finding.status, style=_STATUS_STYLE[finding.status])
             if finding.line_inside is False:
                 status.append(" (line left)", style="red")
@@ -325,21 +434,31 @@ def _finding_details(finding: Finding) -> list[RenderableType]:
     details: list[RenderableType] = []
     where = f"{finding.target}: {finding.anchor}"
     if finding.status == "changed":
-        details.append(Text(f"changed  {where} (review it, then: phase17 check --accept {finding.qualname})", style="yellow"))
+        details.append(
+            Text(f"changed  {where} (review it, then: phase17 check --accept {finding.qualname})", style="yellow")
+        )
         if finding.diff:
             details.append(Syntax(finding.diff, "diff", theme="ansi_dark", background_color="default", word_wrap=True))
         else:
-            details.append(Text("  (the recorded text is not in upstream/'s history, so no diff can be shown)", style="dim"))
+            details.append(
+                Text("  (the recorded text is not in upstream/'s history, so no diff can be shown)", style="dim")
+            )
     if finding.status == "missing":
         details.append(Text(f"missing  {where}", style="red"))
         if not finding.suggestions:
-            details.append(Text("  no candidate found; relink by hand: phase17 check --relink REF NEW_REF", style="dim"))
+            details.append(
+                Text("  no candidate found; relink by hand: phase17 check --relink REF NEW_REF", style="dim")
+            )
         for suggestion in finding.suggestions:
             details.append(
-                Text(f"  -> {suggestion.ref}  lines {suggestion.start}-{suggestion.end}  score {suggestion.score:.2f}  {suggestion.reason}")
+                Text(
+                    f"  -> {suggestion.ref}  lines {suggestion.start}-{suggestion.end}  score {suggestion.score:.2f}  {suggestion.reason}"
+                )
             )
         if finding.suggestions:
-            details.append(Text(f"  relink: phase17 check --relink {finding.qualname} {finding.suggestions[0].ref}", style="dim"))
+            details.append(
+                Text(f"  relink: phase17 check --relink {finding.qualname} {finding.suggestions[0].ref}", style="dim")
+            )
     if finding.line_inside is False and finding.current is not None:
         details.append(
             Text(
@@ -355,6 +474,11 @@ def mends(items: Sequence[Mend], action: str) -> RenderableType:
     """What a mend rewrote, e.g. action="rewrote the lines of"."""
     if not items:
         return Text(f"No anchor to mend: nothing {action.split()[0]}.", style="dim")
-    lines = [Text(f"{action[0].upper() + action[1:]} {len(items)} anchor(s); the previous files are kept as annotations/*.yaml.bak:", style="green")]
+    lines = [
+        Text(
+            f"{action[0].upper() + action[1:]} {len(items)} anchor(s); the previous files are kept as annotations/*.yaml.bak:",
+            style="green",
+        )
+    ]
     lines += [Text(f"  {item.target}: {item.before}  ->  {item.after}") for item in items]
     return Group(*lines)

@@ -1,7 +1,8 @@
-"""Find Python definitions by qualified name with tree-sitter (its one home): never by a stored line number.
+"""Python definitions read with tree-sitter (its one home), and the references readers write to name them.
 
-A definition is a class, a def (at any depth, so `function.inner` works), or a name assigned at module or class
-level, including inside `if`/`try`/`with` blocks, which belong to the enclosing scope. Lines are 1-based.
+A definition is a class, a def (at any depth, so `function.inner` works), or a name bound by an assignment at
+module or class level (unpacking targets and `type` aliases included), also inside `if`/`try`/`with` blocks,
+which belong to the enclosing scope. Lines are 1-based. Nothing here reads files: see sourcetree.
 """
 
 from __future__ import annotations
@@ -9,27 +10,32 @@ from __future__ import annotations
 import ast
 import bisect
 import hashlib
-import os
 import re
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache, lru_cache
 from importlib.resources import files
-from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import tree_sitter
-import tree_sitter_python
+from phase17.errors import BadReferenceError
 
-from phase17.errors import SymbolNotFoundError, UnreadableSourceError
+if TYPE_CHECKING:
+    import tree_sitter
 
 SymbolKind = Literal[
-    "class", "function", "method", "property", "classmethod", "staticmethod", "async function", "assignment", "attribute"
+    "class",
+    "function",
+    "method",
+    "property",
+    "classmethod",
+    "staticmethod",
+    "async function",
+    "assignment",
+    "attribute",
 ]
-MAX_SOURCE_BYTES = 8 * 1024 * 1024  # larger "Python" files are generated data, not reading material
 _PROPERTY_DECORATORS = re.compile(r"^(?:[\w.]*\.)?(?:property|cached_property)$|^\w+\.(?:setter|getter|deleter)$")
-_SKIPPED_DIRECTORIES = {".git", "__pycache__", ".mypy_cache", ".pytest_cache", "node_modules"}
+_BINDING_PATTERNS = ("pattern_list", "tuple_pattern", "list_pattern", "list_splat_pattern", "parenthesized_expression")
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,23 @@ class Symbol:
     def line_count(self) -> int:
         return self.end_line - self.start_line + 1
 
+    def to_data(self) -> dict[str, object]:
+        """The JSON record of a definition (resolve --json, read --json)."""
+        return {
+            "path": self.path,
+            "qualname": self.qualname,
+            "ref": self.ref,
+            "kind": self.kind,
+            "start_line": self.start_line,
+            "def_line": self.def_line,
+            "end_line": self.end_line,
+            "start_byte": self.start_byte,
+            "end_byte": self.end_byte,
+            "signature": self.signature,
+            "docstring": self.docstring,
+            "fingerprint": self.fingerprint,
+        }
+
 
 @dataclass(frozen=True)
 class OutlineNode:
@@ -70,39 +93,30 @@ class OutlineNode:
     children: tuple[OutlineNode, ...] = ()
 
 
-@dataclass(frozen=True)
-class Unreadable:
-    """A file that was passed over, and why (reported once, never fatal)."""
-
-    path: str
-    reason: str
-
-
-@dataclass
-class ScanResult:
-    """Definitions found over several files, and the files that could not be read."""
-
-    symbols: list[Symbol] = field(default_factory=list)
-    unreadable: list[Unreadable] = field(default_factory=list)
-
-
 # ---------------------------------------------------------------- tree-sitter, in one place
 
 
 @lru_cache(maxsize=1)
 def _language() -> tree_sitter.Language:
+    import tree_sitter  # imported on first parse: commands that parse nothing never load it
+    import tree_sitter_python
+
     return tree_sitter.Language(tree_sitter_python.language())
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_query(name: str) -> tree_sitter.Query:
     """Compile a shipped .scm query; a broken query file is a packaging bug, so it raises as is."""
+    import tree_sitter
+
     text = (files("phase17") / "queries" / f"{name}.scm").read_text(encoding="utf-8")
     return tree_sitter.Query(_language(), text)
 
 
 def _run_captures(query: tree_sitter.Query, node: tree_sitter.Node) -> dict[str, list[tree_sitter.Node]]:
     """Captures by name. The bindings moved captures from Query (<0.23) to QueryCursor (>=0.23); this absorbs it."""
+    import tree_sitter
+
     cursor_type = getattr(tree_sitter, "QueryCursor", None)
     if cursor_type is not None:
         return dict(cursor_type(query).captures(node))
@@ -115,7 +129,9 @@ def _run_captures(query: tree_sitter.Query, node: tree_sitter.Node) -> dict[str,
     return grouped
 
 
-def _parse(source: bytes) -> tree_sitter.Tree:
+def parse_tree(source: bytes) -> tree_sitter.Tree:
+    import tree_sitter
+
     return tree_sitter.Parser(_language()).parse(source)
 
 
@@ -124,7 +140,7 @@ def _parse(source: bytes) -> tree_sitter.Tree:
 
 def parse_definitions(source: bytes, path: str) -> list[Symbol]:
     """Every definition in `source`, in source order. Never raises on bad source: it keeps what tree-sitter recovers."""
-    tree = _parse(source)
+    tree = parse_tree(source)
     captures = _run_captures(load_query("python-definitions"), tree.root_node)
     fingerprints = _Fingerprinter(tree.root_node)
     found: dict[tuple[int, str], Symbol] = {}
@@ -133,11 +149,21 @@ def parse_definitions(source: bytes, path: str) -> list[Symbol]:
             symbol = _definition_symbol(node, source, path, fingerprints)
             if symbol is not None:
                 found[(symbol.start_byte, symbol.qualname)] = symbol
-    for name_node in captures.get("name.definition.assignment", []):
+    bound = [name for left in captures.get("name.definition.assignment", []) for name in _bound_names(left)]
+    for name_node in bound + captures.get("name.definition.type_alias", []):
         symbol = _assignment_symbol(name_node, path, fingerprints)
         if symbol is not None:
             found.setdefault((symbol.start_byte, symbol.qualname), symbol)
     return sorted(found.values(), key=lambda symbol: (symbol.start_byte, symbol.def_line, symbol.qualname))
+
+
+def _bound_names(target: tree_sitter.Node) -> Iterator[tree_sitter.Node]:
+    """The names an assignment target binds: itself, or each name inside an unpacking pattern (never `a.b`, `a[i]`)."""
+    if target.type == "identifier":
+        yield target
+    elif target.type in _BINDING_PATTERNS:
+        for child in target.named_children:
+            yield from _bound_names(child)
 
 
 def _scope_of(node: tree_sitter.Node) -> tuple[list[tuple[str, str]], bool]:
@@ -202,9 +228,9 @@ def _kind_of(node: tree_sitter.Node, decorators: list[str], *, in_class: bool) -
 
 def _assignment_symbol(name_node: tree_sitter.Node, path: str, fingerprints: _Fingerprinter) -> Symbol | None:
     statement = name_node.parent
-    while statement is not None and statement.type in ("assignment", "pattern_list", "tuple_pattern"):
+    while statement is not None and statement.type in ("assignment", "type", *_BINDING_PATTERNS):
         statement = statement.parent
-    if statement is None or statement.type != "expression_statement":
+    if statement is None or statement.type not in ("expression_statement", "type_alias_statement"):
         return None  # an assignment inside an expression or a for/with target: not a definition
     chain, in_function = _scope_of(statement)
     if in_function:
@@ -232,7 +258,9 @@ def _last_token_row(node: tree_sitter.Node) -> int:
     """The row of the last token that is not a comment: tree-sitter lets a block swallow trailing comments."""
     current = node
     while current.child_count:
-        children = [child for child in current.children if child.type != "comment" and child.end_byte > child.start_byte]
+        children = [
+            child for child in current.children if child.type != "comment" and child.end_byte > child.start_byte
+        ]
         if not children:
             break
         current = children[-1]
@@ -323,7 +351,9 @@ class _Fingerprinter:
         kept = [
             token
             for index, token in enumerate(tokens)
-            if not (token == "," and index + 1 < len(tokens) and tokens[index + 1] in (")", "]", "}"))  # a "magic trailing comma"
+            if not (
+                token == "," and index + 1 < len(tokens) and tokens[index + 1] in (")", "]", "}")
+            )  # a "magic trailing comma"
         ]
         return hashlib.sha256("\x1f".join(kept).encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
@@ -358,95 +388,17 @@ def build_outline(symbols: Sequence[Symbol]) -> list[OutlineNode]:
             head = items[index]
             inner: list[Symbol] = []
             index += 1
-            while index < len(items) and items[index].start_byte < head.end_byte and head.kind not in ("assignment", "attribute"):
+            while (
+                index < len(items)
+                and items[index].start_byte < head.end_byte
+                and head.kind not in ("assignment", "attribute")
+            ):
                 inner.append(items[index])
                 index += 1
             nodes.append(OutlineNode(symbol=head, children=tuple(build(inner))))
         return nodes
 
     return build(sorted(symbols, key=lambda symbol: (symbol.start_byte, -symbol.end_byte)))
-
-
-# ---------------------------------------------------------------- files and trees
-
-
-def read_source(path: Path) -> bytes:
-    """The bytes of a Python file, or a Phase17Error saying why it cannot be read as one."""
-    try:
-        if path.stat().st_size > MAX_SOURCE_BYTES:
-            raise UnreadableSourceError(str(path), f"larger than {MAX_SOURCE_BYTES // 1024 // 1024} MiB, not read")
-        data = path.read_bytes()
-    except OSError as error:
-        raise UnreadableSourceError(str(path), f"cannot read ({error.strerror})") from None
-    if b"\0" in data:
-        raise UnreadableSourceError(str(path), "binary content (NUL bytes), not Python source")
-    return data
-
-
-@lru_cache(maxsize=256)
-def _cached_definitions(path: str, relative: str, size: int, mtime_ns: int, inode: int) -> tuple[Symbol, ...]:
-    return tuple(parse_definitions(read_source(Path(path)), relative))
-
-
-def file_definitions(upstream: Path, relative: str) -> list[Symbol]:
-    """The definitions of one file under upstream/, by its path relative to upstream/ (cached on size, mtime, inode).
-
-    The inode is in the key because a swapped-in tree can hold a file of the same size and mtime.
-    """
-    path = _inside(upstream, relative)
-    try:
-        status = path.stat()
-    except FileNotFoundError:
-        raise SymbolNotFoundError(f"{relative}: no such file in {upstream}") from None
-    if not path.is_file():
-        raise SymbolNotFoundError(f"{relative}: not a file in {upstream}")
-    return list(_cached_definitions(str(path), relative, status.st_size, status.st_mtime_ns, status.st_ino))
-
-
-def _inside(upstream: Path, relative: str) -> Path:
-    """upstream/relative, refusing paths and symlinks that lead outside upstream/."""
-    root = upstream.resolve()
-    path = (upstream / relative).resolve()
-    if path != root and root not in path.parents:
-        raise UnreadableSourceError(relative, "symlink out of upstream/, not followed")
-    return upstream / relative
-
-
-def python_files(upstream: Path, under: str = "") -> Iterator[str]:
-    """Paths (relative, posix, sorted) of the .py files below upstream/under, never following symlinks out."""
-    start = upstream / under if under else upstream
-    if start.is_file():
-        yield under
-        return
-    for folder, folders, names in os.walk(start):
-        folders[:] = sorted(name for name in folders if name not in _SKIPPED_DIRECTORIES)
-        for name in sorted(names):
-            if name.endswith(".py"):  # links out of upstream/ are yielded too, and refused when read
-                yield (Path(folder) / name).relative_to(upstream).as_posix()
-
-
-def scan_definitions(upstream: Path, paths: Iterable[str], must_contain: Sequence[bytes] = ()) -> ScanResult:
-    """Definitions of many files; a file lacking any of `must_contain` is skipped unparsed (a cheap pre-filter)."""
-    result = ScanResult()
-    root = upstream.resolve()
-    for relative in paths:
-        full = upstream / relative
-        if full.is_symlink() and root not in full.resolve().parents:
-            result.unreadable.append(Unreadable(relative, "symlink out of upstream/, not followed"))
-            continue
-        if must_contain:
-            try:
-                raw = full.read_bytes()
-            except OSError as error:
-                result.unreadable.append(Unreadable(relative, error.strerror or "unreadable"))
-                continue
-            if not all(needle in raw for needle in must_contain):
-                continue
-        try:
-            result.symbols.extend(file_definitions(upstream, relative))
-        except UnreadableSourceError as error:
-            result.unreadable.append(Unreadable(relative, error.reason))
-    return result
 
 
 # ---------------------------------------------------------------- references
@@ -474,42 +426,7 @@ def parse_ref(text: str) -> Ref:
         path, qualname = "", text
     path = path.strip().lstrip("./") if path.startswith("./") else path.strip()
     if not _QUALNAME.match(qualname):
-        raise SymbolNotFoundError(
+        raise BadReferenceError(
             f"{text!r} is not a symbol reference; write Class.method or path/to/file.py::Class.method."
         )
     return Ref(qualname=qualname, path=path or None)
-
-
-def find_symbol(upstream: Path, ref: Ref, within: Sequence[str] = ()) -> ScanResult:
-    """Every definition named `ref`: in its file, else in `within` (files or folders), else across upstream/."""
-    if ref.path:
-        paths: Iterable[str] = [ref.path] if (upstream / ref.path).is_file() else python_files(upstream, ref.path)
-        if not (upstream / ref.path).exists():
-            raise SymbolNotFoundError(f"{ref.path}: no such file or folder in {upstream}")
-    elif within:
-        paths = [path for place in within for path in python_files(upstream, place)]
-    else:
-        paths = python_files(upstream)
-    needles = tuple(part.encode() for part in set(ref.qualname.split(".")))
-    scan = scan_definitions(upstream, paths, must_contain=needles)
-    scan.symbols = [symbol for symbol in scan.symbols if symbol.qualname == ref.qualname]
-    return scan
-
-
-def find_symbol_near(upstream: Path, ref: Ref, near: Sequence[str]) -> ScanResult:
-    """Every definition named `ref`, looked up in `near` first and across upstream/ only if none is there."""
-    if ref.path or not near:
-        return find_symbol(upstream, ref)
-    nearby = find_symbol(upstream, ref, within=near)
-    return nearby if nearby.symbols else find_symbol(upstream, ref)
-
-
-def source_text(upstream: Path, relative: str) -> str:
-    """A whole file under upstream/ as text (undecodable bytes replaced), with read_source's guards."""
-    return _decode(read_source(_inside(upstream, relative)))
-
-
-def source_lines(upstream: Path, symbol: Symbol) -> list[str]:
-    """The lines start_line..end_line of a symbol, as text (undecodable bytes replaced)."""
-    lines = source_text(upstream, symbol.path).split("\n")
-    return [line.rstrip("\r") for line in lines[symbol.start_line - 1 : symbol.end_line]]

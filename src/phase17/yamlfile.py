@@ -1,22 +1,28 @@
-"""The one home of pyyaml: strict, line-aware loading and atomic, order-keeping writing.
+"""The one home of YAML: strict, line-aware loading (PyYAML) and comment-keeping, atomic writing (ruamel.yaml).
 
-Loading uses the safe loader only, refuses aliases (no "billion laughs"), duplicate keys, deep nesting and
-oversized files, and remembers the line of every mapping key so shape errors can say `path:line`.
+Loading uses PyYAML's safe loader only, refuses aliases (no "billion laughs"), duplicate keys, deep nesting and
+oversized files, and remembers the line of every key and item so shape errors can say `path:line`. Writing goes
+through ruamel.yaml's round-trip mode: a file the reader edited by hand keeps its comments, key order and quoting,
+and only the values that changed are rewritten (issue 14), the way pre-commit's autoupdate rewrites only `rev:`.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from phase17.errors import YamlFileError
+from phase17.errors import InvalidFileError
 
 MAX_YAML_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 32
+WIDTH = 100
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 class LineDict(dict[str, Any]):
@@ -45,9 +51,9 @@ class _StrictLoader(yaml.SafeLoader):
     def _line(self, mark: yaml.Mark) -> int:
         return int(mark.line) + self._offset
 
-    def _fail(self, mark: yaml.Mark | None, message: str) -> YamlFileError:
+    def _fail(self, mark: yaml.Mark | None, message: str) -> InvalidFileError:
         line = self._line(mark) if mark is not None else self._offset
-        return YamlFileError(f"{self._path}:{line}: {message}")
+        return InvalidFileError(f"{self._path}:{line}: {message}")
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
@@ -56,8 +62,8 @@ class _StrictLoader(yaml.SafeLoader):
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                raise self._fail(self.peek_event().start_mark,  # type: ignore[no-untyped-call]
-                                  f"nested deeper than {MAX_DEPTH} levels")
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise self._fail(event.start_mark, f"nested deeper than {MAX_DEPTH} levels")
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -83,80 +89,195 @@ class _StrictLoader(yaml.SafeLoader):
         return result
 
 
-_StrictLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _StrictLoader.construct_mapping
-)
-_StrictLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _StrictLoader.construct_sequence
-)
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _StrictLoader.construct_mapping)
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _StrictLoader.construct_sequence)
 
 
 def parse_yaml(text: str, path: str, line_offset: int = 0) -> Any:
-    """Parse one YAML document strictly; every error is a YamlFileError starting with `path:line:`.
+    """Parse one YAML document strictly; every error is an InvalidFileError starting with `path:line:`.
 
     `line_offset` shifts reported lines, for YAML embedded in a larger file (the pin's fenced block).
     """
     if len(text.encode("utf-8", errors="replace")) > MAX_YAML_BYTES:
-        raise YamlFileError(f"{path}:1: file is larger than {MAX_YAML_BYTES // 1024 // 1024} MiB")
+        raise InvalidFileError(f"{path}:1: file is larger than {MAX_YAML_BYTES // 1024 // 1024} MiB")
     try:
         loader = _StrictLoader(text, path, line_offset)
     except yaml.reader.ReaderError as error:  # a character YAML forbids (NUL, other controls)
-        line = text[: error.position].count("\n") + 1 + line_offset
-        raise YamlFileError(f"{path}:{line}: character {error.character!r} is not allowed in YAML") from None
+        raise _reader_error(error, text, path, line_offset) from None
     try:
         return loader.get_single_data()
     except yaml.reader.ReaderError as error:
-        line = text[: error.position].count("\n") + 1 + line_offset
-        raise YamlFileError(f"{path}:{line}: character {error.character!r} is not allowed in YAML") from None
+        raise _reader_error(error, text, path, line_offset) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = (mark.line + 1 if mark else 0) + line_offset
         problem = error.problem or error.context or "malformed YAML"
         if error.context and error.problem and error.context_mark is not None:
             problem += f" ({error.context} at line {error.context_mark.line + 1 + line_offset})"
-        raise YamlFileError(f"{path}:{line}: {problem}") from None
+        raise InvalidFileError(f"{path}:{line}: {problem}") from None
     except yaml.YAMLError as error:
-        raise YamlFileError(f"{path}:{1 + line_offset}: {error}") from None
+        raise InvalidFileError(f"{path}:{1 + line_offset}: {error}") from None
     finally:
         loader.dispose()
 
 
-def read_yaml_file(path: Path, display: str | None = None) -> Any:
-    """Read and strictly parse a UTF-8 YAML file; errors name the file (as `display`) and the line."""
-    shown = display or str(path)
+def _reader_error(error: yaml.reader.ReaderError, text: str, path: str, line_offset: int) -> InvalidFileError:
+    line = text[: error.position].count("\n") + 1 + line_offset
+    return InvalidFileError(f"{path}:{line}: character {error.character!r} is not allowed in YAML")
+
+
+def read_yaml_text(path: Path, shown: str) -> str:
+    """A YAML file's text, refusing oversized and non-UTF-8 files with `shown:line:`."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise YamlFileError(f"{shown}: file not found") from None
+        raise InvalidFileError(f"{shown}: file not found") from None
     except OSError as error:
-        raise YamlFileError(f"{shown}: cannot read ({error.strerror})") from None
+        raise InvalidFileError(f"{shown}: cannot read ({error.strerror})") from None
     if len(raw) > MAX_YAML_BYTES:
-        raise YamlFileError(f"{shown}:1: file is larger than {MAX_YAML_BYTES // 1024 // 1024} MiB")
+        raise InvalidFileError(f"{shown}:1: file is larger than {MAX_YAML_BYTES // 1024 // 1024} MiB")
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
-        raise YamlFileError(f"{shown}:{line}: not valid UTF-8 (byte {error.start})") from None
-    return parse_yaml(text, shown)
+        raise InvalidFileError(f"{shown}:{line}: not valid UTF-8 (byte {error.start})") from None
 
 
-class _Dumper(yaml.SafeDumper):
-    """SafeDumper whose strings always load back the same (found by the property tests)."""
+def read_yaml_file(path: Path, shown: str) -> Any:
+    """Read and strictly parse a UTF-8 YAML file; errors name the file (as `shown`) and the line."""
+    return parse_yaml(read_yaml_text(path, shown), shown)
 
 
-def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
-    # PyYAML writes NEL and the Unicode line/paragraph separators raw in plain or single-quoted scalars and
-    # reads them back as line breaks; the double-quoted style escapes them (\N, \L, \P).
-    style = '"' if any(char in text for char in "\x85\u2028\u2029") else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+# ---------------------------------------------------------------- writing
 
 
-_Dumper.add_representer(str, _represent_text)
+def _plain_resolves_to_str(text: str) -> bool:
+    """Would PyYAML (YAML 1.1, which loads these files) read `text` back as a string if written plain?"""
+    resolved = yaml.resolver.Resolver().resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    return bool(resolved == _STR_TAG)
 
 
-def dump_yaml(data: Any) -> str:
-    """Dump plain data in its own key order, unicode kept, wide lines unwrapped; load(dump(x)) == x for text."""
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100, default_flow_style=False)
+def _round_trip() -> Any:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.representer import RoundTripRepresenter
+
+    def represent_text(representer: RoundTripRepresenter, text: str) -> Any:
+        # ruamel writes YAML 1.2, where `no` and `on` are strings; PyYAML reads 1.1, so quote what it would
+        # not read as text. NEL and the Unicode line separators are escaped, never written raw.
+        style = None
+        if any(char in text for char in "\x85\u2028\u2029"):
+            style = '"'
+        elif not _plain_resolves_to_str(text):
+            style = "'"
+        return representer.represent_scalar(_STR_TAG, text, style=style)
+
+    class Representer(RoundTripRepresenter):
+        pass
+
+    Representer.add_representer(str, represent_text)
+    round_trip = YAML(typ="rt")
+    round_trip.Representer = Representer
+    round_trip.preserve_quotes = True
+    round_trip.width = WIDTH
+    round_trip.indent(mapping=2, sequence=2, offset=0)
+    round_trip.allow_duplicate_keys = False
+    return round_trip
+
+
+def render_yaml(data: Mapping[str, Any], *, previous: str | None = None, header: str = "") -> str:
+    """YAML text for `data`. With the `previous` text of the same file, only what changed is rewritten there:
+    the reader's comments, key order and quoting of everything else survive. Without it, `header` comes first.
+    """
+    round_trip = _round_trip()
+    document: Any = None
+    if previous is not None:
+        try:
+            document = round_trip.load(previous)
+        except Exception:  # a file the strict loader accepted but ruamel cannot: write it afresh
+            document = None
+    if isinstance(document, dict):
+        document = _merge(document, data)
+        prefix = ""
+    else:
+        document, prefix = _fresh(data), header
+    buffer = io.StringIO()
+    round_trip.dump(document, buffer)
+    return prefix + buffer.getvalue()
+
+
+def _fresh(value: Any) -> Any:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if isinstance(value, str):
+        return _styled(value)
+    if isinstance(value, Mapping):
+        return CommentedMap((key, _fresh(item)) for key, item in value.items())
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return CommentedSeq(_fresh(item) for item in value)
+    return value
+
+
+def _styled(text: str) -> Any:
+    """`text` with its style decided here, so ruamel never carries an old value's quotes onto a new value."""
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString, PlainScalarString, SingleQuotedScalarString
+
+    if any(char in text for char in "\x85\u2028\u2029"):
+        return DoubleQuotedScalarString(text)  # written raw, PyYAML would read these back as line breaks
+    if not _plain_resolves_to_str(text):
+        return SingleQuotedScalarString(text)  # `no`, `on`, `1.0`: PyYAML reads YAML 1.1
+    return PlainScalarString(text)
+
+
+def _merge(old: Any, new: Any) -> Any:
+    """`new`, built by reusing `old`'s nodes wherever they hold the same thing (so their comments stay)."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if isinstance(new, Mapping) and isinstance(old, CommentedMap):
+        for key in [key for key in old if key not in new]:
+            del old[key]
+        for position, (key, value) in enumerate(new.items()):
+            if key in old:
+                old[key] = _merge(old[key], value)
+            else:
+                old.insert(min(position, len(old)), key, _fresh(value))
+        return old
+    if isinstance(new, Sequence) and not isinstance(new, str) and isinstance(old, CommentedSeq):
+        unused = list(old)
+        items = []
+        for value in new:
+            match = next((index for index, item in enumerate(unused) if _plain(item) == _plain(value)), None)
+            if match is None:
+                match = next((index for index, item in enumerate(unused) if _same_identity(item, value)), None)
+            items.append(_merge(unused.pop(match), value) if match is not None else _fresh(value))
+        old[:] = items
+        return old
+    if type(new) in (str, int, float, bool) and _plain(old) == new and type(_plain(old)) is type(new):
+        return old  # the same value keeps its quoting and style
+    return _fresh(new)
+
+
+def _same_identity(old: Any, new: Any) -> bool:
+    """Two list items are the same entry when they name the same symbol (an anchor moved, or was accepted)."""
+    return (
+        isinstance(old, Mapping)
+        and isinstance(new, Mapping)
+        and "symbol" in new
+        and old.get("symbol") == new["symbol"]
+        and old.get("cited") == new.get("cited")
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [_plain(item) for item in value]
+    if isinstance(value, bool):
+        return value
+    for kind in (str, int, float):
+        if isinstance(value, kind):
+            return kind(value)
+    return value
 
 
 def write_text_atomically(path: Path, text: str) -> None:
@@ -171,10 +292,8 @@ def write_text_atomically(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        if path.exists():
-            os.chmod(temp_name, path.stat().st_mode & 0o777)
-        else:
-            os.chmod(temp_name, 0o644)
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+        os.chmod(temp_name, mode)
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

@@ -8,12 +8,11 @@
 (function_definition
   name: (identifier) @name.definition.function) @definition.function
 
-; `X = ...`, `X: T = ...`, `X: T` and each target of `A = B = ...`.
+; `X = ...`, `X: T = ...`, `X: T`, each target of `A = B = ...`, and every name bound by an unpacking
+; target (`A, *B = ...`, `[P, Q] = ...`, `(X, (Y, Z)) = ...`): the names are read from the `left` side.
 (assignment
-  left: (identifier) @name.definition.assignment) @definition.assignment
+  left: (_) @name.definition.assignment) @definition.assignment
 
-; Each name of `A, B = ...` and `(A, B) = ...`.
-(assignment
-  left: (pattern_list (identifier) @name.definition.assignment)) @definition.assignment
-(assignment
-  left: (tuple_pattern (identifier) @name.definition.assignment)) @definition.assignment
+; `type Alias = ...` (Python 3.12).
+(type_alias_statement
+  left: (type (identifier) @name.definition.type_alias)) @definition.type_alias

@@ -1,0 +1,135 @@
+"""Code a note cites, anchored when the note is saved: `Qual.name`, `path.py::Qual.name` and `file.py:LINE`.
+
+What cannot be pinned to exactly one definition becomes a warning, never a refusal: the note's text is kept.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+from phase17.annotations import Anchor, Citation, NotesFile
+from phase17.errors import BadReferenceError, SymbolNotFoundError, UnreadableSourceError
+from phase17.guide import ReadingList
+from phase17.sourcetree import file_definitions, find_symbol_near, python_files
+from phase17.symbols import Symbol, parse_ref
+
+_BACKTICKED = re.compile(r"`([^`\n]+)`")
+_PATH_LINE = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w-]+\.py):(\d+)\b")
+
+
+def anchor_of(symbol: Symbol) -> Anchor:
+    return Anchor(
+        symbol=symbol.ref,
+        kind=symbol.kind,
+        start=symbol.start_line,
+        end=symbol.end_line,
+        fingerprint=symbol.fingerprint,
+    )
+
+
+def resolve_citations(
+    upstream: Path, note: str, text: str, search_paths: tuple[str, ...]
+) -> tuple[list[Citation], list[str]]:
+    """Anchor each piece of code a note cites: `Qual.name`, `path.py::Qual.name`, or path.py:LINE.
+
+    Bare names are looked up in `search_paths` first, then across upstream/. What cannot be pinned to exactly
+    one definition becomes a warning, never an anchor.
+    """
+    citations: list[Citation] = []
+    warnings: list[str] = []
+    seen: set[str] = set()
+    for match in _PATH_LINE.finditer(text):
+        cited = match.group(0)
+        if cited in seen:
+            continue
+        seen.add(cited)
+        citation, warning = _line_citation(upstream, note, match.group(1), int(match.group(2)), search_paths)
+        if citation:
+            citations.append(citation)
+        if warning:
+            warnings.append(warning)
+    for match in _BACKTICKED.finditer(text):
+        inner = match.group(1).strip().removesuffix("()")
+        if _PATH_LINE.fullmatch(inner) or inner in seen:
+            continue
+        try:
+            ref = parse_ref(inner)
+        except BadReferenceError:
+            continue  # `--flag`, `x + y`: code, but not a name to anchor
+        seen.add(inner)
+        try:
+            found = find_symbol_near(upstream, ref, search_paths).symbols
+        except (SymbolNotFoundError, UnreadableSourceError) as error:
+            warnings.append(f"`{inner}`: {error}; it is kept as text but not anchored.")
+            continue
+        if len(found) == 1:
+            citations.append(Citation(note=note, cited=inner, anchor=anchor_of(found[0])))
+        elif not found:
+            warnings.append(f"`{inner}` is not defined in upstream/; it is kept as text but not anchored.")
+        else:
+            where = ", ".join(f"{symbol.path}:{symbol.start_line}" for symbol in found[:4])
+            warnings.append(f"`{inner}` is defined {len(found)} times ({where}); write path::name to anchor one.")
+    return citations, warnings
+
+
+def _line_citation(
+    upstream: Path, note: str, path: str, line: int, search_paths: tuple[str, ...]
+) -> tuple[Citation | None, str | None]:
+    cited = f"{path}:{line}"
+    candidates = _files_matching(upstream, path, search_paths)
+    if not candidates:
+        return None, f"{cited}: no file {path} in upstream/; not anchored."
+    if len(candidates) > 1:
+        return (
+            None,
+            f"{cited}: {path} matches {len(candidates)} files ({', '.join(candidates[:3])}); write the full path.",
+        )
+    try:
+        containing = [s for s in file_definitions(upstream, candidates[0]) if s.start_line <= line <= s.end_line]
+    except (SymbolNotFoundError, UnreadableSourceError) as error:
+        return None, f"{cited}: {error}; not anchored."
+    if not containing:
+        return None, f"{cited}: line {line} of {candidates[0]} is not inside a definition; not anchored."
+    innermost = min(containing, key=lambda symbol: (symbol.end_line - symbol.start_line, -symbol.start_line))
+    return Citation(note=note, cited=cited, anchor=anchor_of(innermost), line=line), None
+
+
+def _files_matching(upstream: Path, path: str, search_paths: tuple[str, ...]) -> list[str]:
+    if (upstream / path).is_file():
+        return [path]
+    suffix = "/" + path.lstrip("/")
+    for places in ([place for place in search_paths], [""]):
+        found = sorted(
+            {
+                candidate
+                for place in places
+                for candidate in python_files(upstream, _folder_of(upstream, place))
+                if candidate.endswith(suffix)
+            }
+        )
+        if found:
+            return found
+    return []
+
+
+def _folder_of(upstream: Path, place: str) -> str:
+    place = place.rstrip("/")
+    return str(Path(place).parent) if place and (upstream / place).is_file() else place
+
+
+def reanchor_citations(notes: NotesFile, upstream: Path, reading_list: ReadingList) -> tuple[NotesFile, list[str]]:
+    """Re-resolve every citation from the notes' text (after a hand edit): prose wins, anchors follow it."""
+    citations: list[Citation] = []
+    warnings: list[str] = []
+    for key, text in notes.notes.items():
+        places = (
+            reading_list.places_for(reading_list.question(int(key)))
+            if notes.is_questions
+            else (str(notes.path).rstrip("/"),)
+        )
+        found, warned = resolve_citations(upstream, key, text, places)
+        citations.extend(found)
+        warnings.extend(f"{key}: {warning}" for warning in warned)
+    return replace(notes, citations=tuple(citations)), warnings

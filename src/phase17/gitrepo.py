@@ -1,0 +1,251 @@
+"""GitPython's one home: loaded only when a command needs git, run with a hardened configuration, and every
+failure turned into one clear Phase17Error (issue 14: a missing git must never be a traceback).
+
+Every git process gets `-c core.fsmonitor=false -c core.hooksPath=/dev/null` and no system config, so no
+repository's configuration or hooks can run a program.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from phase17.errors import FetchError, NetworkError, ToolError
+
+TIMEOUT_SECONDS = 600
+HISTORY_REF_PREFIX = "refs/phase17/"
+_SAFE_OPTIONS = ["core.fsmonitor=false", "core.hooksPath=/dev/null"]
+_SAFE_ENVIRONMENT = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
+_IDENTITY = ["user.name=phase17", "user.email=phase17@localhost", "commit.gpgsign=false"]
+# Signs in git's stderr that the remote could not be reached at all (as opposed to refusing the request).
+_UNREACHABLE = (
+    "could not resolve host",
+    "unable to access",
+    "failed to connect",
+    "connection refused",
+    "connection timed out",
+    "network is unreachable",
+    "could not read from remote repository",
+    "operation timed out",
+    "temporary failure in name resolution",
+)
+
+
+class NotARepositoryError(Exception):
+    """Internal: the folder is not the top of a git checkout with a commit (callers turn it into a state)."""
+
+
+def git_available() -> bool:
+    return shutil.which(os.environ.get("GIT_PYTHON_GIT_EXECUTABLE", "git")) is not None
+
+
+def _module() -> Any:
+    """The git module, imported on first use; a missing git is one ToolError, not GitPython's ImportError."""
+    if not git_available():
+        raise ToolError("git is not installed or not on PATH; install git (e.g. apt-get install git) and try again.")
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")  # GitPython raises at import without git; we checked
+    try:
+        import git
+    except ImportError as error:
+        raise ToolError(f"GitPython cannot start git ({error}); check that git runs from this shell.") from None
+    return git
+
+
+def _repo(path: Path) -> Any:
+    git = _module()
+    try:
+        repo = git.Repo(path)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise NotARepositoryError(str(path)) from None
+    if repo.working_tree_dir is None or Path(repo.working_tree_dir).resolve() != path.resolve():
+        raise NotARepositoryError(str(path))
+    return repo
+
+
+@contextmanager
+def _hardened(repo: Any) -> Iterator[Any]:
+    """repo.git with the safe options and environment; git's own errors become a ToolError naming the command."""
+    git = _module()
+    command = repo.git
+    command.update_environment(**_SAFE_ENVIRONMENT)
+    command.set_persistent_git_options(c=_SAFE_OPTIONS)
+    try:
+        yield command
+    except git.GitCommandError as error:
+        message = str(error.stderr or "").strip().removeprefix("stderr: ").strip("' \n") or f"exit {error.status}"
+        raise ToolError(
+            f"git {error.command[1] if len(error.command) > 1 else ''} failed in {repo.working_dir}: {message}"
+        ) from None
+    finally:
+        repo.close()
+
+
+# ---------------------------------------------------------------- reading a checkout
+
+
+@dataclass(frozen=True)
+class HeadCommit:
+    sha: str
+    message: str
+
+
+def head_commit(path: Path) -> HeadCommit:
+    """The checkout's HEAD; NotARepositoryError when `path` is not the top of a checkout with a commit."""
+    repo = _repo(path)
+    try:
+        commit = repo.head.commit
+    except ValueError:  # a repository with no commit yet
+        raise NotARepositoryError(str(path)) from None
+    finally:
+        repo.close()
+    return HeadCommit(sha=commit.hexsha, message=str(commit.message))
+
+
+def changed_paths(path: Path) -> list[str]:
+    """Modified and untracked files (untracked count: the tree must be exactly upstream's)."""
+    with _hardened(_repo(path)) as command:
+        output = command.status("--porcelain=v1", "-z", "--untracked-files=all")
+    paths = []
+    entries = output.split("\0")  # -z keeps unusual file names intact
+    index = 0
+    while index < len(entries):
+        entry = entries[index]
+        index += 1
+        if len(entry) < 4:
+            continue
+        code, name = entry[:2], entry[3:]
+        if "R" in code or "C" in code:
+            index += 1  # the rename's source path follows
+        paths.append(name)
+    return paths
+
+
+def file_versions(path: Path, relative: str, limit: int = 20) -> list[tuple[str, bytes]]:
+    """(commit message, bytes) of `relative` in HEAD, its parents, then the trees kept under refs/phase17/."""
+    if not git_available():
+        return []
+    git = _module()
+    try:
+        repo = _repo(path)
+    except NotARepositoryError:
+        return []
+    try:
+        commits = list(repo.iter_commits("HEAD", max_count=limit))
+        seen = {commit.hexsha for commit in commits}
+        for ref in repo.refs:
+            if ref.path.startswith(HISTORY_REF_PREFIX) and ref.commit.hexsha not in seen:
+                commits.append(ref.commit)
+                seen.add(ref.commit.hexsha)
+        versions = []
+        for commit in commits:
+            try:
+                blob = commit.tree / relative
+            except KeyError:
+                continue
+            versions.append((str(commit.message), blob.data_stream.read()))
+        return versions
+    except (ValueError, git.GitCommandError):
+        return []
+    finally:
+        repo.close()
+
+
+def keep_ref(path: Path, label: str) -> None:
+    """Point refs/phase17/<label> at HEAD, so the tree stays reachable after HEAD moves on."""
+    safe = "".join(char if char.isalnum() or char in "._-" else "_" for char in label)
+    with _hardened(_repo(path)) as command:
+        command.update_ref(f"{HISTORY_REF_PREFIX}{safe}", "HEAD")
+
+
+# ---------------------------------------------------------------- making a checkout
+
+
+def fetch_commit(folder: Path, location: str, commit: str, tag: str) -> str:
+    """In a new repository at `folder`, fetch only `commit` (depth 1; the tag if the server refuses a bare sha),
+    check it out detached and return HEAD. Unreachable remotes raise NetworkError."""
+    git = _module()
+    repo = git.Repo.init(folder)
+    if location.startswith("-"):
+        raise FetchError(f"{location!r} is not a repository location.")
+    with _hardened(repo) as command:
+        try:
+            command.fetch("--depth=1", "--no-tags", "--", location, commit, kill_after_timeout=TIMEOUT_SECONDS)
+        except git.GitCommandError as error:
+            _raise_if_unreachable(error, location)
+            try:
+                command.fetch(
+                    "--depth=1", "--no-tags", "--", location, f"refs/tags/{tag}", kill_after_timeout=TIMEOUT_SECONDS
+                )
+            except git.GitCommandError as second:
+                _raise_if_unreachable(second, location)
+                raise FetchError(
+                    f"{location} has neither commit {commit[:12]} nor tag {tag}; check the repository, or use --source pypi."
+                ) from None
+            tagged = str(command.rev_parse("FETCH_HEAD^{commit}"))
+            if not tagged.startswith(commit[:40]) and not commit.startswith(tagged):
+                raise FetchError(
+                    f"{location}: tag {tag} is commit {tagged[:12]}, but UPSTREAM_PIN.md pins {commit[:12]}."
+                )
+        command.checkout("--force", "--detach", "--quiet", "FETCH_HEAD")
+        return str(command.rev_parse("HEAD"))
+
+
+def commit_all(folder: Path, message: str, date: str) -> None:
+    """Make `folder` a repository whose one commit holds every file in it (a fixed identity and date)."""
+    git = _module()
+    repo = git.Repo.init(folder)
+    info = folder / ".git" / "info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "exclude").write_text("__pycache__/\n*.pyc\n", encoding="utf-8")
+    with _hardened(repo) as command:
+        command.update_environment(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+        command.add("--all", "--force")
+        command.execute(
+            ["git", *_config_arguments(_SAFE_OPTIONS + _IDENTITY), "commit", "--quiet", "--no-verify", "-m", message],
+            env={**_SAFE_ENVIRONMENT, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date},
+        )
+
+
+def _config_arguments(options: list[str]) -> list[str]:
+    return [argument for option in options for argument in ("-c", option)]
+
+
+def remote_tags(repository: str) -> dict[str, str]:
+    """Tag name -> peeled commit sha, from `git ls-remote --tags`."""
+    git = _module()
+    if repository.startswith("-"):
+        raise FetchError(f"{repository!r} is not a repository location.")
+    try:
+        command = git.Git()
+        command.set_persistent_git_options(c=_SAFE_OPTIONS)
+        output = command.ls_remote(
+            "--tags", "--", repository, env=_SAFE_ENVIRONMENT, kill_after_timeout=TIMEOUT_SECONDS
+        )
+    except git.GitCommandError as error:
+        _raise_if_unreachable(error, repository)
+        raise FetchError(f"git ls-remote {repository} failed: {str(error.stderr).strip()}") from None
+    tags: dict[str, str] = {}
+    for line in str(output).splitlines():
+        sha, _, name = line.partition("\t")
+        name = name.removeprefix("refs/tags/")
+        if name.endswith("^{}"):
+            tags[name[:-3]] = sha  # the peeled commit wins over an annotated tag object
+        else:
+            tags.setdefault(name, sha)
+    return tags
+
+
+def _raise_if_unreachable(error: Any, location: str) -> None:
+    message = str(error.stderr or error).strip()
+    lowered = message.lower()
+    if "does not appear to be a git repository" in lowered or "not a git repository" in lowered:
+        raise FetchError(
+            f"{location} is not a git repository; give a clone of {location} or use --source pypi."
+        ) from None
+    if any(sign in lowered for sign in _UNREACHABLE) or error.status in (-9, 137):
+        raise NetworkError(f"Cannot reach {location}.") from None

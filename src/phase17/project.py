@@ -1,0 +1,148 @@
+"""A phase17 project: where its pin, upstream tree, notes and export live; getting upstream/ ready to read; and
+moving the pin to another release (the old tree kept in upstream/'s history, the drift reported).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from phase17.checkout import inspect_upstream
+from phase17.drift import Finding, check_notes, write_last_check
+from phase17.errors import ProjectNotFoundError, UpstreamError
+from phase17.fetch import FetchResult, fetch_upstream
+from phase17.notebook import NotebookPaths
+from phase17.pin import PIN_FILE_NAME, Pin, write_pin
+from phase17.progress import ProgressReporter
+
+
+@dataclass(frozen=True)
+class ProjectPaths:
+    """Where a phase17 project keeps its pin, upstream tree, notes and rendered notebook."""
+
+    root: Path
+    upstream: Path
+    upstream_is_own: bool = True  # False for a reader's checkout named with --upstream: never replaced
+
+    @property
+    def pin_file(self) -> Path:
+        return self.root / PIN_FILE_NAME
+
+    @property
+    def annotations(self) -> Path:
+        return self.root / "annotations"
+
+    @property
+    def notebooks(self) -> Path:
+        return self.root / "notebooks"
+
+    @property
+    def notebook(self) -> NotebookPaths:
+        return NotebookPaths(notes=self.annotations, notebooks=self.notebooks)
+
+
+def locate_project(start: Path, upstream_override: Path | None = None) -> ProjectPaths:
+    """Walk up from `start` to the folder holding UPSTREAM_PIN.md, so every command works from any subfolder."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / PIN_FILE_NAME).is_file():
+            if upstream_override is not None:
+                return ProjectPaths(
+                    root=folder, upstream=upstream_override.expanduser().resolve(), upstream_is_own=False
+                )
+            return ProjectPaths(root=folder, upstream=folder / "upstream")
+    raise ProjectNotFoundError(
+        f"no {PIN_FILE_NAME} in {start} or any folder above it; run phase17 inside a phase17 project checkout."
+    )
+
+
+@dataclass(frozen=True)
+class ReadyUpstream:
+    """An upstream tree ready to read, the warnings to show about it, and the fetch that made it (if any)."""
+
+    path: Path
+    warnings: tuple[str, ...] = ()
+    fetched: FetchResult | None = None
+
+
+def ensure_upstream(
+    project: ProjectPaths, pin: Pin, fetch_missing: Callable[[], FetchResult] | None = None
+) -> ReadyUpstream:
+    """upstream/, fetched on first use when `fetch_missing` is given; a tree that is not the pin is read, with a warning.
+
+    A reader's own checkout (--upstream) that is not a git checkout is a plain source tree: read, not verified.
+    """
+    state = inspect_upstream(project.upstream, pin)
+    if state.status == "missing":
+        if fetch_missing is None:
+            raise UpstreamError(f"{project.upstream} is missing; run phase17 fetch first.")
+        return ReadyUpstream(project.upstream, fetched=fetch_missing())
+    if state.status == "not-a-checkout":
+        if project.upstream_is_own:
+            raise UpstreamError(f"{project.upstream} is not a checkout phase17 can verify; run phase17 fetch --force.")
+        return ReadyUpstream(
+            project.upstream,
+            (
+                f"{project.upstream} is not a git checkout, so it cannot be verified against the pin; lines are of what is there.",
+            ),
+        )
+    if state.status == "unverifiable":
+        return ReadyUpstream(
+            project.upstream,
+            ("git is not on PATH, so upstream/ cannot be verified against the pin; lines are of what is there.",),
+        )
+    if state.status in ("other-commit", "modified"):
+        what = (
+            f"at {(state.carries or '?')[:7]}"
+            if state.status == "other-commit"
+            else f"modified ({len(state.modified)} files)"
+        )
+        return ReadyUpstream(
+            project.upstream, (f"upstream/ is {what}, not exactly {pin.describe()}; lines are of what is there.",)
+        )
+    if not state.verified:
+        return ReadyUpstream(
+            project.upstream,
+            ("upstream/ was fetched with --insecure-skip-verify and is NOT verified; run phase17 fetch.",),
+        )
+    return ReadyUpstream(project.upstream)
+
+
+def repin(
+    project: ProjectPaths,
+    current: Pin,
+    new: Pin,
+    *,
+    cache_dir: Path,
+    reporter: ProgressReporter,
+    dry_run: bool = False,
+    force: bool = False,
+) -> list[Finding]:
+    """Move upstream/ and the pin to `new` (the old tree kept in upstream/'s history), then check every anchor.
+
+    With `dry_run` the new tree goes to a scratch folder instead, checked with old texts from upstream/, and
+    neither the pin nor upstream/ changes. Only a full sha can be fetched with git; a sdist prefix needs PyPI.
+    """
+    source = "auto" if len(new.commit) == 40 else "pypi"
+    if dry_run:
+        with tempfile.TemporaryDirectory(prefix=".phase17-dry-run-", dir=project.root) as scratch:
+            trial = Path(scratch) / "upstream"
+            fetch_upstream(new, trial, source=source, cache_dir=cache_dir, reporter=reporter)
+            return check_notes(project.annotations, trial, history_roots=(project.upstream,))
+    state = inspect_upstream(project.upstream, current)
+    fetch_upstream(
+        new,
+        project.upstream,
+        source=source,
+        force=force or state.status in ("missing", "matches", "other-commit"),  # local edits need --force
+        cache_dir=cache_dir,
+        reporter=reporter,
+        replaceable=project.upstream_is_own,
+        keep_history_as=current.tag,
+    )
+    write_pin(project.pin_file, new)
+    findings = check_notes(project.annotations, project.upstream)
+    write_last_check(project.annotations, findings)
+    return findings

@@ -1,0 +1,266 @@
+"""The PyPI source distribution as a second, verifiable source of the pinned tree: listed and downloaded with its
+sha256 checked (pypi-simple), extracted safely, and its recorded commit read with `ast`, never by text search.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import os
+import re
+import tarfile
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+from types import TracebackType
+
+from phase17.checkout import same_commit
+from phase17.errors import FetchError, NetworkError
+from phase17.pin import Pin
+from phase17.progress import ProgressReporter, SilentReporter
+
+MAX_VERSION_FILE_BYTES = 64 * 1024
+
+
+def sdist_cache_dir(cache_root: Path) -> Path:
+    return cache_root / "sdists"
+
+
+def cached_or_downloaded_sdist(
+    pin: Pin, cache_dir: Path, reporter: ProgressReporter, index_url: str | None, verify: bool = True
+) -> tuple[Path, str, bool]:
+    """(archive, sha256, downloaded): the cached sdist while its recorded sha256 still matches, else a download."""
+    folder = sdist_cache_dir(cache_dir)
+    for stale in folder.glob(".*.part-*") if folder.is_dir() else ():
+        stale.unlink(missing_ok=True)  # left by a killed download
+    for candidate in _sdist_names(pin):
+        cached = folder / candidate
+        recorded = folder / f"{candidate}.sha256"
+        if cached.is_file() and recorded.is_file():
+            expected = recorded.read_text(encoding="ascii").strip()
+            if _sha256_of(cached) == expected:
+                return cached, expected, False
+            cached.unlink()  # corrupted since it was verified: fetch it again
+    path, digest = _download(pin, folder, reporter, index_url, verify)
+    return path, digest, True
+
+
+def _sdist_names(pin: Pin) -> list[str]:
+    stem = re.sub(r"[-_.]+", "_", pin.pypi_distribution).lower()
+    return [f"{stem}-{pin.pypi_version}.tar.gz", f"{pin.pypi_distribution}-{pin.pypi_version}.tar.gz"]
+
+
+def _download(
+    pin: Pin, folder: Path, reporter: ProgressReporter, index_url: str | None, verify: bool
+) -> tuple[Path, str]:
+    # pypi-simple and requests are imported here only: most commands never touch the network.
+    import requests
+    from pypi_simple import DigestMismatchError, NoDigestsError, NoSuchProjectError, PyPISimple
+
+    endpoint = index_url or os.environ.get("PIP_INDEX_URL")
+    client = PyPISimple(endpoint=endpoint) if endpoint else PyPISimple()
+    where = endpoint or "the package index"
+    with client:
+        try:
+            page = client.get_project_page(pin.pypi_distribution, timeout=60)
+        except NoSuchProjectError:
+            raise FetchError(
+                f"{where} has no project {pin.pypi_distribution!r}; check pypi.distribution in UPSTREAM_PIN.md."
+            ) from None
+        except requests.RequestException as error:
+            raise NetworkError(
+                f"Cannot reach {where} ({type(error).__name__}); check your connection or PIP_INDEX_URL."
+            ) from None
+        sdists = [p for p in page.packages if p.package_type == "sdist" and p.version == pin.pypi_version]
+        if not sdists:
+            raise FetchError(
+                f"{where} lists no sdist of {pin.pypi_distribution} {pin.pypi_version}; check pypi.version in UPSTREAM_PIN.md."
+            )
+        package = sdists[0]
+        digest = package.digests.get("sha256") or ("unchecked" if not verify else "")
+        if not digest:
+            raise FetchError(
+                f"{where} gives no sha256 for {package.filename}; phase17 will not use an unverified sdist."
+            )
+        folder.mkdir(parents=True, exist_ok=True)
+        final = folder / package.filename
+        partial = folder / f".{package.filename}.part-{os.getpid()}"
+        try:
+            progress = _progress_factory(reporter, f"download {package.filename}")
+            client.download_package(package, partial, verify=verify, progress=progress, timeout=120)
+            os.replace(partial, final)
+            if verify:  # only a checked file is trusted from the cache later
+                (folder / f"{package.filename}.sha256").write_text(digest + "\n", encoding="ascii")
+        except DigestMismatchError as error:
+            raise FetchError(
+                f"{package.filename}: sha256 is {error.actual_digest}, but the index says {error.expected_digest}; refused."
+            ) from None
+        except NoDigestsError:
+            raise FetchError(f"{package.filename}: the index gives no digest phase17 can check; refused.") from None
+        except requests.RequestException as error:
+            raise NetworkError(
+                f"Download of {package.filename} failed ({type(error).__name__}); nothing was kept, try again."
+            ) from None
+        finally:
+            partial.unlink(missing_ok=True)  # also on Ctrl-C: no partial file stays in the cache
+    return final, digest
+
+
+class _ReporterTracker:
+    """Adapts a ProgressReporter to pypi-simple's ProgressTracker protocol."""
+
+    def __init__(self, reporter: ProgressReporter, description: str, total: int | None) -> None:
+        self._reporter = reporter
+        self._reporter.start(description, total)
+
+    def __enter__(self) -> _ReporterTracker:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._reporter.finish()
+
+    def update(self, increment: int) -> None:
+        self._reporter.advance(increment)
+
+
+def _progress_factory(reporter: ProgressReporter, description: str) -> Callable[[int | None], _ReporterTracker]:
+    return lambda total: _ReporterTracker(reporter, description, total)
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------- extraction
+
+
+def extract_safely(archive: Path, target: Path, reporter: ProgressReporter) -> None:
+    """Extract the sdist's single top folder into `target`, refusing anything that could land outside it."""
+    if not hasattr(tarfile, "data_filter"):
+        raise FetchError("this Python's tarfile has no extraction filters; use Python 3.10.12 or newer.")
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            members = tar.getmembers()
+            top = _check_members(members, archive.name)
+            reporter.start(f"extract {archive.name}", len(members))
+            try:
+                for member in members:
+                    relative = PurePosixPath(member.name).relative_to(top)
+                    if str(relative) != ".":
+                        tar.extract(member.replace(name=str(relative), deep=False), target, filter="data")
+                    reporter.advance(1)
+            finally:
+                reporter.finish()
+    except tarfile.FilterError as error:
+        raise FetchError(f"{archive.name}: refused entry {error.tarinfo.name!r} ({error}).") from None
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise FetchError(
+            f"{archive.name}: cannot read the archive ({error}); delete it from {archive.parent} and fetch again."
+        ) from None
+
+
+def _check_members(members: list[tarfile.TarInfo], shown: str) -> PurePosixPath:
+    """Refuse absolute paths, `..`, git metadata, devices and links that leave the tree; return the top folder."""
+    tops = set()
+    for member in members:
+        path = PurePosixPath(member.name)
+        if member.name.startswith(("/", "\\")) or path.is_absolute() or re.match(r"^[A-Za-z]:", member.name):
+            raise FetchError(f"{shown}: refused entry {member.name!r}: absolute path.")
+        if ".." in path.parts:
+            raise FetchError(f"{shown}: refused entry {member.name!r}: '..' would leave the tree.")
+        if ".git" in path.parts[1:]:
+            raise FetchError(f"{shown}: refused entry {member.name!r}: a download never brings git metadata.")
+        if member.ischr() or member.isblk() or member.isfifo() or member.isdev():
+            raise FetchError(f"{shown}: refused entry {member.name!r}: device or fifo.")
+        if member.issym() or member.islnk():
+            link = PurePosixPath(member.linkname)
+            base = path.parent if member.issym() else PurePosixPath()
+            if link.is_absolute() or _escapes(base / link):
+                raise FetchError(
+                    f"{shown}: refused entry {member.name!r}: link to {member.linkname!r} leaves the tree."
+                )
+        tops.add(path.parts[0] if path.parts else "")
+    if len(tops) != 1:
+        raise FetchError(f"{shown}: expected one top folder, found {len(tops)}; not an sdist phase17 can use.")
+    return PurePosixPath(tops.pop())
+
+
+def _escapes(path: PurePosixPath) -> bool:
+    depth = 0
+    for part in path.parts:
+        depth += -1 if part == ".." else (0 if part in (".", "") else 1)
+        if depth < 0:
+            return True
+    return depth < 1  # a link may not point at or above the archive's top folder
+
+
+# ---------------------------------------------------------------- the recorded commit
+
+
+def recorded_commit_id(source: str) -> str | None:
+    """The one module-level `commit_id = '<g>sha'` of a _version.py, read with ast; None unless exactly one."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    values = []
+    for statement in tree.body:
+        targets = statement.targets if isinstance(statement, ast.Assign) else []
+        if isinstance(statement, ast.AnnAssign) and statement.value is not None:
+            targets = [statement.target]
+        if any(isinstance(target, ast.Name) and target.id == "commit_id" for target in targets):
+            value = statement.value  # type: ignore[attr-defined]
+            values.append(value.value if isinstance(value, ast.Constant) and isinstance(value.value, str) else None)
+    if len(values) != 1 or values[0] is None:
+        return None
+    match = re.fullmatch(r"g?([0-9a-f]{7,40})", values[0])
+    return match.group(1) if match else None
+
+
+def verify_version_commit(tree: Path, pin: Pin) -> str:
+    """The extracted sdist's _version.py must record a commit_id that is a prefix of the pinned commit."""
+    package = re.sub(r"[-.]+", "_", pin.pypi_distribution)
+    shown = f"{package}/_version.py"
+    path = tree / package / "_version.py"
+    try:
+        if path.is_symlink() or path.stat().st_size > MAX_VERSION_FILE_BYTES:
+            raise OSError
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise FetchError(f"the sdist has no readable {shown}, so its commit cannot be verified; refused.") from None
+    recorded = recorded_commit_id(text)
+    if recorded is None:
+        raise FetchError(f"the sdist's {shown} records no single commit_id, so its commit cannot be verified; refused.")
+    if not same_commit(pin.commit, recorded):
+        raise FetchError(
+            f"the sdist's {shown} records commit g{recorded}, but UPSTREAM_PIN.md pins {pin.commit[:12]}; refused."
+        )
+    return f"g{recorded}"
+
+
+def sdist_commit_id(
+    pin: Pin, cache_dir: Path, reporter: ProgressReporter | None = None, index_url: str | None = None
+) -> str:
+    """The commit prefix (without the 'g') that a version's sdist records, downloading it to the cache if needed.
+
+    For re-pinning when git cannot be reached: the sdist is the only source of the version's commit.
+    """
+    archive, _, _ = cached_or_downloaded_sdist(pin, cache_dir, reporter or SilentReporter(), index_url)
+    package = re.sub(r"[-.]+", "_", pin.pypi_distribution)
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                parts = PurePosixPath(member.name).parts
+                if parts[1:] == (package, "_version.py") and member.isfile() and member.size <= MAX_VERSION_FILE_BYTES:
+                    handle = tar.extractfile(member)
+                    found = recorded_commit_id(handle.read().decode("utf-8", "replace")) if handle else None
+                    if found:
+                        return found
+    except (tarfile.TarError, OSError, EOFError) as error:
+        raise FetchError(f"{archive.name}: cannot read the archive ({error}).") from None
+    raise FetchError(f"{archive.name} records no commit_id in {package}/_version.py; cannot pin it.")

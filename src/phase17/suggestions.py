@@ -1,0 +1,179 @@
+"""Where a missing anchor went, and what a changed one looked like: old texts from upstream/'s git history,
+unified diffs in real file lines, and ranked suggestions (renamed in place, moved to another class or file).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from phase17.annotations import Anchor
+from phase17.checkout import file_history
+from phase17.errors import Phase17Error
+from phase17.sourcetree import file_definitions, python_files, source_lines
+from phase17.symbols import Symbol, parse_definitions
+
+SUGGESTION_THRESHOLD = 0.45
+MAX_SUGGESTIONS = 5
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """Where a missing anchor may have gone, with a score from 0 to 1 (name and source similarity)."""
+
+    ref: str
+    path: str
+    start: int
+    end: int
+    score: float
+    reason: str
+
+    def to_data(self) -> dict[str, object]:
+        return {
+            "ref": self.ref,
+            "path": self.path,
+            "start": self.start,
+            "end": self.end,
+            "score": self.score,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class History:
+    """The tree being checked and where old texts come from; each file's history is read once per check."""
+
+    upstream: Path
+    history_roots: tuple[Path, ...]
+    versions: dict[str, list[bytes]] = field(default_factory=dict)
+
+
+def recorded_source(context: History, anchor: Anchor) -> list[str] | None:
+    """The anchor's source as recorded: the version in upstream/'s history whose definition has its fingerprint."""
+    if anchor.path not in context.versions:
+        context.versions[anchor.path] = [
+            item.content for root in context.history_roots for item in file_history(root, anchor.path)
+        ]
+    for content in context.versions[anchor.path]:
+        for symbol in parse_definitions(content, anchor.path):
+            if symbol.qualname == anchor.qualname and symbol.fingerprint == anchor.fingerprint:
+                lines = content.decode("utf-8", errors="replace").split("\n")
+                return [line.rstrip("\r") for line in lines[symbol.start_line - 1 : symbol.end_line]]
+    return None
+
+
+def diff_against_recorded(context: History, anchor: Anchor, symbol: Symbol) -> str | None:
+    old = recorded_source(context, anchor)
+    if old is None:
+        return None
+    new = source_lines(context.upstream, symbol)
+    header_old = f"{anchor.path} (recorded, lines {anchor.start}-{anchor.end})"
+    header_new = f"{symbol.path} (now, lines {symbol.start_line}-{symbol.end_line})"
+    lines = difflib.unified_diff(old, new, header_old, header_new, lineterm="", n=2)
+    return "\n".join(_real_line_numbers(line, anchor.start, symbol.start_line) for line in lines)
+
+
+_HUNK = re.compile(r"^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@")
+
+
+def _real_line_numbers(line: str, old_start: int, new_start: int) -> str:
+    """difflib numbers hunks from the slice; shift them to the file's own lines."""
+    match = _HUNK.match(line)
+    if not match:
+        return line
+    old_line = int(match.group(1)) + old_start - 1
+    new_line = int(match.group(3)) + new_start - 1
+    return f"@@ -{old_line}{match.group(2) or ''} +{new_line}{match.group(4) or ''} @@{line[match.end() :]}"
+
+
+def suggest(context: History, anchor: Anchor) -> list[Suggestion]:
+    """Rank where a missing anchor went: same file (renamed, moved to another class), or the same name elsewhere."""
+    old_lines = recorded_source(context, anchor)
+    old_tokens = _tokens("\n".join(old_lines)) if old_lines else None
+    candidates: dict[str, Symbol] = {}
+    name = anchor.qualname.rsplit(".", 1)[-1]
+    same_file = [anchor.path] if (context.upstream / anchor.path).is_file() else []
+    basename = "/" + anchor.path.rsplit("/", 1)[-1]
+    # the file itself, or, when it is gone, files of the same name elsewhere (a moved module)
+    for relative in same_file or [path for path in python_files(context.upstream) if path.endswith(basename)]:
+        try:
+            candidates.update((symbol.ref, symbol) for symbol in file_definitions(context.upstream, relative))
+        except Phase17Error:
+            continue
+    for symbol in _named_anywhere(context.upstream, name):
+        candidates[symbol.ref] = symbol
+    scored = []
+    for symbol in candidates.values():
+        if _family(symbol.kind) != _family(anchor.kind):
+            continue
+        score = _score(anchor, symbol, old_tokens, context.upstream)
+        if score >= SUGGESTION_THRESHOLD:
+            scored.append(
+                Suggestion(
+                    ref=symbol.ref,
+                    path=symbol.path,
+                    start=symbol.start_line,
+                    end=symbol.end_line,
+                    score=round(score, 2),
+                    reason=_reason(anchor, symbol),
+                )
+            )
+    scored.sort(key=lambda item: (-item.score, item.ref))
+    return scored[:MAX_SUGGESTIONS]
+
+
+def _named_anywhere(upstream: Path, name: str) -> Iterable[Symbol]:
+    """Every definition whose last name is `name`, at any scope, across upstream/ (byte pre-filtered)."""
+    needle = name.encode()
+    for relative in python_files(upstream):
+        try:
+            if needle not in (upstream / relative).read_bytes():
+                continue
+            yield from (symbol for symbol in file_definitions(upstream, relative) if symbol.name == name)
+        except (OSError, Phase17Error):
+            continue
+
+
+def _family(kind: str) -> str:
+    if kind == "class":
+        return "class"
+    if kind in ("assignment", "attribute"):
+        return "name"
+    return "function"
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text)[:3000]
+
+
+def _score(anchor: Anchor, symbol: Symbol, old_tokens: list[str] | None, upstream: Path) -> float:
+    old_name, new_name = anchor.qualname.rsplit(".", 1)[-1], symbol.name
+    name_score = (
+        0.8 * difflib.SequenceMatcher(None, old_name, new_name).ratio()
+        + 0.2 * difflib.SequenceMatcher(None, anchor.qualname, symbol.qualname).ratio()
+    )
+    if old_tokens is None:
+        return name_score
+    new_tokens = _tokens("\n".join(source_lines(upstream, symbol)))
+    matcher = difflib.SequenceMatcher(None, old_tokens, new_tokens, autojunk=False)
+    source_score = matcher.ratio() if matcher.real_quick_ratio() > 0.3 else matcher.real_quick_ratio()
+    return 0.4 * name_score + 0.6 * source_score
+
+
+def _reason(anchor: Anchor, symbol: Symbol) -> str:
+    old_scope, _, old_name = anchor.qualname.rpartition(".")
+    renamed = old_name != symbol.name
+    if symbol.path != anchor.path:
+        into = f" (into {symbol.scope})" if symbol.scope and symbol.scope != old_scope else ""
+        return "moved to another file" + into + (" and renamed" if renamed else "")
+    if old_scope != symbol.scope:
+        return (
+            "moved to another class" + (" and renamed" if renamed else "")
+            if symbol.scope or old_scope
+            else "moved in its file"
+        )
+    return "renamed in place" if renamed else "moved in its file"
