@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from phase17.errors import BadReferenceError, SymbolNotFoundError
+from phase17.refs import parse_ref
 from phase17.sourcetree import find_symbol, source_lines
-from phase17.symbols import build_outline, load_query, parse_definitions, parse_ref
+from phase17.symbols import build_outline, load_query, parse_definitions
 
 
 def _by_name(source: str | bytes) -> dict[str, list]:

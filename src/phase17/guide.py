@@ -112,7 +112,7 @@ def find_target(reading_list: ReadingList, text: str, upstream: Path | None = No
     for target in reading_list.targets:
         if wanted == target.key or wanted == str(target.number) or wanted.rstrip("/") == target.place:
             return target
-    if upstream is not None and wanted and not wanted.startswith("-"):
+    if upstream is not None and upstream.exists() and wanted and not wanted.startswith("-"):
         candidate = (upstream / wanted).resolve()
         root = upstream.resolve()
         if (

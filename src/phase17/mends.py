@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 from phase17.annotations import Anchor, NotesFile, load_notes, locked, save_notes
 from phase17.errors import MendError
+from phase17.refs import parse_ref
 from phase17.sourcetree import find_symbol
-from phase17.symbols import parse_ref
 
 if TYPE_CHECKING:
     from phase17.drift import Finding

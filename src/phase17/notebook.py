@@ -33,7 +33,7 @@ from phase17.annotations import (
 from phase17.citations import anchor_of, reanchor_citations, resolve_citations
 from phase17.errors import InvalidFileError, UnknownTargetError
 from phase17.export import write_export
-from phase17.guide import PROMPT_KEYS, ReadingList, Target
+from phase17.guide import PROMPT_KEYS, ReadingList, Target, find_target
 from phase17.pin import Pin
 from phase17.sourcetree import Lookup, locate_key_symbols
 
@@ -100,10 +100,17 @@ def first_unfinished_target(notes_dir: Path, reading_list: ReadingList) -> Targe
     return None
 
 
-def notes_target(reading_list: ReadingList, target: Target | None, notes_dir: Path) -> Target | None:
-    """The target whose notes a reader means: the one named (it must be on the list), else the first unfinished."""
-    if target is None:
-        return first_unfinished_target(notes_dir, reading_list)
+def notes_target(
+    where: NotebookPaths, upstream: Path, reading_list: ReadingList, pin: Pin, text: str | None
+) -> Target | None:
+    """The target whose notes a reader means: the one named (it must be on the list), else the first unfinished.
+
+    Every notes file is created first, so the reader can also edit them by hand.
+    """
+    ensure_notes_files(where.notes, upstream, reading_list, pin)
+    if text is None:
+        return first_unfinished_target(where.notes, reading_list)
+    target = find_target(reading_list, text, upstream)
     if target.number == 0:
         raise UnknownTargetError(
             f"{target.path} is not on the reading list; notes are kept for {', '.join(reading_list.keys)}."

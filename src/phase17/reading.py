@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,8 @@ from phase17.sourcetree import (
     locate_key_symbols,
     locate_near_target,
     python_files,
+    source_lines,
+    source_text,
 )
 from phase17.symbols import OutlineNode, build_outline
 
@@ -53,6 +55,8 @@ class TargetView:
     next_target: Target | None
     total_targets: int
     unreadable: tuple[Unreadable, ...] = ()
+    sources: dict[str, list[str]] = field(default_factory=dict)  # each key symbol's lines, by its ref
+    whole_files: dict[str, str] = field(default_factory=dict)  # path -> text, for `read --full`
 
 
 def target_files(upstream: Path, target: Target) -> list[str]:
@@ -77,10 +81,20 @@ def outline_files(upstream: Path, paths: list[str]) -> tuple[list[FileOutline], 
 
 
 def build_view(
-    upstream: Path, notes_dir: Path, reading_list: ReadingList, target: Target, pin: Pin, symbol: str | None = None
+    upstream: Path,
+    notes_dir: Path,
+    reading_list: ReadingList,
+    target: Target,
+    pin: Pin,
+    symbol: str | None = None,
+    full: bool = False,
 ) -> TargetView:
-    """Everything `read` shows; with `symbol`, that one symbol (found in the target first) instead of the key ones."""
+    """Everything `read` shows; with `symbol`, that one symbol (found in the target first) instead of the key ones;
+    with `full`, the whole text of each file as well."""
     files, unreadable = outline_files(upstream, target_files(upstream, target))
+    key_symbols = (
+        (locate_near_target(upstream, target, symbol),) if symbol else tuple(locate_key_symbols(upstream, target))
+    )
     notes = load_notes_if_present(notes_dir, target.key)
     answers = load_notes_if_present(notes_dir, QUESTIONS_FILE)
     prompts = tuple(
@@ -95,14 +109,14 @@ def build_view(
         target=target,
         pin=pin,
         files=tuple(files),
-        key_symbols=(locate_near_target(upstream, target, symbol),)
-        if symbol
-        else tuple(locate_key_symbols(upstream, target)),
+        key_symbols=key_symbols,
         prompts=prompts,
         questions=questions,
         next_target=reading_list.next_target(target),
         total_targets=len(reading_list.targets),
         unreadable=tuple(unreadable),
+        sources={match.ref: source_lines(upstream, match) for key in key_symbols for match in key.matches},
+        whole_files={item.path: source_text(upstream, item.path) for item in files} if full else {},
     )
 
 

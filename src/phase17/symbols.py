@@ -18,8 +18,6 @@ from functools import cache, lru_cache
 from importlib.resources import files
 from typing import TYPE_CHECKING, Literal
 
-from phase17.errors import BadReferenceError
-
 if TYPE_CHECKING:
     import tree_sitter
 
@@ -399,34 +397,3 @@ def build_outline(symbols: Sequence[Symbol]) -> list[OutlineNode]:
         return nodes
 
     return build(sorted(symbols, key=lambda symbol: (symbol.start_byte, -symbol.end_byte)))
-
-
-# ---------------------------------------------------------------- references
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A reference as a reader writes it: `path::qualname` or a bare `qualname`."""
-
-    qualname: str
-    path: str | None = None
-
-    def __str__(self) -> str:
-        return f"{self.path}::{self.qualname}" if self.path else self.qualname
-
-
-_QUALNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-
-
-def parse_ref(text: str) -> Ref:
-    """Split `path::qualname` (pytest style) or take a bare qualname; reject anything else with a hint."""
-    text = text.strip()
-    path, separator, qualname = text.rpartition("::")
-    if not separator:
-        path, qualname = "", text
-    path = path.strip().lstrip("./") if path.startswith("./") else path.strip()
-    if not _QUALNAME.match(qualname):
-        raise BadReferenceError(
-            f"{text!r} is not a symbol reference; write Class.method or path/to/file.py::Class.method."
-        )
-    return Ref(qualname=qualname, path=path or None)

@@ -1,0 +1,85 @@
+"""What the lab notebook shows: the interview's screens, saves, warnings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from phase17.guide import Target
+from phase17.notebook import Edited, InterviewResult, Recorded
+from phase17.sourcetree import Lookup
+
+
+def notebook_intro(target: Target, key_symbols: Sequence[Lookup], total: int) -> RenderableType:
+    """The reminder above the prompts: the target and its key symbols with their current lines."""
+    header = Text.assemble(
+        ("Lab notebook ", "bold"), (f"{target.number}/{total} {target.key}", "bold magenta"), f": {target.title}"
+    )
+    header.append(
+        "\nOne sentence per prompt. Enter keeps the current answer; each answer is saved at once, so Ctrl-C loses nothing given.",
+        style="dim",
+    )
+    header.append(
+        "\nCite code as `Class.method`, `path.py::name` or file.py:LINE and it is anchored for phase17 check.",
+        style="dim",
+    )
+    table = Table.grid(padding=(0, 2))
+    for key in key_symbols:
+        if key.matches:
+            symbol = key.matches[0]
+            table.add_row(
+                Text(key.ref, style="cyan"),
+                Text(symbol.kind, style="dim"),
+                f"{symbol.path}:{symbol.start_line}-{symbol.end_line}",
+            )
+        else:
+            table.add_row(Text(key.ref, style="cyan"), Text("not found", style="red"), "")
+    return Group(header, table)
+
+
+def current_answer(text: str) -> Text:
+    return Text.assemble(("  current: ", "dim"), text.strip())
+
+
+def recorded(result: Recorded) -> RenderableType:
+    """What a save did: where, which citations were anchored, and any warning, at once."""
+    shown_path = f"annotations/{result.notes.name}.yaml"
+    lines = [Text(f"  saved {result.label.replace('_', ' ')} to {shown_path}", style="green")]
+    for citation in result.citations:
+        lines.append(
+            Text(
+                f"  anchored {citation.cited} -> {citation.anchor.symbol} ({citation.anchor.start}-{citation.anchor.end})",
+                style="dim",
+            )
+        )
+    return Group(*lines)
+
+
+def notebook_done(target: Target, result: InterviewResult) -> Text:
+    if result.stopped:
+        return Text(f"\nStopped. {result.saved} answer(s) from this session are saved in annotations/.")
+    text = Text(
+        f"Done with {target.key}: {result.saved} answer(s) saved; notebooks/phase17.md is regenerated.", style="green"
+    )
+    if result.next_target:
+        text.append(f"\nNext: phase17 read {result.next_target.key}, then phase17 notebook {result.next_target.key}")
+    return text
+
+
+def edited(result: Edited) -> RenderableType:
+    lines = [Text(f"Saved annotations/{result.path.name} ({result.citations} citation(s) anchored).")]
+    lines += [Text(f"Warning: {warning}", style="yellow") for warning in result.warnings]
+    return Group(*lines)
+
+
+def warnings(messages: Sequence[str]) -> Text:
+    """Warnings about the tree or the run, one line each (for stderr)."""
+    return Text("\n".join(f"Warning: {message}" for message in messages), style="yellow")
+
+
+def note_warnings(messages: Sequence[str]) -> Text:
+    """Warnings about a note just saved (empty, too long, a citation not anchored), under its save line."""
+    return Text("\n".join(f"  warning: {message}" for message in messages), style="yellow")

@@ -1,0 +1,206 @@
+"""What `read`, `resolve`, `outline` and `list` show: symbols with real line numbers, outlines, tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.panel import Panel
+from rich.rule import Rule
+from rich.style import Style
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from phase17.pin import Pin
+from phase17.reading import TargetStatus, TargetView
+from phase17.sourcetree import Lookup, Unreadable
+from phase17.symbols import OutlineNode, Symbol
+
+FOLD_AFTER_LINES = 40  # a longer key symbol is shown as its first lines, with the range to open
+FOLDED_LINES = 14
+
+
+def web_url(pin: Pin, path: str, start: int | None = None, end: int | None = None) -> str:
+    """A link to the file at the pinned commit (never a branch, so it does not drift)."""
+    base = pin.repository.removesuffix(".git").rstrip("/")
+    kind = "tree" if path.endswith("/") else "blob"
+    url = f"{base}/{kind}/{pin.commit}/{path.rstrip('/')}"
+    if start is not None:
+        url += f"#L{start}" + (f"-L{end}" if end is not None and end != start else "")
+    return url
+
+
+def symbol_source(symbol: Symbol, lines: list[str], *, fold: bool = True, command: str | None = None) -> RenderableType:
+    """A symbol's source highlighted with its real upstream line numbers; folded when long."""
+    title = Text.assemble(
+        (symbol.qualname, "bold cyan"),
+        f"  {symbol.kind}  ",
+        (f"{symbol.path}:{symbol.start_line}-{symbol.end_line}", "dim"),
+    )
+    shown = lines
+    folded = fold and len(lines) > FOLD_AFTER_LINES
+    if folded:
+        shown = lines[:FOLDED_LINES]
+    code = Syntax(
+        "\n".join(shown),
+        "python",
+        line_numbers=True,
+        start_line=symbol.start_line,
+        theme="ansi_dark",
+        word_wrap=True,
+        background_color="default",
+    )
+    parts: list[RenderableType] = [title, code]
+    if folded:
+        rest = f"⋮ {len(lines) - len(shown)} more lines, to line {symbol.end_line}"
+        if command:
+            rest += f"; whole: {command}"
+        parts.append(Text(rest, style="dim"))
+    return Group(*parts)
+
+
+def outline_tree(label: str, nodes: Sequence[OutlineNode], key_refs: frozenset[str] = frozenset()) -> Tree:
+    """The nested definitions with live lines; the target's key symbols are marked with a star."""
+    tree = Tree(Text(label, style="bold"))
+
+    def add(branch: Tree, items: Sequence[OutlineNode]) -> None:
+        for node in items:
+            symbol = node.symbol
+            key = symbol.ref in key_refs
+            line = Text.assemble(
+                (symbol.name, "bold yellow" if key else ("cyan" if symbol.kind == "class" else "")),
+                (f"  {symbol.kind}  {symbol.start_line}-{symbol.end_line}", "dim"),
+                ("  ★ key symbol" if key else "", "yellow"),
+            )
+            add(branch.add(line), node.children)
+
+    add(tree, nodes)
+    return tree
+
+
+def symbol_table(symbols: Sequence[Symbol]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for column in ("symbol", "kind", "path", "lines"):
+        table.add_column(column)
+    for symbol in symbols:
+        table.add_row(symbol.qualname, symbol.kind, symbol.path, f"{symbol.start_line}-{symbol.end_line}")
+    return table
+
+
+def unreadable_notice(items: Sequence[Unreadable]) -> Text:
+    return Text("\n".join(f"skipped {item.path}: {item.reason}" for item in items), style="yellow")
+
+
+def whole_files(texts: dict[str, str], pin: Pin) -> RenderableType:
+    """Whole files (path -> text) with line numbers, for `read --full`."""
+    parts: list[RenderableType] = []
+    for relative, text in texts.items():
+        parts.append(Text(relative, style=Style(bold=True, link=web_url(pin, relative))))
+        parts.append(Syntax(text, "python", line_numbers=True, theme="ansi_dark", background_color="default"))
+    return Group(*parts)
+
+
+def target_view(view: TargetView, *, fold: bool = True) -> RenderableType:
+    """The whole `read` screen: header, outline, key symbols, prompts, questions, footer."""
+    target, pin = view.target, view.pin
+    parts: list[RenderableType] = []
+    number = f"{target.number}/{view.total_targets}  " if target.number else ""
+    header = Text.assemble((f"{number}{target.key}", "bold magenta"), "  ", (target.title, "bold"))
+    if target.sentence:
+        header.append(f"\n{target.sentence}")
+    location = Text(f"\n{target.path}", style=Style(link=web_url(pin, target.path), bold=True))
+    location.append(f"  at {pin.tag} @ {pin.short}", style="dim")
+    header.append_text(location)
+    parts.append(Panel(header, box=box.ROUNDED, expand=True))
+    key_refs = frozenset(symbol.ref for key in view.key_symbols for symbol in key.matches)
+    for item in view.files:
+        parts.append(outline_tree(f"Outline of {item.path}  (★ key symbols, shown below)", item.outline, key_refs))
+    parts.append(Rule("Key symbols", style="dim"))
+    for key in view.key_symbols:
+        if key.status == "missing":
+            parts.append(Text(f"{key.ref}: not found in upstream/ (run phase17 check)", style="red"))
+            continue
+        if key.status == "ambiguous":
+            where = ", ".join(f"{symbol.path}:{symbol.start_line}" for symbol in key.matches)
+            parts.append(Text(f"{key.ref}: ambiguous, defined {len(key.matches)} times: {where}", style="yellow"))
+        for symbol in key.matches:
+            command = f"phase17 read {target.key} --symbol {key.ref}" if target.number else None
+            parts.append(symbol_source(symbol, view.sources[symbol.ref], fold=fold, command=command))
+            parts.append(Text(""))
+    parts.append(Rule("Lab notebook: three sentences", style="dim"))
+    for prompt in view.prompts:
+        parts.append(_prompt_line(prompt.prompt, prompt.answer))
+    if view.questions:
+        parts.append(Rule("Questions for this target", style="dim"))
+        for answer in view.questions:
+            parts.append(_prompt_line(f"Q{answer.question.number}. {answer.question.text}", answer.answer))
+    if view.unreadable:
+        parts.append(unreadable_notice(view.unreadable))
+    footer = Text()
+    if view.next_target:
+        footer.append(f"Next: phase17 read {view.next_target.key} ({view.next_target.title})    ")
+    if target.number:
+        footer.append(f"Write notes: phase17 notebook {target.key}")
+    parts.append(Rule(style="dim"))
+    parts.append(footer)
+    return Group(*parts)
+
+
+def _prompt_line(prompt: str, answer: str) -> RenderableType:
+    text = Text(prompt, style="bold")
+    text.append("\n  ")
+    if answer.strip():
+        text.append(answer.strip())
+    else:
+        text.append("not written yet", style="dim italic")
+    return text
+
+
+def reading_status_table(rows: Sequence[TargetStatus]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for column in ("#", "key", "path", "symbols", "notes", "questions", "anchors"):
+        table.add_column(
+            column,
+            no_wrap=column not in ("path", "anchors"),
+            overflow="fold",
+            min_width=11 if column == "anchors" else None,
+        )
+    for row in rows:
+        found = "upstream missing" if row.symbols_found is None else f"{row.symbols_found} of {len(row.target.symbols)}"
+        health_style = "green" if row.health == "ok" else ("dim" if row.health == "not checked" else "red")
+        table.add_row(
+            str(row.target.number),
+            row.target.key,
+            row.target.path,
+            found,
+            f"{row.notes_written} of 3",
+            f"{row.questions_answered} of {row.questions_linked}",
+            Text(row.health, style=health_style),
+        )
+    return table
+
+
+def resolve_problem(lookup: Lookup, within: str | None) -> Text | None:
+    """The stderr line for a reference that is missing or ambiguous (None when found)."""
+    if lookup.status == "missing":
+        return Text(
+            f"{lookup.ref}: no definition of that name in {within or 'upstream/'}; try phase17 outline to see what is there."
+        )
+    if lookup.status == "ambiguous":
+        return Text(f"{lookup.ref} is ambiguous: {len(lookup.matches)} definitions carry that name.", style="yellow")
+    return None
+
+
+def to_text(renderable: RenderableType, console: Console) -> str:
+    """What `console` would print, as text (for the pager)."""
+    with console.capture() as captured:
+        console.print(renderable)
+    return captured.get()
+
+
+def read_screen(view: TargetView, *, full: bool, fold: bool) -> RenderableType:
+    """`read`'s screen: the whole files with `full`, else the target view (long symbols folded when `fold`)."""
+    return whole_files(view.whole_files, view.pin) if full else target_view(view, fold=fold)

@@ -1,0 +1,177 @@
+"""The command line's side of the terminal: consoles, one-line errors, prompts, the pager, and fetches drawn
+with progress bars. Only the CLI layer (cli.py and this module) imports typer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console, RenderableType
+
+from phase17 import fetch as fetching
+from phase17 import guide, launch, render
+from phase17 import notebook as notes
+from phase17.errors import FetchError, Phase17Error
+from phase17.guide import ReadingList, Target
+from phase17.pin import Pin, load_pin
+from phase17.project import ProjectPaths, ensure_upstream, locate_project
+from phase17.sourcetree import Lookup
+
+
+@dataclass
+class Session:
+    """Options given before the subcommand, and the consoles every command prints through."""
+
+    upstream: Path | None = None
+    out: Console = field(default_factory=Console)
+    err: Console = field(default_factory=lambda: Console(stderr=True))
+
+    def configure(self, upstream: Path | None) -> None:
+        """NO_COLOR means plain text: no escape codes, bold included."""
+        plain = bool(os.environ.get("NO_COLOR"))
+        self.upstream = upstream
+        self.out = Console(color_system=None if plain else "auto", highlight=False)
+        self.err = Console(stderr=True, color_system=None if plain else "auto", highlight=False)
+
+
+session = Session()
+
+
+@contextmanager
+def reporting_errors() -> Iterator[None]:
+    """A Phase17Error becomes `Error: <message>` on stderr and exit code 2; anything else is a bug."""
+    try:
+        yield
+    except Phase17Error as error:
+        session.err.print(f"Error: {error}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    except KeyboardInterrupt:
+        session.err.print("Interrupted; nothing half-done was kept.", highlight=False)
+        raise typer.Exit(code=130) from None
+
+
+def locate() -> ProjectPaths:
+    return locate_project(Path.cwd(), session.upstream)
+
+
+def cache_dir() -> Path:
+    override = os.environ.get("PHASE17_CACHE_DIR")
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("phase17"))
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def consent(pin: Pin, source: str) -> None:
+    """A pin naming an unexpected repository is fetched only with the reader's yes (or PHASE17_TRUSTED_REPOSITORY)."""
+    if not fetching.needs_consent(pin, source, os.environ.get("PHASE17_TRUSTED_REPOSITORY")):
+        return
+    question = f"UPSTREAM_PIN.md names the repository {pin.repository}, not vllm-project/vllm. Fetch from it?"
+    try:
+        trusted = typer.confirm(question, default=False, err=True)
+    except typer.Abort:
+        trusted = False
+    if not trusted:
+        raise FetchError(
+            f"not fetching from {pin.repository}: it is not vllm-project/vllm; answer yes, or set PHASE17_TRUSTED_REPOSITORY={pin.repository}."
+        )
+
+
+def fetcher(
+    project: ProjectPaths, pin: Pin, source: str = "auto", force: bool = False, verify: bool = True
+) -> Callable[[], fetching.FetchResult]:
+    """A fetch of the pin with progress bars on stderr (for `fetch`, and for `read`'s first use)."""
+
+    def run() -> fetching.FetchResult:
+        consent(pin, source)
+        reporter = render.RichReporter(session.err)
+        try:
+            return fetching.fetch_upstream(
+                pin,
+                project.upstream,
+                source=source,
+                force=force,
+                cache_dir=cache_dir(),
+                reporter=reporter,
+                replaceable=project.upstream_is_own,
+                verify=verify,
+            )
+        finally:
+            reporter.finish()
+
+    return run
+
+
+def ready_upstream(project: ProjectPaths, pin: Pin, *, fetch_missing: bool = False) -> Path:
+    """upstream/, fetched on first use when asked; its warnings go to stderr."""
+    if fetch_missing and not project.upstream.exists():
+        session.err.print(
+            f"upstream/ is missing: fetching {pin.describe()} first (this is phase17 fetch).", highlight=False
+        )
+    ready = ensure_upstream(project, pin, fetcher(project, pin) if fetch_missing else None)
+    if ready.fetched is not None:
+        session.err.print(render.fetch_summary(ready.fetched, pin))
+    if ready.warnings:
+        session.err.print(render.warnings(ready.warnings))
+    return ready.path
+
+
+def load_all() -> tuple[ProjectPaths, Pin, ReadingList]:
+    project = locate()
+    return project, load_pin(project.pin_file), guide.load_reading_list()
+
+
+def show(renderable: RenderableType, pager: bool) -> None:
+    """Print, through the pager when stdout is a terminal and the output is longer than the screen."""
+    if pager and session.out.is_terminal and sys.stdout.isatty():
+        text = render.to_text(renderable, session.out)
+        if not (text.count("\n") > session.out.height and launch.page(text)):
+            sys.stdout.write(text)
+        return
+    session.out.print(renderable)
+
+
+class TerminalInterviewer:
+    """notebook.Interviewer on the terminal: rich for the screens, typer's prompt for the answers."""
+
+    def begin(self, target: Target, key_symbols: list[Lookup]) -> None:
+        session.out.print(render.notebook_intro(target, key_symbols, len(guide.load_reading_list().targets)))
+
+    def ask(self, prompt: str, current: str) -> str:
+        if current.strip():
+            session.out.print(render.current_answer(current))
+        label = f"{prompt} [Enter keeps it]" if current.strip() else prompt
+        try:
+            return str(typer.prompt(label, default=current, show_default=False)).strip()
+        except typer.Abort:
+            raise KeyboardInterrupt from None
+
+    def saved(self, recorded: notes.Recorded) -> None:
+        print_recorded(recorded)
+
+    def warn(self, message: str) -> None:
+        session.err.print(render.note_warnings([message]))
+
+
+def print_recorded(recorded: notes.Recorded) -> None:
+    session.out.print(render.recorded(recorded))
+    if recorded.warnings:
+        session.err.print(render.note_warnings(recorded.warnings))
+
+
+def reopen_editor(error: Phase17Error) -> bool:
+    session.err.print(f"Error: {error}", highlight=False, markup=False)
+    return bool(typer.confirm("The previous file is unchanged. Reopen the editor to fix it?", default=True))
