@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import phase17.terminal
-from helpers import UPSTREAM_V1, make_git_repository, write_pin
+from helpers import UPSTREAM_V1, invoke, line_of, make_git_repository, make_v2, write_pin
 
 REAL_ROOT = Path(__file__).resolve().parent.parent
 FIGURES: list[str] = []
@@ -115,3 +115,25 @@ def real_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # a cache of this test session's own: the reader's user cache is never touched
     fetch_upstream(pin, root / "upstream", source="pypi", cache_dir=tmp_path_factory.getbasetemp() / "sdist-cache")
     return root
+
+
+@pytest.fixture
+def noted(fetched_project: Path) -> Path:
+    """Notes written at v1: the templates plus citations of a hoisted method and a path:line inside a method."""
+    upstream = fetched_project / "upstream"
+    line = line_of(upstream / "vllm/platforms/cpu.py", 'return "cpu_attn"')
+    result = invoke(
+        "notebook",
+        "cuda",
+        "--edge-case",
+        f"`NvmlCudaPlatform.device_count` counts devices; cpu.py:{line} picks the backend.",
+    )
+    assert result.exit_code == 0, result.output
+    assert invoke("check").exit_code == 0
+    return fetched_project
+
+
+@pytest.fixture
+def drifted(noted: Path, git_source) -> tuple[Path, str]:
+    v2 = make_v2(git_source[0])
+    return noted, v2

@@ -219,3 +219,143 @@ def assert_golden(name: str, text: str) -> None:
             difflib.unified_diff(expected.splitlines(True), text.splitlines(True), f"golden/{name}", "actual")
         )
         raise AssertionError(f"output differs from golden/{name}:\n{diff}")
+
+
+def by_anchor(findings: list[dict]) -> dict[str, dict]:
+    return {f"{item['anchor']}|{item.get('cited') or ''}": item for item in findings}
+
+
+def statuses_of(findings: list[dict]) -> dict[str, str]:
+    return {
+        key.split("|")[0].split("::")[1] + (" (cited)" if key.split("|")[1] else ""): item["status"]
+        for key, item in by_anchor(findings).items()
+    }
+
+
+def edit_file(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def line_of(path: Path, needle: str) -> int:
+    return next(number for number, line in enumerate(path.read_text().splitlines(), start=1) if needle in line)
+
+
+def make_v2(source: Path) -> str:
+    """Commit a second version with one of each kind of drift; tag it v9.9.10 and return its sha."""
+    platforms = source / "vllm" / "platforms"
+    git(source, "checkout", "-q", "v9.9.9")
+    git(source, "checkout", "-q", "-b", "v2")
+    # lines shifted by an insertion above
+    edit_file(
+        platforms / "cpu.py",
+        "def get_max_threads(pid=0):",
+        "def inserted_helper():\n    return 0\n\n\ndef get_max_threads(pid=0):",
+    )
+    # a method renamed in place
+    edit_file(platforms / "cpu.py", "def discover_numa_topology(cls)", "def numa_topology(cls)")
+    # a body edit
+    edit_file(
+        platforms / "cuda.py",
+        "config.block_size = config.block_size or 16",
+        "config.block_size = config.block_size or 32",
+    )
+    # a method hoisted from a subclass into its base class (same file)
+    edit_file(
+        platforms / "cuda.py",
+        "class NvmlCudaPlatform(CudaPlatformBase):\n    @classmethod\n    @with_nvml_context\n    def device_count(cls) -> int:\n        return 1\n",
+        "class NvmlCudaPlatform(CudaPlatformBase):\n    pass\n",
+    )
+    edit_file(
+        platforms / "cuda.py",
+        "    @classmethod\n    def supports_fp8(cls) -> bool:\n        return True\n",
+        "    @classmethod\n    def supports_fp8(cls) -> bool:\n        return True\n\n    @classmethod\n    @with_nvml_context\n    def device_count(cls) -> int:\n        return 1\n",
+    )
+    # a function moved to another file
+    decorator = "def with_nvml_context(fn):\n    def wrapper(*args, **kwargs):\n        return fn(*args, **kwargs)\n\n    return wrapper\n"
+    edit_file(platforms / "cuda.py", decorator + "\n\n", "")
+    edit_file(
+        platforms / "cuda.py",
+        "from .interface import Platform, PlatformEnum\n",
+        "from .interface import Platform, PlatformEnum\nfrom .utils import with_nvml_context\n",
+    )
+    (platforms / "utils.py").write_text('"""Helpers moved out of cuda.py."""\n\n\n' + decorator, encoding="utf-8")
+    # a deletion
+    edit_file(
+        platforms / "cuda.py",
+        'def _get_backend_priorities(use_mla: bool) -> list[str]:\n    """Backends in the order they are tried."""\n    if use_mla:\n        return ["mla_a", "mla_b"]\n    return ["flash", "flex"]\n\n\n',
+        "",
+    )
+    edit_file(platforms / "cuda.py", "return _get_backend_priorities(False)[0]", 'return "flash"')
+    # a duplicate definition introduced
+    edit_file(
+        platforms / "__init__.py",
+        "builtin_platform_plugins = {",
+        "if TYPE_CHECKING:\n\n    def cpu_platform_plugin() -> str | None:\n        return None\n\n\nbuiltin_platform_plugins = {",
+    )
+    # a reformat only: spacing and a comment, same lines
+    edit_file(
+        platforms / "interface.py",
+        "return self._enum == PlatformEnum.OOT",
+        "return self._enum==PlatformEnum.OOT  # out of tree",
+    )
+    git(source, "add", "-A")
+    git(source, "commit", "-q", "-m", "v2")
+    git(source, "tag", "v9.9.10")
+    return git(source, "rev-parse", "HEAD")
+
+
+GOOD_NOTES = """\
+target: interface
+path: vllm/platforms/interface.py
+pin:
+  tag: v9.9.9
+  commit: abcdef0123456789abcdef0123456789abcdef01
+anchors:
+- symbol: vllm/platforms/interface.py::Platform
+  kind: class
+  start: 24
+  end: 59
+  fingerprint: 0123456789abcdef
+notes:
+  data_structure: ''
+  invariant: ''
+  edge_case: ''
+citations: []
+"""
+
+
+MALFORMED: list[tuple[str, bytes]] = [
+    ("unclosed bracket", GOOD_NOTES.replace("kind: class", "kind: [class").encode()),
+    ("unclosed quote", GOOD_NOTES.replace("invariant: ''", "invariant: 'oops").encode()),
+    ("tab indentation", GOOD_NOTES.replace("  kind: class", "\tkind: class").encode()),
+    ("duplicate key", GOOD_NOTES.replace("  edge_case: ''", "  edge_case: ''\n  edge_case: 'again'").encode()),
+    ("unknown top key", (GOOD_NOTES + "extra: 1\n").encode()),
+    ("unknown note", GOOD_NOTES.replace("  edge_case: ''", "  edge_case: ''\n  mood: ''").encode()),
+    ("start is text", GOOD_NOTES.replace("start: 24", "start: ten").encode()),
+    ("start is negative", GOOD_NOTES.replace("start: 24", "start: -1").encode()),
+    ("end before start", GOOD_NOTES.replace("end: 59", "end: 3").encode()),
+    ("anchors is a mapping", GOOD_NOTES.replace("anchors:\n- symbol", "anchors:\n  x:\n    symbol").encode()),
+    ("notes is a list", GOOD_NOTES.replace("notes:\n  data_structure: ''", "notes:\n- data_structure").encode()),
+    ("symbol without ::", GOOD_NOTES.replace("interface.py::Platform", "interface.py:Platform").encode()),
+    ("wrong target", GOOD_NOTES.replace("target: interface", "target: cuda").encode()),
+    (
+        "missing pin",
+        GOOD_NOTES.replace("pin:\n  tag: v9.9.9\n  commit: abcdef0123456789abcdef0123456789abcdef01\n", "").encode(),
+    ),
+    ("a scalar document", b"just text\n"),
+    ("an empty file", b""),
+    ("only a comment", b"# nothing here\n"),
+    ("two documents", (GOOD_NOTES + "---\n" + GOOD_NOTES).encode()),
+    ("python object tag", GOOD_NOTES.replace("kind: class", "kind: !!python/object/apply:os.system ['true']").encode()),
+    (
+        "alias bomb",
+        b"a: &a ['x','x','x','x','x','x','x','x','x']\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n",
+    ),
+    ("deep nesting", b"target: " + b"[" * 200 + b"]" * 200 + b"\n"),
+    ("huge document", b"target: interface\nnotes:\n  data_structure: '" + b"x" * (3 * 1024 * 1024) + b"'\n"),
+    ("not UTF-8", GOOD_NOTES.replace("invariant: ''", "invariant: 'caf\udce9'").encode("utf-8", "surrogateescape")),
+    ("NUL byte", GOOD_NOTES.replace("invariant: ''", "invariant: '\x00'").encode()),
+    ("non-string key", GOOD_NOTES.replace("  invariant: ''", "  12: ''").encode()),
+]

@@ -1,19 +1,40 @@
+"""The command line: parsing, exit codes, messages and rendering, end to end in a fixture project."""
+
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
-from helpers import assert_golden, ast_lines, invoke
+from helpers import (
+    FAKE_COMMIT,
+    MALFORMED,
+    assert_golden,
+    ast_lines,
+    build_sdist,
+    by_anchor,
+    git,
+    invoke,
+    publish,
+    serve,
+    statuses_of,
+    write_pin,
+)
+from phase17 import annotations as store
+from phase17.checkout import inspect_upstream
+from phase17.citations import resolve_citations
 from phase17.cli import app
-
-runner = CliRunner()
-
+from phase17.errors import InvalidFileError
+from phase17.guide import load_reading_list
+from phase17.notebook import ensure_notes_files
+from phase17.pin import load_pin
 
 # ---------------------------------------------------------------- fetch and pin
 
@@ -275,3 +296,531 @@ def test_piped_output_has_no_escape_codes(fetched_project: Path):
     )
     assert result.returncode == 0, result.stderr
     assert "\x1b" not in result.stdout and "CpuPlatform" in result.stdout
+
+
+def test_the_shipped_style_notes_check_clean_at_the_pin(noted: Path):
+    result = invoke("check", "--json")
+    assert result.exit_code == 0, result.output
+    findings = json.loads(result.stdout)
+    assert findings and {item["status"] for item in findings} == {"ok"}
+    assert "0 moved, 0 changed, 0 missing, 0 ambiguous" in invoke("check").stdout
+
+
+def test_pin_dry_run_reports_without_changing_anything(drifted: tuple[Path, str]):
+    project, v2 = drifted
+    pin_before = (project / "UPSTREAM_PIN.md").read_text()
+    head_before = git(project / "upstream", "rev-parse", "HEAD")
+    result = invoke("pin", "v9.9.10", "--dry-run", "--json")
+    assert result.exit_code == 1, result.output
+    assert "Dry run: re-pinning v9.9.9" in result.stderr
+    assert (project / "UPSTREAM_PIN.md").read_text() == pin_before
+    assert git(project / "upstream", "rev-parse", "HEAD") == head_before
+    assert not list(project.glob(".phase17-dry-run-*"))
+    statuses = statuses_of(json.loads(result.stdout))
+    assert statuses["CpuPlatform.dist_backend"] == "moved" and statuses["_get_backend_priorities"] == "missing"
+
+
+def test_every_kind_of_drift_is_classified(drifted: tuple[Path, str]):
+    project, v2 = drifted
+    result = invoke("pin", "v9.9.10", "--json")
+    assert result.exit_code == 1, result.output
+    pin = load_pin(project / "UPSTREAM_PIN.md")
+    assert (pin.tag, pin.commit) == ("v9.9.10", v2)
+    findings = json.loads(result.stdout)
+    statuses = statuses_of(findings)
+    expected = {
+        "CpuPlatform.dist_backend": "moved",  # an insertion above
+        "get_max_threads": "moved",
+        "CpuPlatform": "changed",  # a method in it was renamed
+        "CpuPlatform.discover_numa_topology": "missing",  # renamed
+        "CudaPlatformBase.check_and_update_config": "changed",  # a body edit
+        "CudaPlatformBase": "changed",
+        "NvmlCudaPlatform": "changed",  # lost the hoisted method
+        "Platform.is_out_of_tree": "ok",  # a reformat only
+        "with_nvml_context": "missing",  # moved to another file
+        "_get_backend_priorities": "missing",  # deleted
+        "NvmlCudaPlatform.device_count (cited)": "missing",  # hoisted into the base class
+        "cpu_platform_plugin": "ambiguous",  # a duplicate introduced
+        "CpuPlatform.get_attn_backend_cls (cited)": "moved",
+    }
+    assert {name: statuses[name] for name in expected} == expected
+    by = {
+        key.split("|")[0].split("::")[1] + ("|c" if key.split("|")[1] else ""): item
+        for key, item in by_anchor(findings).items()
+    }
+
+    renamed = by["CpuPlatform.discover_numa_topology"]["suggestions"][0]
+    assert (renamed["ref"], renamed["reason"]) == (
+        "vllm/platforms/cpu.py::CpuPlatform.numa_topology",
+        "renamed in place",
+    )
+    assert renamed["score"] >= 0.7
+    hoisted = by["NvmlCudaPlatform.device_count|c"]["suggestions"][0]
+    assert (hoisted["ref"], hoisted["reason"]) == (
+        "vllm/platforms/cuda.py::CudaPlatformBase.device_count",
+        "moved to another class",
+    )
+    moved_file = by["with_nvml_context"]["suggestions"][0]
+    assert (moved_file["ref"], moved_file["reason"], moved_file["score"]) == (
+        "vllm/platforms/utils.py::with_nvml_context",
+        "moved to another file",
+        1.0,
+    )
+    assert all(s["score"] < 0.8 for s in by["_get_backend_priorities"]["suggestions"])
+
+    changed = by["CudaPlatformBase.check_and_update_config"]
+    assert changed["current"]["fingerprint"] != changed["recorded"]["fingerprint"]
+    assert "-        config.block_size = config.block_size or 16" in changed["diff"]
+    assert "+        config.block_size = config.block_size or 32" in changed["diff"]
+    hunk = re.search(r"^@@ -(\d+)", changed["diff"], re.MULTILINE)
+    assert hunk and int(hunk.group(1)) >= changed["recorded"]["start"]  # real file lines, not slice lines
+
+    ambiguous = by["cpu_platform_plugin"]
+    assert len(ambiguous["matches"]) == 2 and ambiguous["current"] is None
+
+    cited_line = by["CpuPlatform.get_attn_backend_cls|c"]
+    assert cited_line["line_inside"] is False
+    assert set(findings[0]) >= {"target", "anchor", "kind", "status", "recorded", "current", "suggestions"}
+
+
+def test_the_report_names_suggestions_and_counts(drifted: tuple[Path, str]):
+    project, _ = drifted
+    result = invoke("pin", "v9.9.10")
+    assert result.exit_code == 1
+    flat = " ".join(result.stdout.split())
+    assert "-> vllm/platforms/utils.py::with_nvml_context lines 4-8 score 1.00 moved to another file" in flat
+    assert "renamed in place" in flat and "moved to another class" in flat
+    assert re.search(r"\d+ ok, \d+ moved, 5 changed, 4 missing, 1 ambiguous; 1 cited line\(s\) left their symbol", flat)
+
+
+def test_fix_repairs_the_moved_then_only_changed_and_missing_remain(drifted: tuple[Path, str]):
+    project, _ = drifted
+    assert invoke("pin", "v9.9.10").exit_code == 1
+    before = (project / "annotations" / "cpu.yaml").read_text()
+    fixed = invoke("check", "--fix")
+    assert fixed.exit_code == 1
+    assert "Rewrote the lines of" in fixed.stderr and "cpu: vllm/platforms/cpu.py::CpuPlatform" in fixed.stderr
+    assert (project / "annotations" / "cpu.yaml.bak").read_text() == before
+    again = json.loads(invoke("check", "--json").stdout)
+    remaining = {item["status"] for item in again if item["status"] != "ok"}
+    assert remaining == {"changed", "missing", "ambiguous"}
+    assert [item for item in again if item.get("line_inside") is False]  # prose citations are never rewritten
+    notes = store.load_notes(project / "annotations", "cuda")
+    assert "cpu.py:" in notes.notes["edge_case"]  # the prose is untouched
+
+
+def test_accept_and_relink(drifted: tuple[Path, str]):
+    project, _ = drifted
+    invoke("pin", "v9.9.10")
+    accepted = invoke("check", "--accept", "CudaPlatformBase.check_and_update_config", "--json")
+    statuses = statuses_of(json.loads(accepted.stdout))
+    assert statuses["CudaPlatformBase.check_and_update_config"] == "ok"
+    relinked = invoke("check", "--relink", "with_nvml_context", "vllm/platforms/utils.py::with_nvml_context", "--json")
+    assert statuses_of(json.loads(relinked.stdout)).get("with_nvml_context") == "ok"
+    assert "vllm/platforms/utils.py::with_nvml_context" in (project / "annotations" / "cuda.yaml").read_text()
+    wrong = invoke("check", "--accept", "NoSuchAnchor")
+    assert wrong.exit_code == 2 and "no changed anchor named 'NoSuchAnchor'" in wrong.stderr
+    ambiguous_target = invoke("check", "--relink", "_get_backend_priorities", "cpu_platform_plugin")
+    assert ambiguous_target.exit_code == 2 and "names 2 definitions" in ambiguous_target.stderr
+
+
+def test_old_text_survives_the_repin_in_upstream_history(drifted: tuple[Path, str], git_source):
+    project, v2 = drifted
+    invoke("pin", "v9.9.10")
+    upstream = project / "upstream"
+    assert git(upstream, "rev-parse", "HEAD") == v2
+    assert git(upstream, "rev-parse", "refs/phase17/v9.9.9") == git_source[1]
+
+
+def test_list_shows_anchor_health_from_the_last_check(drifted: tuple[Path, str]):
+    project, _ = drifted
+    invoke("pin", "v9.9.10")
+    rows = {row["key"]: row["anchors"] for row in json.loads(invoke("list", "--json").stdout)}
+    assert rows["interface"] == "ok" and rows["cpu"].endswith("to review")
+
+
+def test_bad_repin_refs_are_clear_errors(noted: Path):
+    result = invoke("pin", "not a version")
+    assert result.exit_code == 2 and "is not a tag (v0.23.0), a version (0.23.0) or a commit sha" in result.stderr
+    missing = invoke("pin", "v1.2.3")
+    assert missing.exit_code == 2 and "has no tag v1.2.3" in missing.stderr
+
+
+def test_repin_by_release_commit_finds_its_tag(drifted: tuple[Path, str]):
+    project, v2 = drifted
+    result = invoke("pin", v2[:10], "--dry-run", "--json")
+    assert result.exit_code == 1, result.output
+    assert f"-> v9.9.10 @ {v2[:7]}" in result.stderr
+    unknown = invoke("pin", "abcdef1234")
+    assert unknown.exit_code == 2 and "no release tag of" in unknown.stderr and "points at abcdef1234" in unknown.stderr
+
+
+def _notes(project: Path, name: str = "interface") -> store.NotesFile:
+    return store.load_notes(project / "annotations", name)
+
+
+def test_first_save_creates_every_notes_file_with_anchors_at_the_pin(fetched_project: Path):
+    result = invoke("notebook", "cpu", "--data-structure", "A list of NUMA nodes.")
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (fetched_project / "annotations").glob("*.yaml"))
+    assert names == ["cpu.yaml", "cuda.yaml", "interface.yaml", "platforms.yaml", "plugins.yaml", "questions.yaml"]
+    cpu = _notes(fetched_project, "cpu")
+    pin = load_pin(fetched_project / "UPSTREAM_PIN.md")
+    assert (cpu.pin.tag, cpu.pin.commit) == (pin.tag, pin.commit)
+    assert [a.symbol for a in cpu.anchors][:2] == [
+        "vllm/platforms/cpu.py::CpuPlatform",
+        "vllm/platforms/cpu.py::CpuPlatform.dist_backend",
+    ]
+    assert cpu.notes == {"data_structure": "A list of NUMA nodes.", "invariant": "", "edge_case": ""}
+    assert "saved data structure to annotations/cpu.yaml" in result.stdout
+
+
+def test_citations_are_resolved_and_anchored(fetched_project: Path):
+    note = (
+        "`Platform.get_attn_backend_cls` returns a path; `vllm/platforms/cpu.py::CpuPlatform` overrides it, "
+        "see interface.py:40 and `NoSuchThing`, `get_max_threads()` and `x + y`."
+    )
+    result = invoke("notebook", "interface", "--invariant", note)
+    assert result.exit_code == 0, result.output
+    cited = {c.cited: c for c in _notes(fetched_project).citations}
+    assert sorted(cited) == [
+        "Platform.get_attn_backend_cls",
+        "get_max_threads",
+        "interface.py:40",
+        "vllm/platforms/cpu.py::CpuPlatform",
+    ]
+    assert cited["interface.py:40"].anchor.symbol == "vllm/platforms/interface.py::Platform.get_attn_backend_cls"
+    assert cited["interface.py:40"].line == 40
+    assert (
+        cited["get_max_threads"].anchor.symbol == "vllm/platforms/cpu.py::get_max_threads"
+    )  # found outside the target
+    assert all(c.note == "invariant" for c in cited.values())
+    assert "warning: `NoSuchThing` is not defined in upstream/" in " ".join(result.stderr.split())
+
+
+def test_ambiguous_and_out_of_definition_citations_warn(fetched_project: Path):
+    upstream = fetched_project / "upstream"
+    citations, warnings = resolve_citations(
+        upstream, "edge_case", "`nvml_available` and cuda.py:1 and nope.py:3", ("vllm/platforms/cuda.py",)
+    )
+    assert citations == []
+    assert warnings == [
+        "cuda.py:1: line 1 of vllm/platforms/cuda.py is not inside a definition; not anchored.",
+        "nope.py:3: no file nope.py in upstream/; not anchored.",
+        "`nvml_available` is defined 2 times (vllm/platforms/cuda.py:49, vllm/platforms/cuda.py:53); write path::name to anchor one.",
+    ]
+
+
+def test_replacing_a_note_replaces_its_citations_only(fetched_project: Path):
+    invoke("notebook", "interface", "--invariant", "`Platform`", "--edge-case", "`PlatformEnum`")
+    invoke("notebook", "interface", "--invariant", "`DeviceCapability`")
+    cited = sorted((c.note, c.cited) for c in _notes(fetched_project).citations)
+    assert cited == [("edge_case", "PlatformEnum"), ("invariant", "DeviceCapability")]
+
+
+def test_interactive_notebook_saves_each_answer(fetched_project: Path):
+    answers = "A dict of plugins.\nOnly one platform is current.\n\nQ1 answer.\nQ2 answer cites `PlatformEnum`.\n\n"
+    result = invoke("notebook", "interface", input=answers)
+    assert result.exit_code == 0, result.output
+    notes = _notes(fetched_project)
+    assert notes.notes == {
+        "data_structure": "A dict of plugins.",
+        "invariant": "Only one platform is current.",
+        "edge_case": "",
+    }
+    questions = _notes(fetched_project, "questions")
+    assert questions.notes["1"] == "Q1 answer." and questions.notes["2"] == "Q2 answer cites `PlatformEnum`."
+    assert [c.anchor.symbol for c in questions.citations] == ["vllm/platforms/interface.py::PlatformEnum"]
+    assert "Platform.get_attn_backend_cls" in result.stdout  # the reminder of key symbols with lines
+    assert result.stderr.count("warning: left empty.") == 1  # the edge case was left empty
+    assert "Next: phase17 read cuda" in result.stdout
+    markdown = (fetched_project / "notebooks" / "phase17.md").read_text()
+    assert "Only one platform is current." in markdown and "Q2 answer cites" in markdown
+
+
+def test_enter_keeps_the_current_answer(fetched_project: Path):
+    invoke("notebook", "interface", "--data-structure", "Kept.")
+    result = invoke("notebook", "interface", input="\n\n\n\n\n\n")
+    assert result.exit_code == 0, result.output
+    assert "current: Kept." in result.stdout
+    assert _notes(fetched_project).notes["data_structure"] == "Kept."
+
+
+def test_stopping_between_prompts_keeps_the_first_answer(fetched_project: Path):
+    result = invoke("notebook", "interface", input="The first answer.\n")  # then end of input, like Ctrl-D
+    assert result.exit_code == 130
+    assert "1 answer(s) from this session are saved" in result.stderr
+    assert _notes(fetched_project).notes["data_structure"] == "The first answer."
+
+
+def test_no_target_picks_the_first_unfinished(fetched_project: Path):
+    invoke("notebook", "interface", "--data-structure", "a.", "--invariant", "b.", "--edge-case", "c.")
+    result = invoke("notebook", input="")
+    assert "Lab notebook 2/5 cuda" in result.stdout
+
+
+def test_answer_command(fetched_project: Path):
+    result = invoke("answer", "4", "The CPU path uses `CpuPlatform.check_and_update_config`.")
+    assert result.exit_code == 0, result.output
+    questions = _notes(fetched_project, "questions")
+    assert questions.notes["4"].startswith("The CPU path")
+    assert questions.citations[0].anchor.symbol == "vllm/platforms/cpu.py::CpuPlatform.check_and_update_config"
+    bad = invoke("answer", "9", "x")
+    assert bad.exit_code == 2 and "no question 9" in bad.stderr
+
+
+def test_a_hand_broken_yaml_is_reported_by_line_and_left_alone(fetched_project: Path):
+    invoke("notebook", "interface", "--data-structure", "Something.")
+    path = fetched_project / "annotations" / "interface.yaml"
+    broken = path.read_text().replace("  kind: class\n", "  kind: [class\n", 1)
+    path.write_text(broken, encoding="utf-8")
+    line = broken.splitlines().index("  kind: [class") + 2
+    for command in (
+        ["read", "interface", "--no-pager"],
+        ["notebook", "interface", "--invariant", "x"],
+        ["export"],
+        ["list"],
+    ):
+        result = invoke(*command)
+        assert result.exit_code == 2, (command, result.output)
+        assert result.stderr.startswith(f"Error: annotations/interface.yaml:{line}: "), result.stderr
+        assert path.read_text() == broken
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("start: 24", "start: -3"), "anchors[1].start must be a line number"),
+        (("notes:\n", "notes:\n  mood: happy\n"), "unknown key 'mood' in notes"),
+        (("target: interface", "target: cuda"), "target is 'cuda' but the file is named interface.yaml"),
+        (
+            ("path: vllm/platforms/interface.py\n", "path: vllm/platforms/interface.py\ncolour: red\n"),
+            "unknown key 'colour'",
+        ),
+        (("  data_structure: ''\n", "  data_structure: 12\n"), "notes.data_structure must be text, not int '12'"),
+    ],
+)
+def test_shape_errors_name_the_line(fetched_project: Path, change, message):
+    ensure_notes_files(
+        fetched_project / "annotations",
+        fetched_project / "upstream",
+        load_reading_list(),
+        load_pin(fetched_project / "UPSTREAM_PIN.md"),
+    )
+    path = fetched_project / "annotations" / "interface.yaml"
+    text = path.read_text()
+    assert change[0] in text
+    path.write_text(text.replace(change[0], change[1], 1), encoding="utf-8")
+    with pytest.raises(InvalidFileError, match=rf"^annotations/interface.yaml:\d+: .*{re.escape(message)}"):
+        _notes(fetched_project)
+
+
+def test_load_then_save_is_byte_identical(fetched_project: Path):
+    invoke(
+        "notebook", "interface", "--data-structure", "Quotes ' \" and: colons, # hashes, no, null, 1e3, - x, ünïcode."
+    )
+    path = fetched_project / "annotations" / "interface.yaml"
+    before = path.read_bytes()
+    store.save_notes(fetched_project / "annotations", _notes(fetched_project))
+    assert path.read_bytes() == before
+
+
+def test_a_failed_write_leaves_the_old_file(fetched_project: Path, monkeypatch):
+    invoke("notebook", "interface", "--data-structure", "Old.")
+    path = fetched_project / "annotations" / "interface.yaml"
+    before = path.read_bytes()
+
+    def disk_full(descriptor: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    result = invoke("notebook", "interface", "--data-structure", "New.")
+    assert result.exit_code == 2
+    assert "could not write (No space left on device); the previous file is unchanged" in result.stderr
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_edit_validates_and_keeps_the_old_file_on_a_bad_edit(fetched_project: Path, tmp_path: Path, monkeypatch):
+    invoke("notebook", "interface", "--data-structure", "Old.")
+    path = fetched_project / "annotations" / "interface.yaml"
+    before = path.read_text()
+    breaker = tmp_path / "break.sh"
+    breaker.write_text('#!/bin/sh\nprintf "target: [oops\\n" > "$1"\n', encoding="utf-8")
+    breaker.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(breaker))
+    result = invoke("notebook", "interface", "--edit", input="n\n")
+    assert result.exit_code == 2, result.output
+    assert "Error: annotations/interface.yaml:" in result.stderr and "Reopen the editor" in result.stdout
+    assert path.read_text() == before
+    assert (path.parent / ".interface.rejected.yaml").read_text() == "target: [oops\n"
+
+    fixer = tmp_path / "fix.sh"
+    fixer.write_text(
+        '#!/bin/sh\nsed -i "s/data_structure: Old./data_structure: Edited, citing \\`PlatformEnum\\`./" "$1"\n',
+        encoding="utf-8",
+    )
+    fixer.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(fixer))
+    result = invoke("notebook", "interface", "--edit")
+    assert result.exit_code == 0, result.output
+    notes = _notes(fetched_project)
+    assert notes.notes["data_structure"] == "Edited, citing `PlatformEnum`."
+    assert [c.cited for c in notes.citations] == ["PlatformEnum"]
+    assert (path.parent / "interface.yaml.bak").read_text() == before
+
+
+def _writer(project: str, key: str, rounds: int) -> None:
+    os.chdir(project)
+    from phase17.cli import app as cli_app
+
+    for round_number in range(rounds):
+        CliRunner().invoke(cli_app, ["notebook", "interface", f"--{key.replace('_', '-')}", f"{key} {round_number}."])
+
+
+def test_two_processes_writing_at_once_never_corrupt_the_file(fetched_project: Path):
+    invoke("notebook", "interface", "--data-structure", "start.")
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_writer, args=(str(fetched_project), key, 8)) for key in ("invariant", "edge_case")
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+        assert worker.exitcode == 0
+    notes = _notes(fetched_project)
+    assert notes.notes == {"data_structure": "start.", "invariant": "invariant 7.", "edge_case": "edge_case 7."}
+
+
+def test_read_shows_the_notes_so_far(fetched_project: Path):
+    invoke("notebook", "interface", "--edge-case", "Unknown attributes return None.")
+    invoke("answer", "2", "Through current_platform.")
+    data = json.loads(invoke("read", "interface", "--json").stdout)
+    assert {p["key"]: p["answer"] for p in data["prompts"]}["edge_case"] == "Unknown attributes return None."
+    assert {q["number"]: q["answer"] for q in data["questions"]}[2] == "Through current_platform."
+    rows = {row["key"]: row for row in json.loads(invoke("list", "--json").stdout)}
+    assert rows["interface"]["notes_written"] == 1 and rows["interface"]["questions_answered"] == 1
+
+
+def test_ctrl_c_in_a_real_terminal_keeps_the_first_answer(fetched_project: Path):
+    import pexpect  # in the test extra
+
+    environment = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "phase17", "notebook", "interface"],
+        cwd=str(fetched_project),
+        env=environment,
+        encoding="utf-8",
+        timeout=30,
+    )
+    child.expect("What data structure does it build or keep")
+    child.sendline("Typed in a real terminal.")
+    child.expect("saved data structure to annotations/interface.yaml")
+    child.expect("What invariant must hold")
+    child.sendcontrol("c")
+    child.expect("1 answer\\(s\\) from this session are saved")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    notes = _notes(fetched_project)
+    assert notes.notes["data_structure"] == "Typed in a real terminal." and notes.notes["invariant"] == ""
+    assert "Typed in a real terminal." in (fetched_project / "notebooks" / "phase17.md").read_text()
+
+
+def test_malformed_notes_through_every_command_exit_2(fetched_project: Path, report_figure):
+    assert invoke("notebook", "interface", "--data-structure", "x.").exit_code == 0
+    path = fetched_project / "annotations" / "interface.yaml"
+    tried = 0
+    for _, raw in MALFORMED:
+        path.write_bytes(raw)
+        for command in (
+            ["read", "interface", "--no-pager"],
+            ["check"],
+            ["export"],
+            ["notebook", "interface", "--invariant", "y."],
+        ):
+            result = invoke(*command)
+            assert result.exit_code == 2, (command, result.output)
+            assert result.stderr.startswith("Error: annotations/interface.yaml:") and "Traceback" not in result.output
+            assert path.read_bytes() == raw
+            tried += 1
+    report_figure(
+        f"[reliability] malformed notes files tried: {len(MALFORMED)} inputs x 4 commands = {tried} runs, 0 files changed"
+    )
+
+
+def test_bad_upstream_files_never_crash_a_command(fetched_project: Path, tmp_path: Path):
+    plugins = fetched_project / "upstream" / "vllm" / "plugins"
+    (plugins / "binary.py").write_bytes(b"\x7fELF\x00\x01\x02" * 100)
+    (plugins / "broken.py").write_text(
+        "def load_plugins_by_group(:\n    pass\nclass Fine:\n    x = 1\n", encoding="utf-8"
+    )
+    (plugins / "latin1.py").write_bytes(b"# caf\xe9\ndef latin(): return '\xff'\n")
+    (plugins / "huge.py").write_bytes(b"x = 1\n" * (9 * 1024 * 1024 // 6 + 10))
+    outside = tmp_path / "outside.py"
+    outside.write_text("def load_plugins_by_group():\n    pass\n", encoding="utf-8")
+    os.symlink(outside, plugins / "escape.py")
+    for command in (
+        ["read", "plugins", "--no-pager"],
+        ["outline", "plugins"],
+        ["resolve", "load_plugins_by_group"],
+        ["list"],
+        ["check"],
+        ["read", "plugins", "--json"],
+    ):
+        result = invoke(*command)
+        assert result.exit_code in (0, 1), (command, result.output)
+        assert "Traceback" not in result.output
+        if command[0] in ("read", "outline"):
+            for name in ("binary.py", "huge.py", "escape.py"):
+                assert result.output.count(f"vllm/plugins/{name}") == 1, (command, name, result.output)
+    resolved = json.loads(invoke("resolve", "load_plugins_by_group", "--json").stdout)
+    # broken.py's def is recovered from its syntax error; the link out of upstream/ is never followed
+    assert [m["path"] for m in resolved["matches"]] == ["vllm/plugins/__init__.py", "vllm/plugins/broken.py"]
+    assert {u["path"] for u in resolved["unreadable"]} == {"vllm/plugins/escape.py"}
+    assert "Fine" in invoke("outline", "plugins").stdout and "latin" in invoke("outline", "plugins").stdout
+
+
+def test_insecure_skip_verify_warns_and_is_recorded(tmp_path: Path):
+    root = tmp_path / "p"
+    write_pin(root, FAKE_COMMIT)
+    index = tmp_path / "index"
+    publish(index, build_sdist(tmp_path / "dist", commit_id="123abc456"), digest="0" * 64)
+    os.chdir(root)
+    with serve(index) as url:
+        os.environ["PIP_INDEX_URL"] = url
+        try:
+            refused = invoke("fetch", "--source", "pypi")
+            assert refused.exit_code == 2 and "sha256 is" in refused.stderr
+            result = invoke("fetch", "--source", "pypi", "--insecure-skip-verify")
+        finally:
+            del os.environ["PIP_INDEX_URL"]
+    assert result.exit_code == 0, result.output
+    assert "INSECURE: --insecure-skip-verify" in result.stderr and "NOT verified" in result.stdout
+    upstream = root / "upstream"
+    assert (
+        "verification: skipped (--insecure-skip-verify)" in (upstream / ".git" / "phase17-provenance.yaml").read_text()
+    )
+    assert "Verification: skipped (--insecure-skip-verify)" in git(upstream, "log", "-1", "--format=%B")
+    state = inspect_upstream(upstream, load_pin(root / "UPSTREAM_PIN.md"))
+    assert state.status == "matches" and not state.verified and not state.is_verified
+    shown = invoke("pin")
+    assert shown.exit_code == 1 and "NOT verified" in shown.stdout
+    cache = Path(os.environ["PHASE17_CACHE_DIR"]) / "sdists"  # where the CLI keeps sdists in this test
+    assert (cache / "vllm-9.9.9.tar.gz").is_file()  # the unverified download is there...
+    assert not list(cache.glob("*.sha256"))  # ...but never recorded as verified, so it is never trusted later
+
+
+def test_an_unexpected_repository_needs_a_yes(tmp_path: Path, git_source):
+    root = tmp_path / "p"
+    write_pin(root, git_source[1], repository=git_source[0].as_uri())
+    os.chdir(root)
+    refused = invoke("fetch")
+    assert refused.exit_code == 2
+    assert "names the repository" in refused.stderr and "set PHASE17_TRUSTED_REPOSITORY=" in refused.stderr
+    assert not (root / "upstream").exists()
+    accepted = invoke("fetch", input="y\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert inspect_upstream(root / "upstream", load_pin(root / "UPSTREAM_PIN.md")).status == "matches"

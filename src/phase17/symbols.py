@@ -188,7 +188,7 @@ def _definition_symbol(node: tree_sitter.Node, source: bytes, path: str, fingerp
     scope = ".".join(name for _, name in chain)
     name = _text(name_node)
     outer = node.parent if node.parent is not None and node.parent.type == "decorated_definition" else node
-    decorators = [_text(child).lstrip("@").strip() for child in outer.children if child.type == "decorator"]
+    decorators = [_decorator_text(child) for child in outer.children if child.type == "decorator"]
     kind = _kind_of(node, decorators, in_class=bool(chain) and chain[-1][0] == "class_definition")
     end_row = _last_token_row(node)
     return Symbol(
@@ -205,6 +205,12 @@ def _definition_symbol(node: tree_sitter.Node, source: bytes, path: str, fingerp
         fingerprint=fingerprints.of(outer.start_byte, outer.end_byte),
         scope=scope,
     )
+
+
+def _decorator_text(decorator: tree_sitter.Node) -> str:
+    """A decorator's expression, without the `@` or a comment after it (`@staticmethod  # why`)."""
+    expressions = [child for child in decorator.named_children if child.type != "comment"]
+    return _text(expressions[0]).strip() if expressions else _text(decorator).lstrip("@").strip()
 
 
 def _kind_of(node: tree_sitter.Node, decorators: list[str], *, in_class: bool) -> SymbolKind:

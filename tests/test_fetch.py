@@ -1,12 +1,26 @@
+"""fetch.py: the git path, the choice of source, refusals, and atomic replacement under SIGKILL."""
+
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from helpers import RecordingReporter, git, write_pin
+from helpers import (
+    FAKE_COMMIT,
+    RecordingReporter,
+    build_sdist,
+    git,
+    publish,
+    serve,
+    write_pin,
+)
 from phase17.errors import FetchError, NetworkError, UpstreamError
 from phase17.fetch import fetch_upstream
 from phase17.pin import load_pin
@@ -143,3 +157,52 @@ def test_a_swap_killed_midway_is_undone_on_the_next_fetch(fetched_project: Path,
     result = _fetch(fetched_project, source=str(git_source[0]))
     assert upstream.exists() and not aside.exists()
     assert result.up_to_date and result.state.status == "matches"
+
+
+def test_sigkill_during_fetch_leaves_old_or_new_tree(tmp_path: Path, report_figure):
+    root = tmp_path / "p"
+    write_pin(root, FAKE_COMMIT)
+    index = tmp_path / "index"
+    publish(index, build_sdist(tmp_path / "dist"))
+    pin = load_pin(root / "UPSTREAM_PIN.md")
+    upstream = root / "upstream"
+    kill_points = 0
+    outcomes = {"old tree": 0, "new tree": 0}
+    with serve(index) as url:
+        fetch_upstream(pin, upstream, source="pypi", cache_dir=root / "cache", index_url=url)
+        pristine = _listing(upstream)
+        environment = {**os.environ, "PIP_INDEX_URL": url, "PHASE17_CACHE_DIR": str(root / "cache"), "NO_COLOR": "1"}
+        for round_number in range(14):
+            (upstream / "OLD_TREE_MARKER").write_text("old\n", encoding="utf-8")
+            old = _listing(upstream)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "phase17", "fetch", "--force", "--source", "pypi"],
+                cwd=root,
+                env=environment,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(0.05 + round_number * 0.3)  # evenly from start-up to well after the swap, on any machine
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            kill_points += 1
+            assert upstream.is_dir(), f"round {round_number}: upstream/ vanished"
+            now = _listing(upstream)
+            assert now in (old, pristine), f"round {round_number}: a mixed tree"
+            cached = root / "cache" / "sdists" / "vllm-9.9.9.tar.gz"
+            assert not cached.exists() or cached.read_bytes() == (index / "files" / "vllm-9.9.9.tar.gz").read_bytes()
+            outcomes["old tree" if now == old else "new tree"] += 1
+            if now == old:
+                (upstream / "OLD_TREE_MARKER").unlink()
+    assert outcomes["old tree"] and outcomes["new tree"]  # kills landed both before and after the swap
+    report_figure(
+        f"[fault injection] fetches killed with SIGKILL at {kill_points} points: upstream/ was the old or the new tree every time ({outcomes})"
+    )
+
+
+def _listing(folder: Path) -> list[tuple[str, bytes]]:
+    return sorted(
+        (p.relative_to(folder).as_posix(), p.read_bytes())
+        for p in folder.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(folder).parts
+    )

@@ -1,0 +1,47 @@
+"""export.py: the Markdown lab notebook, deterministic, links pinned to commits."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from helpers import (
+    assert_golden,
+    invoke,
+)
+from phase17.export import export_markdown
+from phase17.guide import load_reading_list
+from phase17.pin import load_pin
+
+
+def test_export_matches_golden(fetched_project: Path):
+    pin_file = fetched_project / "UPSTREAM_PIN.md"
+    fixed = re.sub(r"repository: .*", "repository: https://example.invalid/vllm-project/vllm", pin_file.read_text())
+    pin_file.write_text(fixed, encoding="utf-8")  # the fixture repository's tmp path would make links vary
+    invoke(
+        "notebook",
+        "interface",
+        "--data-structure",
+        "A class with `Platform.device_type`.",
+        "--invariant",
+        "See interface.py:40.",
+    )
+    invoke("answer", "1", "Every platform sets `CpuPlatform.dist_backend`.")
+    reading_list = load_reading_list()
+    markdown = export_markdown(
+        fetched_project / "annotations", reading_list, load_pin(fetched_project / "UPSTREAM_PIN.md")
+    )
+    assert markdown == (fetched_project / "notebooks" / "phase17.md").read_text()
+    assert_golden("notebook_export.md", markdown)
+    assert invoke("export").exit_code == 0
+    assert (fetched_project / "notebooks" / "phase17.md").read_text() == markdown
+
+
+def test_the_shipped_notebook_export_matches_the_shipped_annotations():
+    root = Path(__file__).resolve().parent.parent
+    markdown = export_markdown(root / "annotations", load_reading_list(), load_pin(root / "UPSTREAM_PIN.md"))
+    assert markdown == (root / "notebooks" / "phase17.md").read_text(encoding="utf-8"), (
+        "run phase17 export and commit it"
+    )
+    names = sorted(p.name for p in (root / "annotations").glob("*.yaml"))
+    assert names == ["cpu.yaml", "cuda.yaml", "interface.yaml", "platforms.yaml", "plugins.yaml", "questions.yaml"]
