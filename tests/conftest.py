@@ -137,3 +137,21 @@ def noted(fetched_project: Path) -> Path:
 def drifted(noted: Path, git_source) -> tuple[Path, str]:
     v2 = make_v2(git_source[0])
     return noted, v2
+
+
+@pytest.fixture
+def repinned(drifted: tuple[Path, str]):
+    """The drifted project moved to v9.9.10 by the core re-pin (no CLI): (paths, pin before, findings)."""
+    from dataclasses import replace
+
+    from phase17.pin import load_pin
+    from phase17.progress import SilentReporter
+    from phase17.project import locate_project, repin
+
+    project, v2 = drifted
+    paths = locate_project(project)
+    before = load_pin(paths.pin_file)
+    findings = repin(
+        paths, before, replace(before, tag="v9.9.10", commit=v2), cache_dir=project / "cache", reporter=SilentReporter()
+    )
+    return paths, before, findings

@@ -359,3 +359,33 @@ MALFORMED: list[tuple[str, bytes]] = [
     ("NUL byte", GOOD_NOTES.replace("invariant: ''", "invariant: '\x00'").encode()),
     ("non-string key", GOOD_NOTES.replace("  invariant: ''", "  12: ''").encode()),
 ]
+
+
+# What each MALFORMED input must be reported as, after "annotations/interface.yaml:": the line, then the gist.
+MALFORMED_ERRORS = {
+    "unclosed bracket": "9: expected ',' or ']', but got ':' (while parsing a flow sequence at line 8)",
+    "unclosed quote": "17: found unexpected end of stream (while scanning a quoted scalar at line 14)",
+    "tab indentation": "8: found character '\\t' that cannot start any token",
+    "duplicate key": "16: duplicate key 'edge_case'",
+    "unknown top key": "17: unknown key 'extra' in the file (expected target, path, pin, anchors, notes, citations)",
+    "unknown note": "16: unknown key 'mood' in notes (expected data_structure, invariant, edge_case)",
+    "start is text": "9: anchors[1].start must be a whole number, not str 'ten'",
+    "start is negative": "9: anchors[1].start must be a line number (1 or more), not the number -1",
+    "end before start": "10: anchors[1].end: end (3) is before its start (24)",
+    "anchors is a mapping": "6: anchors must be a list, not a mapping",
+    "notes is a list": "14: mapping values are not allowed here",
+    "symbol without ::": "7: anchors[1].symbol: must be path::qualname, not 'vllm/platforms/interface.py:Platform'",
+    "wrong target": "1: target is 'cuda' but the file is named interface.yaml",
+    "missing pin": "1: the file is missing 'pin'",
+    "a scalar document": "1: the file must be a mapping with target, path, pin, anchors, notes, citations, not str 'just text'",
+    "an empty file": "1: the file must be a mapping with target, path, pin, anchors, notes, citations, not empty",
+    "only a comment": "1: the file must be a mapping with target, path, pin, anchors, notes, citations, not empty",
+    "two documents": "17: but found another document (expected a single document in the stream at line 1)",
+    "python object tag": "8: could not determine a constructor for the tag 'tag:yaml.org,2002:python/object/apply:os.system'",
+    "alias bomb": "2: YAML aliases (*name) are not allowed in phase17 files",
+    "deep nesting": "1: nested deeper than 32 levels",
+    "huge document": "1: file is larger than 2 MiB",
+    "not UTF-8": "14: not valid UTF-8 (byte 292)",
+    "NUL byte": "14: character U+0000 is not allowed in YAML",
+    "non-string key": "14: key 12 must be a string",
+}

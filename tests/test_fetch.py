@@ -159,6 +159,7 @@ def test_a_swap_killed_midway_is_undone_on_the_next_fetch(fetched_project: Path,
     assert result.up_to_date and result.state.status == "matches"
 
 
+@pytest.mark.slow
 def test_sigkill_during_fetch_leaves_old_or_new_tree(tmp_path: Path, report_figure):
     root = tmp_path / "p"
     write_pin(root, FAKE_COMMIT)
@@ -172,17 +173,18 @@ def test_sigkill_during_fetch_leaves_old_or_new_tree(tmp_path: Path, report_figu
         fetch_upstream(pin, upstream, source="pypi", cache_dir=root / "cache", index_url=url)
         pristine = _listing(upstream)
         environment = {**os.environ, "PIP_INDEX_URL": url, "PHASE17_CACHE_DIR": str(root / "cache"), "NO_COLOR": "1"}
+        command = [sys.executable, "-m", "phase17", "fetch", "--force", "--source", "pypi"]
+        (upstream / "OLD_TREE_MARKER").write_text("old\n", encoding="utf-8")
+        started = time.monotonic()
+        subprocess.run(command, cwd=root, env=environment, check=True, capture_output=True)
+        whole = time.monotonic() - started  # one whole fetch on this machine: the kill schedule scales with it
         for round_number in range(14):
             (upstream / "OLD_TREE_MARKER").write_text("old\n", encoding="utf-8")
             old = _listing(upstream)
             process = subprocess.Popen(
-                [sys.executable, "-m", "phase17", "fetch", "--force", "--source", "pypi"],
-                cwd=root,
-                env=environment,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                command, cwd=root, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
-            time.sleep(0.05 + round_number * 0.3)  # evenly from start-up to well after the swap, on any machine
+            time.sleep(whole * (0.02 + round_number * 0.09))  # from start-up to past the end of a whole fetch
             process.send_signal(signal.SIGKILL)
             process.wait()
             kill_points += 1

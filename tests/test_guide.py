@@ -85,7 +85,7 @@ questions:
         ),
         (
             VALID.replace("number: 1", "number: 0"),
-            "list.yaml:7: questions[1].number must be a line number (1 or more), not int '0'",
+            "list.yaml:7: questions[1].number must be a line number (1 or more), not the number 0",
         ),
         (VALID + "  - {number: 2, text: '  ', targets: [one]}\n", "list.yaml:8: questions[2].text: must not be empty"),
         (

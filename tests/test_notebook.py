@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from phase17.notebook import sentence_warnings
+from pathlib import Path
+
+import pytest
+
+from phase17.annotations import load_notes
+from phase17.errors import InvalidFileError, UnknownTargetError
+from phase17.guide import find_target, load_reading_list
+from phase17.notebook import edit_notes, interview, notes_target, record_note, sentence_warnings
+from phase17.pin import load_pin
+from phase17.project import locate_project
 
 
 def test_sentence_warnings():
@@ -12,3 +21,95 @@ def test_sentence_warnings():
     assert sentence_warnings("One. Two. Three. Four!") == [
         "4 sentences; the guide asks for one sentence per prompt, three in all."
     ]
+
+
+class ScriptedInterviewer:
+    """An Interviewer that answers from a list and records what it was shown."""
+
+    def __init__(self, answers: list[str | BaseException]) -> None:
+        self.answers = list(answers)
+        self.asked: list[str] = []
+        self.saves: list[str] = []
+        self.warnings: list[str] = []
+
+    def begin(self, target, key_symbols) -> None:
+        self.key_symbols = [key.ref for key in key_symbols]
+
+    def ask(self, prompt: str, current: str) -> str:
+        self.asked.append(prompt)
+        answer = self.answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return current if answer == "<keep>" else answer
+
+    def saved(self, recorded) -> None:
+        self.saves.append(recorded.label)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+
+def _context(project: Path):
+    paths = locate_project(project)
+    return paths.notebook, paths.upstream, load_reading_list(), load_pin(paths.pin_file)
+
+
+def test_the_interview_saves_each_changed_answer_then_the_questions(fetched_project: Path):
+    context = _context(fetched_project)
+    asker = ScriptedInterviewer(["A map.", "<keep>", "", "Q1 cites `PlatformEnum`.", "<keep>", "<keep>"])
+    result = interview(*context, find_target(context[2], "interface"), asker)
+    assert (result.saved, result.stopped, result.next_target.key) == (2, False, "cuda")
+    assert asker.saves == ["data_structure", "Q1"] and asker.warnings == ["left empty.", "left empty."]
+    assert "Platform.get_attn_backend_cls" in asker.key_symbols
+    answers = load_notes(context[0].notes, "questions")
+    assert answers.notes["1"] == "Q1 cites `PlatformEnum`." and answers.citations[0].cited == "PlatformEnum"
+    assert "A map." in (context[0].notebooks / "phase17.md").read_text()  # the export follows every save
+
+
+def test_stopping_the_interview_keeps_what_was_given(fetched_project: Path):
+    context = _context(fetched_project)
+    result = interview(*context, find_target(context[2], "cpu"), ScriptedInterviewer(["Kept.", KeyboardInterrupt()]))
+    assert (result.saved, result.stopped) == (1, True)
+    assert load_notes(context[0].notes, "cpu").notes["data_structure"] == "Kept."
+
+
+def test_a_bad_hand_edit_is_kept_aside_and_the_notes_are_unchanged(fetched_project: Path):
+    context = _context(fetched_project)
+    record_note(*context, find_target(context[2], "cpu"), "invariant", "Before.")
+    path = context[0].notes / "cpu.yaml"
+    before = path.read_bytes()
+
+    def break_it(draft: Path) -> int:
+        draft.write_text("target: [oops\n")
+        return 0
+
+    with pytest.raises(InvalidFileError, match=r"cpu.yaml:2: .*your edit is kept in annotations/.cpu.rejected.yaml"):
+        edit_notes(*context, "cpu", break_it, lambda error: False)
+    assert path.read_bytes() == before
+    assert (path.parent / ".cpu.rejected.yaml").read_text() == "target: [oops\n"
+
+
+def test_a_good_hand_edit_is_saved_reanchored_and_exported(fetched_project: Path):
+    context = _context(fetched_project)
+    attempts: list[str] = []
+
+    def edit(draft: Path) -> int:  # the first edit breaks the file; reopened, the reader writes a good one
+        attempts.append(draft.read_text())
+        good = attempts[0].replace("  invariant: ''", "  invariant: Uses `CpuPlatform`.")
+        draft.write_text(good if len(attempts) > 1 else "x: [")
+        return 0
+
+    errors: list[str] = []
+    edited = edit_notes(*context, "cpu", edit, lambda error: not errors.append(str(error)) and len(errors) < 3)
+    assert len(errors) == 1, errors  # the first, broken edit was reopened once
+    assert len(attempts) == 2 and edited.citations == 1 and edited.warnings == ()
+    assert load_notes(context[0].notes, "cpu").citations[0].anchor.symbol == "vllm/platforms/cpu.py::CpuPlatform"
+    assert "Uses `CpuPlatform`." in (context[0].notebooks / "phase17.md").read_text()
+
+
+def test_notes_are_kept_only_for_targets_on_the_list(fetched_project: Path):
+    context = _context(fetched_project)
+    assert notes_target(*context, "cpu").key == "cpu"
+    assert notes_target(*context, None).key == "interface"  # the first unfinished
+    with pytest.raises(UnknownTargetError, match="vllm/plugins/__init__.py is not on the reading list"):
+        notes_target(*context, "vllm/plugins/__init__.py")

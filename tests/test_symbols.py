@@ -1,13 +1,7 @@
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
-from phase17.errors import BadReferenceError, SymbolNotFoundError
-from phase17.refs import parse_ref
-from phase17.sourcetree import find_symbol, source_lines
 from phase17.symbols import build_outline, load_query, parse_definitions
 
 
@@ -249,82 +243,6 @@ def test_outline_nests_by_range():
         "fetch",
     ]
     assert [child.symbol.qualname for child in outer.children[3].children] == ["Outer.plain.helper"]
-
-
-@pytest.mark.parametrize(
-    ("text", "path", "qualname"),
-    [
-        ("Platform", None, "Platform"),
-        ("Platform.get_attn_backend_cls", None, "Platform.get_attn_backend_cls"),
-        (
-            "vllm/platforms/interface.py::Platform.get_attn_backend_cls",
-            "vllm/platforms/interface.py",
-            "Platform.get_attn_backend_cls",
-        ),
-        ("  __getattr__ ", None, "__getattr__"),
-    ],
-)
-def test_parse_ref(text, path, qualname):
-    ref = parse_ref(text)
-    assert (ref.path, ref.qualname) == (path, qualname)
-
-
-@pytest.mark.parametrize("text", ["", "Platform.", "a b", "interface.py::", "1abc", "x::y::"])
-def test_bad_refs_say_how_to_write_one(text):
-    with pytest.raises(BadReferenceError, match="is not a symbol reference; write Class.method"):
-        parse_ref(text)
-
-
-def test_find_symbol_in_a_file_a_folder_and_the_whole_tree(plain_upstream: Path):
-    by_path = find_symbol(plain_upstream, parse_ref("vllm/platforms/cuda.py::CudaPlatformBase.supports_fp8"))
-    assert [(s.path, s.kind) for s in by_path.symbols] == [("vllm/platforms/cuda.py", "classmethod")]
-    in_folder = find_symbol(plain_upstream, parse_ref("get_attn_backend_cls"), within=("vllm/platforms",))
-    assert in_folder.symbols == []  # only methods carry that name; a bare name is a full qualname
-    everywhere = find_symbol(plain_upstream, parse_ref("supports_fp8"))
-    assert everywhere.symbols == []
-    methods = find_symbol(plain_upstream, parse_ref("CpuPlatform.get_attn_backend_cls"))
-    assert [s.ref for s in methods.symbols] == ["vllm/platforms/cpu.py::CpuPlatform.get_attn_backend_cls"]
-
-
-def test_every_match_is_reported(plain_upstream: Path):
-    extra = plain_upstream / "vllm" / "platforms" / "copy.py"
-    extra.write_text("class Platform:\n    pass\n", encoding="utf-8")
-    scan = find_symbol(plain_upstream, parse_ref("Platform"))
-    assert sorted(s.path for s in scan.symbols) == ["vllm/platforms/copy.py", "vllm/platforms/interface.py"]
-
-
-def test_a_symlink_out_of_upstream_is_not_followed(plain_upstream: Path, tmp_path: Path):
-    outside = tmp_path / "outside.py"
-    outside.write_text("class Platform:\n    pass\n", encoding="utf-8")
-    os.symlink(outside, plain_upstream / "vllm" / "sneaky.py")
-    scan = find_symbol(plain_upstream, parse_ref("Platform"))
-    assert [s.path for s in scan.symbols] == ["vllm/platforms/interface.py"]
-    direct = find_symbol(plain_upstream, parse_ref("vllm/sneaky.py::Platform"))
-    assert direct.symbols == []
-    assert [(u.path, u.reason) for u in direct.unreadable] == [
-        ("vllm/sneaky.py", "symlink out of upstream/, not followed")
-    ]
-
-
-def test_unreadable_files_are_reported_not_fatal(plain_upstream: Path):
-    (plain_upstream / "vllm" / "blob.py").write_bytes(b"class Platform:\x00\x01")
-    scan = find_symbol(plain_upstream, parse_ref("Platform"))
-    assert [s.path for s in scan.symbols] == ["vllm/platforms/interface.py"]
-    assert [(u.path, u.reason) for u in scan.unreadable] == [
-        ("vllm/blob.py", "binary content (NUL bytes), not Python source")
-    ]
-
-
-def test_a_missing_file_is_a_clear_error(plain_upstream: Path):
-    with pytest.raises(SymbolNotFoundError, match="vllm/nope.py: no such file or folder"):
-        find_symbol(plain_upstream, parse_ref("vllm/nope.py::X"))
-
-
-def test_source_lines_are_the_symbols_own(plain_upstream: Path):
-    symbol = find_symbol(plain_upstream, parse_ref("Platform.get_attn_backend_cls")).symbols[0]
-    lines = source_lines(plain_upstream, symbol)
-    assert lines[0].strip() == "@classmethod" and lines[-1].strip() == 'return ""'
-    assert len(lines) == symbol.end_line - symbol.start_line + 1
 
 
 def test_shipped_queries_compile():

@@ -75,6 +75,7 @@ def fetch_upstream(
     skips the sdist's sha256 and commit checks, says so through the reporter, and records it.
     """
     reporter = reporter or SilentReporter()
+    gitrepo.require_git()  # both sources end in a git checkout; say so before any download
     if replaceable:
         sweep_stale_temporaries(upstream.parent, upstream.name)
     state = inspect_upstream(upstream, pin)

@@ -44,6 +44,11 @@ def git_available() -> bool:
     return shutil.which(os.environ.get("GIT_PYTHON_GIT_EXECUTABLE", "git")) is not None
 
 
+def require_git() -> None:
+    """Fail early, with the one clear message, when a command that must run git cannot."""
+    _module()
+
+
 def _module() -> Any:
     """The git module, imported on first use; a missing git is one ToolError, not GitPython's ImportError."""
     if not git_available():

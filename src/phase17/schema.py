@@ -207,21 +207,19 @@ class TargetNotesFile(_Model):
         return _cited_notes_exist(set(self.notes), self.citations)
 
 
-def _question_keys(value: dict[str, str]) -> dict[str, str]:
-    for key in value:
-        if not _QUESTION_KEY.match(key):
-            raise ValueError(f"notes keys are question numbers ('1', '2', ...), not {key!r}")
-    return value
-
-
 class QuestionNotesFile(_Model):
     target: Text
     pin: PinStampEntry
-    notes: Annotated[dict[StrictStr, StrictStr], BeforeValidator(_note_texts), AfterValidator(_question_keys)]
+    notes: Annotated[dict[StrictStr, StrictStr], BeforeValidator(_note_texts)]
     citations: Annotated[list[CitationEntry], Items] = []
 
     def problems(self) -> list[Problem]:
-        return _cited_notes_exist(set(self.notes), self.citations)
+        keys: list[Problem] = [
+            (("notes", key), f"notes keys are question numbers ('1', '2', ...), not {key!r}")
+            for key in self.notes
+            if not _QUESTION_KEY.match(key)
+        ]
+        return keys + _cited_notes_exist(set(self.notes), self.citations)
 
 
 # ---------------------------------------------------------------- the one loader
@@ -288,7 +286,9 @@ def _message(model: type[BaseModel], problem: Any) -> str:
     if kind == "extra_forbidden":
         return f"unknown key {loc[-1]!r} in {_where(loc[:-1])}" + (f" (expected {expected})" if expected else "")
     if loc and loc[-1] == "[key]":
-        return f"unknown key {loc[-2]!r} in {_where(loc[:-2])}: {str(problem['msg']).removeprefix('Value error, ')}"
+        allowed = str(problem.get("ctx", {}).get("expected", "")).replace("'", "").replace(" or ", ", ")
+        reason = f"(expected {allowed})" if allowed else str(problem["msg"]).removeprefix("Value error, ")
+        return f"unknown key {loc[-2]!r} in {_where(loc[:-2])} {reason}"
     if kind in _GISTS:
         gist = _GISTS[kind] + (f" with {expected}" if expected and kind in ("model_type", "dict_type") else "")
         return f"{_where(loc)} {gist}, not {_describe(problem.get('input'))}"
@@ -298,6 +298,14 @@ def _message(model: type[BaseModel], problem: Any) -> str:
 def _describe(value: Any) -> str:
     if value is None:
         return "empty"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return f"the boolean {value}"
+    if isinstance(value, (int, float)):
+        return f"the number {str(value)[:40]}"
     return f"{type(value).__name__} {str(value)[:40]!r}"
 
 

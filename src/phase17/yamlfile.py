@@ -123,7 +123,8 @@ def parse_yaml(text: str, path: str, line_offset: int = 0) -> Any:
 
 def _reader_error(error: yaml.reader.ReaderError, text: str, path: str, line_offset: int) -> InvalidFileError:
     line = text[: error.position].count("\n") + 1 + line_offset
-    return InvalidFileError(f"{path}:{line}: character {error.character!r} is not allowed in YAML")
+    code = error.character if isinstance(error.character, int) else ord(str(error.character)[:1] or "\0")
+    return InvalidFileError(f"{path}:{line}: character U+{code:04X} is not allowed in YAML")
 
 
 def read_yaml_text(path: Path, shown: str) -> str:

@@ -1,3 +1,5 @@
+"""sdist.py: the PyPI sdist listed, downloaded with its sha256 checked, extracted safely, its commit verified."""
+
 from __future__ import annotations
 
 import tarfile
@@ -10,7 +12,7 @@ from phase17.checkout import inspect_upstream
 from phase17.errors import FetchError
 from phase17.fetch import fetch_upstream
 from phase17.pin import load_pin
-from phase17.sdist import sdist_cache_dir
+from phase17.sdist import recorded_commit_id, sdist_cache_dir
 
 
 @pytest.fixture
@@ -134,6 +136,12 @@ def _link(name: str, target: str, kind: bytes = tarfile.SYMTYPE) -> tarfile.TarI
         ([_link("vllm-9.9.9/vllm/abs", "/etc/passwd")], {}, "link to '/etc/passwd' leaves the tree"),
         ([_link("vllm-9.9.9/vllm/hard", "/etc/passwd", tarfile.LNKTYPE)], {}, "leaves the tree"),
         ([_link("vllm-9.9.9/vllm/dev", "", tarfile.CHRTYPE)], {}, "device or fifo"),
+        (
+            [],
+            {"vllm-9.9.9/.git/config": b"[core]\n\tfsmonitor = touch /tmp/pwned\n"},
+            "a download never brings git metadata",
+        ),
+        ([], {"vllm-9.9.9/vllm/.git/hooks/post-checkout": b"#!/bin/sh\n"}, "a download never brings git metadata"),
     ],
 )
 def test_unsafe_archive_entries_are_refused(pypi_project: Path, tmp_path: Path, extra, data, reason):
@@ -202,3 +210,22 @@ def test_a_corrupted_cached_sdist_is_fetched_again(pypi_project: Path, index):
     cached.write_bytes(b"garbage")
     result = _fetch(pypi_project, index[0], source="pypi", force=True)
     assert result.downloaded and result.state.status == "matches"
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("__commit_id__ = commit_id = 'g0decac0d9'\n", "0decac0d9"),
+        ("commit_id: str | None\ncommit_id = 'g0decac0d9'\n", "0decac0d9"),
+        ("commit_id: str = '0decac0d96c42b49572498019f0a0e3600f50398'\n", "0decac0d96c42b49572498019f0a0e3600f50398"),
+        ("# commit_id = 'g0decac0d9'\ncommit_id = 'g1111111111'\n", "1111111111"),  # a comment never counts
+        ("old_commit_id = 'g0decac0d9'\n", None),  # only the name commit_id counts
+        ("commit_id = 'g0decac0d9'\ncommit_id = 'g1111111111'\n", None),  # two: which one? neither
+        ("if True:\n    commit_id = 'g0decac0d9'\n", None),  # module level only
+        ("commit_id = 'main'\n", None),
+        ("commit_id = get()\n", None),
+        ("def broken(:\n", None),
+    ],
+)
+def test_the_recorded_commit_is_read_with_ast(source: str, expected: str | None):
+    assert recorded_commit_id(source) == expected

@@ -1,0 +1,59 @@
+"""citations.py: code cited in a note is anchored when it resolves to one definition, and only warned about else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from phase17.annotations import NotesFile, PinStamp
+from phase17.citations import reanchor_citations, resolve_citations
+from phase17.guide import load_reading_list
+
+NEAR_CPU = ("vllm/platforms/cpu.py",)
+
+
+def test_each_kind_of_citation_is_anchored(plain_upstream: Path):
+    text = (
+        "`CpuPlatform.check_and_update_config` sets it; `vllm/platforms/interface.py::Platform` too; cpu.py:21 picks."
+    )
+    citations, warnings = resolve_citations(plain_upstream, "invariant", text, NEAR_CPU)
+    assert warnings == []
+    assert [(c.cited, c.anchor.symbol, c.line) for c in citations] == [
+        ("cpu.py:21", "vllm/platforms/cpu.py::CpuPlatform.get_attn_backend_cls", 21),
+        ("CpuPlatform.check_and_update_config", "vllm/platforms/cpu.py::CpuPlatform.check_and_update_config", None),
+        ("vllm/platforms/interface.py::Platform", "vllm/platforms/interface.py::Platform", None),
+    ]
+
+
+def test_a_bare_name_is_looked_up_near_the_target_first(plain_upstream: Path):
+    citations, _ = resolve_citations(plain_upstream, "invariant", "`get_attn_backend_cls` of `CpuPlatform`", NEAR_CPU)
+    assert [c.anchor.symbol for c in citations] == [
+        "vllm/platforms/cpu.py::CpuPlatform"
+    ]  # the method name is no qualname
+
+
+def test_what_cannot_be_anchored_is_a_warning_and_the_text_is_kept(plain_upstream: Path):
+    text = "`NoSuchThing`, `nvml_available`, nope.py:3, cpu.py:1, `x + y`, `../../../../etc/passwd::root`, ../../x.py:2"
+    citations, warnings = resolve_citations(plain_upstream, "edge_case", text, NEAR_CPU)
+    assert citations == []
+    assert warnings == [
+        "nope.py:3: no file nope.py in upstream/; not anchored.",
+        "cpu.py:1: line 1 of vllm/platforms/cpu.py is not inside a definition; not anchored.",
+        "../../x.py:2: no file ../../x.py in upstream/; not anchored.",
+        "`NoSuchThing` is not defined in upstream/; it is kept as text but not anchored.",
+        "`nvml_available` is defined 2 times (vllm/platforms/cuda.py:49, vllm/platforms/cuda.py:53); "
+        "write path::name to anchor one.",
+        "`../../../../etc/passwd::root`: ../../../../etc/passwd: outside upstream/; give a path under upstream/.; "
+        "it is kept as text but not anchored.",
+    ]
+
+
+def test_a_hand_edit_is_anchored_again_from_its_prose(plain_upstream: Path):
+    notes = NotesFile(
+        name="cpu",
+        path="vllm/platforms/cpu.py",
+        pin=PinStamp("v1", "abc1234"),
+        notes={"data_structure": "`CpuPlatform`", "invariant": "", "edge_case": "`Nope`"},
+    )
+    anchored, warnings = reanchor_citations(notes, plain_upstream, load_reading_list())
+    assert [c.anchor.symbol for c in anchored.citations] == ["vllm/platforms/cpu.py::CpuPlatform"]
+    assert warnings == ["edge_case: `Nope` is not defined in upstream/; it is kept as text but not anchored."]

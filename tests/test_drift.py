@@ -1,0 +1,56 @@
+"""drift.py: every anchor found again by name and given one status; the check-and-mend flow; the JSON record."""
+
+from __future__ import annotations
+
+from phase17.annotations import load_health, load_notes
+from phase17.drift import MendRequest, check_and_mend, check_notes, finding_data, summary_counts
+from phase17.pin import load_pin
+
+
+def _by_qualname(findings):
+    return {(finding.target, finding.qualname, finding.cited): finding for finding in findings}
+
+
+def test_each_status_after_the_repin(repinned):
+    paths, before, findings = repinned
+    assert load_pin(paths.pin_file).tag == "v9.9.10"
+    found = _by_qualname(findings)
+    assert found[("cpu", "get_max_threads", None)].status == "moved"
+    moved = found[("cpu", "get_max_threads", None)]
+    assert (moved.recorded.start + 4, moved.recorded.end + 4) == (moved.current.start, moved.current.end)
+    assert found[("cpu", "CpuPlatform.discover_numa_topology", None)].status == "missing"
+    assert found[("cuda", "CudaPlatformBase.check_and_update_config", None)].status == "changed"
+    assert found[("cuda", "_get_backend_priorities", None)].status == "missing"
+    assert found[("platforms", "cpu_platform_plugin", None)].status == "ambiguous"
+    assert found[("interface", "Platform.is_out_of_tree", None)].status == "ok"  # a reformat is not a change
+    counts = summary_counts(findings)
+    assert counts["ok"] + counts["moved"] + counts["changed"] + counts["missing"] + counts["ambiguous"] == len(findings)
+
+
+def test_a_changed_anchor_carries_a_diff_in_real_file_lines(repinned):
+    _, _, findings = repinned
+    changed = _by_qualname(findings)[("cuda", "CudaPlatformBase.check_and_update_config", None)]
+    assert "-        config.block_size = config.block_size or 16" in changed.diff
+    assert "+        config.block_size = config.block_size or 32" in changed.diff
+    assert f"@@ -{changed.recorded.start}" in changed.diff and f"+{changed.current.start}" in changed.diff
+
+
+def test_a_cited_line_is_checked_against_its_symbol(repinned):
+    _, _, findings = repinned
+    cited = [finding for finding in findings if finding.line is not None]
+    assert len(cited) == 1 and cited[0].cited.startswith("cpu.py:")
+    data = finding_data(cited[0])
+    assert data["line"] == cited[0].line and data["line_inside"] is cited[0].line_inside
+
+
+def test_check_and_mend_fixes_moved_anchors_and_remembers_health(repinned):
+    paths, _, findings = repinned
+    moved_before = sum(1 for finding in findings if finding.status == "moved")
+    prose_before = load_notes(paths.annotations, "cuda").notes
+    outcome = check_and_mend(paths.annotations, paths.upstream, MendRequest(fix=True))
+    assert [(action, len(items)) for action, items in outcome.mended] == [("rewrote the lines of", moved_before)]
+    assert not any(finding.status == "moved" for finding in outcome.findings)
+    assert outcome.has_problems  # changed, missing and ambiguous remain for the reader
+    assert load_notes(paths.annotations, "cuda").notes == prose_before
+    assert load_health(paths.annotations)["interface"] == "ok"
+    assert check_notes(paths.annotations, paths.upstream) == outcome.findings

@@ -1,0 +1,60 @@
+"""gitrepo.py: the one place git runs: loaded lazily, hardened against repository config, failures made clear."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from helpers import git
+from phase17 import gitrepo
+from phase17.errors import FetchError, ToolError
+
+
+def test_without_git_every_operation_is_one_clear_error(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert not gitrepo.git_available()
+    with pytest.raises(ToolError, match=r"^git is not installed or not on PATH; install git"):
+        gitrepo.require_git()
+    with pytest.raises(ToolError, match="git is not installed"):
+        gitrepo.head_commit(tmp_path)
+    assert gitrepo.file_versions(tmp_path, "a.py") == []  # no git, no history: never an error
+
+
+def test_a_repositorys_own_config_never_runs_a_program(tmp_path: Path, git_source):
+    repo = tmp_path / "hostile"
+    subprocess.run(["git", "clone", "-q", str(git_source[0]), str(repo)], check=True)
+    marker = tmp_path / "pwned"
+    git(repo, "config", "core.fsmonitor", f"touch {marker}; false")
+    hooks = repo / ".git" / "hooks"
+    for hook in ("post-checkout", "reference-transaction", "pre-commit"):
+        (hooks / hook).write_text(f"#!/bin/sh\ntouch {marker}\n")
+        (hooks / hook).chmod(0o755)
+    (repo / "new.py").write_text("x = 1\n")
+    assert gitrepo.changed_paths(repo) == ["new.py"]
+    assert gitrepo.head_commit(repo).sha == git_source[2]
+    gitrepo.keep_ref(repo, "kept")
+    assert not marker.exists()
+
+
+def test_a_location_that_looks_like_an_option_is_refused(tmp_path: Path):
+    with pytest.raises(FetchError, match="is not a repository location"):
+        gitrepo.remote_tags("--upload-pack=touch /tmp/x")
+    with pytest.raises(FetchError, match="is not a repository location"):
+        gitrepo.fetch_commit(tmp_path / "new", "-oProxyCommand=x", "a" * 40, "v1")
+
+
+def test_not_a_repository_is_told_apart(plain_upstream: Path):
+    with pytest.raises(gitrepo.NotARepositoryError):
+        gitrepo.head_commit(plain_upstream)
+
+
+def test_a_commit_records_every_file_with_a_fixed_date(tmp_path: Path):
+    folder = tmp_path / "tree"
+    folder.mkdir()
+    (folder / "a.py").write_text("a = 1\n")
+    (folder / ".gitignore").write_text("*.py\n")  # the tree's own ignore rules never drop a file of the tree
+    gitrepo.commit_all(folder, "subject\n\nTrailer: yes\n", "2000-01-01T00:00:00+0000")
+    assert git(folder, "ls-files").split() == [".gitignore", "a.py"]
+    assert git(folder, "log", "-1", "--format=%ad %s", "--date=iso-strict") == "2000-01-01T00:00:00+00:00 subject"

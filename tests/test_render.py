@@ -1,0 +1,70 @@
+"""render: what the screen shows, at a fixed width without colour: real line numbers, statuses, counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+from phase17 import render
+from phase17.checkout import UpstreamState
+from phase17.drift import Finding, Location
+from phase17.pin import Pin
+from phase17.suggestions import Suggestion
+from phase17.symbols import parse_definitions
+
+PIN = Pin(
+    "https://github.com/vllm-project/vllm", "v0.22.1", "0decac0d96c42b49572498019f0a0e3600f50398", "vllm", "0.22.1"
+)
+
+
+def _text(renderable, width: int = 100) -> str:
+    console = Console(width=width, color_system=None, force_terminal=False, record=True)
+    with console.capture() as captured:
+        console.print(renderable)
+    return captured.get()
+
+
+def test_a_symbol_is_shown_with_its_real_line_numbers():
+    source = "x = 1\n\n\nclass A:\n    def run(self):\n        return 1\n"
+    symbol = next(s for s in parse_definitions(source.encode(), "a.py") if s.qualname == "A.run")
+    shown = _text(render.symbol_source(symbol, source.splitlines()[4:6], fold=False))
+    assert "A.run  method  a.py:5-6" in shown
+    assert [line.split()[0] for line in shown.splitlines()[1:3]] == ["5", "6"]
+
+
+def test_links_are_pinned_to_the_commit():
+    assert render.web_url(PIN, "vllm/platforms/cpu.py", 10, 20) == (
+        "https://github.com/vllm-project/vllm/blob/0decac0d96c42b49572498019f0a0e3600f50398/vllm/platforms/cpu.py#L10-L20"
+    )
+    assert render.web_url(PIN, "vllm/plugins/").endswith("/tree/0decac0d96c42b49572498019f0a0e3600f50398/vllm/plugins")
+
+
+def test_the_findings_report_names_each_status_and_counts_them():
+    recorded = Location("vllm/a.py", 10, 12, "f")
+    findings = [
+        Finding("cpu", "vllm/a.py::A.ok", "method", "ok", recorded, current=recorded),
+        Finding(
+            "cpu",
+            "vllm/a.py::A.gone",
+            "method",
+            "missing",
+            recorded,
+            suggestions=(Suggestion("vllm/a.py::A.renamed", "vllm/a.py", 30, 32, 0.91, "renamed in place"),),
+        ),
+    ]
+    shown = _text(render.findings_report(findings))
+    assert "-> vllm/a.py::A.renamed  lines 30-32  score 0.91  renamed in place" in shown
+    assert "relink: phase17 check --relink A.gone vllm/a.py::A.renamed" in shown
+    assert shown.rstrip().endswith("1 ok, 0 moved, 0 changed, 1 missing, 0 ambiguous")
+
+
+def test_the_upstream_state_says_what_to_run():
+    state = UpstreamState(status="other-commit", path=Path("/p/upstream"), carries="1234567890ab")
+    shown = _text(render.upstream_state(state, PIN))
+    assert "at another commit, 1234567890ab: run phase17 fetch --force" in shown
+    assert "0decac0d96c42b49572498019f0a0e3600f50398" in shown
+
+
+def test_plain_output_has_no_escape_codes():
+    assert "\x1b" not in _text(render.warnings(["upstream/ is modified"]))

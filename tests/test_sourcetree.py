@@ -1,0 +1,98 @@
+"""sourcetree.py: reading upstream files safely and finding definitions by reference across them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from phase17.errors import SymbolNotFoundError
+from phase17.refs import parse_ref
+from phase17.sourcetree import find_symbol, locate_key_symbols, look_up, python_files, source_lines
+
+
+def test_find_symbol_in_a_file_a_folder_and_the_whole_tree(plain_upstream: Path):
+    by_path = find_symbol(plain_upstream, parse_ref("vllm/platforms/cuda.py::CudaPlatformBase.supports_fp8"))
+    assert [(s.path, s.kind) for s in by_path.symbols] == [("vllm/platforms/cuda.py", "classmethod")]
+    in_folder = find_symbol(plain_upstream, parse_ref("get_attn_backend_cls"), within=("vllm/platforms",))
+    assert in_folder.symbols == []  # only methods carry that name; a bare name is a full qualname
+    everywhere = find_symbol(plain_upstream, parse_ref("supports_fp8"))
+    assert everywhere.symbols == []
+    methods = find_symbol(plain_upstream, parse_ref("CpuPlatform.get_attn_backend_cls"))
+    assert [s.ref for s in methods.symbols] == ["vllm/platforms/cpu.py::CpuPlatform.get_attn_backend_cls"]
+
+
+def test_every_match_is_reported(plain_upstream: Path):
+    extra = plain_upstream / "vllm" / "platforms" / "copy.py"
+    extra.write_text("class Platform:\n    pass\n", encoding="utf-8")
+    scan = find_symbol(plain_upstream, parse_ref("Platform"))
+    assert sorted(s.path for s in scan.symbols) == ["vllm/platforms/copy.py", "vllm/platforms/interface.py"]
+
+
+def test_a_symlink_out_of_upstream_is_not_followed(plain_upstream: Path, tmp_path: Path):
+    outside = tmp_path / "outside.py"
+    outside.write_text("class Platform:\n    pass\n", encoding="utf-8")
+    os.symlink(outside, plain_upstream / "vllm" / "sneaky.py")
+    scan = find_symbol(plain_upstream, parse_ref("Platform"))
+    assert [s.path for s in scan.symbols] == ["vllm/platforms/interface.py"]
+    direct = find_symbol(plain_upstream, parse_ref("vllm/sneaky.py::Platform"))
+    assert direct.symbols == []
+    assert [(u.path, u.reason) for u in direct.unreadable] == [
+        ("vllm/sneaky.py", "symlink out of upstream/, not followed")
+    ]
+
+
+def test_unreadable_files_are_reported_not_fatal(plain_upstream: Path):
+    (plain_upstream / "vllm" / "blob.py").write_bytes(b"class Platform:\x00\x01")
+    scan = find_symbol(plain_upstream, parse_ref("Platform"))
+    assert [s.path for s in scan.symbols] == ["vllm/platforms/interface.py"]
+    assert [(u.path, u.reason) for u in scan.unreadable] == [
+        ("vllm/blob.py", "binary content (NUL bytes), not Python source")
+    ]
+
+
+def test_a_missing_file_is_a_clear_error(plain_upstream: Path):
+    with pytest.raises(SymbolNotFoundError, match="vllm/nope.py: no such file or folder"):
+        find_symbol(plain_upstream, parse_ref("vllm/nope.py::X"))
+
+
+def test_source_lines_are_the_symbols_own(plain_upstream: Path):
+    symbol = find_symbol(plain_upstream, parse_ref("Platform.get_attn_backend_cls")).symbols[0]
+    lines = source_lines(plain_upstream, symbol)
+    assert lines[0].strip() == "@classmethod" and lines[-1].strip() == 'return ""'
+    assert len(lines) == symbol.end_line - symbol.start_line + 1
+
+
+def test_a_path_outside_upstream_is_refused_without_walking(plain_upstream: Path):
+    with pytest.raises(SymbolNotFoundError, match="outside upstream/"):
+        find_symbol(plain_upstream, parse_ref("../../../../../../..::x"))
+    with pytest.raises(SymbolNotFoundError, match="outside upstream/"):
+        find_symbol(plain_upstream, parse_ref("/etc::passwd"))
+
+
+def test_look_up_says_found_missing_or_ambiguous(plain_upstream: Path):
+    assert look_up(plain_upstream, "Platform.supports_fp8").status == "found"
+    assert look_up(plain_upstream, "NoSuchName").status == "missing"
+    ambiguous = look_up(plain_upstream, "supports_fp8")
+    assert ambiguous.status == "missing"  # a bare last name is not a qualified name
+    assert look_up(plain_upstream, "nvml_available").status == "ambiguous"
+    data = look_up(plain_upstream, "Platform").to_data()
+    assert data["status"] == "found" and data["matches"][0]["path"] == "vllm/platforms/interface.py"
+
+
+def test_key_symbols_are_found_in_their_target(plain_upstream: Path):
+    from phase17.guide import load_reading_list
+
+    cpu = load_reading_list().targets[2]
+    found = {lookup.ref: lookup.status for lookup in locate_key_symbols(plain_upstream, cpu)}
+    assert found["CpuPlatform.check_and_update_config"] == "found"
+    assert set(found.values()) <= {"found", "missing"}
+
+
+def test_python_files_are_sorted_and_skip_caches(plain_upstream: Path):
+    (plain_upstream / "vllm" / "__pycache__").mkdir()
+    (plain_upstream / "vllm" / "__pycache__" / "x.py").write_text("y = 1\n")
+    files = list(python_files(plain_upstream, "vllm/platforms"))
+    assert files == sorted(files) and "vllm/platforms/cpu.py" in files
+    assert not any("__pycache__" in path for path in python_files(plain_upstream))

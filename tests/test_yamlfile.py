@@ -1,0 +1,122 @@
+"""yamlfile.py: strict loading with lines, and writing that changes only what changed (comments survive)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from phase17.errors import InvalidFileError
+from phase17.yamlfile import LineDict, LineList, parse_yaml, read_yaml_file, render_yaml, write_text_atomically
+
+
+def test_lines_of_keys_and_items_are_remembered():
+    data = parse_yaml("a: 1\nb:\n  - x\n  - y\nc:\n  d: 2\n", "f.yaml")
+    assert isinstance(data, LineDict) and data.key_lines == {"a": 1, "b": 2, "c": 5}
+    assert isinstance(data["b"], LineList) and data["b"].item_lines == [3, 4]
+    assert data["c"].key_lines == {"d": 6}
+
+
+def test_an_embedded_block_reports_lines_of_the_whole_file():
+    with pytest.raises(InvalidFileError, match=r"^PIN.md:12: duplicate key 'a'$"):
+        parse_yaml("a: 1\na: 2\n", "PIN.md", line_offset=10)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: &x 1\nb: *x\n", "f.yaml:2: YAML aliases (*name) are not allowed in phase17 files"),
+        ("a: 1\nb: 2\na: 3\n", "f.yaml:3: duplicate key 'a'"),
+        ("1: x\n", "f.yaml:1: key 1 must be a string"),
+        ("a: " + "[" * 40 + "]" * 40 + "\n", "f.yaml:1: nested deeper than 32 levels"),
+        ("a: b\n\x07\n", "f.yaml:2: character U+0007 is not allowed in YAML"),
+        ("a: !!python/name:os.system x\n", "f.yaml:1: could not determine a constructor"),
+    ],
+)
+def test_strict_loading_refuses_with_the_line(text: str, message: str):
+    with pytest.raises(InvalidFileError) as caught:
+        parse_yaml(text, "f.yaml")
+    assert str(caught.value).startswith(message), str(caught.value)
+
+
+def test_files_too_large_or_not_utf8_are_refused_before_parsing(tmp_path: Path):
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"a: '" + b"x" * (3 * 1024 * 1024) + b"'\n")
+    with pytest.raises(InvalidFileError, match=r"^big.yaml:1: file is larger than 2 MiB$"):
+        read_yaml_file(big, "big.yaml")
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(b"a: 1\nb: caf\xe9\n")
+    with pytest.raises(InvalidFileError, match=r"^latin.yaml:2: not valid UTF-8 \(byte 11\)$"):
+        read_yaml_file(latin, "latin.yaml")
+    with pytest.raises(InvalidFileError, match=r"^gone.yaml: file not found$"):
+        read_yaml_file(tmp_path / "gone.yaml", "gone.yaml")
+
+
+HAND_EDITED = """\
+# my notebook header
+target: cpu   # the CPU one
+notes:
+  # reminder: cite the NUMA code
+  data_structure: "quoted by me"
+  invariant: ''
+citations:
+- note: invariant   # first citation
+  symbol: a::B
+- note: invariant
+  symbol: a::C      # second citation
+"""
+
+
+def test_a_rewrite_keeps_comments_order_and_quoting_and_changes_only_the_new_values():
+    data = {
+        "target": "cpu",
+        "notes": {"data_structure": "quoted by me", "invariant": "Now written."},
+        "citations": [{"note": "invariant", "symbol": "a::C"}, {"note": "invariant", "symbol": "a::D"}],
+    }
+    text = render_yaml(data, previous=HAND_EDITED)
+    assert text.splitlines()[:6] == [
+        "# my notebook header",
+        "target: cpu   # the CPU one",
+        "notes:",
+        "  # reminder: cite the NUMA code",
+        '  data_structure: "quoted by me"',
+        "  invariant: Now written.",
+    ]
+    assert "symbol: a::C      # second citation" in text  # the kept citation kept its comment
+    assert "a::B" not in text and "symbol: a::D" in text
+    assert parse_yaml(text, "f.yaml") == data
+
+
+def test_without_a_previous_file_the_header_comes_first():
+    text = render_yaml({"a": "x"}, header="# written by phase17\n")
+    assert text == "# written by phase17\na: x\n"
+
+
+YAML_SPECIALS = ["no", "on", "off", "yes", "null", "~", "1e3", "0x1f", "1.0", "- x", ": ", "#", "a: b", "'", '"']
+YAML_SPECIALS += ["[x]", "{x}", "*a", "&a", "!tag", "%", "@", "`", "|", ">", "\t", "\n", "\r\n", " lead", "trail "]
+YAML_SPECIALS += ["", "…", "日本語", "😀", "\u2028", "\x85", "\x07", "\ufeff"]
+text_values = st.one_of(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=80),
+    st.lists(st.sampled_from(YAML_SPECIALS), max_size=6).map("".join),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(first=text_values, second=text_values)
+def test_any_text_is_read_back_by_the_strict_loader_exactly(first: str, second: str):
+    fresh = render_yaml({"a": first, "b": [second]})
+    assert parse_yaml(fresh, "f.yaml") == {"a": first, "b": [second]}
+    rewritten = render_yaml({"a": second, "b": [first]}, previous=fresh)
+    assert parse_yaml(rewritten, "f.yaml") == {"a": second, "b": [first]}
+    assert render_yaml({"a": second, "b": [first]}, previous=rewritten) == rewritten
+
+
+def test_an_atomic_write_replaces_the_file_and_keeps_its_mode(tmp_path: Path):
+    path = tmp_path / "deep" / "notes.yaml"
+    write_text_atomically(path, "a: 1\n")
+    path.chmod(0o600)
+    write_text_atomically(path, "a: 2\n")
+    assert path.read_text() == "a: 2\n" and (path.stat().st_mode & 0o777) == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["notes.yaml"]
