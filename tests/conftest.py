@@ -15,15 +15,23 @@ FIGURES: list[str] = []
 
 
 @pytest.fixture
-def report_figure():
-    """Record a measured figure (counts of examples, kill points, ...) for the test report's summary."""
-    return FIGURES.append
+def report_figure(request: pytest.FixtureRequest):
+    """Record a measured figure (counts of examples, kill points, ...) for the test report's summary.
+
+    Figures travel as user properties, so they reach the summary from pytest-xdist's workers too.
+    """
+    return lambda text: request.node.user_properties.append(("phase17 figure", text))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        FIGURES.extend(str(value) for name, value in report.user_properties if name == "phase17 figure")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if FIGURES:
         terminalreporter.section("phase17 figures")
-        for line in FIGURES:
+        for line in sorted(FIGURES):
             terminalreporter.write_line(line)
 
 
@@ -97,7 +105,7 @@ def fetched_project(project: Path, git_source: tuple[Path, str, str]) -> Path:
 def plain_upstream(tmp_path: Path) -> Path:
     """A copy of the fixture tree, not a git repository: for symbol tests."""
     target = tmp_path / "plain-upstream"
-    shutil.copytree(UPSTREAM_V1, target)
+    shutil.copytree(UPSTREAM_V1, target, ignore=shutil.ignore_patterns("__pycache__"))
     return target
 
 

@@ -67,7 +67,7 @@ def git(folder: Path, *args: str) -> str:
 
 def make_git_repository(folder: Path, source: Path = UPSTREAM_V1, tag: str = "v9.9.9") -> tuple[str, str]:
     """A repository with the fixture tree as its first commit (tagged) and a small edit as the second."""
-    shutil.copytree(source, folder)
+    shutil.copytree(source, folder, ignore=shutil.ignore_patterns("__pycache__"))  # only the written files
     git(folder, "init", "-q", "-b", "main")
     git(folder, "add", "-A")
     git(folder, "commit", "-q", "-m", "v1")
@@ -93,7 +93,7 @@ def build_sdist(
     archive = folder / f"vllm-{version}.tar.gz"
     top = f"vllm-{version}"
     with tarfile.open(archive, "w:gz") as tar:
-        for path in sorted(UPSTREAM_V1.rglob("*")):
+        for path in sorted(p for p in UPSTREAM_V1.rglob("*") if "__pycache__" not in p.parts):
             relative = path.relative_to(UPSTREAM_V1).as_posix()
             if path.is_dir():
                 continue

@@ -508,7 +508,8 @@ def test_ambiguous_and_out_of_definition_citations_warn(fetched_project: Path):
     assert warnings == [
         "cuda.py:1: line 1 of vllm/platforms/cuda.py is not inside a definition; not anchored.",
         "nope.py:3: no file nope.py in upstream/; not anchored.",
-        "`nvml_available` is defined 2 times (vllm/platforms/cuda.py:49, vllm/platforms/cuda.py:53); write path::name to anchor one.",
+        "`nvml_available` is defined 2 times (vllm/platforms/cuda.py:49, vllm/platforms/cuda.py:53); "
+        "write path::name to anchor one.",
     ]
 
 
@@ -748,7 +749,8 @@ def test_malformed_notes_through_every_command_exit_2(fetched_project: Path, rep
             assert path.read_bytes() == raw
             tried += 1
     report_figure(
-        f"[reliability] malformed notes files tried: {len(MALFORMED)} inputs x 4 commands = {tried} runs, 0 files changed"
+        f"[reliability] malformed notes files tried: {len(MALFORMED)} inputs x 4 commands = {tried} "
+        "runs, 0 files changed"
     )
 
 

@@ -198,7 +198,8 @@ def test_sigkill_during_fetch_leaves_old_or_new_tree(tmp_path: Path, report_figu
                 (upstream / "OLD_TREE_MARKER").unlink()
     assert outcomes["old tree"] and outcomes["new tree"]  # kills landed both before and after the swap
     report_figure(
-        f"[fault injection] fetches killed with SIGKILL at {kill_points} points: upstream/ was the old or the new tree every time ({outcomes})"
+        f"[fault injection] fetches killed with SIGKILL at {kill_points} points: upstream/ was the "
+        f"old or the new tree every time ({outcomes})"
     )
 
 

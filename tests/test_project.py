@@ -71,5 +71,6 @@ def test_a_plain_tree_is_an_error_as_upstream_but_a_warning_as_the_readers_own(p
     ready = ensure_upstream(locate_project(project, plain_upstream), pin)
     assert ready.path == plain_upstream.resolve()
     assert ready.warnings == (
-        f"{plain_upstream.resolve()} is not a git checkout, so it cannot be verified against the pin; lines are of what is there.",
+        f"{plain_upstream.resolve()} is not a git checkout, so it cannot be verified against the pin; "
+        "lines are of what is there.",
     )

@@ -91,7 +91,7 @@ def test_key_symbols_are_found_in_their_target(plain_upstream: Path):
 
 
 def test_python_files_are_sorted_and_skip_caches(plain_upstream: Path):
-    (plain_upstream / "vllm" / "__pycache__").mkdir()
+    (plain_upstream / "vllm" / "__pycache__").mkdir(exist_ok=True)
     (plain_upstream / "vllm" / "__pycache__" / "x.py").write_text("y = 1\n")
     files = list(python_files(plain_upstream, "vllm/platforms"))
     assert files == sorted(files) and "vllm/platforms/cpu.py" in files

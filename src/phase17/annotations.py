@@ -190,7 +190,8 @@ def locked(notes_dir: Path, name: str) -> Iterator[None]:
             yield
     except Timeout:
         raise WriteError(
-            f"{notes_path(notes_dir, name)}: another phase17 process has held its lock for {LOCK_TIMEOUT_SECONDS}s; try again when it ends."
+            f"{notes_path(notes_dir, name)}: another phase17 process has held its lock for "
+            f"{LOCK_TIMEOUT_SECONDS}s; try again when it ends."
         ) from None
 
 

@@ -19,7 +19,8 @@ def export_markdown(notes_dir: Path, reading_list: ReadingList, pin: Pin) -> str
         f"# {reading_list.guide}: lab notebook",
         "",
         f"Pinned to vLLM {pin.tag} @ [{pin.short}]({_repository(pin)}/tree/{pin.commit}).",
-        "Generated from `annotations/` by `phase17 export` (and after every `phase17 notebook` save); edit the notes there, not here.",
+        "Generated from `annotations/` by `phase17 export` (and after every `phase17 notebook` "
+        "save); edit the notes there, not here.",
         "",
     ]
     for target in reading_list.targets:
@@ -67,7 +68,8 @@ def _repository(pin: Pin) -> str:
 
 def _link(pin: Pin, commit: str, anchor: Anchor, label: str | None = None) -> str:
     lines = f"#L{anchor.start}" + (f"-L{anchor.end}" if anchor.end != anchor.start else "")
-    return f"[`{label or anchor.qualname}`]({_repository(pin)}/blob/{commit}/{anchor.path}{lines}) `{anchor.path}:{anchor.start}-{anchor.end}`"
+    url = f"{_repository(pin)}/blob/{commit}/{anchor.path}{lines}"
+    return f"[`{label or anchor.qualname}`]({url}) `{anchor.path}:{anchor.start}-{anchor.end}`"
 
 
 def write_export(notes_dir: Path, notebooks_dir: Path, reading_list: ReadingList, pin: Pin) -> Path:

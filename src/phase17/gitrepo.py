@@ -189,13 +189,14 @@ def fetch_commit(folder: Path, location: str, commit: str, tag: str) -> str:
             except git.GitCommandError as second:
                 _raise_if_unreachable(second, location)
                 raise FetchError(
-                    f"{location} has neither commit {commit[:12]} nor tag {tag}; check the repository, or use --source pypi."
+                    f"{location} has neither commit {commit[:12]} nor tag {tag}; check the "
+                    "repository, or use --source pypi."
                 ) from None
             tagged = str(command.rev_parse("FETCH_HEAD^{commit}"))
             if not tagged.startswith(commit[:40]) and not commit.startswith(tagged):
                 raise FetchError(
                     f"{location}: tag {tag} is commit {tagged[:12]}, but UPSTREAM_PIN.md pins {commit[:12]}."
-                )
+                ) from None
         command.checkout("--force", "--detach", "--quiet", "FETCH_HEAD")
         return str(command.rev_parse("HEAD"))
 

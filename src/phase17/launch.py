@@ -1,4 +1,4 @@
-"""Start the reader's editor and pager: commands from $VISUAL/$EDITOR/$PAGER are split with shlex, never run by a shell."""
+"""Start the reader's editor and pager: $VISUAL, $EDITOR and $PAGER are split with shlex, never run by a shell."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ _VSCODE_LIKE = {"code", "code-insiders", "codium", "cursor"}
 
 
 def editor_command(path: Path, line: int | None = None, environ: dict[str, str] | None = None) -> list[str]:
-    """The argv that opens `path` at `line`: `+LINE path` for vi/emacs/nano style editors, `-g path:line` for VS Code."""
+    """The argv that opens `path` at `line`: `+LINE path` for vi, emacs and nano; `-g path:line` for VS Code."""
     environ = dict(os.environ) if environ is None else environ
     raw = environ.get("VISUAL") or environ.get("EDITOR") or "vi"
     try:

@@ -69,7 +69,8 @@ def relink_missing(notes_dir: Path, upstream: Path, findings: Sequence[Finding],
     if len(matches) != 1:
         where = ", ".join(symbol.ref for symbol in matches[:4])
         raise MendError(
-            f"{new_ref!r} names {len(matches)} definitions{': ' + where if where else ''}; give path::qualname of exactly one."
+            f"{new_ref!r} names {len(matches)} definitions{': ' + where if where else ''}; give "
+            "path::qualname of exactly one."
         )
     target = matches[0]
     return _rewrite(

@@ -70,7 +70,7 @@ class ReadyUpstream:
 def ensure_upstream(
     project: ProjectPaths, pin: Pin, fetch_missing: Callable[[], FetchResult] | None = None
 ) -> ReadyUpstream:
-    """upstream/, fetched on first use when `fetch_missing` is given; a tree that is not the pin is read, with a warning.
+    """upstream/, fetched on first use when `fetch_missing` is given; a tree that is not the pin is read, warned.
 
     A reader's own checkout (--upstream) that is not a git checkout is a plain source tree: read, not verified.
     """
@@ -85,7 +85,8 @@ def ensure_upstream(
         return ReadyUpstream(
             project.upstream,
             (
-                f"{project.upstream} is not a git checkout, so it cannot be verified against the pin; lines are of what is there.",
+                f"{project.upstream} is not a git checkout, so it cannot be verified against the pin; "
+                "lines are of what is there.",
             ),
         )
     if state.status == "unverifiable":

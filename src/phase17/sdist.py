@@ -73,7 +73,8 @@ def _download(
         sdists = [p for p in page.packages if p.package_type == "sdist" and p.version == pin.pypi_version]
         if not sdists:
             raise FetchError(
-                f"{where} lists no sdist of {pin.pypi_distribution} {pin.pypi_version}; check pypi.version in UPSTREAM_PIN.md."
+                f"{where} lists no sdist of {pin.pypi_distribution} {pin.pypi_version}; check "
+                "pypi.version in UPSTREAM_PIN.md."
             )
         package = sdists[0]
         digest = package.digests.get("sha256") or ("unchecked" if not verify else "")
@@ -92,7 +93,8 @@ def _download(
                 (folder / f"{package.filename}.sha256").write_text(digest + "\n", encoding="ascii")
         except DigestMismatchError as error:
             raise FetchError(
-                f"{package.filename}: sha256 is {error.actual_digest}, but the index says {error.expected_digest}; refused."
+                f"{package.filename}: sha256 is {error.actual_digest}, but the index says "
+                f"{error.expected_digest}; refused."
             ) from None
         except NoDigestsError:
             raise FetchError(f"{package.filename}: the index gives no digest phase17 can check; refused.") from None

@@ -86,7 +86,8 @@ def consent(pin: Pin, source: str) -> None:
         trusted = False
     if not trusted:
         raise FetchError(
-            f"not fetching from {pin.repository}: it is not vllm-project/vllm; answer yes, or set PHASE17_TRUSTED_REPOSITORY={pin.repository}."
+            f"not fetching from {pin.repository}: it is not vllm-project/vllm; answer yes, or set "
+            f"PHASE17_TRUSTED_REPOSITORY={pin.repository}."
         )
 
 

@@ -71,7 +71,8 @@ def _finding_details(finding: Finding) -> list[RenderableType]:
         for suggestion in finding.suggestions:
             details.append(
                 Text(
-                    f"  -> {suggestion.ref}  lines {suggestion.start}-{suggestion.end}  score {suggestion.score:.2f}  {suggestion.reason}"
+                    f"  -> {suggestion.ref}  lines {suggestion.start}-{suggestion.end}  score "
+                    f"{suggestion.score:.2f}  {suggestion.reason}"
                 )
             )
         if finding.suggestions:
@@ -95,7 +96,8 @@ def mends(items: Sequence[Mend], action: str) -> RenderableType:
         return Text(f"No anchor to mend: nothing {action.split()[0]}.", style="dim")
     lines = [
         Text(
-            f"{action[0].upper() + action[1:]} {len(items)} anchor(s); the previous files are kept as annotations/*.yaml.bak:",
+            f"{action[0].upper() + action[1:]} {len(items)} anchor(s); the previous files are kept as "
+            "annotations/*.yaml.bak:",
             style="green",
         )
     ]

@@ -19,7 +19,8 @@ def notebook_intro(target: Target, key_symbols: Sequence[Lookup], total: int) ->
         ("Lab notebook ", "bold"), (f"{target.number}/{total} {target.key}", "bold magenta"), f": {target.title}"
     )
     header.append(
-        "\nOne sentence per prompt. Enter keeps the current answer; each answer is saved at once, so Ctrl-C loses nothing given.",
+        "\nOne sentence per prompt. Enter keeps the current answer; each answer is saved at once, so "
+        "Ctrl-C loses nothing given.",
         style="dim",
     )
     header.append(
@@ -51,7 +52,8 @@ def recorded(result: Recorded) -> RenderableType:
     for citation in result.citations:
         lines.append(
             Text(
-                f"  anchored {citation.cited} -> {citation.anchor.symbol} ({citation.anchor.start}-{citation.anchor.end})",
+                f"  anchored {citation.cited} -> {citation.anchor.symbol} "
+                f"({citation.anchor.start}-{citation.anchor.end})",
                 style="dim",
             )
         )

@@ -187,7 +187,8 @@ def resolve_problem(lookup: Lookup, within: str | None) -> Text | None:
     """The stderr line for a reference that is missing or ambiguous (None when found)."""
     if lookup.status == "missing":
         return Text(
-            f"{lookup.ref}: no definition of that name in {within or 'upstream/'}; try phase17 outline to see what is there."
+            f"{lookup.ref}: no definition of that name in {within or 'upstream/'}; try phase17 "
+            "outline to see what is there."
         )
     if lookup.status == "ambiguous":
         return Text(f"{lookup.ref} is ambiguous: {len(lookup.matches)} definitions carry that name.", style="yellow")
