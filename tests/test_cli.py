@@ -520,45 +520,72 @@ def test_replacing_a_note_replaces_its_citations_only(fetched_project: Path):
     assert cited == [("edge_case", "PlatformEnum"), ("invariant", "DeviceCapability")]
 
 
+def _spawn_in_terminal(project: Path, *args: str):
+    """phase17 in a real pseudo-terminal, as a reader runs it."""
+    import pexpect  # in the test extra
+
+    environment = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
+    return pexpect.spawn(
+        sys.executable, ["-m", "phase17", *args], cwd=str(project), env=environment, encoding="utf-8", timeout=30
+    )
+
+
 def test_interactive_notebook_saves_each_answer(fetched_project: Path):
-    answers = "A dict of plugins.\nOnly one platform is current.\n\nQ1 answer.\nQ2 answer cites `PlatformEnum`.\n\n"
-    result = invoke("notebook", "interface", input=answers)
-    assert result.exit_code == 0, result.output
-    notes = _notes(fetched_project)
-    assert notes.notes == {
+    import pexpect
+
+    child = _spawn_in_terminal(fetched_project, "notebook", "interface")
+    child.expect("Platform.get_attn_backend_cls")  # the reminder of key symbols with lines
+    for answer in (
+        "A dict of plugins.",
+        "Only one platform is current.",
+        "",
+        "Q1 answer.",
+        "Q2 cites `PlatformEnum`.",
+        "",
+    ):
+        child.expect(r"\? ?: ?|: $|\] ?: ?")
+        child.sendline(answer)
+    child.expect("Next: phase17 read cuda")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert _notes(fetched_project).notes == {
         "data_structure": "A dict of plugins.",
         "invariant": "Only one platform is current.",
         "edge_case": "",
     }
     questions = _notes(fetched_project, "questions")
-    assert questions.notes["1"] == "Q1 answer." and questions.notes["2"] == "Q2 answer cites `PlatformEnum`."
+    assert questions.notes["1"] == "Q1 answer." and questions.notes["2"] == "Q2 cites `PlatformEnum`."
     assert [c.anchor.symbol for c in questions.citations] == ["vllm/platforms/interface.py::PlatformEnum"]
-    assert "Platform.get_attn_backend_cls" in result.stdout  # the reminder of key symbols with lines
-    assert result.stderr.count("warning: left empty.") == 1  # the edge case was left empty
-    assert "Next: phase17 read cuda" in result.stdout
     markdown = (fetched_project / "notebooks" / "phase17.md").read_text()
-    assert "Only one platform is current." in markdown and "Q2 answer cites" in markdown
+    assert "Only one platform is current." in markdown and "Q2 cites" in markdown
 
 
 def test_enter_keeps_the_current_answer(fetched_project: Path):
+    import pexpect
+
     invoke("notebook", "interface", "--data-structure", "Kept.")
-    result = invoke("notebook", "interface", input="\n\n\n\n\n\n")
-    assert result.exit_code == 0, result.output
-    assert "current: Kept." in result.stdout
+    child = _spawn_in_terminal(fetched_project, "notebook", "interface")
+    child.expect("current: Kept.")
+    child.expect(r"\[Enter keeps it\]")
+    child.sendline("")
+    child.sendcontrol("c")
+    child.expect(pexpect.EOF)
+    child.close()
     assert _notes(fetched_project).notes["data_structure"] == "Kept."
 
 
-def test_stopping_between_prompts_keeps_the_first_answer(fetched_project: Path):
-    result = invoke("notebook", "interface", input="The first answer.\n")  # then end of input, like Ctrl-D
-    assert result.exit_code == 130
-    assert "1 answer(s) from this session are saved" in result.stderr
-    assert _notes(fetched_project).notes["data_structure"] == "The first answer."
+def test_without_a_terminal_the_notebook_never_prompts(fetched_project: Path):
+    result = invoke("notebook", "interface", input="The first answer.\n")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: no terminal to ask the prompts of interface on: give the notes as options")
+    assert _notes(fetched_project).notes["data_structure"] == ""
 
 
 def test_no_target_picks_the_first_unfinished(fetched_project: Path):
     invoke("notebook", "interface", "--data-structure", "a.", "--invariant", "b.", "--edge-case", "c.")
     result = invoke("notebook", input="")
-    assert "Lab notebook 2/5 cuda" in result.stdout
+    assert result.exit_code == 2 and "the prompts of cuda" in result.stderr
 
 
 def test_answer_command(fetched_project: Path):
@@ -651,9 +678,12 @@ def test_edit_validates_and_keeps_the_old_file_on_a_bad_edit(fetched_project: Pa
     breaker.write_text('#!/bin/sh\nprintf "target: [oops\\n" > "$1"\n', encoding="utf-8")
     breaker.chmod(0o755)
     monkeypatch.setenv("EDITOR", str(breaker))
-    result = invoke("notebook", "interface", "--edit", input="n\n")
+    result = invoke("notebook", "interface", "--edit")
     assert result.exit_code == 2, result.output
-    assert "Error: annotations/interface.yaml:" in result.stderr and "Reopen the editor" in result.stdout
+    assert result.stderr.startswith("Error: annotations/interface.yaml:2: ")  # no terminal: no "reopen?" prompt
+    assert (
+        "your edit is kept in annotations/.interface.rejected.yaml" in result.stderr and "Reopen" not in result.output
+    )
     assert path.read_text() == before
     assert (path.parent / ".interface.rejected.yaml").read_text() == "target: [oops\n"
 
@@ -889,3 +919,118 @@ def test_help_and_read_work_without_git(fetched_project: Path, tmp_path: Path):
     )
     assert fetch_run.returncode == 2
     assert fetch_run.stderr.startswith("Error: git is not installed or not on PATH; install git")
+
+
+# ---------------------------------------------------------------- the reader's terminal and tools (issue 13)
+
+_NUMBERED = re.compile(r"^ {0,5}(\d+)  (.*)$")
+
+
+def _numbered_lines(output: str) -> list[tuple[int, str]]:
+    return [(int(m.group(1)), m.group(2)) for m in map(_NUMBERED.match, output.splitlines()) if m]
+
+
+@pytest.mark.parametrize("columns", ["60", "80", "200"])
+def test_code_is_printed_whole_after_its_real_number_at_any_width(fetched_project: Path, monkeypatch, columns: str):
+    monkeypatch.setenv("COLUMNS", columns)
+    source = (fetched_project / "upstream" / "vllm" / "platforms" / "interface.py").read_text().split("\n")
+    long_line = "x" * 150  # longer than any of these widths
+    path = fetched_project / "upstream" / "vllm" / "platforms" / "interface.py"
+    path.write_text(path.read_text().replace('"""The contract every backend implements."""', f'"""{long_line}"""'))
+    source = path.read_text().split("\n")
+    for command in (["read", "interface", "--full"], ["read", "interface"], ["read", "cpu", "--symbol", "Platform"]):
+        result = invoke(*command, "--no-pager")
+        assert result.exit_code == 0, result.output
+        numbered = _numbered_lines(result.stdout)
+        assert numbered and all(source[number - 1] == text for number, text in numbered), command
+        assert any(long_line in text for _, text in numbered)
+    whole = _numbered_lines(invoke("read", "interface", "--full").stdout)
+    assert [number for number, _ in whole] == list(range(1, len(source)))  # every line, in order
+
+
+@pytest.mark.parametrize("columns", ["60", "200"])
+def test_tables_never_break_a_name_or_a_path(fetched_project: Path, monkeypatch, columns: str):
+    monkeypatch.setenv("COLUMNS", columns)
+    listed = invoke("list").stdout
+    assert_golden(f"list_{columns}.txt", listed)
+    for name in ("vllm/platforms/interface.py", "vllm/platforms/__init__.py", "interface", "platforms"):
+        assert name in listed
+    resolved = invoke("resolve", "CudaPlatformBase.get_attn_backend_cls").stdout
+    assert "vllm/platforms/cuda.py" in resolved and "CudaPlatformBase.get_attn_backend_cls" in resolved
+    invoke("notebook", "cuda", "--invariant", "It checks.")
+    checked = invoke("check").stdout
+    assert checked.count("CudaPlatformBase.check_and_update_config") == 1  # whole, on one line
+
+
+def test_read_symbol_shows_that_symbol_and_the_notes_citing_it(fetched_project: Path):
+    invoke("notebook", "cpu", "--invariant", "`CpuPlatform.check_and_update_config` sets the block size.")
+    result = invoke("read", "cpu", "--symbol", "CpuPlatform.check_and_update_config", "--no-pager")
+    assert result.exit_code == 0, result.output
+    assert "Outline of" not in result.stdout  # only the symbol, not the whole target
+    assert (
+        "invariant (CpuPlatform.check_and_update_config): `CpuPlatform.check_and_update_config` sets" in result.stdout
+    )
+    assert "The whole target: phase17 read cpu" in result.stdout
+    unknown = invoke("read", "cpu", "--symbol", "Nope")
+    assert unknown.exit_code == 2 and "Nope: no definition of that name" in unknown.stderr
+
+
+def test_paths_are_taken_as_people_type_them(fetched_project: Path, monkeypatch):
+    assert invoke("outline", "upstream/vllm/platforms/cpu.py").stdout.startswith("vllm/platforms/cpu.py")
+    monkeypatch.chdir(fetched_project / "upstream" / "vllm" / "platforms")
+    assert invoke("outline", "cpu.py").stdout.startswith("vllm/platforms/cpu.py")
+    assert json.loads(invoke("read", "interface.py", "--json").stdout)["target"]["key"] == "interface"
+    plain = invoke("read", "vllm/platforms/__init__.py", "--no-pager")
+    assert plain.exit_code == 0 and "4/5  platforms" in plain.stdout  # a target's path is that target
+    adhoc = invoke("read", "vllm/plugins/io_processors/__init__.py", "--no-pager")
+    assert "Key symbols" not in adhoc.stdout and "Lab notebook" not in adhoc.stdout
+    assert "is not on the reading list" in adhoc.stdout
+
+
+def test_bash_completion_offers_targets_questions_and_symbols(fetched_project: Path):
+    def complete(line: str) -> list[str]:
+        words = line.split(" ")
+        environment = {"_PHASE17_COMPLETE": "complete_bash", "COMP_WORDS": line, "COMP_CWORD": str(len(words) - 1)}
+        return invoke(env=environment, prog_name="phase17").stdout.split()
+
+    assert complete("phase17 read ") == ["interface", "cuda", "cpu", "platforms", "plugins"]
+    assert complete("phase17 answer ") == ["1", "2", "3", "4", "5"]
+    assert complete("phase17 resolve CpuPlatform.ch") == ["CpuPlatform.check_and_update_config"]
+    assert complete("phase17 export --format c") == ["codetour"]
+
+
+def test_read_open_without_an_editor_says_so(fetched_project: Path, monkeypatch):
+    monkeypatch.delenv("EDITOR")
+    monkeypatch.delenv("VISUAL", raising=False)
+    result = invoke("read", "cpu", "--open")
+    assert result.exit_code == 2 and "neither $VISUAL nor $EDITOR is set" in result.stderr
+
+
+def test_notebook_and_answer_take_no_fetch(project: Path):
+    for command in (["notebook", "cpu", "--invariant", "x.", "--no-fetch"], ["answer", "1", "x.", "--no-fetch"]):
+        result = invoke(*command)
+        assert result.exit_code == 2 and "upstream is missing; run phase17 fetch first" in result.stderr
+        assert not (project / "upstream").exists()
+
+
+def test_the_codetour_steps_are_at_the_lines_the_resolver_gives(fetched_project: Path):
+    invoke("notebook", "cpu", "--invariant", "`CpuPlatform.check_and_update_config` and cpu.py:21.")
+    result = invoke("export", "--format", "codetour")
+    assert result.exit_code == 0, result.output
+    tour = json.loads((fetched_project / "upstream" / ".tours" / "phase17.tour").read_text())
+    assert {"$schema", "title", "steps", "ref"} <= set(tour) and tour["ref"] == load_pin(
+        fetched_project / "UPSTREAM_PIN.md"
+    ).commit
+    assert len(tour["steps"]) > 30
+    for step in tour["steps"]:
+        assert set(step) == {"file", "line", "title", "description"} and isinstance(step["line"], int)
+        ref = step["title"].split(": ", 1)[1]
+        if ref.endswith(".py:21"):
+            assert step["line"] == 21
+            continue
+        matches = json.loads(invoke("resolve", f"{step['file']}::{ref}", "--json").stdout)["matches"]
+        assert step["line"] in [match["start_line"] for match in matches], step
+    assert (
+        inspect_upstream(fetched_project / "upstream", load_pin(fetched_project / "UPSTREAM_PIN.md")).status
+        == "matches"
+    )

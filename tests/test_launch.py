@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from phase17.errors import ToolError
 from phase17.launch import editor_command, page
 
 
@@ -22,7 +25,9 @@ def test_editor_and_pager_values_are_split_not_shelled(tmp_path: Path):
         "-g",
         "/u/f.py:7",
     ]
-    assert editor_command(Path("/u/f.py"), None, {}) == ["vi", "/u/f.py"]
+    assert editor_command(Path("/u/f.py"), None, {"EDITOR": "vi"}) == ["vi", "/u/f.py"]
+    with pytest.raises(ToolError, match=r"neither \$VISUAL nor \$EDITOR is set"):
+        editor_command(Path("/u/f.py"), 3, {})
     log = tmp_path / "pager.log"
     script = tmp_path / "my pager.sh"
     script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{log}"\ncat >> "{log}"\n', encoding="utf-8")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from phase17.annotations import NotesFile, PinStamp, save_health, save_notes
+from phase17.errors import SymbolNotFoundError
 from phase17.guide import find_target, load_reading_list
 from phase17.pin import Pin
 from phase17.reading import build_view, first_location, reading_status, status_data, view_data
@@ -29,31 +32,20 @@ def test_a_view_holds_each_key_symbol_with_its_own_lines(plain_upstream: Path, t
     )
 
 
-def test_one_symbol_and_whole_files_on_request(plain_upstream: Path, tmp_path: Path):
+def test_one_symbol_or_whole_files_on_request(plain_upstream: Path, tmp_path: Path):
     reading_list = load_reading_list()
     cuda = find_target(reading_list, "cuda")
     view = build_view(plain_upstream, tmp_path, reading_list, cuda, PIN, symbol="Platform.supports_fp8", full=True)
-    assert [key.ref for key in view.key_symbols] == ["Platform.supports_fp8"]  # found outside the target, too
-    assert view.key_symbols[0].matches[0].path == "vllm/platforms/interface.py"
-    assert view.whole_files["vllm/platforms/cuda.py"] == (plain_upstream / "vllm/platforms/cuda.py").read_text()
+    assert view.focus == "Platform.supports_fp8" and [key.ref for key in view.key_symbols] == ["Platform.supports_fp8"]
+    assert view.key_symbols[0].matches[0].path == "vllm/platforms/interface.py"  # found outside the target, too
+    assert view.whole_files == {}  # --full with --symbol means that symbol whole, not the file
+    whole = build_view(plain_upstream, tmp_path, reading_list, cuda, PIN, full=True)
+    assert whole.whole_files["vllm/platforms/cuda.py"] == (plain_upstream / "vllm/platforms/cuda.py").read_text()
     data = view_data(view)
-    assert data["target"]["key"] == "cuda" and data["symbols"][0]["status"] == "found"
+    assert data["target"]["key"] == "cuda" and data["symbols"][0]["status"] == "found" and data["focus"]
 
 
-def test_the_list_counts_notes_answers_and_health(plain_upstream: Path, tmp_path: Path):
-    notes_dir = tmp_path / "annotations"
-    stamp = PinStamp("v9.9.9", "a" * 40)
-    save_notes(
-        notes_dir,
-        NotesFile(
-            "cpu", "vllm/platforms/cpu.py", stamp, notes={"data_structure": "x.", "invariant": "y.", "edge_case": ""}
-        ),
-    )
-    save_notes(notes_dir, NotesFile("questions", None, stamp, notes={"4": "An answer."}))
-    save_health(notes_dir, {"cpu": "2 to review"})
-    rows = {row["key"]: row for row in status_data(reading_status(plain_upstream, notes_dir, load_reading_list()))}
-    assert rows["cpu"]["notes_written"] == 2 and rows["cpu"]["questions_answered"] == 1
-    assert rows["cpu"]["anchors"] == "2 to review" and rows["cuda"]["anchors"] == "not checked"
-    assert rows["cpu"]["symbols_found"] == rows["cpu"]["symbols"] == 8  # the fixture defines every cpu key symbol
-    unfetched = status_data(reading_status(None, notes_dir, load_reading_list()))
-    assert {row["symbols_found"] for row in unfetched} == {None}
+def test_an_unknown_symbol_is_an_error_not_the_whole_target(plain_upstream: Path, tmp_path: Path):
+    reading_list = load_reading_list()
+    with pytest.raises(SymbolNotFoundError, match="Nope: no definition of that name in vllm/platforms/cpu.py"):
+        build_view(plain_upstream, tmp_path, reading_list, find_target(reading_list, "cpu"), PIN, symbol="Nope")

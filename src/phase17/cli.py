@@ -10,9 +10,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from phase17 import drift, guide, launch, reading, render
+from phase17 import completion, drift, guide, launch, reading, render
 from phase17 import export as exporting
 from phase17 import notebook as notes
+from phase17.errors import UsageError
 from phase17.pin import Pin, load_pin
 from phase17.sourcetree import Lookup, look_up, source_lines
 from phase17.terminal import (
@@ -26,6 +27,7 @@ from phase17.terminal import (
     ready_upstream,
     reopen_editor,
     reporting_errors,
+    require_terminal,
     session,
     show,
 )
@@ -38,6 +40,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON (data on stdout).")]
+FetchOption = Annotated[bool, typer.Option("--fetch/--no-fetch", help="Fetch the pinned upstream/ on first use.")]
 
 
 @app.callback()
@@ -59,7 +62,7 @@ def configure(
 # ---------------------------------------------------------------- the pinned tree
 
 
-@app.command()
+@app.command(short_help="Put the pinned vLLM tree in upstream/, verified.")
 def fetch(
     source: Annotated[
         str,
@@ -86,7 +89,7 @@ def fetch(
         session.out.print(render.fetch_summary(result, pin))
 
 
-@app.command()
+@app.command(short_help="Show the pin and upstream/'s state; or move the pin.")
 def pin(
     ref: Annotated[
         Optional[str], typer.Argument(metavar="[REF]", help="Re-pin to this tag (v0.23.0), version (0.23.0) or commit.")
@@ -141,11 +144,15 @@ def _repin(ref: str, *, dry_run: bool, force: bool) -> drift.CheckOutcome:
 # ---------------------------------------------------------------- symbols
 
 
-@app.command()
+@app.command(short_help="Say where a definition is now, found by name.")
 def resolve(
     ref: Annotated[
         str,
-        typer.Argument(metavar="REF", help="Class, Class.method, function.inner, NAME, or path/file.py::Class.method."),
+        typer.Argument(
+            metavar="REF",
+            help="Class, Class.method, function.inner, NAME, or path/file.py::Class.method.",
+            autocompletion=completion.symbol_names,
+        ),
     ],
     target: Annotated[
         Optional[str], typer.Option("--in", metavar="TARGET", help="Look only in this reading target or upstream path.")
@@ -162,7 +169,7 @@ def resolve(
     with reporting_errors():
         project, pinned, reading_list = load_all()
         upstream = ready_upstream(project, pinned)
-        within = guide.find_target(reading_list, target, upstream).place if target else None
+        within = guide.find_target(reading_list, target, upstream, Path.cwd()).place if target else None
         lookup = look_up(upstream, ref, within=(within,) if within else ())
         if as_json:
             print_json(lookup.to_data())
@@ -183,12 +190,14 @@ def _print_lookup(upstream: Path, lookup: Lookup, within: str | None, show_sourc
         session.err.print(problem)
 
 
-@app.command()
+@app.command(short_help="The nested definitions of a file, with live lines.")
 def outline(
     place: Annotated[
         str,
         typer.Argument(
-            metavar="PATH_OR_TARGET", help="A reading target (interface, 2, ...) or a path under upstream/."
+            metavar="PATH_OR_TARGET",
+            help="A reading target (interface, 2, ...) or a path under upstream/.",
+            autocompletion=completion.target_keys,
         ),
     ],
     as_json: JsonOption = False,
@@ -200,7 +209,7 @@ def outline(
     with reporting_errors():
         project, pinned, reading_list = load_all()
         upstream = ready_upstream(project, pinned)
-        chosen = guide.find_target(reading_list, place, upstream)
+        chosen = guide.find_target(reading_list, place, upstream, Path.cwd())
         outlines, unreadable = reading.outline_files(upstream, reading.target_files(upstream, chosen))
         if unreadable:
             session.err.print(render.unreadable_notice(unreadable))
@@ -213,16 +222,27 @@ def outline(
 # ---------------------------------------------------------------- reading
 
 
-@app.command()
+@app.command(short_help="Open a reading target: symbols, source, questions.")
 def read(
     target: Annotated[
         str,
         typer.Argument(
-            metavar="TARGET", help="A reading target (interface, cuda, cpu, platforms, plugins; 1-5) or a path."
+            metavar="TARGET",
+            help="A reading target (interface, cuda, cpu, platforms, plugins; 1-5) or a path.",
+            autocompletion=completion.target_keys,
         ),
     ],
-    symbol: Annotated[Optional[str], typer.Option(metavar="REF", help="Show this one symbol whole.")] = None,
-    full: Annotated[bool, typer.Option(help="Show the whole file (each file, for a folder target).")] = False,
+    symbol: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="REF",
+            help="Show only this symbol, whole, and the notes that cite it.",
+            autocompletion=completion.symbol_names,
+        ),
+    ] = None,
+    full: Annotated[
+        bool, typer.Option(help="Show the whole file (each file of a folder target; with --symbol, it whole).")
+    ] = False,
     open_editor: Annotated[bool, typer.Option("--open", help="Open $VISUAL/$EDITOR at the first key symbol.")] = False,
     as_json: JsonOption = False,
     pager: Annotated[
@@ -238,19 +258,19 @@ def read(
     """
     with reporting_errors():
         project, pinned, reading_list = load_all()
-        guide.find_target(reading_list, target, project.upstream)  # a typo fails before any fetch
+        guide.find_target(reading_list, target, project.upstream, Path.cwd())  # a typo fails before any fetch
         upstream = ready_upstream(project, pinned, fetch_missing=fetch_missing)
-        chosen = guide.find_target(reading_list, target, upstream)
+        chosen = guide.find_target(reading_list, target, upstream, Path.cwd())
         view = reading.build_view(upstream, project.annotations, reading_list, chosen, pinned, symbol, full)
         if as_json:
             print_json(reading.view_data(view))
         elif open_editor:
             launch.run_editor(*reading.first_location(upstream, view))
         else:
-            show(render.read_screen(view, full=full, fold=not symbol), pager)
+            show(render.read_screen(view, full=full and not symbol, fold=not (symbol or full)), pager)
 
 
-@app.command("list")
+@app.command("list", short_help="The reading list and your progress.")
 def list_targets(as_json: JsonOption = False) -> None:
     """The reading list with your progress: symbols found, notes written, questions answered, anchor health.
 
@@ -270,24 +290,32 @@ def list_targets(as_json: JsonOption = False) -> None:
             session.err.print("upstream/ is missing: run phase17 fetch to count the symbols found.", highlight=False)
 
 
-app.command("status", help="The same as list.\n\nExample: phase17 status")(list_targets)
+app.command("status", help="The same as list.\n\nExample: phase17 status", short_help="The same as list.")(list_targets)
 
 
 # ---------------------------------------------------------------- drift
 
 
-@app.command()
+@app.command(short_help="Prove every note anchor still resolves; mend.")
 def check(
     fix: Annotated[
         bool, typer.Option(help="Rewrite the recorded lines of anchors that only moved (never your prose).")
     ] = False,
     accept: Annotated[
-        Optional[list[str]], typer.Option(metavar="REF", help="Take the current code of this reviewed, changed anchor.")
+        Optional[list[str]],
+        typer.Option(
+            metavar="REF",
+            help="Take the current code of this reviewed, changed anchor.",
+            autocompletion=completion.symbol_names,
+        ),
     ] = None,
     relink: Annotated[
         Optional[tuple[str, str]], typer.Option(metavar="REF NEW_REF", help="Point the missing anchor REF at NEW_REF.")
     ] = None,
     as_json: JsonOption = False,
+    fetch_missing: Annotated[
+        bool, typer.Option("--fetch/--no-fetch", help="Fetch the pinned upstream/ first if it is missing (for CI).")
+    ] = False,
 ) -> None:
     """Prove every anchor in annotations/ still resolves in upstream/: ok, moved, changed, missing or ambiguous.
 
@@ -295,7 +323,7 @@ def check(
     """
     with reporting_errors():
         project, pinned, reading_list = load_all()
-        upstream = ready_upstream(project, pinned)
+        upstream = ready_upstream(project, pinned, fetch_missing=fetch_missing)
         request = drift.MendRequest(fix=fix, accept=tuple(accept or ()), relink=relink)
         outcome = drift.check_and_mend(project.annotations, upstream, request)
         if outcome.mended:
@@ -315,11 +343,15 @@ def _report_findings(outcome: drift.CheckOutcome, as_json: bool) -> None:
 # ---------------------------------------------------------------- the lab notebook
 
 
-@app.command()
+@app.command(short_help="Write a target's three-sentence lab notes.")
 def notebook(
     target: Annotated[
         Optional[str],
-        typer.Argument(metavar="[TARGET]", help="The target to write notes for; default: the first unfinished."),
+        typer.Argument(
+            metavar="[TARGET]",
+            help="The target to write notes for; default: the first unfinished.",
+            autocompletion=completion.target_keys,
+        ),
     ] = None,
     data_structure: Annotated[
         Optional[str], typer.Option(help="Set the 'what data structure' note, no prompt.")
@@ -329,6 +361,7 @@ def notebook(
     edit: Annotated[
         bool, typer.Option(help="Open the target's YAML in $EDITOR; it is validated when the editor exits.")
     ] = False,
+    fetch_missing: FetchOption = True,
 ) -> None:
     """Write a target's three-sentence lab notes (and its questions), saved the moment each is given.
 
@@ -336,7 +369,7 @@ def notebook(
     """
     with reporting_errors():
         project, pinned, reading_list = load_all()
-        context = (project.notebook, ready_upstream(project, pinned, fetch_missing=True), reading_list, pinned)
+        context = (project.notebook, ready_upstream(project, pinned, fetch_missing=fetch_missing), reading_list, pinned)
         chosen = notes.notes_target(*context, target)
         given = {"data_structure": data_structure, "invariant": invariant, "edge_case": edge_case}
         if chosen is None:
@@ -351,17 +384,30 @@ def notebook(
 
 
 def _interview(context: tuple[notes.NotebookPaths, Path, guide.ReadingList, Pin], chosen: guide.Target) -> None:
+    require_terminal(
+        f"ask the prompts of {chosen.key} on",
+        f"give the notes as options (phase17 notebook {chosen.key} --data-structure '...' --invariant '...' "
+        f"--edge-case '...'), edit the file with --edit, or run it in a terminal.",
+    )
     result = notes.interview(*context, chosen, TerminalInterviewer())
     (session.err if result.stopped else session.out).print(render.notebook_done(chosen, result))
     raise typer.Exit(code=130 if result.stopped else 0)
 
 
-@app.command()
+@app.command(short_help="Answer one of the guide's questions.")
 def answer(
-    number: Annotated[int, typer.Argument(metavar="N", help="The question's number (see phase17 read TARGET).")],
+    number: Annotated[
+        int,
+        typer.Argument(
+            metavar="N",
+            help="The question's number (see phase17 read TARGET).",
+            autocompletion=completion.question_numbers,
+        ),
+    ],
     text: Annotated[
         str, typer.Argument(metavar="TEXT", help="Your answer; cite code as `Class.method` or path.py:LINE.")
     ],
+    fetch_missing: FetchOption = True,
 ) -> None:
     """Save your answer to one of the guide's questions in annotations/questions.yaml.
 
@@ -369,20 +415,39 @@ def answer(
     """
     with reporting_errors():
         project, pinned, reading_list = load_all()
-        upstream = ready_upstream(project, pinned, fetch_missing=True)
+        upstream = ready_upstream(project, pinned, fetch_missing=fetch_missing)
         print_recorded(notes.record_answer(project.notebook, upstream, reading_list, pinned, number, text))
 
 
-@app.command()
-def export() -> None:
-    """Regenerate notebooks/phase17.md from annotations/ (deterministic, links pinned to the commit).
+@app.command(short_help="Regenerate notebooks/phase17.md, or a VS Code tour.")
+def export(
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            help="markdown: notebooks/phase17.md. codetour: upstream/.tours/phase17.tour (open upstream/ in VS Code).",
+            autocompletion=completion.export_formats,
+        ),
+    ] = "markdown",
+) -> None:
+    """Regenerate notebooks/phase17.md from annotations/ (deterministic, links pinned), or write a CodeTour.
 
-    Example: phase17 export
+    Example: phase17 export --format codetour
     """
     with reporting_errors():
         project, pinned, reading_list = load_all()
-        path = exporting.write_export(project.annotations, project.notebooks, reading_list, pinned)
-        session.out.print(f"Wrote {path.relative_to(project.root)}.", highlight=False)
+        if format == "codetour":
+            upstream = ready_upstream(project, pinned)
+            path = exporting.write_codetour(
+                upstream, exporting.codetour(project.annotations, upstream, reading_list, pinned)
+            )
+        elif format == "markdown":
+            path = exporting.write_export(project.annotations, project.notebooks, reading_list, pinned)
+        else:
+            raise UsageError(f"--format {format!r}: give markdown or codetour.")
+        shown = path.relative_to(project.root) if path.is_relative_to(project.root) else path
+        session.out.print(f"Wrote {shown}.", highlight=False)
 
 
 def main() -> None:

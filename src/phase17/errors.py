@@ -8,6 +8,10 @@ class Phase17Error(Exception):
     """A failure with a message fit to show a reader as it is."""
 
 
+class UsageError(Phase17Error):
+    """The command cannot do what was asked the way it was asked (no terminal to prompt on, options that clash)."""
+
+
 class ProjectNotFoundError(Phase17Error):
     """No UPSTREAM_PIN.md in the current folder or any folder above it."""
 

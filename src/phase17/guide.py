@@ -106,25 +106,43 @@ def load_reading_list(path: Path | None = None) -> ReadingList:
     )
 
 
-def find_target(reading_list: ReadingList, text: str, upstream: Path | None = None) -> Target:
-    """A target by key, by number (1 to 5) or by a path under upstream/; else an error naming the valid keys."""
+def find_target(reading_list: ReadingList, text: str, upstream: Path | None = None, cwd: Path | None = None) -> Target:
+    """A target by key, by number (1 to 5) or by a path; else an error naming the valid keys.
+
+    A path may be written relative to upstream/, with the `upstream/` prefix tab completion gives, or relative
+    to `cwd` (from inside upstream/vllm/platforms, `cpu.py`). A path of a target is that target.
+    """
     wanted = text.strip()
     for target in reading_list.targets:
-        if wanted == target.key or wanted == str(target.number) or wanted.rstrip("/") == target.place:
+        if wanted in (target.key, str(target.number)) or wanted.rstrip("/") == target.place:
             return target
-    if upstream is not None and upstream.exists() and wanted and not wanted.startswith("-"):
-        candidate = (upstream / wanted).resolve()
-        root = upstream.resolve()
-        if (
-            candidate.exists()
-            and (candidate == root or root in candidate.parents)
-            and wanted.replace("\\", "/") not in ("", ".")
-        ):
-            relative = candidate.relative_to(root).as_posix() + ("/" if candidate.is_dir() else "")
-            return Target(key=relative, number=0, path=relative, title=relative, sentence="", symbols=())
+    relative = _upstream_path(wanted, upstream, cwd) if upstream is not None and upstream.exists() else None
+    if relative is not None:
+        for target in reading_list.targets:
+            if relative.rstrip("/") == target.place:
+                return target
+        return Target(key=relative, number=0, path=relative, title=relative, sentence="", symbols=())
     closest = difflib.get_close_matches(wanted, reading_list.keys, n=1)
     hint = f" Did you mean {closest[0]!r}?" if closest else ""
     raise UnknownTargetError(
         f"no reading target {wanted!r}.{hint} Valid targets: {', '.join(reading_list.keys)} "
         f"(or 1-{len(reading_list.targets)}, or a path under upstream/)."
     )
+
+
+def _upstream_path(text: str, upstream: Path, cwd: Path | None) -> str | None:
+    """`text` as a path relative to upstream/ (posix, a folder ending in /), or None if it names nothing there."""
+    if not text or text.startswith("-") or text.replace("\\", "/").strip("/") in ("", ".", "upstream"):
+        return None
+    root = upstream.resolve()
+    tries = [upstream / text.removeprefix("upstream/"), upstream / text]
+    if cwd is not None:
+        tries.insert(0, cwd / text)
+    for candidate in tries:
+        try:
+            resolved = candidate.resolve()
+        except (OSError, RuntimeError):
+            continue
+        if resolved != root and root in resolved.parents and resolved.exists():
+            return resolved.relative_to(root).as_posix() + ("/" if resolved.is_dir() else "")
+    return None

@@ -15,7 +15,9 @@ _VSCODE_LIKE = {"code", "code-insiders", "codium", "cursor"}
 def editor_command(path: Path, line: int | None = None, environ: dict[str, str] | None = None) -> list[str]:
     """The argv that opens `path` at `line`: `+LINE path` for vi, emacs and nano; `-g path:line` for VS Code."""
     environ = dict(os.environ) if environ is None else environ
-    raw = environ.get("VISUAL") or environ.get("EDITOR") or "vi"
+    raw = environ.get("VISUAL") or environ.get("EDITOR")
+    if raw is None:
+        raise ToolError("neither $VISUAL nor $EDITOR is set, so there is no editor to open; e.g. export EDITOR=vim.")
     try:
         argv = shlex.split(raw)
     except ValueError as error:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from phase17.annotations import QUESTIONS_FILE, load_health, load_notes_if_present
+from phase17.annotations import QUESTIONS_FILE, Citation, NotesFile, load_health, load_notes_if_present
 from phase17.errors import SymbolNotFoundError, UnreadableSourceError
 from phase17.guide import PROMPT_KEYS, Question, ReadingList, Target
 from phase17.pin import Pin
@@ -56,6 +56,8 @@ class TargetView:
     total_targets: int
     unreadable: tuple[Unreadable, ...] = ()
     sources: dict[str, list[str]] = field(default_factory=dict)  # each key symbol's lines, by its ref
+    focus: str | None = None  # `read --symbol REF`: the one symbol asked for
+    citations: tuple[Citation, ...] = ()  # code cited in this target's notes and in its questions' answers
     whole_files: dict[str, str] = field(default_factory=dict)  # path -> text, for `read --full`
 
 
@@ -95,6 +97,11 @@ def build_view(
     key_symbols = (
         (locate_near_target(upstream, target, symbol),) if symbol else tuple(locate_key_symbols(upstream, target))
     )
+    if symbol and not key_symbols[0].matches:
+        raise SymbolNotFoundError(
+            f"{symbol}: no definition of that name in {target.path} or elsewhere in upstream/; "
+            f"see what is there with phase17 outline {target.key}."
+        )
     notes = load_notes_if_present(notes_dir, target.key)
     answers = load_notes_if_present(notes_dir, QUESTIONS_FILE)
     prompts = tuple(
@@ -116,8 +123,19 @@ def build_view(
         total_targets=len(reading_list.targets),
         unreadable=tuple(unreadable),
         sources={match.ref: source_lines(upstream, match) for key in key_symbols for match in key.matches},
-        whole_files={item.path: source_text(upstream, item.path) for item in files} if full else {},
+        whole_files={item.path: source_text(upstream, item.path) for item in files} if full and not symbol else {},
+        focus=symbol,
+        citations=_citations_of(target, notes, answers, questions),
     )
+
+
+def _citations_of(
+    target: Target, notes: NotesFile | None, answers: NotesFile | None, questions: tuple[QuestionAnswer, ...]
+) -> tuple[Citation, ...]:
+    linked = {str(item.question.number) for item in questions}
+    own = notes.citations if notes else ()
+    answered = tuple(citation for citation in (answers.citations if answers else ()) if citation.note in linked)
+    return tuple(own) + answered
 
 
 def first_location(upstream: Path, view: TargetView) -> tuple[Path, int | None]:
@@ -165,6 +183,11 @@ def view_data(view: TargetView) -> dict[str, Any]:
         ],
         "next": view.next_target.key if view.next_target else None,
         "unreadable": [{"path": item.path, "reason": item.reason} for item in view.unreadable],
+        "focus": view.focus,
+        "citations": [
+            {"note": c.note, "cited": c.cited, "symbol": c.anchor.symbol, "start": c.anchor.start, "end": c.anchor.end}
+            for c in view.citations
+        ],
     }
 
 

@@ -19,11 +19,19 @@ from rich.console import Console, RenderableType
 from phase17 import fetch as fetching
 from phase17 import guide, launch, render
 from phase17 import notebook as notes
-from phase17.errors import FetchError, Phase17Error
+from phase17.errors import FetchError, Phase17Error, UsageError
 from phase17.guide import ReadingList, Target
 from phase17.pin import Pin, load_pin
 from phase17.project import ProjectPaths, ensure_upstream, locate_project
 from phase17.sourcetree import Lookup
+
+
+class WholeLineConsole(Console):
+    """A Console whose print never crops at the width: code lines and names are printed whole (issue 13)."""
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        options.setdefault("crop", False)
+        super().print(*objects, **options)
 
 
 @dataclass
@@ -38,8 +46,8 @@ class Session:
         """NO_COLOR means plain text: no escape codes, bold included."""
         plain = bool(os.environ.get("NO_COLOR"))
         self.upstream = upstream
-        self.out = Console(color_system=None if plain else "auto", highlight=False)
-        self.err = Console(stderr=True, color_system=None if plain else "auto", highlight=False)
+        self.out = WholeLineConsole(color_system=None if plain else "auto", highlight=False)
+        self.err = WholeLineConsole(stderr=True, color_system=None if plain else "auto", highlight=False)
 
 
 session = Session()
@@ -174,5 +182,18 @@ def print_recorded(recorded: notes.Recorded) -> None:
 
 
 def reopen_editor(error: Phase17Error) -> bool:
+    """After a rejected edit: ask whether to reopen the editor, only when someone is at a terminal to answer."""
+    if not has_terminal():
+        return False
     session.err.print(f"Error: {error}", highlight=False, markup=False)
     return bool(typer.confirm("The previous file is unchanged. Reopen the editor to fix it?", default=True))
+
+
+def has_terminal() -> bool:
+    """Is a person at a terminal to answer prompts? Without one, phase17 never prompts (issue 13)."""
+    return sys.stdin.isatty()
+
+
+def require_terminal(what: str, instead: str) -> None:
+    if not has_terminal():
+        raise UsageError(f"no terminal to {what}: {instead}")

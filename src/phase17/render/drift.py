@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich import box
 from rich.console import Group, RenderableType
-from rich.syntax import Syntax
-from rich.table import Table
 from rich.text import Text
 
 from phase17.drift import STATUSES, CheckOutcome, Finding, summary_counts
 from phase17.mends import Mend
+from phase17.render.layout import FittedTable, diff_lines
 
 _STATUS_STYLE = {"ok": "green", "moved": "cyan", "changed": "yellow", "missing": "red", "ambiguous": "magenta"}
 
@@ -21,9 +19,7 @@ def findings_report(findings: Sequence[Finding]) -> RenderableType:
     parts: list[RenderableType] = []
     for target in sorted({finding.target for finding in findings}, key=lambda name: (name == "questions", name)):
         mine = [finding for finding in findings if finding.target == target]
-        table = Table(title=Text(f"{target}", style="bold"), title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
-        for column in ("status", "anchor", "kind", "recorded", "now", "cited in"):
-            table.add_column(column, no_wrap=column in ("status", "recorded", "now"), overflow="fold")
+        rows = []
         for finding in mine:
             label = Text(finding.qualname)
             cited = (
@@ -37,8 +33,8 @@ def findings_report(findings: Sequence[Finding]) -> RenderableType:
             now = "-" if finding.current is None else f"{finding.current.start}-{finding.current.end}"
             if finding.status == "ambiguous":
                 now = ", ".join(f"{m.start}-{m.end}" for m in finding.matches)
-            table.add_row(status, label, finding.kind, f"{finding.recorded.start}-{finding.recorded.end}", now, cited)
-        parts.append(table)
+            rows.append((label, status, finding.kind, f"{finding.recorded.start}-{finding.recorded.end}", now, cited))
+        parts.append(FittedTable(("anchor", "status", "kind", "recorded", "now", "cited in"), rows, title=target))
         for finding in mine:
             parts.extend(_finding_details(finding))
     counts = summary_counts(findings)
@@ -57,7 +53,7 @@ def _finding_details(finding: Finding) -> list[RenderableType]:
             Text(f"changed  {where} (review it, then: phase17 check --accept {finding.qualname})", style="yellow")
         )
         if finding.diff:
-            details.append(Syntax(finding.diff, "diff", theme="ansi_dark", background_color="default", word_wrap=True))
+            details.append(diff_lines(finding.diff))
         else:
             details.append(
                 Text("  (the recorded text is not in upstream/'s history, so no diff can be shown)", style="dim")

@@ -9,13 +9,12 @@ from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.rule import Rule
 from rich.style import Style
-from rich.syntax import Syntax
-from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
 from phase17.pin import Pin
 from phase17.reading import TargetStatus, TargetView
+from phase17.render.layout import FittedTable, code_lines
 from phase17.sourcetree import Lookup, Unreadable
 from phase17.symbols import OutlineNode, Symbol
 
@@ -44,15 +43,7 @@ def symbol_source(symbol: Symbol, lines: list[str], *, fold: bool = True, comman
     folded = fold and len(lines) > FOLD_AFTER_LINES
     if folded:
         shown = lines[:FOLDED_LINES]
-    code = Syntax(
-        "\n".join(shown),
-        "python",
-        line_numbers=True,
-        start_line=symbol.start_line,
-        theme="ansi_dark",
-        word_wrap=True,
-        background_color="default",
-    )
+    code = code_lines(shown, symbol.start_line)
     parts: list[RenderableType] = [title, code]
     if folded:
         rest = f"⋮ {len(lines) - len(shown)} more lines, to line {symbol.end_line}"
@@ -81,13 +72,10 @@ def outline_tree(label: str, nodes: Sequence[OutlineNode], key_refs: frozenset[s
     return tree
 
 
-def symbol_table(symbols: Sequence[Symbol]) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-    for column in ("symbol", "kind", "path", "lines"):
-        table.add_column(column)
-    for symbol in symbols:
-        table.add_row(symbol.qualname, symbol.kind, symbol.path, f"{symbol.start_line}-{symbol.end_line}")
-    return table
+def symbol_table(symbols: Sequence[Symbol]) -> FittedTable:
+    """Where each definition is: the whole path always (it is what `resolve` exists to say)."""
+    rows = [(symbol.qualname, symbol.kind, symbol.path, f"{symbol.start_line}-{symbol.end_line}") for symbol in symbols]
+    return FittedTable(("symbol", "kind", "path", "lines"), rows)
 
 
 def unreadable_notice(items: Sequence[Unreadable]) -> Text:
@@ -99,44 +87,29 @@ def whole_files(texts: dict[str, str], pin: Pin) -> RenderableType:
     parts: list[RenderableType] = []
     for relative, text in texts.items():
         parts.append(Text(relative, style=Style(bold=True, link=web_url(pin, relative))))
-        parts.append(Syntax(text, "python", line_numbers=True, theme="ansi_dark", background_color="default"))
+        parts.append(code_lines(text.split("\n")[:-1] if text.endswith("\n") else text.split("\n"), 1))
     return Group(*parts)
 
 
 def target_view(view: TargetView, *, fold: bool = True) -> RenderableType:
-    """The whole `read` screen: header, outline, key symbols, prompts, questions, footer."""
-    target, pin = view.target, view.pin
-    parts: list[RenderableType] = []
-    number = f"{target.number}/{view.total_targets}  " if target.number else ""
-    header = Text.assemble((f"{number}{target.key}", "bold magenta"), "  ", (target.title, "bold"))
-    if target.sentence:
-        header.append(f"\n{target.sentence}")
-    location = Text(f"\n{target.path}", style=Style(link=web_url(pin, target.path), bold=True))
-    location.append(f"  at {pin.tag} @ {pin.short}", style="dim")
-    header.append_text(location)
-    parts.append(Panel(header, box=box.ROUNDED, expand=True))
+    """The whole `read` screen: header, outline, key symbols, prompts, questions, footer (or one symbol's)."""
+    if view.focus:
+        return _focused_view(view)
+    target = view.target
+    parts: list[RenderableType] = [_header(view)]
     key_refs = frozenset(symbol.ref for key in view.key_symbols for symbol in key.matches)
     for item in view.files:
-        parts.append(outline_tree(f"Outline of {item.path}  (★ key symbols, shown below)", item.outline, key_refs))
-    parts.append(Rule("Key symbols", style="dim"))
+        star = "  (★ key symbols, shown below)" if key_refs else ""
+        parts.append(outline_tree(f"Outline of {item.path}{star}", item.outline, key_refs))
+    if view.key_symbols:
+        parts.append(Rule("Key symbols", style="dim"))
     for key in view.key_symbols:
-        if key.status == "missing":
-            parts.append(Text(f"{key.ref}: not found in upstream/ (run phase17 check)", style="red"))
-            continue
-        if key.status == "ambiguous":
-            where = ", ".join(f"{symbol.path}:{symbol.start_line}" for symbol in key.matches)
-            parts.append(Text(f"{key.ref}: ambiguous, defined {len(key.matches)} times: {where}", style="yellow"))
-        for symbol in key.matches:
-            command = f"phase17 read {target.key} --symbol {key.ref}" if target.number else None
-            parts.append(symbol_source(symbol, view.sources[symbol.ref], fold=fold, command=command))
-            parts.append(Text(""))
-    parts.append(Rule("Lab notebook: three sentences", style="dim"))
-    for prompt in view.prompts:
-        parts.append(_prompt_line(prompt.prompt, prompt.answer))
-    if view.questions:
-        parts.append(Rule("Questions for this target", style="dim"))
-        for answer in view.questions:
-            parts.append(_prompt_line(f"Q{answer.question.number}. {answer.question.text}", answer.answer))
+        command = f"phase17 read {target.key} --symbol {key.ref}" if target.number else None
+        parts.extend(_lookup_sources(view, key, fold=fold, command=command))
+    if target.number:
+        parts.extend(_notebook_section(view))
+    else:
+        parts.append(Text(f"{target.path} is not on the reading list, so no notes are kept for it here.", style="dim"))
     if view.unreadable:
         parts.append(unreadable_notice(view.unreadable))
     footer = Text()
@@ -144,8 +117,62 @@ def target_view(view: TargetView, *, fold: bool = True) -> RenderableType:
         footer.append(f"Next: phase17 read {view.next_target.key} ({view.next_target.title})    ")
     if target.number:
         footer.append(f"Write notes: phase17 notebook {target.key}")
-    parts.append(Rule(style="dim"))
-    parts.append(footer)
+    parts += [Rule(style="dim"), footer]
+    return Group(*parts)
+
+
+def _header(view: TargetView) -> RenderableType:
+    target, pin = view.target, view.pin
+    number = f"{target.number}/{view.total_targets}  " if target.number else ""
+    header = Text.assemble((f"{number}{target.key}", "bold magenta"))
+    if target.title != target.key:
+        header.append_text(Text.assemble("  ", (target.title, "bold")))
+    if target.sentence:
+        header.append(f"\n{target.sentence}")
+    if target.path != target.key:
+        header.append_text(Text(f"\n{target.path}", style=Style(link=web_url(pin, target.path), bold=True)))
+    header.append(f"  at {pin.tag} @ {pin.short}", style="dim")
+    return Panel(header, box=box.ROUNDED, expand=True)
+
+
+def _lookup_sources(view: TargetView, key: Lookup, *, fold: bool, command: str | None) -> list[RenderableType]:
+    if key.status == "missing":
+        return [Text(f"{key.ref}: not found in upstream/ (run phase17 check)", style="red")]
+    parts: list[RenderableType] = []
+    if key.status == "ambiguous":
+        where = ", ".join(f"{symbol.path}:{symbol.start_line}" for symbol in key.matches)
+        parts.append(Text(f"{key.ref}: ambiguous, defined {len(key.matches)} times: {where}", style="yellow"))
+    for symbol in key.matches:
+        parts += [symbol_source(symbol, view.sources[symbol.ref], fold=fold, command=command), Text("")]
+    return parts
+
+
+def _notebook_section(view: TargetView) -> list[RenderableType]:
+    parts: list[RenderableType] = [Rule("Lab notebook: three sentences", style="dim")]
+    parts += [_prompt_line(prompt.prompt, prompt.answer) for prompt in view.prompts]
+    if view.questions:
+        parts.append(Rule("Questions for this target", style="dim"))
+        for answer in view.questions:
+            parts.append(_prompt_line(f"Q{answer.question.number}. {answer.question.text}", answer.answer))
+    return parts
+
+
+def _focused_view(view: TargetView) -> RenderableType:
+    """`read TARGET --symbol REF`: that symbol whole, the notes that cite it, and the way back to the target."""
+    key = view.key_symbols[0]
+    parts: list[RenderableType] = _lookup_sources(view, key, fold=False, command=None)
+    refs = {symbol.ref for symbol in key.matches}
+    citing = [citation for citation in view.citations if citation.anchor.symbol in refs]
+    notes = {prompt.key: prompt.answer for prompt in view.prompts}
+    notes.update({str(answer.question.number): answer.answer for answer in view.questions})
+    if citing:
+        parts.append(Rule("Your notes citing it", style="dim"))
+        for citation in citing:
+            label = f"Q{citation.note}" if citation.note.isdigit() else citation.note.replace("_", " ")
+            parts.append(Text.assemble((f"{label} ({citation.cited}): ", "bold"), notes.get(citation.note, "")))
+    else:
+        parts.append(Text("No note cites it yet.", style="dim"))
+    parts.append(Text(f"The whole target: phase17 read {view.target.key}", style="dim"))
     return Group(*parts)
 
 
@@ -159,28 +186,22 @@ def _prompt_line(prompt: str, answer: str) -> RenderableType:
     return text
 
 
-def reading_status_table(rows: Sequence[TargetStatus]) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-    for column in ("#", "key", "path", "symbols", "notes", "questions", "anchors"):
-        table.add_column(
-            column,
-            no_wrap=column not in ("path", "anchors"),
-            overflow="fold",
-            min_width=11 if column == "anchors" else None,
-        )
+def reading_status_table(rows: Sequence[TargetStatus]) -> FittedTable:
+    cells = []
     for row in rows:
         found = "upstream missing" if row.symbols_found is None else f"{row.symbols_found} of {len(row.target.symbols)}"
         health_style = "green" if row.health == "ok" else ("dim" if row.health == "not checked" else "red")
-        table.add_row(
-            str(row.target.number),
-            row.target.key,
-            row.target.path,
-            found,
-            f"{row.notes_written} of 3",
-            f"{row.questions_answered} of {row.questions_linked}",
-            Text(row.health, style=health_style),
+        cells.append(
+            (
+                f"{row.target.number} {row.target.key}",
+                row.target.path,
+                found,
+                f"{row.notes_written} of 3",
+                f"{row.questions_answered} of {row.questions_linked}",
+                Text(row.health, style=health_style),
+            )
         )
-    return table
+    return FittedTable(("target", "path", "symbols", "notes", "questions", "anchors"), cells)
 
 
 def resolve_problem(lookup: Lookup, within: str | None) -> Text | None:

@@ -1,0 +1,50 @@
+"""Shell completion of what readers type: target keys, question numbers, symbol names (issue 13).
+
+Completion runs on every Tab, so it never raises and never fetches: outside a project, or before upstream/ is
+fetched, it offers what it can (the keys) and nothing else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from phase17.guide import load_reading_list
+
+
+def target_keys(incomplete: str) -> list[str]:
+    """The reading list's keys that start with what was typed."""
+    try:
+        return [key for key in load_reading_list().keys if key.startswith(incomplete)]
+    except Exception:  # completion must never break the shell
+        return []
+
+
+def question_numbers(incomplete: str) -> list[str]:
+    try:
+        return [
+            str(question.number)
+            for question in load_reading_list().questions
+            if str(question.number).startswith(incomplete)
+        ]
+    except Exception:
+        return []
+
+
+def symbol_names(incomplete: str) -> list[str]:
+    """Qualified names defined in the reading targets' files of the project here, from upstream/."""
+    from phase17.project import locate_project
+    from phase17.sourcetree import file_definitions, python_files
+
+    try:
+        project = locate_project(Path.cwd())
+        names: set[str] = set()
+        for target in load_reading_list().targets:
+            for path in python_files(project.upstream, target.place):
+                names.update(symbol.qualname for symbol in file_definitions(project.upstream, path))
+        return sorted(name for name in names if name.startswith(incomplete))
+    except Exception:
+        return []
+
+
+def export_formats(incomplete: str) -> list[str]:
+    return [name for name in ("markdown", "codetour") if name.startswith(incomplete)]
