@@ -49,3 +49,22 @@ def test_an_unknown_symbol_is_an_error_not_the_whole_target(plain_upstream: Path
     reading_list = load_reading_list()
     with pytest.raises(SymbolNotFoundError, match="Nope: no definition of that name in vllm/platforms/cpu.py"):
         build_view(plain_upstream, tmp_path, reading_list, find_target(reading_list, "cpu"), PIN, symbol="Nope")
+
+
+def test_the_list_counts_notes_answers_and_health(plain_upstream: Path, tmp_path: Path):
+    notes_dir = tmp_path / "annotations"
+    stamp = PinStamp("v9.9.9", "a" * 40)
+    save_notes(
+        notes_dir,
+        NotesFile(
+            "cpu", "vllm/platforms/cpu.py", stamp, notes={"data_structure": "x.", "invariant": "y.", "edge_case": ""}
+        ),
+    )
+    save_notes(notes_dir, NotesFile("questions", None, stamp, notes={"4": "An answer."}))
+    save_health(notes_dir, {"cpu": "2 to review"})
+    rows = {row["key"]: row for row in status_data(reading_status(plain_upstream, notes_dir, load_reading_list()))}
+    assert rows["cpu"]["notes_written"] == 2 and rows["cpu"]["questions_answered"] == 1
+    assert rows["cpu"]["anchors"] == "2 to review" and rows["cuda"]["anchors"] == "not checked"
+    assert rows["cpu"]["symbols_found"] == rows["cpu"]["symbols"] == 8  # the fixture defines every cpu key symbol
+    unfetched = status_data(reading_status(None, notes_dir, load_reading_list()))
+    assert {row["symbols_found"] for row in unfetched} == {None}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -139,3 +141,14 @@ def test_real_drift_from_v0_22_1_to_v0_23_0(real_project: Path, tmp_path: Path, 
     assert fixed.exit_code == 1
     remaining = {f["status"] for f in json.loads(fixed.stdout)}
     assert "moved" not in remaining and remaining <= {"ok", "changed", "missing"}
+
+
+@pytest.mark.network
+def test_the_readme_examples_are_what_the_commands_print(real_project: Path):
+    script = Path(__file__).resolve().parent.parent / "scripts" / "readme_examples.py"
+    run = subprocess.run(
+        [sys.executable, str(script), "--check", "--upstream", str(real_project / "upstream")],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr

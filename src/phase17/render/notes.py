@@ -55,6 +55,8 @@ def recorded(result: Recorded) -> RenderableType:
                 f"  anchored {citation.cited} -> {citation.anchor.symbol} "
                 f"({citation.anchor.start}-{citation.anchor.end})",
                 style="dim",
+                no_wrap=True,
+                overflow="ignore",
             )
         )
     return Group(*lines)
