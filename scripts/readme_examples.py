@@ -39,7 +39,9 @@ def capture(upstream: Path) -> str:
         project = Path(scratch) / "phase17"
         project.mkdir()
         shutil.copy2(ROOT / "UPSTREAM_PIN.md", project)
-        shutil.copytree(ROOT / "annotations", project / "annotations")
+        (project / "annotations").mkdir()
+        for shipped in sorted((ROOT / "annotations").glob("*.yaml")):  # the tracked templates, no local caches
+            shutil.copy2(shipped, project / "annotations")
         environment = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1", "PHASE17_UPSTREAM": str(upstream)}
         blocks = []
         for command in EXAMPLES:
@@ -75,7 +77,10 @@ def main() -> int:
     updated = f"{before}{START}\n{capture(options.upstream.resolve())}{END}{after}"
     if options.check:
         if updated != readme:
+            import difflib
+
             print("README examples differ from what the commands print now; run python scripts/readme_examples.py")
+            print("".join(difflib.unified_diff(readme.splitlines(True), updated.splitlines(True), "README.md", "now")))
             return 1
         return 0
     (ROOT / "README.md").write_text(updated, encoding="utf-8")
