@@ -5,6 +5,7 @@ Each command's docstring is its --help: one sentence, then an example.
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -13,7 +14,6 @@ import typer
 from phase17 import completion, drift, guide, launch, reading, render
 from phase17 import export as exporting
 from phase17 import notebook as notes
-from phase17.errors import UsageError
 from phase17.pin import Pin, load_pin
 from phase17.sourcetree import Lookup, look_up, source_lines
 from phase17.terminal import (
@@ -40,6 +40,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON (data on stdout).")]
+
+
+class ExportFormat(str, Enum):
+    """What `export` writes."""
+
+    markdown = "markdown"
+    codetour = "codetour"
+
+
 FetchOption = Annotated[bool, typer.Option("--fetch/--no-fetch", help="Fetch the pinned upstream/ on first use.")]
 
 
@@ -421,15 +430,13 @@ def answer(
 
 @app.command(short_help="Regenerate notebooks/phase17.md, or a VS Code tour.")
 def export(
-    format: Annotated[
-        str,
+    output_format: Annotated[
+        ExportFormat,
         typer.Option(
             "--format",
-            metavar="FORMAT",
             help="markdown: notebooks/phase17.md. codetour: upstream/.tours/phase17.tour (open upstream/ in VS Code).",
-            autocompletion=completion.export_formats,
         ),
-    ] = "markdown",
+    ] = ExportFormat.markdown,
 ) -> None:
     """Regenerate notebooks/phase17.md from annotations/ (deterministic, links pinned), or write a CodeTour.
 
@@ -437,15 +444,12 @@ def export(
     """
     with reporting_errors():
         project, pinned, reading_list = load_all()
-        if format == "codetour":
+        if output_format is ExportFormat.codetour:
             upstream = ready_upstream(project, pinned)
-            path = exporting.write_codetour(
-                upstream, exporting.codetour(project.annotations, upstream, reading_list, pinned)
-            )
-        elif format == "markdown":
-            path = exporting.write_export(project.annotations, project.notebooks, reading_list, pinned)
+            tour = exporting.codetour(project.annotations, upstream, reading_list, pinned)
+            path = exporting.write_codetour(upstream, tour)
         else:
-            raise UsageError(f"--format {format!r}: give markdown or codetour.")
+            path = exporting.write_export(project.annotations, project.notebooks, reading_list, pinned)
         shown = path.relative_to(project.root) if path.is_relative_to(project.root) else path
         session.out.print(f"Wrote {shown}.", highlight=False)
 

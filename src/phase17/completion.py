@@ -44,7 +44,3 @@ def symbol_names(incomplete: str) -> list[str]:
         return sorted(name for name in names if name.startswith(incomplete))
     except Exception:
         return []
-
-
-def export_formats(incomplete: str) -> list[str]:
-    return [name for name in ("markdown", "codetour") if name.startswith(incomplete)]
