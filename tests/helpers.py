@@ -182,6 +182,9 @@ class RecordingReporter:
     def notice(self, message: str) -> None:
         self.events.append(("notice", message))
 
+    def detail(self, message: str) -> None:
+        self.events.append(("detail", message))
+
 
 GOLDEN = Path(__file__).parent / "golden"
 

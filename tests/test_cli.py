@@ -6,6 +6,7 @@ import json
 import multiprocessing
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -1034,3 +1035,24 @@ def test_the_codetour_steps_are_at_the_lines_the_resolver_gives(fetched_project:
         inspect_upstream(fetched_project / "upstream", load_pin(fetched_project / "UPSTREAM_PIN.md")).status
         == "matches"
     )
+
+
+def test_a_fallback_explains_itself_in_one_line_and_verbose_adds_gits_words(tmp_path: Path):
+    root = tmp_path / "p"
+    write_pin(root, FAKE_COMMIT, repository="http://127.0.0.1:9/vllm.git")
+    index = tmp_path / "index"
+    publish(index, build_sdist(tmp_path / "dist"))
+    os.chdir(root)
+    with serve(index) as url:
+        os.environ["PIP_INDEX_URL"] = url
+        os.environ["PHASE17_TRUSTED_REPOSITORY"] = "http://127.0.0.1:9/vllm.git"
+        try:
+            quiet = invoke("fetch")
+            shutil.rmtree(root / "upstream")
+            verbose = invoke("--verbose", "fetch")
+        finally:
+            del os.environ["PIP_INDEX_URL"]
+    assert quiet.exit_code == 0 and verbose.exit_code == 0, quiet.output + verbose.output
+    fallback = "Cannot reach http://127.0.0.1:9/vllm.git. Fetching the PyPI sdist vllm==9.9.9 instead."
+    assert fallback in quiet.stderr and "fatal" not in quiet.stderr
+    assert fallback in verbose.stderr and "fatal: unable to access" in verbose.stderr

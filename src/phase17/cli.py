@@ -63,9 +63,12 @@ def configure(
             help="Read this checkout of vLLM (or a plain source tree) instead of the project's upstream/.",
         ),
     ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also show the raw words of git or the index behind a fallback.")
+    ] = False,
 ) -> None:
     """Read vLLM's platform layer by symbol name, keep three-sentence notes, and check them against drift."""
-    session.configure(upstream)
+    session.configure(upstream, verbose)
 
 
 # ---------------------------------------------------------------- the pinned tree
@@ -137,7 +140,7 @@ def _repin(ref: str, *, dry_run: bool, force: bool) -> drift.CheckOutcome:
     project = locate()
     current = load_pin(project.pin_file)
     consent(current, "auto")
-    reporter = render.RichReporter(session.err)
+    reporter = render.RichReporter(session.err, session.verbose)
     try:
         new = plan_repin(current, ref, cache_dir=cache_dir(), reporter=reporter)
         prefix = "Dry run: " if dry_run else ""

@@ -29,7 +29,14 @@ class FetchError(Phase17Error):
 
 
 class NetworkError(FetchError):
-    """A remote could not be reached at all (so `fetch --source auto` may fall back to the package index)."""
+    """A remote could not be reached at all (so `fetch --source auto` may fall back to the package index).
+
+    `detail` keeps the tool's own words (git's `fatal: ...` line), shown only with --verbose.
+    """
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 class UnknownTargetError(Phase17Error):

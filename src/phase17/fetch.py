@@ -99,6 +99,7 @@ def fetch_upstream(
             if source == "git":
                 raise
             reporter.notice(f"{error} Fetching the PyPI sdist {pin.pypi_distribution}=={pin.pypi_version} instead.")
+            reporter.detail(error.detail)
             return _fetch_pypi(pin, upstream, cache_dir, reporter, index_url, history, verify)
     return _fetch_git(pin, upstream, _git_location(source), reporter, history)
 

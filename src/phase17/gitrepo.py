@@ -254,4 +254,5 @@ def _raise_if_unreachable(error: Any, location: str) -> None:
             f"{location} is not a git repository; give a clone of {location} or use --source pypi."
         ) from None
     if any(sign in lowered for sign in _UNREACHABLE) or error.status in (-9, 137):
-        raise NetworkError(f"Cannot reach {location}.") from None
+        detail = next((line.strip() for line in message.splitlines() if "fatal" in line.lower()), message[:300])
+        raise NetworkError(f"Cannot reach {location}.", detail=detail.removeprefix("stderr: ").strip("' ")) from None

@@ -6,7 +6,10 @@ from typing import Protocol
 
 
 class ProgressReporter(Protocol):
-    """What a fetch (or any long job) tells its caller as it goes; core modules never print."""
+    """What a fetch (or any long job) tells its caller as it goes; core modules never print.
+
+    `notice` is one line for the reader; `detail` is a tool's raw words, for --verbose.
+    """
 
     def start(self, description: str, total: int | None) -> None: ...
 
@@ -15,6 +18,8 @@ class ProgressReporter(Protocol):
     def finish(self) -> None: ...
 
     def notice(self, message: str) -> None: ...
+
+    def detail(self, message: str) -> None: ...
 
 
 class SilentReporter:
@@ -30,4 +35,7 @@ class SilentReporter:
         pass
 
     def notice(self, message: str) -> None:
+        pass
+
+    def detail(self, message: str) -> None:
         pass

@@ -68,7 +68,8 @@ def _download(
             ) from None
         except requests.RequestException as error:
             raise NetworkError(
-                f"Cannot reach {where} ({type(error).__name__}); check your connection or PIP_INDEX_URL."
+                f"Cannot reach {where} ({type(error).__name__}); check your connection or PIP_INDEX_URL.",
+                detail=str(error)[:300],
             ) from None
         sdists = [p for p in page.packages if p.package_type == "sdist" and p.version == pin.pypi_version]
         if not sdists:
@@ -100,7 +101,8 @@ def _download(
             raise FetchError(f"{package.filename}: the index gives no digest phase17 can check; refused.") from None
         except requests.RequestException as error:
             raise NetworkError(
-                f"Download of {package.filename} failed ({type(error).__name__}); nothing was kept, try again."
+                f"Download of {package.filename} failed ({type(error).__name__}); nothing was kept, try again.",
+                detail=str(error)[:300],
             ) from None
         finally:
             partial.unlink(missing_ok=True)  # also on Ctrl-C: no partial file stays in the cache

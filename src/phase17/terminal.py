@@ -39,13 +39,14 @@ class Session:
     """Options given before the subcommand, and the consoles every command prints through."""
 
     upstream: Path | None = None
+    verbose: bool = False
     out: Console = field(default_factory=Console)
     err: Console = field(default_factory=lambda: Console(stderr=True))
 
-    def configure(self, upstream: Path | None) -> None:
+    def configure(self, upstream: Path | None, verbose: bool = False) -> None:
         """NO_COLOR means plain text: no escape codes, bold included."""
         plain = bool(os.environ.get("NO_COLOR"))
-        self.upstream = upstream
+        self.upstream, self.verbose = upstream, verbose
         self.out = WholeLineConsole(color_system=None if plain else "auto", highlight=False)
         self.err = WholeLineConsole(stderr=True, color_system=None if plain else "auto", highlight=False)
 
@@ -106,7 +107,7 @@ def fetcher(
 
     def run() -> fetching.FetchResult:
         consent(pin, source)
-        reporter = render.RichReporter(session.err)
+        reporter = render.RichReporter(session.err, session.verbose)
         try:
             return fetching.fetch_upstream(
                 pin,

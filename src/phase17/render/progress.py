@@ -24,8 +24,9 @@ from phase17.pin import Pin
 class RichReporter:
     """A fetch ProgressReporter drawing rich progress bars on stderr: bytes for downloads, counts otherwise."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, verbose: bool = False) -> None:
         self._console = console
+        self._verbose = verbose
         self._progress: Progress | None = None
         self._task: int | None = None
 
@@ -59,6 +60,11 @@ class RichReporter:
 
     def notice(self, message: str) -> None:
         self._console.print(Text(message, style="bold red" if message.startswith("INSECURE") else "yellow"))
+
+    def detail(self, message: str) -> None:
+        """A tool's own words (git's `fatal:` line): shown only with --verbose, and never wrapped."""
+        if self._verbose and message:
+            self._console.print(Text(f"  {message}", style="dim", no_wrap=True, overflow="ignore"))
 
 
 def fetch_summary(result: FetchResult, pin: Pin) -> Text:
