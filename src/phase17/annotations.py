@@ -13,12 +13,14 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from phase17.errors import WriteError
 from phase17.guide import PROMPT_KEYS, ReadingList
-from phase17.schema import AnchorEntry, QuestionNotesFile, TargetNotesFile, located_error, validate
 from phase17.yamlfile import read_yaml_file, render_yaml, write_text_atomically
+
+if TYPE_CHECKING:
+    from phase17.schema import AnchorEntry
 
 QUESTIONS_FILE = "questions"
 LOCK_TIMEOUT_SECONDS = 30
@@ -99,6 +101,8 @@ def load_notes_if_present(notes_dir: Path, name: str) -> NotesFile | None:
 
 def load_notes_from(path: Path, name: str, shown: str) -> NotesFile:
     """Validate any file as the notes file `name` (used for a hand edit before it replaces the real one)."""
+    from phase17.schema import QuestionNotesFile, TargetNotesFile, located_error, validate  # pydantic, when needed
+
     data = read_yaml_file(path, shown)
     if name == QUESTIONS_FILE:
         entry: TargetNotesFile | QuestionNotesFile = validate(QuestionNotesFile, data, shown)

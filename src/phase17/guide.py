@@ -11,8 +11,9 @@ from importlib.resources import files
 from pathlib import Path
 
 from phase17.errors import UnknownTargetError
-from phase17.schema import PROMPT_KEYS, ReadingListFile, validate
 from phase17.yamlfile import parse_yaml, read_yaml_file
+
+PROMPT_KEYS = ("data_structure", "invariant", "edge_case")  # the three sentences of every lab note
 
 __all__ = ["PROMPT_KEYS", "Question", "ReadingList", "Target", "find_target", "load_reading_list"]
 
@@ -77,6 +78,8 @@ class ReadingList:
 
 def load_reading_list(path: Path | None = None) -> ReadingList:
     """Load and validate a reading list (the shipped phase17.yaml unless `path` is given)."""
+    from phase17.schema import ReadingListFile, validate  # pydantic loads only when a file is read (issue 12)
+
     if path is None:
         shown = "phase17/readinglists/phase17.yaml"
         data = parse_yaml((files("phase17") / "readinglists" / "phase17.yaml").read_text(encoding="utf-8"), shown)

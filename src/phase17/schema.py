@@ -25,9 +25,9 @@ from pydantic import (
 )
 
 from phase17.errors import InvalidFileError
+from phase17.guide import PROMPT_KEYS  # noqa: F401  (re-exported; the Literal below spells the same keys)
 from phase17.yamlfile import LineDict, LineList
 
-PROMPT_KEYS = ("data_structure", "invariant", "edge_case")
 PromptKey = Literal["data_structure", "invariant", "edge_case"]
 _SHA = re.compile(r"^[0-9a-f]{7,40}$")
 _QUESTION_KEY = re.compile(r"^[1-9][0-9]?$")
