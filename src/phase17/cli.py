@@ -14,20 +14,21 @@ import typer
 from phase17 import completion, drift, guide, launch, reading, render
 from phase17 import export as exporting
 from phase17 import notebook as notes
-from phase17.pin import Pin, load_pin
-from phase17.sourcetree import Lookup, look_up, source_lines
+from phase17.pin import load_pin
+from phase17.sourcetree import look_up
 from phase17.terminal import (
-    TerminalInterviewer,
-    cache_dir,
     fetcher,
     load_all,
     locate,
     print_json,
+    print_lookup,
     print_recorded,
     ready_upstream,
     reopen_editor,
+    repin_and_check,
+    report_findings,
     reporting_errors,
-    require_terminal,
+    run_interview,
     session,
     show,
 )
@@ -122,38 +123,13 @@ def pin(
         project = locate()
         pinned = load_pin(project.pin_file)
         if ref is not None:
-            _report_findings(_repin(ref, dry_run=dry_run, force=force), as_json)
+            report_findings(repin_and_check(ref, dry_run=dry_run, force=force), as_json)
         state = inspect_upstream(project.upstream, pinned)
         if as_json:
             print_json({**pinned.to_data(), "upstream": state.to_data()})
         else:
             session.out.print(render.upstream_state(state, pinned))
         raise typer.Exit(code=0 if state.is_verified else 1)
-
-
-def _repin(ref: str, *, dry_run: bool, force: bool) -> drift.CheckOutcome:
-    """Fetch the new tree (keeping the old one in upstream/'s history), rewrite the pin, and check the notes."""
-    from phase17.fetch import plan_repin
-    from phase17.project import repin
-    from phase17.terminal import consent
-
-    project = locate()
-    current = load_pin(project.pin_file)
-    consent(current, "auto")
-    reporter = render.RichReporter(session.err, session.verbose)
-    try:
-        new = plan_repin(current, ref, cache_dir=cache_dir(), reporter=reporter)
-        prefix = "Dry run: " if dry_run else ""
-        session.err.print(
-            f"{prefix}re-pinning {current.describe()} -> {new.describe()} ({new.commit}).", highlight=False
-        )
-        findings = repin(project, current, new, cache_dir=cache_dir(), reporter=reporter, dry_run=dry_run, force=force)
-    finally:
-        reporter.finish()
-    return drift.CheckOutcome(findings)
-
-
-# ---------------------------------------------------------------- symbols
 
 
 @app.command(short_help="Say where a definition is now, found by name.")
@@ -186,20 +162,8 @@ def resolve(
         if as_json:
             print_json(lookup.to_data())
         else:
-            _print_lookup(upstream, lookup, within, show_source)
+            print_lookup(upstream, lookup, within, show_source)
         raise typer.Exit(code=0 if lookup.status == "found" else 1)
-
-
-def _print_lookup(upstream: Path, lookup: Lookup, within: str | None, show_source: bool) -> None:
-    if lookup.unreadable:
-        session.err.print(render.unreadable_notice(lookup.unreadable))
-    for symbol in lookup.matches if show_source else ():
-        session.out.print(render.symbol_source(symbol, source_lines(upstream, symbol), fold=False))
-    if lookup.matches and not show_source:
-        session.out.print(render.symbol_table(lookup.matches))
-    problem = render.resolve_problem(lookup, within)
-    if problem is not None:
-        session.err.print(problem)
 
 
 @app.command(short_help="The nested definitions of a file, with live lines.")
@@ -341,18 +305,7 @@ def check(
         if outcome.mended:
             session.err.print(render.check_outcome(outcome))
             exporting.write_export(project.annotations, project.notebooks, reading_list, pinned)
-        _report_findings(outcome, as_json)
-
-
-def _report_findings(outcome: drift.CheckOutcome, as_json: bool) -> None:
-    if as_json:
-        print_json([drift.finding_data(finding) for finding in outcome.findings])
-    else:
-        session.out.print(render.findings_report(outcome.findings))
-    raise typer.Exit(code=1 if outcome.has_problems else 0)
-
-
-# ---------------------------------------------------------------- the lab notebook
+        report_findings(outcome, as_json)
 
 
 @app.command(short_help="Write a target's three-sentence lab notes.")
@@ -392,18 +345,7 @@ def notebook(
             for recorded in notes.record_notes(*context, chosen, given):
                 print_recorded(recorded)
         else:
-            _interview(context, chosen)
-
-
-def _interview(context: tuple[notes.NotebookPaths, Path, guide.ReadingList, Pin], chosen: guide.Target) -> None:
-    require_terminal(
-        f"ask the prompts of {chosen.key} on",
-        f"give the notes as options (phase17 notebook {chosen.key} --data-structure '...' --invariant '...' "
-        f"--edge-case '...'), edit the file with --edit, or run it in a terminal.",
-    )
-    result = notes.interview(*context, chosen, TerminalInterviewer())
-    (session.err if result.stopped else session.out).print(render.notebook_done(chosen, result))
-    raise typer.Exit(code=130 if result.stopped else 0)
+            run_interview(context, chosen)
 
 
 @app.command(short_help="Answer one of the guide's questions.")

@@ -16,14 +16,14 @@ from typing import Any
 import typer
 from rich.console import Console, RenderableType
 
+from phase17 import drift, guide, launch, render
 from phase17 import fetch as fetching
-from phase17 import guide, launch, render
 from phase17 import notebook as notes
 from phase17.errors import FetchError, Phase17Error, UsageError
 from phase17.guide import ReadingList, Target
 from phase17.pin import Pin, load_pin
 from phase17.project import ProjectPaths, ensure_upstream, locate_project
-from phase17.sourcetree import Lookup
+from phase17.sourcetree import Lookup, source_lines
 
 
 class WholeLineConsole(Console):
@@ -198,3 +198,58 @@ def has_terminal() -> bool:
 def require_terminal(what: str, instead: str) -> None:
     if not has_terminal():
         raise UsageError(f"no terminal to {what}: {instead}")
+
+
+def repin_and_check(ref: str, *, dry_run: bool, force: bool) -> drift.CheckOutcome:
+    """Fetch the new tree (keeping the old one in upstream/'s history), rewrite the pin, and check the notes."""
+    from phase17.fetch import plan_repin
+    from phase17.project import repin
+
+    project = locate()
+    current = load_pin(project.pin_file)
+    consent(current, "auto")
+    reporter = render.RichReporter(session.err, session.verbose)
+    try:
+        new = plan_repin(current, ref, cache_dir=cache_dir(), reporter=reporter)
+        prefix = "Dry run: " if dry_run else ""
+        session.err.print(
+            f"{prefix}re-pinning {current.describe()} -> {new.describe()} ({new.commit}).", highlight=False
+        )
+        findings = repin(project, current, new, cache_dir=cache_dir(), reporter=reporter, dry_run=dry_run, force=force)
+    finally:
+        reporter.finish()
+    return drift.CheckOutcome(findings)
+
+
+def print_lookup(upstream: Path, lookup: Lookup, within: str | None, show_source: bool) -> None:
+    """`resolve`'s screen: every match (as source with --show), and on stderr what is missing or ambiguous."""
+    if lookup.unreadable:
+        session.err.print(render.unreadable_notice(lookup.unreadable))
+    for symbol in lookup.matches if show_source else ():
+        session.out.print(render.symbol_source(symbol, source_lines(upstream, symbol), fold=False))
+    if lookup.matches and not show_source:
+        session.out.print(render.symbol_table(lookup.matches))
+    problem = render.resolve_problem(lookup, within)
+    if problem is not None:
+        session.err.print(problem)
+
+
+def report_findings(outcome: drift.CheckOutcome, as_json: bool) -> None:
+    """The findings (or their JSON records), then exit 1 if any needs the reader, else 0."""
+    if as_json:
+        print_json([drift.finding_data(finding) for finding in outcome.findings])
+    else:
+        session.out.print(render.findings_report(outcome.findings))
+    raise typer.Exit(code=1 if outcome.has_problems else 0)
+
+
+def run_interview(context: tuple[notes.NotebookPaths, Path, guide.ReadingList, Pin], chosen: guide.Target) -> None:
+    """`notebook`'s interview on the terminal; never without one (issue 13)."""
+    require_terminal(
+        f"ask the prompts of {chosen.key} on",
+        f"give the notes as options (phase17 notebook {chosen.key} --data-structure '...' --invariant '...' "
+        f"--edge-case '...'), edit the file with --edit, or run it in a terminal.",
+    )
+    result = notes.interview(*context, chosen, TerminalInterviewer())
+    (session.err if result.stopped else session.out).print(render.notebook_done(chosen, result))
+    raise typer.Exit(code=130 if result.stopped else 0)
