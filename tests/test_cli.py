@@ -1056,3 +1056,17 @@ def test_a_fallback_explains_itself_in_one_line_and_verbose_adds_gits_words(tmp_
     fallback = "Cannot reach http://127.0.0.1:9/vllm.git. Fetching the PyPI sdist vllm==9.9.9 instead."
     assert fallback in quiet.stderr and "fatal" not in quiet.stderr
     assert fallback in verbose.stderr and "fatal: unable to access" in verbose.stderr
+
+
+def test_hostile_text_is_shown_as_text_and_raw_bytes_are_refused(fetched_project: Path):
+    pin_file = fetched_project / "UPSTREAM_PIN.md"
+    pin_file.write_text(pin_file.read_text().replace("tag: v9.9.9", "tag: 'v[/x][bold]'"))
+    shown = invoke("pin")
+    assert "v[/x][bold]" in shown.stdout and "Traceback" not in shown.output
+    before = invoke("notebook", "cpu", "--invariant", "Kept.")
+    assert before.exit_code == 0, before.output
+    raw = invoke("notebook", "cpu", "--invariant", "caf\udce9")
+    assert raw.exit_code == 2 and "not valid UTF-8" in raw.stderr
+    assert _notes(fetched_project, "cpu").notes["invariant"] == "Kept."
+    assert invoke("answer", "1", "\udcff").exit_code == 2
+    assert invoke("notebook", "cpu", "--edge-case", "Still saves.").exit_code == 0

@@ -120,3 +120,8 @@ def test_an_atomic_write_replaces_the_file_and_keeps_its_mode(tmp_path: Path):
     write_text_atomically(path, "a: 2\n")
     assert path.read_text() == "a: 2\n" and (path.stat().st_mode & 0o777) == 0o600
     assert [p.name for p in path.parent.iterdir()] == ["notes.yaml"]
+
+
+def test_a_number_too_long_to_read_is_an_error_at_its_line():
+    with pytest.raises(InvalidFileError, match=r"^f.yaml:2: a number too long to read$"):
+        parse_yaml("a: 1\nb: " + "9" * 5000 + "\n", "f.yaml")

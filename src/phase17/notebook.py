@@ -31,7 +31,7 @@ from phase17.annotations import (
     update_notes,
 )
 from phase17.citations import anchor_of, reanchor_citations, resolve_citations
-from phase17.errors import InvalidFileError, UnknownTargetError
+from phase17.errors import InvalidFileError, UnknownTargetError, UsageError
 from phase17.export import write_export
 from phase17.guide import PROMPT_KEYS, ReadingList, Target, find_target
 from phase17.pin import Pin
@@ -131,12 +131,23 @@ def sentence_warnings(text: str) -> list[str]:
     return []
 
 
+def _refuse_raw_bytes(label: str, text: str) -> None:
+    """A note must be text: bytes a shell passed undecoded (lone surrogates) would poison every later save."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(
+            f"{label}: the text is not valid UTF-8 (the shell passed raw bytes); nothing was saved."
+        ) from None
+
+
 def record_note(
     where: NotebookPaths, upstream: Path, reading_list: ReadingList, pin: Pin, target: Target, key: str, text: str
 ) -> Recorded:
     """Save one of a target's three notes now (locked, atomic), anchoring the code it cites; then export."""
     if key not in PROMPT_KEYS:
         raise UnknownTargetError(f"no prompt {key!r}; the prompts are {', '.join(PROMPT_KEYS)}.")
+    _refuse_raw_bytes(key.replace("_", " "), text)
     ensure_notes_files(where.notes, upstream, reading_list, pin)
     citations, warnings = resolve_citations(upstream, key, text, (target.place,))
     saved = update_notes(where.notes, target.key, {key: text.strip()}, tuple(citations))
@@ -149,6 +160,7 @@ def record_answer(
 ) -> Recorded:
     """Save the answer to question `number` in annotations/questions.yaml, anchoring the code it cites; then export."""
     places = reading_list.places_for(reading_list.question(number))
+    _refuse_raw_bytes(f"Q{number}", text)
     ensure_notes_files(where.notes, upstream, reading_list, pin)
     citations, warnings = resolve_citations(upstream, str(number), text, places)
     saved = update_notes(where.notes, QUESTIONS_FILE, {str(number): text.strip()}, tuple(citations))

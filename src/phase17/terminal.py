@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import typer
 from rich.console import Console, RenderableType
@@ -47,8 +47,10 @@ class Session:
         """NO_COLOR means plain text: no escape codes, bold included."""
         plain = bool(os.environ.get("NO_COLOR"))
         self.upstream, self.verbose = upstream, verbose
-        self.out = WholeLineConsole(color_system=None if plain else "auto", highlight=False)
-        self.err = WholeLineConsole(stderr=True, color_system=None if plain else "auto", highlight=False)
+        # markup=False: text from a pin, a note or a file name (`[/x]`) is shown as it is, never parsed (issue 15)
+        colors: Literal["auto"] | None = None if plain else "auto"
+        self.out = WholeLineConsole(color_system=colors, highlight=False, markup=False)
+        self.err = WholeLineConsole(stderr=True, color_system=colors, highlight=False, markup=False)
 
 
 session = Session()

@@ -82,6 +82,12 @@ class _StrictLoader(yaml.SafeLoader):
             result.key_lines[key] = self._line(key_node.start_mark)
         return result
 
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        try:
+            return int(super().construct_yaml_int(node))
+        except ValueError:  # thousands of digits: Python refuses to read it, and so do we (issue 15)
+            raise self._fail(node.start_mark, "a number too long to read") from None
+
     def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LineList:
         result = LineList(self.construct_object(child, deep=True) for child in node.value)
         result.line = self._line(node.start_mark)
@@ -91,6 +97,7 @@ class _StrictLoader(yaml.SafeLoader):
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _StrictLoader.construct_mapping)
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _StrictLoader.construct_sequence)
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
 
 
 def parse_yaml(text: str, path: str, line_offset: int = 0) -> Any:
