@@ -45,3 +45,27 @@ def test_the_shipped_notebook_export_matches_the_shipped_annotations():
     )
     names = sorted(p.name for p in (root / "annotations").glob("*.yaml"))
     assert names == ["cpu.yaml", "cuda.yaml", "interface.yaml", "platforms.yaml", "plugins.yaml", "questions.yaml"]
+
+
+def test_a_missing_annotations_folder_or_a_dangling_link_never_empties_the_export(fetched_project: Path):
+    import shutil
+
+    import pytest
+
+    from phase17.errors import InvalidFileError, WriteError
+    from phase17.export import write_export
+
+    invoke("notebook", "cpu", "--invariant", "Worth keeping.")
+    notes_dir, notebooks = fetched_project / "annotations", fetched_project / "notebooks"
+    exported = (notebooks / "phase17.md").read_text()
+    pin, reading_list = load_pin(fetched_project / "UPSTREAM_PIN.md"), load_reading_list()
+    moved = fetched_project / "annotations-elsewhere"
+    shutil.move(notes_dir, moved)
+    with pytest.raises(WriteError, match="annotations is missing"):
+        write_export(notes_dir, notebooks, reading_list, pin)
+    shutil.move(moved, notes_dir)
+    (notes_dir / "cpu.yaml").rename(fetched_project / "cpu-moved.yaml")
+    (notes_dir / "cpu.yaml").symlink_to(fetched_project / "gone.yaml")
+    with pytest.raises(InvalidFileError, match="annotations/cpu.yaml: a symlink to nothing"):
+        write_export(notes_dir, notebooks, reading_list, pin)
+    assert (notebooks / "phase17.md").read_text() == exported and "Worth keeping." in exported

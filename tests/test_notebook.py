@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from phase17.annotations import load_notes
-from phase17.errors import InvalidFileError, UnknownTargetError
+from phase17.errors import InvalidFileError, UnknownTargetError, WriteError
 from phase17.guide import find_target, load_reading_list
 from phase17.notebook import edit_notes, interview, notes_target, record_note, sentence_warnings
 from phase17.pin import load_pin
@@ -113,3 +113,19 @@ def test_notes_are_kept_only_for_targets_on_the_list(fetched_project: Path):
     assert notes_target(*context, None).key == "interface"  # the first unfinished
     with pytest.raises(UnknownTargetError, match="vllm/plugins/__init__.py is not on the reading list"):
         notes_target(*context, "vllm/plugins/__init__.py")
+
+
+def test_a_save_made_while_the_editor_was_open_is_never_overwritten(fetched_project: Path):
+    context = _context(fetched_project)
+    cpu = find_target(context[2], "cpu")
+
+    def edit_while_another_saves(draft: Path) -> int:
+        record_note(*context, cpu, "edge_case", "Saved meanwhile.")  # another phase17, say `answer` in a second shell
+        draft.write_text(draft.read_text().replace("  invariant: ''", "  invariant: From the editor."))
+        return 0
+
+    with pytest.raises(WriteError, match="was saved by another phase17 while you edited it"):
+        edit_notes(*context, "cpu", edit_while_another_saves, lambda error: False)
+    notes = load_notes(context[0].notes, "cpu")
+    assert notes.notes["edge_case"] == "Saved meanwhile." and notes.notes["invariant"] == ""
+    assert "From the editor." in (context[0].notes / ".cpu.rejected.yaml").read_text()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from phase17.errors import WriteError
+from phase17.errors import InvalidFileError, WriteError
 from phase17.guide import PROMPT_KEYS, ReadingList
 from phase17.yamlfile import read_yaml_file, render_yaml, write_text_atomically
 
@@ -95,8 +95,16 @@ def load_notes(notes_dir: Path, name: str, display_root: Path | None = None) -> 
 
 
 def load_notes_if_present(notes_dir: Path, name: str) -> NotesFile | None:
-    """The notes file `name`, or None before it has been written."""
-    return load_notes(notes_dir, name) if notes_path(notes_dir, name).exists() else None
+    """The notes file `name`, or None before it has been written.
+
+    A dangling symlink is not "not written yet": it is an error, so an export never silently drops notes.
+    """
+    path = notes_path(notes_dir, name)
+    if path.is_symlink() and not path.exists():
+        raise InvalidFileError(
+            f"{notes_dir.name}/{path.name}: a symlink to nothing; restore the notes file it pointed at."
+        )
+    return load_notes(notes_dir, name) if path.exists() else None
 
 
 def load_notes_from(path: Path, name: str, shown: str) -> NotesFile:

@@ -75,7 +75,10 @@ def _link(pin: Pin, commit: str, anchor: Anchor, label: str | None = None) -> st
 
 
 def write_export(notes_dir: Path, notebooks_dir: Path, reading_list: ReadingList, pin: Pin) -> Path:
+    """Rewrite notebooks/phase17.md; never from a missing annotations/, which would empty a good export."""
     path = notebooks_dir / EXPORT_FILE
+    if not notes_dir.is_dir():
+        raise WriteError(f"{notes_dir} is missing, so {path} is left as it was; restore annotations/ (git checkout).")
     try:
         write_text_atomically(path, export_markdown(notes_dir, reading_list, pin))
     except OSError as error:

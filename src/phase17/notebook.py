@@ -31,7 +31,7 @@ from phase17.annotations import (
     update_notes,
 )
 from phase17.citations import anchor_of, reanchor_citations, resolve_citations
-from phase17.errors import InvalidFileError, UnknownTargetError, UsageError
+from phase17.errors import InvalidFileError, UnknownTargetError, UsageError, WriteError
 from phase17.export import write_export
 from phase17.guide import PROMPT_KEYS, ReadingList, Target, find_target
 from phase17.pin import Pin
@@ -256,12 +256,14 @@ def edit_notes(
 ) -> Edited:
     """Edit a copy; only a copy that validates replaces the notes file, so a bad edit never costs the old one.
 
-    A rejected copy is kept as annotations/.<name>.rejected.yaml and the error says so.
+    A rejected copy is kept as annotations/.<name>.rejected.yaml and the error says so. If another save changed
+    the file while the editor was open, the edit is kept aside the same way rather than overwrite that save.
     """
     ensure_notes_files(where.notes, upstream, reading_list, pin)
     path = notes_path(where.notes, name)
     draft = path.with_name(f".{name}.edit.yaml")
     shutil.copyfile(path, draft)
+    original = path.read_bytes()
     while True:
         status = run_editor(draft)
         try:
@@ -277,6 +279,13 @@ def edit_notes(
             ) from None
     edited, warnings = reanchor_citations(edited, upstream, reading_list)
     with locked(where.notes, name):
+        if path.read_bytes() != original:
+            rejected = path.with_name(f".{name}.rejected.yaml")
+            os.replace(draft, rejected)
+            raise WriteError(
+                f"annotations/{path.name} was saved by another phase17 while you edited it; it keeps that save, and "
+                f"your edit is kept in annotations/{rejected.name} to merge by hand."
+            )
         save_notes(where.notes, edited, backup=True)
     draft.unlink(missing_ok=True)
     write_export(where.notes, where.notebooks, reading_list, pin)
