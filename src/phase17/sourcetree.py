@@ -124,10 +124,16 @@ def source_text(upstream: Path, relative: str) -> str:
     return read_source(_inside(upstream, relative)).decode("utf-8", errors="replace")
 
 
+def editor_lines(text: str) -> list[str]:
+    """A file's lines as an editor numbers them: split at newlines only (a form feed or U+2028 is no new line),
+    without the CR of a CRLF, and without the empty piece after a final newline."""
+    lines = [line.rstrip("\r") for line in text.split("\n")]
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
 def source_lines(upstream: Path, symbol: Symbol) -> list[str]:
     """The lines start_line..end_line of a symbol, as text (undecodable bytes replaced)."""
-    lines = source_text(upstream, symbol.path).split("\n")
-    return [line.rstrip("\r") for line in lines[symbol.start_line - 1 : symbol.end_line]]
+    return editor_lines(source_text(upstream, symbol.path))[symbol.start_line - 1 : symbol.end_line]
 
 
 # ---------------------------------------------------------------- lookups

@@ -13,7 +13,7 @@ from pathlib import Path
 from phase17.annotations import Anchor
 from phase17.checkout import file_history
 from phase17.errors import Phase17Error
-from phase17.sourcetree import file_definitions, python_files, source_lines
+from phase17.sourcetree import editor_lines, file_definitions, python_files, source_lines
 from phase17.symbols import Symbol, parse_definitions
 
 SUGGESTION_THRESHOLD = 0.45
@@ -61,8 +61,8 @@ def recorded_source(context: History, anchor: Anchor) -> list[str] | None:
     for content in context.versions[anchor.path]:
         for symbol in parse_definitions(content, anchor.path):
             if symbol.qualname == anchor.qualname and symbol.fingerprint == anchor.fingerprint:
-                lines = content.decode("utf-8", errors="replace").split("\n")
-                return [line.rstrip("\r") for line in lines[symbol.start_line - 1 : symbol.end_line]]
+                lines = editor_lines(content.decode("utf-8", errors="replace"))
+                return lines[symbol.start_line - 1 : symbol.end_line]
     return None
 
 

@@ -15,7 +15,7 @@ from rich.tree import Tree
 from phase17.pin import Pin
 from phase17.reading import TargetStatus, TargetView
 from phase17.render.layout import FittedTable, code_lines
-from phase17.sourcetree import Lookup, Unreadable
+from phase17.sourcetree import Lookup, Unreadable, editor_lines
 from phase17.symbols import OutlineNode, Symbol
 
 FOLD_AFTER_LINES = 40  # a longer key symbol is shown as its first lines, with the range to open
@@ -87,7 +87,7 @@ def whole_files(texts: dict[str, str], pin: Pin) -> RenderableType:
     parts: list[RenderableType] = []
     for relative, text in texts.items():
         parts.append(Text(relative, style=Style(bold=True, link=web_url(pin, relative))))
-        parts.append(code_lines(text.split("\n")[:-1] if text.endswith("\n") else text.split("\n"), 1))
+        parts.append(code_lines(editor_lines(text), 1))
     return Group(*parts)
 
 
