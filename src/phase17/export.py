@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from phase17.annotations import QUESTIONS_FILE, Anchor, Citation, load_notes_if_present
 from phase17.errors import Phase17Error, WriteError
 from phase17.guide import PROMPT_KEYS, ReadingList
 from phase17.pin import Pin
+from phase17.sourcetree import locate_key_symbols, look_up
 from phase17.yamlfile import write_text_atomically
 
 EXPORT_FILE = "phase17.md"
@@ -100,8 +100,6 @@ def codetour(notes_dir: Path, upstream: Path, reading_list: ReadingList, pin: Pi
 
     Paths are relative to upstream/, the folder to open in VS Code; `ref` is the pinned commit.
     """
-    from phase17.sourcetree import locate_key_symbols, look_up
-
     steps: list[dict[str, object]] = []
     for target in reading_list.targets:
         notes = load_notes_if_present(notes_dir, target.key)
@@ -117,13 +115,11 @@ def codetour(notes_dir: Path, upstream: Path, reading_list: ReadingList, pin: Pi
                     lines += [target.sentence, *written]
                 steps.append(_step(symbol.path, symbol.start_line, f"{target.key}: {symbol.qualname}", lines))
         for citation in notes.citations if notes else ():
-            steps += _cited_step(
-                upstream, target.key, citation, notes.notes.get(citation.note, "") if notes else "", look_up
-            )
+            steps += _cited_step(upstream, target.key, citation, notes.notes.get(citation.note, "") if notes else "")
     answers = load_notes_if_present(notes_dir, QUESTIONS_FILE)
     for citation in answers.citations if answers else ():
         text = answers.notes.get(citation.note, "") if answers else ""
-        steps += _cited_step(upstream, f"Q{citation.note}", citation, text, look_up)
+        steps += _cited_step(upstream, f"Q{citation.note}", citation, text)
     return {
         "$schema": CODETOUR_SCHEMA,
         "title": f"{reading_list.guide} ({pin.tag})",
@@ -137,7 +133,7 @@ def _step(path: str, line: int, title: str, lines: list[str]) -> dict[str, objec
     return {"file": path, "line": line, "title": title, "description": "\n\n".join(part for part in lines if part)}
 
 
-def _cited_step(upstream: Path, where: str, citation: Citation, text: str, look_up: Any) -> list[dict[str, object]]:
+def _cited_step(upstream: Path, where: str, citation: Citation, text: str) -> list[dict[str, object]]:
     """A cited note's step at the cited code as it is now; nothing when the code is gone (check says so)."""
     try:
         found = look_up(upstream, citation.anchor.symbol)
