@@ -202,13 +202,11 @@ def require_terminal(what: str, instead: str) -> None:
         raise UsageError(f"no terminal to {what}: {instead}")
 
 
-def repin_and_check(ref: str, *, dry_run: bool, force: bool) -> drift.CheckOutcome:
+def repin_and_check(project: ProjectPaths, current: Pin, ref: str, *, dry_run: bool, force: bool) -> drift.CheckOutcome:
     """Fetch the new tree (keeping the old one in upstream/'s history), rewrite the pin, and check the notes."""
     from phase17.fetch import plan_repin
     from phase17.project import repin
 
-    project = locate()
-    current = load_pin(project.pin_file)
     consent(current, "auto")
     reporter = render.RichReporter(session.err, session.verbose)
     try:
