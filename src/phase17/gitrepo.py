@@ -173,10 +173,10 @@ def keep_ref(path: Path, label: str) -> None:
 def fetch_commit(folder: Path, location: str, commit: str, tag: str) -> str:
     """In a new repository at `folder`, fetch only `commit` (depth 1; the tag if the server refuses a bare sha),
     check it out detached and return HEAD. Unreachable remotes raise NetworkError."""
-    git = _module()
-    repo = git.Repo.init(folder)
     if location.startswith("-"):
         raise FetchError(f"{location!r} is not a repository location.")
+    git = _module()
+    repo = git.Repo.init(folder)
     with _hardened(repo) as command:
         try:
             command.fetch("--depth=1", "--no-tags", "--", location, commit, kill_after_timeout=TIMEOUT_SECONDS)
