@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import phase17.terminal
+import phase17.project
 from helpers import UPSTREAM_V1, invoke, line_of, make_git_repository, make_v2, write_pin
 
 REAL_ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +54,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("COLUMNS", "100")
     monkeypatch.setenv("LINES", "50")
     monkeypatch.setenv("EDITOR", "false-editor-not-set-by-this-test")
-    real_locate = phase17.terminal.locate_project
+    real_locate = phase17.project.locate_project
 
     def guarded(start: Path, upstream_override: Path | None = None):
         found = real_locate(start, upstream_override)
@@ -62,7 +62,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
             raise AssertionError(f"a test reached the real project at {REAL_ROOT}")
         return found
 
-    monkeypatch.setattr(phase17.terminal, "locate_project", guarded)
+    monkeypatch.setattr(phase17.project, "locate_project", guarded)
     yield
     assert _snapshot(REAL_ROOT / "annotations") == before, "a test changed the real annotations/"
 

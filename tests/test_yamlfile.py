@@ -125,3 +125,47 @@ def test_an_atomic_write_replaces_the_file_and_keeps_its_mode(tmp_path: Path):
 def test_a_number_too_long_to_read_is_an_error_at_its_line():
     with pytest.raises(InvalidFileError, match=r"^f.yaml:2: a number too long to read$"):
         parse_yaml("a: 1\nb: " + "9" * 5000 + "\n", "f.yaml")
+
+
+def test_lines_are_counted_as_an_editor_counts_them_even_with_unicode_line_separators():
+    # YAML breaks lines at U+2028, U+2029 and NEL too; the reader's editor does not (issue 15)
+    text = 'a: "one\u2028two\u0085three\u2029four"\nb: 1\nb: 2\n'
+    with pytest.raises(InvalidFileError, match=r"^f.yaml:3: duplicate key 'b'$"):
+        parse_yaml(text, "f.yaml")
+    assert parse_yaml(text.replace("b: 2\n", "c: 2\n"), "f.yaml").key_lines == {"a": 1, "b": 2, "c": 3}
+    with pytest.raises(InvalidFileError, match=r"^f.yaml:2: "):
+        parse_yaml('a: "x\u2028y"\n  - bad: [\n', "f.yaml")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+        max_leaves=12,
+    )
+)
+def test_libyaml_and_the_pure_python_loader_read_the_same_data_and_lines(value):
+    import yaml
+
+    import phase17.yamlfile as yamlfile
+
+    text = yaml.safe_dump({"value": value}, allow_unicode=True)
+    fast_parsed, fast = yamlfile._fast_parse(text, "f.yaml", 0)
+    slow = yamlfile._StrictLoader(text, "f.yaml").get_single_data()
+    assert fast_parsed and fast == slow
+
+    def lines(data):
+        if isinstance(data, LineDict):
+            return (data.line, data.key_lines, [lines(item) for item in data.values()])
+        if isinstance(data, LineList):
+            return (data.line, data.item_lines, [lines(item) for item in data])
+        return None
+
+    assert lines(fast) == lines(slow)
+
+
+def test_hostile_input_never_reaches_libyaml_and_still_gets_the_exact_message():
+    deep = "a: " + "[" * 100_000 + "]" * 100_000 + "\n"
+    with pytest.raises(InvalidFileError, match=r"^f.yaml:1: nested deeper than 32 levels$"):
+        parse_yaml(deep, "f.yaml")

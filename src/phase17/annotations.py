@@ -13,14 +13,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from phase17.errors import InvalidFileError, WriteError
 from phase17.guide import PROMPT_KEYS, ReadingList
+from phase17.validation import require_valid
 from phase17.yamlfile import read_yaml_file, render_yaml, write_text_atomically
-
-if TYPE_CHECKING:
-    from phase17.schema import AnchorEntry
 
 QUESTIONS_FILE = "questions"
 LOCK_TIMEOUT_SECONDS = 30
@@ -109,33 +107,40 @@ def load_notes_if_present(notes_dir: Path, name: str) -> NotesFile | None:
 
 def load_notes_from(path: Path, name: str, shown: str) -> NotesFile:
     """Validate any file as the notes file `name` (used for a hand edit before it replaces the real one)."""
-    from phase17.schema import QuestionNotesFile, TargetNotesFile, located_error, validate  # pydantic, when needed
-
     data = read_yaml_file(path, shown)
-    if name == QUESTIONS_FILE:
-        entry: TargetNotesFile | QuestionNotesFile = validate(QuestionNotesFile, data, shown)
-        notes = dict(sorted(entry.notes.items(), key=lambda item: int(item[0])))
+    is_questions = name == QUESTIONS_FILE
+    # after this, the keys below exist with the right types (a missing list or note may be null: read as empty)
+    require_valid("QuestionNotesFile" if is_questions else "TargetNotesFile", data, shown)
+    if data["target"] != name:
+        from phase17.schema import located_error
+
+        raise located_error(shown, data, ("target",), f"target is {data['target']!r} but the file is named {name}.yaml")
+    texts = {str(key): "" if text is None else text for key, text in data["notes"].items()}
+    if is_questions:
+        notes = dict(sorted(texts.items(), key=lambda item: int(item[0])))
     else:
-        entry = validate(TargetNotesFile, data, shown)
-        notes = {key: entry.notes.get(key, "") for key in PROMPT_KEYS}  # type: ignore[call-overload]
-    if entry.target != name:
-        raise located_error(shown, data, ("target",), f"target is {entry.target!r} but the file is named {name}.yaml")
-    anchors = tuple(_anchor(item) for item in entry.anchors) if isinstance(entry, TargetNotesFile) else ()
+        notes = {key: texts.get(key, "") for key in PROMPT_KEYS}
     return NotesFile(
         name=name,
-        path=entry.path if isinstance(entry, TargetNotesFile) else None,
-        pin=PinStamp(tag=entry.pin.tag, commit=entry.pin.commit),
-        anchors=anchors,
+        path=None if is_questions else data["path"],
+        pin=PinStamp(tag=data["pin"]["tag"], commit=data["pin"]["commit"]),
+        anchors=() if is_questions else tuple(_anchor(item) for item in data["anchors"] or ()),
         notes=notes,
         citations=tuple(
-            Citation(note=str(item.note), cited=item.cited, anchor=_anchor(item), line=item.line)
-            for item in entry.citations
+            Citation(note=str(item["note"]), cited=item["cited"], anchor=_anchor(item), line=item.get("line"))
+            for item in data.get("citations") or ()
         ),
     )
 
 
-def _anchor(entry: AnchorEntry) -> Anchor:
-    return Anchor(symbol=entry.symbol, kind=entry.kind, start=entry.start, end=entry.end, fingerprint=entry.fingerprint)
+def _anchor(entry: Mapping[str, Any]) -> Anchor:
+    return Anchor(
+        symbol=entry["symbol"],
+        kind=entry["kind"],
+        start=entry["start"],
+        end=entry["end"],
+        fingerprint=entry["fingerprint"],
+    )
 
 
 def _display(path: Path, root: Path | None) -> str:

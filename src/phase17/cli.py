@@ -11,27 +11,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from phase17 import completion, drift, guide, launch, reading, render
-from phase17 import export as exporting
-from phase17 import notebook as notes
-from phase17.pin import load_pin
-from phase17.sourcetree import look_up
-from phase17.terminal import (
-    fetcher,
-    load_all,
-    locate,
-    print_json,
-    print_lookup,
-    print_recorded,
-    ready_upstream,
-    reopen_editor,
-    repin_and_check,
-    report_findings,
-    reporting_errors,
-    run_interview,
-    session,
-    show,
-)
+from phase17 import completion
+from phase17.terminal import load_all, locate, print_json, ready_upstream, reporting_errors, session
+
+# Core modules are imported inside the commands that use them: `--help` and a command that parses nothing
+# never load tree-sitter, GitPython, rich's syntax module or the fetch code (issue 12).
 
 app = typer.Typer(
     help="A reading companion for vLLM's hardware-platform layer (Phase 17), pinned to one upstream commit.",
@@ -95,6 +79,10 @@ def fetch(
 
     Example: phase17 fetch --source pypi
     """
+    from phase17 import render
+    from phase17.pin import load_pin
+    from phase17.terminal import fetcher
+
     with reporting_errors():
         project = locate()
         pin = load_pin(project.pin_file)
@@ -117,7 +105,10 @@ def pin(
 
     Example: phase17 pin 0.23.0 --dry-run
     """
+    from phase17 import render
     from phase17.checkout import inspect_upstream
+    from phase17.pin import load_pin
+    from phase17.terminal import repin_and_check, report_findings
 
     with reporting_errors():
         project = locate()
@@ -154,6 +145,10 @@ def resolve(
 
     Example: phase17 resolve Platform.get_attn_backend_cls --json
     """
+    from phase17 import guide
+    from phase17.sourcetree import look_up
+    from phase17.terminal import print_lookup
+
     with reporting_errors():
         project, pinned, reading_list = load_all()
         upstream = ready_upstream(project, pinned)
@@ -182,6 +177,8 @@ def outline(
 
     Example: phase17 outline cuda
     """
+    from phase17 import guide, reading, render
+
     with reporting_errors():
         project, pinned, reading_list = load_all()
         upstream = ready_upstream(project, pinned)
@@ -232,6 +229,9 @@ def read(
 
     Example: phase17 read interface
     """
+    from phase17 import guide, launch, reading, render
+    from phase17.terminal import show
+
     with reporting_errors():
         project, pinned, reading_list = load_all()
         guide.find_target(reading_list, target, project.upstream, Path.cwd())  # a typo fails before any fetch
@@ -252,6 +252,7 @@ def list_targets(as_json: JsonOption = False) -> None:
 
     Example: phase17 list
     """
+    from phase17 import reading, render
     from phase17.checkout import inspect_upstream
 
     with reporting_errors():
@@ -297,6 +298,10 @@ def check(
 
     Example: phase17 check --fix
     """
+    from phase17 import drift, render
+    from phase17 import export as exporting
+    from phase17.terminal import report_findings
+
     with reporting_errors():
         project, pinned, reading_list = load_all()
         upstream = ready_upstream(project, pinned, fetch_missing=fetch_missing)
@@ -332,6 +337,10 @@ def notebook(
 
     Example: phase17 notebook interface
     """
+    from phase17 import launch, render
+    from phase17 import notebook as notes
+    from phase17.terminal import print_recorded, reopen_editor, run_interview
+
     with reporting_errors():
         project, pinned, reading_list = load_all()
         context = (project.notebook, ready_upstream(project, pinned, fetch_missing=fetch_missing), reading_list, pinned)
@@ -367,6 +376,9 @@ def answer(
 
     Example: phase17 answer 4 'The CPU path has no paging kernels; see cpu.py:115.'
     """
+    from phase17 import notebook as notes
+    from phase17.terminal import print_recorded
+
     with reporting_errors():
         project, pinned, reading_list = load_all()
         upstream = ready_upstream(project, pinned, fetch_missing=fetch_missing)
@@ -387,6 +399,8 @@ def export(
 
     Example: phase17 export --format codetour
     """
+    from phase17 import export as exporting
+
     with reporting_errors():
         project, pinned, reading_list = load_all()
         if output_format is ExportFormat.codetour:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from phase17.guide import load_reading_list
-
 
 def target_keys(incomplete: str) -> list[str]:
     """The reading list's keys that start with what was typed."""
+    from phase17.guide import load_reading_list  # imported on a Tab, never at start-up
+
     try:
         return [key for key in load_reading_list().keys if key.startswith(incomplete)]
     except Exception:  # completion must never break the shell
@@ -20,6 +20,8 @@ def target_keys(incomplete: str) -> list[str]:
 
 
 def question_numbers(incomplete: str) -> list[str]:
+    from phase17.guide import load_reading_list
+
     try:
         return [
             str(question.number)
@@ -32,6 +34,7 @@ def question_numbers(incomplete: str) -> list[str]:
 
 def symbol_names(incomplete: str) -> list[str]:
     """Qualified names defined in the reading targets' files of the project here, from upstream/."""
+    from phase17.guide import load_reading_list
     from phase17.project import locate_project
     from phase17.sourcetree import file_definitions, python_files
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -100,21 +101,24 @@ class HeadCommit:
 
 
 def head_commit(path: Path) -> HeadCommit:
-    """The checkout's HEAD; NotARepositoryError when `path` is not the top of a checkout with a commit."""
-    repo = _repo(path)
-    try:
-        commit = repo.head.commit
-    except ValueError:  # a repository with no commit yet
-        raise NotARepositoryError(str(path)) from None
-    finally:
-        repo.close()
-    return HeadCommit(sha=commit.hexsha, message=str(commit.message))
+    """The checkout's HEAD; NotARepositoryError when `path` is not the top of a checkout with a commit.
+
+    Run as plain git processes (no GitPython): every read command asks this, and importing GitPython costs more
+    than the two processes (issue 12).
+    """
+    top = _run_git(path, "rev-parse", "--show-toplevel", missing_repository_ok=True)
+    if top is None or Path(top.strip()).resolve() != path.resolve():
+        raise NotARepositoryError(str(path))
+    logged = _run_git(path, "log", "-1", "--format=%H%n%B", "HEAD", missing_repository_ok=True)
+    if logged is None:  # a repository with no commit yet
+        raise NotARepositoryError(str(path))
+    sha, _, message = logged.partition("\n")
+    return HeadCommit(sha=sha.strip(), message=message)
 
 
 def changed_paths(path: Path) -> list[str]:
     """Modified and untracked files (untracked count: the tree must be exactly upstream's)."""
-    with _hardened(_repo(path)) as command:
-        output = command.status("--porcelain=v1", "-z", "--untracked-files=all")
+    output = _run_git(path, "status", "--porcelain=v1", "-z", "--untracked-files=all") or ""
     paths = []
     entries = output.split("\0")  # -z keeps unusual file names intact
     index = 0
@@ -128,6 +132,40 @@ def changed_paths(path: Path) -> list[str]:
             index += 1  # the rename's source path follows
         paths.append(name)
     return paths
+
+
+def _run_git(path: Path, *arguments: str, missing_repository_ok: bool = False) -> str | None:
+    """Run git in `path` with the hardened options and environment; its output as text.
+
+    A failure is a ToolError naming the command, or None when `path` is not a repository (or has no commit)
+    and `missing_repository_ok`.
+    """
+    if not git_available():
+        raise ToolError("git is not installed or not on PATH; install git (e.g. apt-get install git) and try again.")
+    executable = os.environ.get("GIT_PYTHON_GIT_EXECUTABLE", "git")
+    try:
+        result = subprocess.run(
+            [executable, *_config_arguments(_SAFE_OPTIONS), *arguments],
+            cwd=path,
+            capture_output=True,
+            env={**os.environ, **_SAFE_ENVIRONMENT},
+            timeout=TIMEOUT_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise ToolError(f"git {arguments[0]} could not run in {path}: {error}") from None
+    if result.returncode == 0:
+        return result.stdout.decode("utf-8", errors="surrogateescape")
+    message = result.stderr.decode("utf-8", errors="replace").strip()
+    if missing_repository_ok and (
+        "not a git repository" in message
+        or "does not have any commits" in message
+        or "unknown revision" in message
+        or "bad default revision" in message
+        or "must be run in a work tree" in message
+    ):
+        return None
+    raise ToolError(f"git {arguments[0]} failed in {path}: {message or f'exit {result.returncode}'}")
 
 
 def file_versions(path: Path, relative: str, limit: int = 20) -> list[tuple[str, bytes]]:

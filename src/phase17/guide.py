@@ -78,7 +78,7 @@ class ReadingList:
 
 def load_reading_list(path: Path | None = None) -> ReadingList:
     """Load and validate a reading list (the shipped phase17.yaml unless `path` is given)."""
-    from phase17.schema import ReadingListFile, validate  # pydantic loads only when a file is read (issue 12)
+    from phase17.validation import require_valid
 
     if path is None:
         shown = "phase17/readinglists/phase17.yaml"
@@ -86,25 +86,26 @@ def load_reading_list(path: Path | None = None) -> ReadingList:
     else:
         shown = str(path)
         data = read_yaml_file(path, shown)
-    entry = validate(ReadingListFile, data, shown)
+    require_valid("ReadingListFile", data, shown)  # so the keys below exist, with the right types
     targets = tuple(
         Target(
-            key=item.key,
+            key=item["key"],
             number=number,
-            path=item.path,
-            title=item.title,
-            sentence=item.sentence,
-            symbols=tuple(item.symbols),
+            path=item["path"],
+            title=item["title"],
+            sentence=item["sentence"],
+            symbols=tuple(item["symbols"]),
         )
-        for number, item in enumerate(entry.targets, start=1)
+        for number, item in enumerate(data["targets"], start=1)
     )
     return ReadingList(
-        guide=entry.guide,
-        pin=entry.pin,
-        prompts={key: getattr(entry.prompts, key) for key in PROMPT_KEYS},
+        guide=data["guide"],
+        pin=data["pin"],
+        prompts={key: data["prompts"][key] for key in PROMPT_KEYS},
         targets=targets,
         questions=tuple(
-            Question(number=item.number, text=item.text, targets=tuple(item.targets)) for item in entry.questions
+            Question(number=item["number"], text=item["text"], targets=tuple(item["targets"]))
+            for item in data["questions"]
         ),
     )
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from phase17.errors import InvalidFileError, WriteError
+from phase17.validation import require_valid
 from phase17.yamlfile import parse_yaml, render_yaml, write_text_atomically
 
 PIN_FILE_NAME = "UPSTREAM_PIN.md"
@@ -43,18 +44,16 @@ class Pin:
 
 def load_pin(pin_file: Path) -> Pin:
     """Read the one fenced YAML block of UPSTREAM_PIN.md, strictly: known keys, right types, a hex sha."""
-    from phase17.schema import PinFile, validate  # pydantic loads only when a file is read (issue 12)
-
     text = _read(pin_file)
     block, first_line = _fenced_yaml_block(text, str(pin_file))
     data = parse_yaml(block, str(pin_file), line_offset=first_line - 1)
-    entry = validate(PinFile, data, str(pin_file), first_line)
+    require_valid("PinFile", data, str(pin_file), first_line)  # so the keys below exist, with text values
     return Pin(
-        repository=entry.repository.strip(),
-        tag=entry.tag.strip(),
-        commit=entry.commit.strip(),
-        pypi_distribution=entry.pypi.distribution.strip(),
-        pypi_version=entry.pypi.version.strip(),
+        repository=data["repository"].strip(),
+        tag=data["tag"].strip(),
+        commit=data["commit"].strip(),
+        pypi_distribution=data["pypi"]["distribution"].strip(),
+        pypi_version=data["pypi"]["version"].strip(),
     )
 
 

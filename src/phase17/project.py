@@ -8,14 +8,17 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from phase17.checkout import inspect_upstream
-from phase17.drift import Finding, check_notes, write_last_check
 from phase17.errors import ProjectNotFoundError, UpstreamError
-from phase17.fetch import FetchResult, fetch_upstream
-from phase17.notebook import NotebookPaths
 from phase17.pin import PIN_FILE_NAME, Pin, write_pin
-from phase17.progress import ProgressReporter
+
+if TYPE_CHECKING:  # the drift check, the fetch code and the notebook load only for the commands using them
+    from phase17.drift import Finding
+    from phase17.fetch import FetchResult
+    from phase17.notebook import NotebookPaths
+    from phase17.progress import ProgressReporter
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class ProjectPaths:
 
     @property
     def notebook(self) -> NotebookPaths:
+        from phase17.notebook import NotebookPaths
+
         return NotebookPaths(notes=self.annotations, notebooks=self.notebooks)
 
 
@@ -126,6 +131,9 @@ def repin(
     With `dry_run` the new tree goes to a scratch folder instead, checked with old texts from upstream/, and
     neither the pin nor upstream/ changes. Only a full sha can be fetched with git; a sdist prefix needs PyPI.
     """
+    from phase17.drift import check_notes, write_last_check
+    from phase17.fetch import fetch_upstream
+
     source = "auto" if len(new.commit) == 40 else "pypi"
     if dry_run:
         with tempfile.TemporaryDirectory(prefix=".phase17-dry-run-", dir=project.root) as scratch:

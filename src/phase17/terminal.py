@@ -11,46 +11,63 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import typer
-from rich.console import Console, RenderableType
 
-from phase17 import drift, guide, launch, render
-from phase17 import fetch as fetching
-from phase17 import notebook as notes
 from phase17.errors import FetchError, Phase17Error, UsageError
-from phase17.guide import ReadingList, Target
-from phase17.pin import Pin, load_pin
-from phase17.project import ProjectPaths, ensure_upstream, locate_project
-from phase17.sourcetree import Lookup, source_lines
+
+if TYPE_CHECKING:  # imported where used, so that a command loads only what it needs (issue 12)
+    from rich.console import Console, RenderableType
+
+    from phase17 import drift
+    from phase17 import fetch as fetching
+    from phase17 import notebook as notes
+    from phase17.guide import ReadingList, Target
+    from phase17.pin import Pin
+    from phase17.project import ProjectPaths
+    from phase17.sourcetree import Lookup
 
 
-class WholeLineConsole(Console):
-    """A Console whose print never crops at the width: code lines and names are printed whole (issue 13)."""
+def _console(*, stderr: bool) -> Console:
+    """A console that never crops at the width (code lines and names are printed whole, issue 13) and never
+    parses markup: text from a pin, a note or a file name (`[/x]`) is shown as it is (issue 15).
+    NO_COLOR means plain text: no escape codes, bold included."""
+    from rich.console import Console
 
-    def print(self, *objects: Any, **options: Any) -> None:
-        options.setdefault("crop", False)
-        super().print(*objects, **options)
+    class WholeLineConsole(Console):
+        def print(self, *objects: Any, **options: Any) -> None:
+            options.setdefault("crop", False)
+            super().print(*objects, **options)
+
+    colors: Literal["auto"] | None = None if os.environ.get("NO_COLOR") else "auto"
+    return WholeLineConsole(stderr=stderr, color_system=colors, highlight=False, markup=False)
 
 
 @dataclass
 class Session:
-    """Options given before the subcommand, and the consoles every command prints through."""
+    """Options given before the subcommand, and the consoles every command prints through (made on first use)."""
 
     upstream: Path | None = None
     verbose: bool = False
-    out: Console = field(default_factory=Console)
-    err: Console = field(default_factory=lambda: Console(stderr=True))
+    _consoles: dict[bool, Console] = field(default_factory=dict)
 
     def configure(self, upstream: Path | None, verbose: bool = False) -> None:
-        """NO_COLOR means plain text: no escape codes, bold included."""
-        plain = bool(os.environ.get("NO_COLOR"))
         self.upstream, self.verbose = upstream, verbose
-        # markup=False: text from a pin, a note or a file name (`[/x]`) is shown as it is, never parsed (issue 15)
-        colors: Literal["auto"] | None = None if plain else "auto"
-        self.out = WholeLineConsole(color_system=colors, highlight=False, markup=False)
-        self.err = WholeLineConsole(stderr=True, color_system=colors, highlight=False, markup=False)
+        self._consoles.clear()
+
+    @property
+    def out(self) -> Console:
+        return self._console(stderr=False)
+
+    @property
+    def err(self) -> Console:
+        return self._console(stderr=True)
+
+    def _console(self, *, stderr: bool) -> Console:
+        if stderr not in self._consoles:
+            self._consoles[stderr] = _console(stderr=stderr)
+        return self._consoles[stderr]
 
 
 session = Session()
@@ -70,16 +87,15 @@ def reporting_errors() -> Iterator[None]:
 
 
 def locate() -> ProjectPaths:
+    from phase17.project import locate_project
+
     return locate_project(Path.cwd(), session.upstream)
 
 
 def cache_dir() -> Path:
-    override = os.environ.get("PHASE17_CACHE_DIR")
-    if override:
-        return Path(override).expanduser()
-    import platformdirs
+    from phase17.cache import cache_root
 
-    return Path(platformdirs.user_cache_dir("phase17"))
+    return cache_root()
 
 
 def print_json(data: Any) -> None:
@@ -88,6 +104,8 @@ def print_json(data: Any) -> None:
 
 def consent(pin: Pin, source: str) -> None:
     """A pin naming an unexpected repository is fetched only with the reader's yes (or PHASE17_TRUSTED_REPOSITORY)."""
+    from phase17 import fetch as fetching
+
     if not fetching.needs_consent(pin, source, os.environ.get("PHASE17_TRUSTED_REPOSITORY")):
         return
     question = f"UPSTREAM_PIN.md names the repository {pin.repository}, not vllm-project/vllm. Fetch from it?"
@@ -106,6 +124,8 @@ def fetcher(
     project: ProjectPaths, pin: Pin, source: str = "auto", force: bool = False, verify: bool = True
 ) -> Callable[[], fetching.FetchResult]:
     """A fetch of the pin with progress bars on stderr (for `fetch`, and for `read`'s first use)."""
+    from phase17 import fetch as fetching
+    from phase17 import render
 
     def run() -> fetching.FetchResult:
         consent(pin, source)
@@ -129,6 +149,9 @@ def fetcher(
 
 def ready_upstream(project: ProjectPaths, pin: Pin, *, fetch_missing: bool = False) -> Path:
     """upstream/, fetched on first use when asked; its warnings go to stderr."""
+    from phase17 import render
+    from phase17.project import ensure_upstream
+
     if fetch_missing and not project.upstream.exists():
         session.err.print(
             f"upstream/ is missing: fetching {pin.describe()} first (this is phase17 fetch).", highlight=False
@@ -142,12 +165,17 @@ def ready_upstream(project: ProjectPaths, pin: Pin, *, fetch_missing: bool = Fal
 
 
 def load_all() -> tuple[ProjectPaths, Pin, ReadingList]:
+    from phase17 import guide
+    from phase17.pin import load_pin
+
     project = locate()
     return project, load_pin(project.pin_file), guide.load_reading_list()
 
 
 def show(renderable: RenderableType, pager: bool) -> None:
     """Print, through the pager when stdout is a terminal and the output is longer than the screen."""
+    from phase17 import launch, render
+
     if pager and session.out.is_terminal and sys.stdout.isatty():
         text = render.to_text(renderable, session.out)
         if not (text.count("\n") > session.out.height and launch.page(text)):
@@ -160,9 +188,13 @@ class TerminalInterviewer:
     """notebook.Interviewer on the terminal: rich for the screens, typer's prompt for the answers."""
 
     def begin(self, target: Target, key_symbols: list[Lookup]) -> None:
+        from phase17 import guide, render
+
         session.out.print(render.notebook_intro(target, key_symbols, len(guide.load_reading_list().targets)))
 
     def ask(self, prompt: str, current: str) -> str:
+        from phase17 import render
+
         if current.strip():
             session.out.print(render.current_answer(current))
         label = f"{prompt} [Enter keeps it]" if current.strip() else prompt
@@ -175,10 +207,14 @@ class TerminalInterviewer:
         print_recorded(recorded)
 
     def warn(self, message: str) -> None:
+        from phase17 import render
+
         session.err.print(render.note_warnings([message]))
 
 
 def print_recorded(recorded: notes.Recorded) -> None:
+    from phase17 import render
+
     session.out.print(render.recorded(recorded))
     if recorded.warnings:
         session.err.print(render.note_warnings(recorded.warnings))
@@ -204,6 +240,7 @@ def require_terminal(what: str, instead: str) -> None:
 
 def repin_and_check(project: ProjectPaths, current: Pin, ref: str, *, dry_run: bool, force: bool) -> drift.CheckOutcome:
     """Fetch the new tree (keeping the old one in upstream/'s history), rewrite the pin, and check the notes."""
+    from phase17 import drift, render
     from phase17.fetch import plan_repin
     from phase17.project import repin
 
@@ -223,6 +260,9 @@ def repin_and_check(project: ProjectPaths, current: Pin, ref: str, *, dry_run: b
 
 def print_lookup(upstream: Path, lookup: Lookup, within: str | None, show_source: bool) -> None:
     """`resolve`'s screen: every match (as source with --show), and on stderr what is missing or ambiguous."""
+    from phase17 import render
+    from phase17.sourcetree import source_lines
+
     if lookup.unreadable:
         session.err.print(render.unreadable_notice(lookup.unreadable))
     for symbol in lookup.matches if show_source else ():
@@ -236,6 +276,8 @@ def print_lookup(upstream: Path, lookup: Lookup, within: str | None, show_source
 
 def report_findings(outcome: drift.CheckOutcome, as_json: bool) -> None:
     """The findings (or their JSON records), then exit 1 if any needs the reader, else 0."""
+    from phase17 import drift, render
+
     if as_json:
         print_json([drift.finding_data(finding) for finding in outcome.findings])
     else:
@@ -243,8 +285,11 @@ def report_findings(outcome: drift.CheckOutcome, as_json: bool) -> None:
     raise typer.Exit(code=1 if outcome.has_problems else 0)
 
 
-def run_interview(context: tuple[notes.NotebookPaths, Path, guide.ReadingList, Pin], chosen: guide.Target) -> None:
+def run_interview(context: tuple[notes.NotebookPaths, Path, ReadingList, Pin], chosen: Target) -> None:
     """`notebook`'s interview on the terminal; never without one (issue 13)."""
+    from phase17 import notebook as notes
+    from phase17 import render
+
     require_terminal(
         f"ask the prompts of {chosen.key} on",
         f"give the notes as options (phase17 notebook {chosen.key} --data-structure '...' --invariant '...' "

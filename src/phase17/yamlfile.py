@@ -8,6 +8,7 @@ and only the values that changed are rewritten (issue 14), the way pre-commit's 
 
 from __future__ import annotations
 
+import bisect
 import io
 import os
 import tempfile
@@ -39,21 +40,56 @@ class LineList(list[Any]):
     item_lines: list[int]
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader without aliases, duplicate keys or unbounded nesting."""
+class _StrictChecks:
+    """What both loaders refuse (duplicate keys, non-text keys, unreadable numbers), and lines as an editor counts
+    them: YAML also breaks lines at U+2028, U+2029 and NEL, so a mark's line is worked out from its position."""
 
-    def __init__(self, stream: str, path: str, line_offset: int = 0) -> None:
-        super().__init__(stream)
+    def _setup(self, text: str, path: str, line_offset: int) -> None:
         self._path = path
-        self._depth = 0
-        self._offset = line_offset + 1  # marks are 0-based
+        self._offset = line_offset + 1
+        self._newlines = [index for index, char in enumerate(text) if char == "\n"] if "\n" in text else []
 
     def _line(self, mark: yaml.Mark) -> int:
-        return int(mark.line) + self._offset
+        return bisect.bisect_left(self._newlines, int(mark.index)) + self._offset
 
     def _fail(self, mark: yaml.Mark | None, message: str) -> InvalidFileError:
         line = self._line(mark) if mark is not None else self._offset
         return InvalidFileError(f"{self._path}:{line}: {message}")
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LineDict:
+        result = LineDict()
+        result.line = self._line(node.start_mark)
+        result.key_lines = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)  # type: ignore[attr-defined]
+            if not isinstance(key, str):
+                raise self._fail(key_node.start_mark, f"key {key!r} must be a string")
+            if key in result:
+                raise self._fail(key_node.start_mark, f"duplicate key {key!r}")
+            result[key] = self.construct_object(value_node, deep=True)  # type: ignore[attr-defined]
+            result.key_lines[key] = self._line(key_node.start_mark)
+        return result
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        try:
+            return int(yaml.SafeLoader.construct_yaml_int(self, node))  # type: ignore[arg-type]
+        except ValueError:  # thousands of digits: Python refuses to read it, and so do we (issue 15)
+            raise self._fail(node.start_mark, "a number too long to read") from None
+
+    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LineList:
+        result = LineList(self.construct_object(child, deep=True) for child in node.value)  # type: ignore[attr-defined]
+        result.line = self._line(node.start_mark)
+        result.item_lines = [self._line(child.start_mark) for child in node.value]
+        return result
+
+
+class _StrictLoader(_StrictChecks, yaml.SafeLoader):  # type: ignore[misc]
+    """SafeLoader without aliases, duplicate keys or unbounded nesting: it gives every error its exact words."""
+
+    def __init__(self, stream: str, path: str, line_offset: int = 0) -> None:
+        yaml.SafeLoader.__init__(self, stream)
+        self._setup(stream, path, line_offset)
+        self._depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
@@ -68,36 +104,57 @@ class _StrictLoader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LineDict:  # type: ignore[override]
-        result = LineDict()
-        result.line = self._line(node.start_mark)
-        result.key_lines = {}
-        for key_node, value_node in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if not isinstance(key, str):
-                raise self._fail(key_node.start_mark, f"key {key!r} must be a string")
-            if key in result:
-                raise self._fail(key_node.start_mark, f"duplicate key {key!r}")
-            result[key] = self.construct_object(value_node, deep=True)
-            result.key_lines[key] = self._line(key_node.start_mark)
-        return result
 
-    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
-        try:
-            return int(super().construct_yaml_int(node))
-        except ValueError:  # thousands of digits: Python refuses to read it, and so do we (issue 15)
-            raise self._fail(node.start_mark, "a number too long to read") from None
-
-    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LineList:
-        result = LineList(self.construct_object(child, deep=True) for child in node.value)
-        result.line = self._line(node.start_mark)
-        result.item_lines = [self._line(child.start_mark) for child in node.value]
-        return result
+_FAST_LOADER_BASE: Any = getattr(yaml, "CSafeLoader", None)  # libyaml, when PyYAML was built with it
 
 
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _StrictLoader.construct_mapping)
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _StrictLoader.construct_sequence)
-_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
+class _FastLoader(_StrictChecks, _FAST_LOADER_BASE or yaml.SafeLoader):  # type: ignore[misc]
+    """libyaml's parser (ten times faster) with the same checks. It composes in C, so aliases and nesting are
+    checked on the finished nodes; any problem at all is handed to _StrictLoader for its exact message."""
+
+    def __init__(self, stream: str, path: str, line_offset: int = 0) -> None:
+        _FAST_LOADER_BASE.__init__(self, stream)
+        self._setup(stream, path, line_offset)
+
+
+_loader: Any
+for _loader in (_StrictLoader, _FastLoader):
+    _loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _loader.construct_mapping)
+    _loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _loader.construct_sequence)
+    _loader.add_constructor("tag:yaml.org,2002:int", _loader.construct_yaml_int)
+
+
+def _plain_tree(node: yaml.Node, seen: set[int], depth: int = 1) -> bool:
+    """No node reached twice (an alias) and no deeper than MAX_DEPTH."""
+    if depth > MAX_DEPTH or id(node) in seen:
+        return False
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        return all(
+            _plain_tree(key, seen, depth + 1) and _plain_tree(value, seen, depth + 1) for key, value in node.value
+        )
+    if isinstance(node, yaml.SequenceNode):
+        return all(_plain_tree(child, seen, depth + 1) for child in node.value)
+    return True
+
+
+def _fast_parse(text: str, path: str, line_offset: int) -> tuple[bool, Any]:
+    """(True, data) when libyaml reads `text` with no problem; (False, None) to let _StrictLoader say what it is.
+
+    Deep flow nesting (`[[[[...`) would recurse in C without a limit, so such text never reaches libyaml.
+    """
+    if _FAST_LOADER_BASE is None or text.count("[") + text.count("{") > 4 * MAX_DEPTH:
+        return False, None
+    loader = _FastLoader(text, path, line_offset)
+    try:
+        node = loader.get_single_node()
+        if node is None or not _plain_tree(node, set()):
+            return False, None
+        return True, loader.construct_document(node)
+    except (yaml.YAMLError, InvalidFileError):
+        return False, None
+    finally:
+        loader.dispose()
 
 
 def parse_yaml(text: str, path: str, line_offset: int = 0) -> Any:
@@ -107,6 +164,9 @@ def parse_yaml(text: str, path: str, line_offset: int = 0) -> Any:
     """
     if len(text.encode("utf-8", errors="replace")) > MAX_YAML_BYTES:
         raise InvalidFileError(f"{path}:1: file is larger than {MAX_YAML_BYTES // 1024 // 1024} MiB")
+    parsed, data = _fast_parse(text, path, line_offset)
+    if parsed:
+        return data
     try:
         loader = _StrictLoader(text, path, line_offset)
     except yaml.reader.ReaderError as error:  # a character YAML forbids (NUL, other controls)
@@ -117,10 +177,10 @@ def parse_yaml(text: str, path: str, line_offset: int = 0) -> Any:
         raise _reader_error(error, text, path, line_offset) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        line = (mark.line + 1 if mark else 0) + line_offset
+        line = (_editor_line(text, mark.index) if mark else 1) + line_offset
         problem = error.problem or error.context or "malformed YAML"
         if error.context and error.problem and error.context_mark is not None:
-            problem += f" ({error.context} at line {error.context_mark.line + 1 + line_offset})"
+            problem += f" ({error.context} at line {_editor_line(text, error.context_mark.index) + line_offset})"
         raise InvalidFileError(f"{path}:{line}: {problem}") from None
     except yaml.YAMLError as error:
         raise InvalidFileError(f"{path}:{1 + line_offset}: {error}") from None
@@ -128,8 +188,13 @@ def parse_yaml(text: str, path: str, line_offset: int = 0) -> Any:
         loader.dispose()
 
 
+def _editor_line(text: str, index: int) -> int:
+    """The 1-based line of character `index`, counting newlines only (not U+2028, NEL or a form feed)."""
+    return text.count("\n", 0, max(index, 0)) + 1
+
+
 def _reader_error(error: yaml.reader.ReaderError, text: str, path: str, line_offset: int) -> InvalidFileError:
-    line = text[: error.position].count("\n") + 1 + line_offset
+    line = _editor_line(text, error.position) + line_offset
     code = error.character if isinstance(error.character, int) else ord(str(error.character)[:1] or "\0")
     return InvalidFileError(f"{path}:{line}: character U+{code:04X} is not allowed in YAML")
 

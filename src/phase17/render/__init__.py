@@ -1,32 +1,74 @@
 """Rich renderables for everything phase17 shows: the only package that imports rich.
 
-Each module renders one family of records; the command line imports them from here.
+Each module renders one family of records; the command line imports them from here. A submodule loads on
+first use, so that a command printing JSON never imports rich (issue 12).
 """
 
-from phase17.render.drift import check_outcome, findings_report, mends
-from phase17.render.notes import (
-    current_answer,
-    edited,
-    note_warnings,
-    notebook_done,
-    notebook_intro,
-    recorded,
-    warnings,
-)
-from phase17.render.progress import RichReporter, fetch_summary, upstream_state
-from phase17.render.reading import (
-    outline_tree,
-    read_screen,
-    reading_status_table,
-    resolve_problem,
-    symbol_source,
-    symbol_table,
-    target_view,
-    to_text,
-    unreadable_notice,
-    web_url,
-    whole_files,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from phase17.render.drift import check_outcome, findings_report, mends
+    from phase17.render.notes import (
+        current_answer,
+        edited,
+        note_warnings,
+        notebook_done,
+        notebook_intro,
+        recorded,
+        warnings,
+    )
+    from phase17.render.progress import RichReporter, fetch_summary, upstream_state
+    from phase17.render.reading import (
+        outline_tree,
+        read_screen,
+        reading_status_table,
+        resolve_problem,
+        symbol_source,
+        symbol_table,
+        target_view,
+        to_text,
+        unreadable_notice,
+        web_url,
+        whole_files,
+    )
+
+_HOMES = {
+    "RichReporter": "progress",
+    "check_outcome": "drift",
+    "current_answer": "notes",
+    "edited": "notes",
+    "fetch_summary": "progress",
+    "findings_report": "drift",
+    "mends": "drift",
+    "note_warnings": "notes",
+    "notebook_done": "notes",
+    "notebook_intro": "notes",
+    "outline_tree": "reading",
+    "read_screen": "reading",
+    "reading_status_table": "reading",
+    "recorded": "notes",
+    "resolve_problem": "reading",
+    "symbol_source": "reading",
+    "symbol_table": "reading",
+    "target_view": "reading",
+    "to_text": "reading",
+    "unreadable_notice": "reading",
+    "upstream_state": "progress",
+    "warnings": "notes",
+    "web_url": "reading",
+    "whole_files": "reading",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Load the submodule that renders `name` on first use (PEP 562)."""
+    if name not in _HOMES:
+        raise AttributeError(f"module 'phase17.render' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"phase17.render.{_HOMES[name]}"), name)
+
 
 __all__ = [
     "RichReporter",

@@ -1,0 +1,57 @@
+"""Checking a loaded YAML file against the schema, once per content: verdicts are kept in the user cache.
+
+Checking a file against the schema needs pydantic, whose import alone takes longer than the rest of a typical
+command (issue 12). A file's content that passed once passes again under the same schema, so `require_valid`
+remembers "this content fits this model" as an empty marker named by a hash of the schema's source, the model
+and the content. Any change to a file, or to the schema's code, is a new name: nothing stale is trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from phase17.cache import cache_root
+
+_MAX_VERDICTS = 2000  # beyond this many markers, the oldest half is dropped
+
+
+@cache
+def _schema_digest() -> bytes:
+    """A hash of the code that decides validity: the schema and the reference grammar it calls."""
+    digest = hashlib.sha256()
+    for name in ("schema.py", "refs.py"):
+        digest.update((files("phase17") / name).read_bytes())
+    return digest.digest()
+
+
+def require_valid(model: str, data: Any, shown: str, first_line: int = 1) -> None:
+    """Raise the InvalidFileError `shown:line: where: what` of `data`'s first problem as schema.`model`; content
+    that passed before (same schema code, same model, same data) is not checked again."""
+    key = hashlib.sha256(_schema_digest() + model.encode() + repr(data).encode("utf-8", "surrogatepass")).hexdigest()
+    folder = cache_root() / "verdicts"
+    marker = folder / key
+    if marker.is_file():
+        return
+    from phase17 import schema  # pydantic: only for content not seen before
+
+    schema.validate(getattr(schema, model), data, shown, first_line)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+        _prune(folder)
+    except OSError:
+        pass  # a read-only cache only costs speed
+
+
+def _prune(folder: Path) -> None:
+    markers = list(os.scandir(folder))
+    if len(markers) <= _MAX_VERDICTS:
+        return
+    markers.sort(key=lambda entry: entry.stat().st_mtime_ns)
+    for entry in markers[: len(markers) // 2]:
+        Path(entry.path).unlink(missing_ok=True)
