@@ -50,10 +50,14 @@ def require_git() -> None:
     _module()
 
 
-def _module() -> Any:
-    """The git module, imported on first use; a missing git is one ToolError, not GitPython's ImportError."""
+def require_git_executable() -> None:
     if not git_available():
         raise ToolError("git is not installed or not on PATH; install git (e.g. apt-get install git) and try again.")
+
+
+def _module() -> Any:
+    """The git module, imported on first use; a missing git is one ToolError, not GitPython's ImportError."""
+    require_git_executable()
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")  # GitPython raises at import without git; we checked
     try:
         import git
@@ -104,10 +108,10 @@ def head_commit(path: Path) -> HeadCommit:
     """The checkout's HEAD; NotARepositoryError when `path` is not the top of a checkout with a commit.
 
     Run as plain git processes (no GitPython): every read command asks this, and importing GitPython costs more
-    than the two processes (issue 12).
+    than the one process (issue 12).
     """
-    top = _run_git(path, "rev-parse", "--show-toplevel", missing_repository_ok=True)
-    if top is None or Path(top.strip()).resolve() != path.resolve():
+    require_git_executable()
+    if not (path / ".git").exists():  # the top of a checkout holds its .git (a folder, or a file for a worktree)
         raise NotARepositoryError(str(path))
     logged = _run_git(path, "log", "-1", "--format=%H%n%B", "HEAD", missing_repository_ok=True)
     if logged is None:  # a repository with no commit yet
@@ -140,8 +144,7 @@ def _run_git(path: Path, *arguments: str, missing_repository_ok: bool = False) -
     A failure is a ToolError naming the command, or None when `path` is not a repository (or has no commit)
     and `missing_repository_ok`.
     """
-    if not git_available():
-        raise ToolError("git is not installed or not on PATH; install git (e.g. apt-get install git) and try again.")
+    require_git_executable()
     executable = os.environ.get("GIT_PYTHON_GIT_EXECUTABLE", "git")
     try:
         result = subprocess.run(
