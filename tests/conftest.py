@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import phase17.project
+import phase17.symbolindex
 from helpers import UPSTREAM_V1, invoke, line_of, make_git_repository, make_v2, write_pin
 
 REAL_ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +64,9 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         return found
 
     monkeypatch.setattr(phase17.project, "locate_project", guarded)
+    phase17.symbolindex.forget()
     yield
+    phase17.symbolindex.forget()
     assert _snapshot(REAL_ROOT / "annotations") == before, "a test changed the real annotations/"
 
 

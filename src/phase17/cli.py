@@ -12,7 +12,15 @@ from typing import Annotated, Optional
 import typer
 
 from phase17 import completion
-from phase17.terminal import load_all, locate, print_json, ready_upstream, reporting_errors, session
+from phase17.terminal import (
+    existing_upstream,
+    load_all,
+    locate,
+    print_json,
+    ready_upstream,
+    reporting_errors,
+    session,
+)
 
 # Core modules are imported inside the commands that use them: `--help` and a command that parses nothing
 # never load tree-sitter, GitPython, rich's syntax module or the fetch code (issue 12).
@@ -190,6 +198,29 @@ def outline(
             print_json([{"path": item.path, "outline": reading.outline_data(item.outline)} for item in outlines])
         for item in [] if as_json else outlines:
             session.out.print(render.outline_tree(item.path, item.outline))
+
+
+@app.command(short_help="Build or refresh the symbol index of upstream/.")
+def index(
+    rebuild: Annotated[bool, typer.Option(help="Discard the index and parse every file again.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Bring the symbol index of upstream/ up to date (only files whose content is new are parsed) and say what it
+    holds. Whole-tree lookups (resolve, check's suggestions) use it; a damaged index is rebuilt on its own.
+
+    Example: phase17 index --rebuild
+    """
+    from phase17.symbolindex import build_index
+    from phase17.terminal import print_index_summary, progress_reporter
+
+    with reporting_errors():
+        upstream = existing_upstream()
+        with progress_reporter() as reporter:
+            summary = build_index(upstream, rebuild=rebuild, reporter=reporter)
+        if as_json:
+            print_json(summary.to_data())
+        else:
+            print_index_summary(summary)
 
 
 # ---------------------------------------------------------------- reading

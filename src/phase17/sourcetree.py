@@ -140,20 +140,28 @@ def source_lines(upstream: Path, symbol: Symbol) -> list[str]:
 
 
 def find_symbol(upstream: Path, ref: Ref, within: Sequence[str] = ()) -> ScanResult:
-    """Every definition named `ref`: in its file, else in `within` (files or folders), else across upstream/."""
+    """Every definition named `ref`: in its file, else in `within` (files or folders), else across upstream/.
+
+    Files named outright are parsed; folders are asked of the symbol index, and only the files it names are
+    parsed (for signatures and fingerprints).
+    """
     if ref.path:
         normal = os.path.normpath(ref.path)
         if os.path.isabs(normal) or normal == ".." or normal.startswith("../"):
             raise SymbolNotFoundError(f"{ref.path}: outside upstream/; give a path under upstream/.")
         if not (upstream / ref.path).exists():
             raise SymbolNotFoundError(f"{ref.path}: no such file or folder in {upstream}")
-        paths: Iterable[str] = [ref.path] if (upstream / ref.path).is_file() else python_files(upstream, ref.path)
-    elif within:
-        paths = [path for place in within for path in python_files(upstream, place)]
+        places: Sequence[str] = (ref.path,)
     else:
-        paths = python_files(upstream)
-    needles = tuple(part.encode() for part in set(ref.qualname.split(".")))
-    scan = scan_definitions(upstream, paths, must_contain=needles)
+        places = within or ("",)
+    if all(place and (upstream / place).is_file() for place in places):
+        scan = scan_definitions(upstream, places)
+    else:
+        from phase17.symbolindex import find_sites
+
+        sites, unreadable = find_sites(upstream, qualname=ref.qualname, under=places)
+        scan = scan_definitions(upstream, sorted({site.path for site in sites}))
+        scan.unreadable += [Unreadable(path, reason) for path, reason in sorted(unreadable.items())]
     scan.symbols = [symbol for symbol in scan.symbols if symbol.qualname == ref.qualname]
     return scan
 

@@ -136,23 +136,107 @@ def parse_tree(source: bytes) -> tree_sitter.Tree:
 # ---------------------------------------------------------------- one file
 
 
+@dataclass(frozen=True)
+class Site:
+    """Where a definition is, without its signature, docstring or fingerprint: what the symbol index keeps.
+
+    A first pass finds every site (cheap); a Symbol's text-derived fields are computed only for the sites a
+    command shows or checks (issue 12).
+    """
+
+    qualname: str
+    kind: SymbolKind
+    start_line: int
+    def_line: int
+    end_line: int
+    start_byte: int
+    end_byte: int
+    scope: str
+
+
+def definition_sites(source: bytes) -> list[Site]:
+    """Every definition in `source`, in source order: names, kinds and lines only."""
+    return [site for site, _ in _sites(parse_tree(source))]
+
+
 def parse_definitions(source: bytes, path: str) -> list[Symbol]:
     """Every definition in `source`, in source order. Never raises on bad source: it keeps what tree-sitter recovers."""
     tree = parse_tree(source)
-    captures = _run_captures(load_query("python-definitions"), tree.root_node)
     fingerprints = _Fingerprinter(tree.root_node)
-    found: dict[tuple[int, str], Symbol] = {}
-    for capture in ("definition.class", "definition.function"):
-        for node in captures.get(capture, []):
-            symbol = _definition_symbol(node, source, path, fingerprints)
-            if symbol is not None:
-                found[(symbol.start_byte, symbol.qualname)] = symbol
+    symbols = []
+    for site, node in _sites(tree):
+        if site.kind in ("assignment", "attribute"):
+            first_line = _text(node).splitlines()[0] if node.end_byte > node.start_byte else site.qualname
+            signature, docstring = first_line.strip()[:160], None
+        else:
+            body = node.child_by_field_name("body")
+            signature, docstring = _signature(node, body, source), _docstring(body)
+        symbols.append(
+            Symbol(
+                path=path,
+                qualname=site.qualname,
+                kind=site.kind,
+                start_line=site.start_line,
+                def_line=site.def_line,
+                end_line=site.end_line,
+                start_byte=site.start_byte,
+                end_byte=site.end_byte,
+                signature=signature,
+                docstring=docstring,
+                fingerprint=fingerprints.of(site.start_byte, site.end_byte),
+                scope=site.scope,
+            )
+        )
+    return symbols
+
+
+def _sites(tree: tree_sitter.Tree) -> list[tuple[Site, tree_sitter.Node]]:
+    """Each definition's site and its node (the class or def, or the assignment statement), in source order.
+
+    Scopes come from nesting byte ranges with a stack, not from walking each node's parents: one pass.
+    """
+    captures = _run_captures(load_query("python-definitions"), tree.root_node)
+    definitions = captures.get("definition.class", []) + captures.get("definition.function", [])
+    statements: dict[int, tuple[tree_sitter.Node, list[tree_sitter.Node]]] = {}
     bound = [name for left in captures.get("name.definition.assignment", []) for name in _bound_names(left)]
     for name_node in bound + captures.get("name.definition.type_alias", []):
-        symbol = _assignment_symbol(name_node, path, fingerprints)
-        if symbol is not None:
-            found.setdefault((symbol.start_byte, symbol.qualname), symbol)
-    return sorted(found.values(), key=lambda symbol: (symbol.start_byte, symbol.def_line, symbol.qualname))
+        statement = _statement_of(name_node)
+        if statement is not None:
+            statements.setdefault(statement.start_byte, (statement, []))[1].append(name_node)
+    events: list[tuple[int, int, int, tree_sitter.Node]] = [
+        (node.start_byte, -node.end_byte, 0, node) for node in definitions
+    ]
+    events += [(statement.start_byte, -statement.end_byte, 1, statement) for statement, _ in statements.values()]
+    events.sort(key=lambda event: (event[0], event[1], event[2]))
+    stack: list[tuple[int, str, bool]] = []  # (end_byte, name, is_class) of the enclosing definitions
+    found: dict[tuple[int, str], tuple[Site, tree_sitter.Node]] = {}
+    for start, _, is_statement, node in events:
+        while stack and stack[-1][0] <= start:
+            stack.pop()
+        scope = ".".join(name for _, name, _ in stack)
+        if is_statement:
+            if not any(not is_class for _, _, is_class in stack):  # locals are not definitions a reader looks up
+                for name_node in statements[node.start_byte][1]:
+                    site = _assignment_site(node, _text(name_node), scope, in_class=bool(stack))
+                    found.setdefault((site.start_byte, site.qualname), (site, node))
+            continue
+        name_field = node.child_by_field_name("name")
+        name = _text(name_field) if name_field is not None else "?"
+        if name_field is not None and not name_field.is_missing:
+            site = _definition_site(node, name, scope, in_class=bool(stack) and stack[-1][2])
+            found[(site.start_byte, site.qualname)] = (site, node)
+        stack.append((node.end_byte, name, node.type == "class_definition"))
+    return sorted(found.values(), key=lambda item: (item[0].start_byte, item[0].def_line, item[0].qualname))
+
+
+def _statement_of(name_node: tree_sitter.Node) -> tree_sitter.Node | None:
+    """The statement that binds `name_node`, or None for an assignment inside an expression or a for/with target."""
+    statement = name_node.parent
+    while statement is not None and statement.type in ("assignment", "type", *_BINDING_PATTERNS):
+        statement = statement.parent
+    if statement is None or statement.type not in ("expression_statement", "type_alias_statement"):
+        return None
+    return statement
 
 
 def _bound_names(target: tree_sitter.Node) -> Iterator[tree_sitter.Node]:
@@ -164,45 +248,30 @@ def _bound_names(target: tree_sitter.Node) -> Iterator[tree_sitter.Node]:
             yield from _bound_names(child)
 
 
-def _scope_of(node: tree_sitter.Node) -> tuple[list[tuple[str, str]], bool]:
-    """The enclosing (kind, name) pairs, outermost first, and whether node sits inside a function body."""
-    chain: list[tuple[str, str]] = []
-    in_function = False
-    parent = node.parent
-    while parent is not None:
-        if parent.type in ("class_definition", "function_definition"):
-            name = parent.child_by_field_name("name")
-            chain.append((parent.type, _text(name) if name is not None else "?"))
-            in_function = in_function or parent.type == "function_definition"
-        parent = parent.parent
-    chain.reverse()
-    return chain, in_function
-
-
-def _definition_symbol(node: tree_sitter.Node, source: bytes, path: str, fingerprints: _Fingerprinter) -> Symbol | None:
-    name_node = node.child_by_field_name("name")
-    body = node.child_by_field_name("body")
-    if name_node is None or name_node.is_missing:
-        return None
-    chain, _ = _scope_of(node)
-    scope = ".".join(name for _, name in chain)
-    name = _text(name_node)
+def _definition_site(node: tree_sitter.Node, name: str, scope: str, *, in_class: bool) -> Site:
     outer = node.parent if node.parent is not None and node.parent.type == "decorated_definition" else node
     decorators = [_decorator_text(child) for child in outer.children if child.type == "decorator"]
-    kind = _kind_of(node, decorators, in_class=bool(chain) and chain[-1][0] == "class_definition")
-    end_row = _last_token_row(node)
-    return Symbol(
-        path=path,
+    return Site(
         qualname=f"{scope}.{name}" if scope else name,
-        kind=kind,
+        kind=_kind_of(node, decorators, in_class=in_class),
         start_line=outer.start_point.row + 1,
         def_line=node.start_point.row + 1,
-        end_line=end_row + 1,
+        end_line=_last_token_row(node) + 1,
         start_byte=outer.start_byte,
         end_byte=outer.end_byte,
-        signature=_signature(node, body, source),
-        docstring=_docstring(body),
-        fingerprint=fingerprints.of(outer.start_byte, outer.end_byte),
+        scope=scope,
+    )
+
+
+def _assignment_site(statement: tree_sitter.Node, name: str, scope: str, *, in_class: bool) -> Site:
+    return Site(
+        qualname=f"{scope}.{name}" if scope else name,
+        kind="attribute" if in_class else "assignment",
+        start_line=statement.start_point.row + 1,
+        def_line=statement.start_point.row + 1,
+        end_line=_last_token_row(statement) + 1,
+        start_byte=statement.start_byte,
+        end_byte=statement.end_byte,
         scope=scope,
     )
 
@@ -228,34 +297,6 @@ def _kind_of(node: tree_sitter.Node, decorators: list[str], *, in_class: bool) -
         if _PROPERTY_DECORATORS.match(bare):
             return "property"
     return "method"
-
-
-def _assignment_symbol(name_node: tree_sitter.Node, path: str, fingerprints: _Fingerprinter) -> Symbol | None:
-    statement = name_node.parent
-    while statement is not None and statement.type in ("assignment", "type", *_BINDING_PATTERNS):
-        statement = statement.parent
-    if statement is None or statement.type not in ("expression_statement", "type_alias_statement"):
-        return None  # an assignment inside an expression or a for/with target: not a definition
-    chain, in_function = _scope_of(statement)
-    if in_function:
-        return None  # locals are not definitions a reader looks up
-    scope = ".".join(name for _, name in chain)
-    name = _text(name_node)
-    first_line = _text(statement).splitlines()[0] if statement.end_byte > statement.start_byte else name
-    return Symbol(
-        path=path,
-        qualname=f"{scope}.{name}" if scope else name,
-        kind="attribute" if chain else "assignment",
-        start_line=statement.start_point.row + 1,
-        def_line=statement.start_point.row + 1,
-        end_line=_last_token_row(statement) + 1,
-        start_byte=statement.start_byte,
-        end_byte=statement.end_byte,
-        signature=first_line.strip()[:160],
-        docstring=None,
-        fingerprint=fingerprints.of(statement.start_byte, statement.end_byte),
-        scope=scope,
-    )
 
 
 def _last_token_row(node: tree_sitter.Node) -> int:

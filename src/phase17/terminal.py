@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import typer
 
 from phase17.errors import FetchError, Phase17Error, UsageError
+from phase17.textsafety import has_controls, neutralized
 
 if TYPE_CHECKING:  # imported where used, so that a command loads only what it needs (issue 12)
     from rich.console import Console, RenderableType
@@ -25,8 +27,10 @@ if TYPE_CHECKING:  # imported where used, so that a command loads only what it n
     from phase17 import notebook as notes
     from phase17.guide import ReadingList, Target
     from phase17.pin import Pin
+    from phase17.progress import ProgressReporter
     from phase17.project import ProjectPaths
     from phase17.sourcetree import Lookup
+    from phase17.symbolindex import IndexSummary
 
 
 def _console(*, stderr: bool) -> Console:
@@ -34,11 +38,20 @@ def _console(*, stderr: bool) -> Console:
     parses markup: text from a pin, a note or a file name (`[/x]`) is shown as it is (issue 15).
     NO_COLOR means plain text: no escape codes, bold included."""
     from rich.console import Console
+    from rich.segment import Segment
 
     class WholeLineConsole(Console):
         def print(self, *objects: Any, **options: Any) -> None:
             options.setdefault("crop", False)
             super().print(*objects, **options)
+
+        def render(self, renderable: Any, options: Any = None) -> Iterator[Segment]:
+            """Every piece of text on its way out: control characters in it are shown, never obeyed (issue 15)."""
+            for segment in super().render(renderable, options):
+                if segment.control is None and has_controls(segment.text):
+                    yield Segment(neutralized(segment.text), segment.style)
+                else:
+                    yield segment
 
     colors: Literal["auto"] | None = None if os.environ.get("NO_COLOR") else "auto"
     return WholeLineConsole(stderr=stderr, color_system=colors, highlight=False, markup=False)
@@ -71,11 +84,15 @@ class Session:
 
 
 session = Session()
+_C1 = re.compile("[\x7f-\x9f]")
 
 
 @contextmanager
 def reporting_errors() -> Iterator[None]:
     """A Phase17Error becomes `Error: <message>` on stderr and exit code 2; anything else is a bug."""
+    index = sys.modules.get("phase17.symbolindex")
+    if index is not None:  # a command reads the tree afresh (several commands can run in one process: tests)
+        index.forget()
     try:
         yield
     except Phase17Error as error:
@@ -99,7 +116,9 @@ def cache_dir() -> Path:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    """JSON on stdout; json escapes C0 controls itself, and C1 controls (U+0080 to U+009F) are escaped too."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    sys.stdout.write(_C1.sub(lambda match: f"\\u{ord(match.group()):04x}", text) + "\n")
 
 
 def consent(pin: Pin, source: str) -> None:
@@ -162,6 +181,69 @@ def ready_upstream(project: ProjectPaths, pin: Pin, *, fetch_missing: bool = Fal
     if ready.warnings:
         session.err.print(render.warnings(ready.warnings))
     return ready.path
+
+
+def existing_upstream() -> Path:
+    """upstream/ (or --upstream) as it is, unverified: for work that reads whatever tree is there."""
+    from phase17.errors import UpstreamError
+
+    upstream = locate().upstream
+    if not upstream.is_dir():
+        raise UpstreamError(f"{upstream} is missing: run phase17 fetch first.")
+    return upstream
+
+
+class _BarOnFirstUse:
+    """A ProgressReporter that loads rich only when there is progress to draw: a warm index draws none."""
+
+    def __init__(self) -> None:
+        self._bar: ProgressReporter | None = None
+
+    def _drawn(self) -> ProgressReporter:
+        if self._bar is None:
+            from phase17 import render
+
+            self._bar = render.RichReporter(session.err, session.verbose)
+        return self._bar
+
+    def start(self, description: str, total: int | None) -> None:
+        self._drawn().start(description, total)
+
+    def advance(self, amount: int) -> None:
+        self._drawn().advance(amount)
+
+    def finish(self) -> None:
+        if self._bar is not None:
+            self._bar.finish()
+
+    def notice(self, message: str) -> None:
+        self._drawn().notice(message)
+
+    def detail(self, message: str) -> None:
+        self._drawn().detail(message)
+
+
+@contextmanager
+def progress_reporter() -> Iterator[ProgressReporter]:
+    """A progress bar on stderr for long work (rich is loaded once the work starts)."""
+    reporter = _BarOnFirstUse()
+    try:
+        yield reporter
+    finally:
+        reporter.finish()
+
+
+def print_index_summary(summary: IndexSummary) -> None:
+    """`phase17 index`'s few lines, written without loading rich (it runs between reads, so it must be instant)."""
+    lines = [
+        f"Symbol index: {summary.location}",
+        f"  {summary.files} Python files, {summary.definitions} definitions ({summary.contents} file contents stored)",
+        f"  this run: {summary.parsed} parsed, {summary.reused} re-used by content, {summary.seconds:.2f} s",
+    ]
+    if summary.rebuilt_because:
+        lines.append(f"  built anew: {summary.rebuilt_because}")
+    lines += [f"  skipped {path}: {reason}" for path, reason in sorted(summary.unreadable.items())]
+    sys.stdout.write("".join(neutralized(line) + "\n" for line in lines))
 
 
 def load_all() -> tuple[ProjectPaths, Pin, ReadingList]:

@@ -1,0 +1,551 @@
+"""A persistent index of where every definition of upstream/ is, so whole-tree lookups never parse the tree again.
+
+It is an SQLite file (stdlib; one transaction per refresh, so a killed run leaves the previous index) kept in
+upstream/.git/phase17/ for a checkout phase17 made, else in the user cache. Rows are keyed by each file's
+content (its git blob id): a file is parsed once per content, ever, so a re-pin parses only what changed and
+the old versions in upstream/'s history share the same store. A file is re-read only when its size, mtime or
+inode changed (or it changed too recently to tell). The index holds sites only (names, kinds, lines); a
+command parses the few files it shows for signatures and fingerprints.
+
+An index that is corrupt, truncated, from another phase17 or parser version, or made for another tree is
+deleted and rebuilt, never read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import stat
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from phase17.cache import cache_root
+from phase17.progress import ProgressReporter, SilentReporter
+from phase17.symbols import Site
+
+INDEX_FORMAT = "phase17-symbol-index-1"
+_SKIPPED_DIRECTORIES = {".git", "__pycache__", ".mypy_cache", ".pytest_cache", "node_modules", ".tours"}
+_MAX_SOURCE_BYTES = 8 * 1024 * 1024
+_RACY_NANOSECONDS = 2_000_000_000  # a file changed this close to its check may change again unseen: re-read it
+_PARALLEL_FROM = 48  # fewer files than this are parsed in this process: starting workers costs more
+_SCHEMA = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE blobs(id INTEGER PRIMARY KEY, digest TEXT NOT NULL UNIQUE);
+CREATE TABLE sites(
+    blob INTEGER NOT NULL, qualname TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, start_line INTEGER,
+    def_line INTEGER, end_line INTEGER, start_byte INTEGER, end_byte INTEGER, scope TEXT NOT NULL);
+CREATE INDEX sites_by_qualname ON sites(qualname);
+CREATE INDEX sites_by_name ON sites(name);
+CREATE INDEX sites_by_blob ON sites(blob);
+CREATE TABLE files(
+    path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, checked_ns INTEGER, blob INTEGER,
+    problem TEXT);
+"""
+
+T = TypeVar("T")
+
+# Who draws progress when a lookup has to build the index first (the CLI sets a progress bar; tests record).
+reporter_factory: Callable[[], ProgressReporter] = SilentReporter
+
+
+@dataclass(frozen=True)
+class IndexedSite:
+    """A definition's site in one file of the tree."""
+
+    path: str
+    site: Site
+
+    @property
+    def ref(self) -> str:
+        return f"{self.path}::{self.site.qualname}"
+
+
+@dataclass
+class RefreshReport:
+    """What one refresh did: files seen, parsed (new content), reused (known content), and the unreadable."""
+
+    files: int = 0
+    parsed: int = 0
+    reused: int = 0
+    removed: int = 0
+    unreadable: dict[str, str] = field(default_factory=dict)
+    rebuilt_because: str | None = None
+
+
+@dataclass(frozen=True)
+class IndexSummary:
+    """`phase17 index`'s answer: where the index is and what it holds."""
+
+    location: str
+    files: int
+    definitions: int
+    contents: int  # distinct file contents stored (the tree's, and earlier versions')
+    parsed: int
+    reused: int
+    unreadable: dict[str, str]
+    rebuilt_because: str | None
+    seconds: float
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "location": self.location,
+            "files": self.files,
+            "definitions": self.definitions,
+            "contents": self.contents,
+            "parsed": self.parsed,
+            "reused": self.reused,
+            "unreadable": [{"path": path, "reason": reason} for path, reason in sorted(self.unreadable.items())],
+            "rebuilt_because": self.rebuilt_because,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+# ---------------------------------------------------------------- where it lives, and opening it safely
+
+
+def index_location(upstream: Path) -> Path:
+    """upstream/.git/phase17/ for a checkout (it goes where the tree goes), else the user cache, by the tree's path."""
+    if (upstream / ".git").is_dir() and not (upstream / ".git").is_symlink():
+        return upstream / ".git" / "phase17" / "symbols.sqlite3"
+    key = hashlib.sha256(str(upstream.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    return cache_root() / "indexes" / f"{key}.sqlite3"
+
+
+def _parser_version() -> str:
+    from importlib.metadata import version
+
+    try:
+        return f"tree-sitter {version('tree-sitter')}, tree-sitter-python {version('tree-sitter-python')}"
+    except Exception:  # an unusual install: no metadata means no reuse across versions, which is safe
+        return "unknown"
+
+
+def _expected_meta(upstream: Path) -> dict[str, str]:
+    from phase17 import __version__
+
+    return {
+        "format": INDEX_FORMAT,
+        "phase17": __version__,
+        "parser": _parser_version(),
+        "root": str(upstream.resolve()),
+    }
+
+
+def _connect(location: Path, expected: dict[str, str], rebuild: bool) -> tuple[sqlite3.Connection, str | None]:
+    """An open index matching `expected`, and why it was rebuilt (None when the one found was trusted)."""
+    reason = "asked to rebuild" if rebuild and location.exists() else None
+    if not rebuild and location.exists():
+        reason = _distrust(location, expected)
+        if reason is None:
+            return sqlite3.connect(location, timeout=30, isolation_level=None, check_same_thread=False), None
+    elif not location.exists():
+        reason = "no index yet"
+    _remove(location)
+    location.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(location, timeout=30, isolation_level=None, check_same_thread=False)
+    connection.executescript(_SCHEMA)
+    connection.executemany("INSERT INTO meta VALUES (?, ?)", sorted(expected.items()))
+    return connection, reason
+
+
+def _distrust(location: Path, expected: dict[str, str]) -> str | None:
+    """Why an existing index file must not be used, or None."""
+    try:
+        if location.is_symlink() or not location.is_file():
+            return "not a regular file"
+        with location.open("rb") as handle:
+            if handle.read(16) != b"SQLite format 3\x00":
+                return "not an SQLite file"
+        connection = sqlite3.connect(f"file:{location}?mode=ro", uri=True, timeout=30)
+        try:
+            page_size, page_count = (
+                connection.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_size", "page_count")
+            )
+            if location.stat().st_size < page_size * page_count:
+                return "truncated"
+            found = dict(connection.execute("SELECT key, value FROM meta").fetchall())
+            connection.execute("SELECT count(*) FROM files").fetchone()
+        finally:
+            connection.close()
+    except (sqlite3.Error, OSError) as error:
+        return f"unreadable ({error})"
+    for key, value in expected.items():
+        if found.get(key) != value:
+            return f"made for another {key} ({found.get(key)!r})"
+    return None
+
+
+def _remove(location: Path) -> None:
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        Path(f"{location}{suffix}").unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- the files of the tree
+
+
+@dataclass(frozen=True)
+class _Seen:
+    path: str
+    size: int
+    mtime_ns: int
+    inode: int
+    problem: str | None = None  # set for what is not a regular file inside upstream/
+
+
+def _walk(upstream: Path, under: str) -> Iterator[_Seen]:
+    """Every .py path below upstream/under with its stat key; symlinks out, FIFOs and devices are reported.
+
+    Plain strings and the directory entries' own stat calls: this runs on every whole-tree lookup.
+    """
+    top = str(upstream)
+    start = os.path.join(top, under) if under else top
+    if not os.path.isdir(start) or os.path.islink(start):
+        if os.path.lexists(start):
+            yield _seen(upstream, under, os.stat(start, follow_symlinks=False), start)
+        return
+    skip = len(top) + 1
+    stack = [start]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name not in _SKIPPED_DIRECTORIES:
+                    stack.append(entry.path)
+            elif entry.name.endswith(".py"):
+                try:
+                    status = entry.stat(follow_symlinks=False)
+                except OSError as error:
+                    yield _Seen(entry.path[skip:], 0, 0, 0, f"cannot read ({error.strerror})")
+                    continue
+                yield _seen(upstream, entry.path[skip:], status, entry.path)
+
+
+def _seen(upstream: Path, relative: str, status: os.stat_result, full: str) -> _Seen:
+    relative = relative.replace(os.sep, "/")
+    if stat.S_ISLNK(status.st_mode):
+        try:
+            target = Path(full).resolve(strict=True)
+            if upstream.resolve() not in target.parents:
+                return _Seen(relative, 0, 0, 0, "symlink out of upstream/, not followed")
+            status = target.stat()
+        except (OSError, RuntimeError) as error:  # a dangling link, or a loop (RuntimeError before 3.13)
+            return _Seen(relative, 0, 0, 0, f"cannot read ({getattr(error, 'strerror', None) or error})")
+    if not stat.S_ISREG(status.st_mode):
+        return _Seen(relative, 0, 0, 0, "not a regular file (a FIFO, device or folder), not read")
+    if status.st_size > _MAX_SOURCE_BYTES:
+        return _Seen(relative, status.st_size, 0, 0, f"larger than {_MAX_SOURCE_BYTES // 1024 // 1024} MiB, not read")
+    return _Seen(relative, status.st_size, status.st_mtime_ns, status.st_ino)
+
+
+def _read(upstream: Path, seen: _Seen) -> bytes | str:
+    """The file's bytes, or why it cannot be read as Python (never blocks on a FIFO swapped in meanwhile)."""
+    try:
+        descriptor = os.open(upstream / seen.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as error:
+        return f"cannot read ({error.strerror})"
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            return "not a regular file (a FIFO, device or folder), not read"
+        chunks, total = [], 0
+        while chunk := os.read(descriptor, 1 << 20):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > _MAX_SOURCE_BYTES:
+                return f"larger than {_MAX_SOURCE_BYTES // 1024 // 1024} MiB, not read"
+    except OSError as error:
+        return f"cannot read ({error.strerror})"
+    finally:
+        os.close(descriptor)
+    data = b"".join(chunks)
+    return "binary content (NUL bytes), not Python source" if b"\0" in data else data
+
+
+def blob_digest(data: bytes) -> str:
+    """git's blob id of `data`: the same key for a file in the tree and the same content in upstream/'s history."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+# ---------------------------------------------------------------- parsing, in parallel when it pays
+
+
+def _sites_rows(item: tuple[str, bytes]) -> tuple[str, list[tuple[Any, ...]]]:
+    from phase17.symbols import definition_sites
+
+    digest, data = item
+    rows = [
+        (
+            site.qualname,
+            site.qualname.rsplit(".", 1)[-1],
+            site.kind,
+            site.start_line,
+            site.def_line,
+            site.end_line,
+            site.start_byte,
+            site.end_byte,
+            site.scope,
+        )
+        for site in definition_sites(data)
+    ]
+    return digest, rows
+
+
+def _parse_all(contents: dict[str, bytes], reporter: ProgressReporter) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
+    items = sorted(contents.items(), key=lambda item: -len(item[1]))  # big files first: the workers end together
+    workers = min(os.cpu_count() or 1, 8)
+    if len(items) < _PARALLEL_FROM or workers < 2:
+        for item in items:
+            yield _sites_rows(item)
+            reporter.advance(1)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+        for result in pool.map(_sites_rows, items, chunksize=16):
+            yield result
+            reporter.advance(1)
+
+
+# ---------------------------------------------------------------- the index
+
+
+class SymbolIndex:
+    """The index of one upstream tree. Use `SymbolIndex.open`, then `refresh` the part of the tree to look in."""
+
+    def __init__(self, upstream: Path, connection: sqlite3.Connection, location: Path, rebuilt_because: str | None):
+        self.upstream = upstream
+        self.location = location
+        self.rebuilt_because = rebuilt_because
+        self._connection = connection
+        self._fresh: set[str] = set()
+
+    @classmethod
+    def open(cls, upstream: Path, *, rebuild: bool = False) -> SymbolIndex:
+        location = index_location(upstream)
+        expected = _expected_meta(upstream)
+        try:
+            connection, reason = _connect(location, expected, rebuild)
+        except (sqlite3.Error, OSError):  # an unwritable place: an index in memory, for this run
+            connection = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            connection.executescript(_SCHEMA)
+            connection.executemany("INSERT INTO meta VALUES (?, ?)", sorted(expected.items()))
+            location, reason = Path(":memory:"), "the index folder is not writable; kept in memory"
+        return cls(upstream, connection, location, reason)
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def refresh(self, under: Sequence[str] = ("",), reporter: ProgressReporter | None = None) -> RefreshReport:
+        """Bring the rows of the files below each of `under` up to date with the tree (once per process)."""
+        report = RefreshReport(rebuilt_because=self.rebuilt_because)
+        places = [place for place in under if not _below(place, list(self._fresh))]
+        if not places:
+            return report
+        known = {
+            row[0]: row[1:]
+            for row in self._connection.execute(
+                "SELECT path, size, mtime_ns, inode, checked_ns, blob, problem FROM files"
+            )
+        }
+        digests = dict(self._connection.execute("SELECT digest, id FROM blobs"))
+        now = time.time_ns()
+        seen: dict[str, _Seen] = {}
+        for place in places:
+            for item in _walk(self.upstream, place):
+                seen[item.path] = item
+        changed: list[_Seen] = []
+        for item in seen.values():
+            row = known.get(item.path)
+            if item.problem is not None:
+                report.unreadable[item.path] = item.problem
+                if row is None or row[4] is not None or row[5] != item.problem:
+                    changed.append(item)
+            elif (
+                row is None
+                or row[:3] != (item.size, item.mtime_ns, item.inode)
+                or row[3] - item.mtime_ns < _RACY_NANOSECONDS
+                or row[4] is None
+            ):
+                changed.append(item)
+        removed = [
+            path
+            for path in known
+            if path not in seen
+            and any(place == "" or path == place or path.startswith(place.rstrip("/") + "/") for place in places)
+        ]
+        contents: dict[str, bytes] = {}
+        file_rows: list[tuple[Any, ...]] = []
+        for item in changed:
+            data = _read(self.upstream, item) if item.problem is None else item.problem
+            if isinstance(data, str):
+                report.unreadable[item.path] = data
+                file_rows.append((item.path, item.size, item.mtime_ns, item.inode, now, None, data))
+                continue
+            digest = blob_digest(data)
+            if digest in digests:
+                report.reused += 1
+            else:
+                contents[digest] = data
+            file_rows.append((item.path, item.size, item.mtime_ns, item.inode, now, digest, None))
+        report.files = len(seen)
+        report.removed = len(removed)
+        if changed or removed:
+            self._write(file_rows, removed, contents, digests, reporter, report)
+        self._fresh.update(places)
+        return report
+
+    def _write(
+        self,
+        file_rows: list[tuple[Any, ...]],
+        removed: list[str],
+        contents: dict[str, bytes],
+        digests: dict[str, int],
+        reporter: ProgressReporter | None,
+        report: RefreshReport,
+    ) -> None:
+        progress = (
+            reporter
+            if reporter is not None
+            else (reporter_factory() if len(contents) >= _PARALLEL_FROM else SilentReporter())
+        )
+        if contents:
+            progress.start(f"indexing {len(contents)} files of {self.upstream.name}/", len(contents))
+        connection = self._connection
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            for digest, rows in _parse_all(contents, progress):
+                blob = connection.execute("INSERT INTO blobs(digest) VALUES (?)", (digest,)).lastrowid
+                assert blob is not None
+                digests[digest] = blob
+                connection.executemany(
+                    "INSERT INTO sites VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [(blob, *row) for row in rows]
+                )
+                report.parsed += 1
+            connection.executemany("DELETE FROM files WHERE path = ?", [(path,) for path in removed])
+            connection.executemany(
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(*row[:5], digests.get(row[5]) if row[5] else None, row[6]) for row in file_rows],
+            )
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+        finally:
+            if contents:
+                progress.finish()
+
+    # ------------------------------------------------------------ questions
+
+    def sites(
+        self, *, qualname: str | None = None, name: str | None = None, under: Sequence[str] = ("",)
+    ) -> list[IndexedSite]:
+        """Definitions with this qualified name (or last name part) in the files below `under`, in path order."""
+        self.refresh(under)
+        column, value = ("qualname", qualname) if qualname is not None else ("name", name)
+        rows = self._connection.execute(
+            f"SELECT files.path, sites.qualname, sites.kind, sites.start_line, sites.def_line, sites.end_line, "
+            f"sites.start_byte, sites.end_byte, sites.scope FROM sites JOIN files ON files.blob = sites.blob "
+            f"WHERE sites.{column} = ? ORDER BY files.path, sites.start_byte",
+            (value,),
+        ).fetchall()
+        return [IndexedSite(row[0], Site(*row[1:])) for row in rows if _below(row[0], under)]
+
+    def unreadable(self, under: Sequence[str] = ("",)) -> dict[str, str]:
+        """The files below `under` that could not be read as Python, and why."""
+        self.refresh(under)
+        rows = self._connection.execute("SELECT path, problem FROM files WHERE problem IS NOT NULL")
+        return {path: problem for path, problem in rows if _below(path, under)}
+
+    def qualnames(self, under: Sequence[str] = ("",)) -> Iterable[tuple[str, str]]:
+        """(path, qualified name) of every definition below `under` (for did-you-mean)."""
+        self.refresh(under)
+        rows = self._connection.execute(
+            "SELECT files.path, sites.qualname FROM sites JOIN files ON files.blob = sites.blob"
+        )
+        return [(path, qualname) for path, qualname in rows if _below(path, under)]
+
+    def summary(self, report: RefreshReport, seconds: float) -> IndexSummary:
+        count = self._connection.execute
+        return IndexSummary(
+            location=str(self.location),
+            files=count("SELECT count(*) FROM files").fetchone()[0],
+            definitions=count("SELECT count(*) FROM sites JOIN files ON files.blob = sites.blob").fetchone()[0],
+            contents=count("SELECT count(*) FROM blobs").fetchone()[0],
+            parsed=report.parsed,
+            reused=report.reused,
+            unreadable=report.unreadable,
+            rebuilt_because=report.rebuilt_because,
+            seconds=seconds,
+        )
+
+
+def _below(path: str, under: Sequence[str]) -> bool:
+    return any(place == "" or path == place or path.startswith(place.rstrip("/") + "/") for place in under)
+
+
+_OPEN: dict[Path, SymbolIndex] = {}
+
+
+def tree_index(upstream: Path) -> SymbolIndex:
+    """The index of `upstream`, opened once per process (a corrupt one is rebuilt on the way)."""
+    key = upstream.resolve()
+    if key not in _OPEN:
+        _OPEN[key] = SymbolIndex.open(upstream)
+    return _OPEN[key]
+
+
+def _asking(upstream: Path, question: Callable[[SymbolIndex], T]) -> T:
+    """Ask the tree's index; an index found broken while reading it is rebuilt and asked again."""
+    try:
+        return question(tree_index(upstream))
+    except sqlite3.DatabaseError:
+        _OPEN.pop(upstream.resolve()).close()
+        _OPEN[upstream.resolve()] = SymbolIndex.open(upstream, rebuild=True)
+        return question(tree_index(upstream))
+
+
+def find_sites(
+    upstream: Path, *, qualname: str | None = None, name: str | None = None, under: Sequence[str] = ("",)
+) -> tuple[list[IndexedSite], dict[str, str]]:
+    """Sites by qualified name or last name part below `under`, and the files there that cannot be read."""
+    return _asking(
+        upstream, lambda index: (index.sites(qualname=qualname, name=name, under=under), index.unreadable(under))
+    )
+
+
+def all_qualnames(upstream: Path, under: Sequence[str] = ("",)) -> list[tuple[str, str]]:
+    """(path, qualified name) of every definition below `under`."""
+    return _asking(upstream, lambda index: list(index.qualnames(under)))
+
+
+def build_index(upstream: Path, *, rebuild: bool = False, reporter: ProgressReporter | None = None) -> IndexSummary:
+    """`phase17 index`: bring the whole tree's index up to date (or make it anew) and say what it holds."""
+    started = time.perf_counter()
+    key = upstream.resolve()
+    if rebuild and key in _OPEN:
+        _OPEN.pop(key).close()
+    index = SymbolIndex.open(upstream, rebuild=rebuild)
+    _OPEN[key] = index
+    report = index.refresh(("",), reporter=reporter)
+    return index.summary(report, time.perf_counter() - started)
+
+
+def forget(upstream: Path | None = None) -> None:
+    """Drop what this process knows of a tree (all trees by default): the next lookup checks the files again.
+
+    Called when a command starts and after a fetch or re-pin replaces the tree; within one command the tree
+    is read once.
+    """
+    for key in [key for key in _OPEN if upstream is None or key == upstream.resolve()]:
+        _OPEN.pop(key).close()

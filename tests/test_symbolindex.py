@@ -1,0 +1,148 @@
+"""symbolindex.py: the persistent symbol index, re-used by content, rebuilt whenever it cannot be trusted."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from phase17 import symbolindex
+from phase17.sourcetree import file_definitions, python_files
+from phase17.symbolindex import SymbolIndex, build_index, find_sites, index_location
+
+
+def _sites_by_parse(upstream: Path) -> set[tuple[str, str, int, int]]:
+    return {
+        (path, symbol.qualname, symbol.start_line, symbol.end_line)
+        for path in python_files(upstream)
+        for symbol in file_definitions(upstream, path)
+    }
+
+
+def _sites_by_index(upstream: Path) -> set[tuple[str, str, int, int]]:
+    index = SymbolIndex.open(upstream)
+    try:
+        return {
+            (found.path, found.site.qualname, found.site.start_line, found.site.end_line)
+            for qualname in {name for _, name in index.qualnames()}
+            for found in index.sites(qualname=qualname)
+        }
+    finally:
+        index.close()
+
+
+def test_the_index_holds_what_parsing_finds_and_a_second_run_parses_nothing(plain_upstream: Path):
+    first = build_index(plain_upstream)
+    assert first.parsed == first.contents > 5 and first.rebuilt_because == "no index yet"
+    assert _sites_by_index(plain_upstream) == _sites_by_parse(plain_upstream)
+    symbolindex.forget()
+    second = build_index(plain_upstream)
+    assert (second.parsed, second.reused, second.rebuilt_because) == (0, 0, None)
+    assert second.definitions == first.definitions
+
+
+def test_only_new_content_is_parsed_and_known_content_is_reused(plain_upstream: Path):
+    build_index(plain_upstream)
+    symbolindex.forget()
+    cpu = plain_upstream / "vllm" / "platforms" / "cpu.py"
+    cpu.write_text(cpu.read_text() + "\nclass AddedLater:\n    pass\n")
+    (plain_upstream / "vllm" / "copy_of_interface.py").write_bytes(
+        (plain_upstream / "vllm" / "platforms" / "interface.py").read_bytes()
+    )
+    (plain_upstream / "vllm" / "platforms" / "cuda.py").unlink()
+    summary = build_index(plain_upstream)
+    assert (summary.parsed, summary.reused) == (1, 1)
+    sites, _ = find_sites(plain_upstream, qualname="AddedLater")
+    assert [site.path for site in sites] == ["vllm/platforms/cpu.py"]
+    assert find_sites(plain_upstream, qualname="CudaPlatformBase")[0] == []
+    assert len(find_sites(plain_upstream, qualname="Platform")[0]) == 2
+
+
+def test_many_files_are_parsed_by_worker_processes_with_the_same_result(plain_upstream: Path):
+    for number in range(60):
+        (plain_upstream / f"generated_{number}.py").write_text(
+            f"class Made{number}:\n    def method(self):\n        x = {number}\n"
+        )
+    summary = build_index(plain_upstream)
+    assert summary.parsed >= 60
+    assert _sites_by_index(plain_upstream) == _sites_by_parse(plain_upstream)
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda path: path.write_bytes(b"not a database at all" * 100), "not an SQLite file"),
+        (lambda path: path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2]), ("truncated", "unreadable")),
+        (lambda path: path.write_bytes(b""), "not an SQLite file"),
+        (lambda path: _set_meta(path, "root", "/somewhere/else"), "made for another root"),
+        (lambda path: _set_meta(path, "phase17", "an older phase17"), "made for another phase17"),
+        (lambda path: _set_meta(path, "format", "phase17-symbol-index-0"), "made for another format"),
+        (lambda path: _drop_table(path, "files"), "unreadable"),
+    ],
+)
+def test_an_index_that_cannot_be_trusted_is_rebuilt_never_read(plain_upstream: Path, damage, reason):
+    build_index(plain_upstream)
+    symbolindex.forget()
+    location = index_location(plain_upstream)
+    damage(location)
+    summary = build_index(plain_upstream)
+    assert summary.rebuilt_because is not None and summary.rebuilt_because.startswith(reason)
+    assert _sites_by_index(plain_upstream) == _sites_by_parse(plain_upstream)
+
+
+def _set_meta(path: Path, key: str, value: str) -> None:
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE meta SET value = ? WHERE key = ?", (value, key))
+
+
+def _drop_table(path: Path, table: str) -> None:
+    with sqlite3.connect(path) as connection:
+        connection.execute(f"DROP TABLE {table}")
+
+
+def test_a_checkout_keeps_its_index_in_git_and_a_plain_tree_in_the_cache(plain_upstream: Path, tmp_path: Path):
+    assert index_location(plain_upstream).is_relative_to(tmp_path / "cache" / "indexes")
+    (plain_upstream / ".git").mkdir()
+    assert index_location(plain_upstream) == plain_upstream / ".git" / "phase17" / "symbols.sqlite3"
+
+
+def test_fifos_devices_links_out_and_loops_are_reported_and_never_read(plain_upstream: Path, tmp_path: Path):
+    platforms = plain_upstream / "vllm" / "platforms"
+    os.mkfifo(platforms / "pipe.py")
+    os.symlink("/dev/zero", platforms / "zero.py")
+    outside = tmp_path / "outside.py"
+    outside.write_text("class Outside:\n    pass\n")
+    os.symlink(outside, platforms / "escape.py")
+    os.symlink(platforms / "loop_b.py", platforms / "loop_a.py")
+    os.symlink(platforms / "loop_a.py", platforms / "loop_b.py")
+    finished = threading.Event()
+
+    def build() -> None:
+        build_index(plain_upstream)
+        finished.set()
+
+    worker = threading.Thread(target=build, daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert finished.is_set(), "the index build hung on a FIFO or a loop"
+    symbolindex.forget()
+    _, unreadable = find_sites(plain_upstream, qualname="Outside")
+    assert unreadable == {
+        "vllm/platforms/pipe.py": "not a regular file (a FIFO, device or folder), not read",
+        "vllm/platforms/zero.py": "symlink out of upstream/, not followed",
+        "vllm/platforms/escape.py": "symlink out of upstream/, not followed",
+        "vllm/platforms/loop_a.py": unreadable["vllm/platforms/loop_a.py"],
+        "vllm/platforms/loop_b.py": unreadable["vllm/platforms/loop_b.py"],
+    }
+    assert unreadable["vllm/platforms/loop_a.py"].startswith("cannot read")
+
+
+def test_an_unwritable_index_folder_still_answers_from_memory(plain_upstream: Path, tmp_path: Path, monkeypatch):
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("PHASE17_CACHE_DIR", str(blocked))
+    summary = build_index(plain_upstream)
+    assert summary.location == ":memory:" and summary.definitions > 10
