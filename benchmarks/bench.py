@@ -1,45 +1,165 @@
-"""Speed figures for phase17 on the real pinned upstream; prints them, asserts nothing.
+"""phase17's speed on the real pinned upstream, against reference tools in the same runs; prints, asserts nothing.
 
-Run from the project root after `phase17 fetch`:  python benchmarks/bench.py
-Each figure is the median wall time of several runs of the real command (a fresh process each time).
+Run from the project root after `phase17 fetch`:   python benchmarks/bench.py [--runs N]
+
+Each row runs a phase17 command and its reference as a pair, one after the other, N times (fresh processes),
+and reports the median wall time of each and the ratio of the medians. References: `python -c pass` for
+start-up, and Universal Ctags over the same folders for work on the tree (install it with
+`apt-get install universal-ctags`; without it those references are skipped with a notice).
+The drift rows build a scratch project whose notes cite many definitions of the pinned tree (10, 100, 1,000
+citations), to show how `check` grows.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
+import platform
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = [
-    ("second fetch (verified, nothing downloaded)", ["fetch"]),
-    ("pin (verify upstream/ against the pin)", ["pin"]),
-    ("read interface --json", ["read", "interface", "--json"]),
-    ("read cuda (rendered, no pager)", ["read", "cuda", "--no-pager"]),
-    ("resolve Platform.get_attn_backend_cls (whole tree)", ["resolve", "Platform.get_attn_backend_cls", "--json"]),
-    ("outline cuda", ["outline", "cuda"]),
-    ("list", ["list"]),
-    ("check (every shipped anchor)", ["check"]),
-]
+PHASE17 = [sys.executable, "-m", "phase17"]
 
 
-def main(runs: int = 5) -> None:
-    if not (ROOT / "upstream").is_dir():
+def timed(command: Sequence[str], cwd: Path, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(list(command), cwd=cwd, env=env, capture_output=True, check=False)
+    elapsed = time.perf_counter() - started
+    if result.returncode not in (0, 1):
+        sys.exit(f"{' '.join(command)}: exit {result.returncode}: {result.stderr.decode(errors='replace')[-600:]}")
+    return elapsed
+
+
+def paired(
+    label: str,
+    command: Sequence[str],
+    reference: Sequence[str] | None,
+    runs: int,
+    cwd: Path,
+    env: dict[str, str],
+    target: str,
+    before: Sequence[str] | None = None,
+) -> None:
+    ours, theirs = [], []
+    for _ in range(runs):
+        if before is not None:
+            timed(before, cwd, env)
+        ours.append(timed(command, cwd, env))
+        if reference is not None:
+            theirs.append(timed(reference, cwd, env))
+    mine = statistics.median(ours)
+    if reference is None:
+        print(f"| {label} | {mine:.3f} s | — | — | {target} |")
+        return
+    other = statistics.median(theirs)
+    print(f"| {label} | {mine:.3f} s | {other:.3f} s ({Path(reference[0]).name} {' '.join(reference[1:2])}) | {mine / other:.2f}× | {target} |")
+
+
+def ctags_command(folder: str, output: Path) -> list[str] | None:
+    executable = shutil.which("ctags")
+    if executable is None:
+        return None
+    version = subprocess.run([executable, "--version"], capture_output=True, text=True, check=False).stdout
+    if "Universal Ctags" not in version:
+        return None
+    return [executable, "-R", "-f", str(output), folder]
+
+
+def citing_project(count: int, scratch: Path) -> Path:
+    """A copy of this project whose notes for `interface` cite `count` definitions of the pinned tree."""
+    import yaml
+
+    from phase17.sourcetree import file_definitions, python_files
+    from phase17.symbols import Symbol
+
+    project = scratch / f"project-{count}"
+    project.mkdir()
+    for name in ("UPSTREAM_PIN.md",):
+        shutil.copy(ROOT / name, project / name)
+    (project / "annotations").mkdir()
+    (project / "notebooks").mkdir()
+    os.symlink(ROOT / "upstream", project / "upstream")
+    symbols: list[Symbol] = []
+    for path in python_files(ROOT / "upstream", "vllm/platforms"):
+        symbols += [symbol for symbol in file_definitions(ROOT / "upstream", path) if symbol.kind != "assignment"]
+        if len(symbols) >= count:
+            break
+    chosen = symbols[:count]
+    while len(chosen) < count:
+        chosen += symbols[: count - len(chosen)]
+    pin = yaml.safe_load((ROOT / "annotations" / "interface.yaml").read_text())["pin"]
+    notes = {
+        "target": "interface",
+        "path": "vllm/platforms/interface.py",
+        "pin": pin,
+        "anchors": [],
+        "notes": {"data_structure": "See the cited code.", "invariant": "", "edge_case": ""},
+        "citations": [
+            {
+                "note": "data_structure",
+                "cited": symbol.ref,
+                "symbol": symbol.ref,
+                "kind": symbol.kind,
+                "start": symbol.start_line,
+                "end": symbol.end_line,
+                "fingerprint": symbol.fingerprint,
+            }
+            for symbol in chosen
+        ],
+    }
+    (project / "annotations" / "interface.yaml").write_text(yaml.safe_dump(notes, sort_keys=False))
+    return project
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7, help="paired runs per row (median reported)")
+    runs = parser.parse_args().runs
+    if not (ROOT / "upstream" / "vllm").is_dir():
         sys.exit("upstream/ is missing: run phase17 fetch first")
-    print(f"phase17 benchmarks, median of {runs} runs, {sys.platform}, Python {sys.version.split()[0]}")
-    for label, arguments in COMMANDS:
-        times = []
-        for _ in range(runs):
-            started = time.perf_counter()
-            result = subprocess.run(
-                [sys.executable, "-m", "phase17", *arguments], cwd=ROOT, capture_output=True, check=False
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
+    env.pop("PHASE17_UPSTREAM", None)
+    with tempfile.TemporaryDirectory(prefix="phase17-bench-") as scratch_name:
+        scratch = Path(scratch_name)
+        ctags_vllm = ctags_command("upstream/vllm", scratch / "tags-vllm")
+        ctags_all = ctags_command("upstream", scratch / "tags-all")
+        if ctags_vllm is None:
+            print("notice: Universal Ctags not found (apt-get install universal-ctags); ctags references skipped.\n")
+        cpus = os.cpu_count()
+        print(f"phase17 benchmarks: {platform.platform()}, {cpus} cores, Python {platform.python_version()}")
+        print(f"median of {runs} paired runs, wall seconds; ratio = phase17 / reference\n")
+        print("| what | phase17 | reference | ratio | target |")
+        print("|---|---|---|---|---|")
+        paired("`phase17 --help`", [*PHASE17, "--help"], [sys.executable, "-c", "pass"], runs, ROOT, env, "≤ 3×")
+        subprocess.run([*PHASE17, "index"], cwd=ROOT, env=env, capture_output=True, check=False)  # warm
+        for label, arguments in (
+            ("`read interface --json`", ["read", "interface", "--json"]),
+            ("`check` (shipped notes)", ["check"]),
+            ("`resolve Platform.get_attn_backend_cls` (whole tree)", ["resolve", "Platform.get_attn_backend_cls"]),
+        ):
+            paired(label, [*PHASE17, *arguments], ctags_vllm, runs, ROOT, env, "≤ 0.3× ctags vllm/")
+        paired(
+            "`index --rebuild` (cold, all of upstream/)",
+            [*PHASE17, "index", "--rebuild"],
+            ctags_all,
+            max(3, runs // 2),
+            ROOT,
+            env,
+            "≤ 1.5× ctags upstream/",
+        )
+        paired("`index` (warm)", [*PHASE17, "index"], ctags_vllm, runs, ROOT, env, "≤ 0.15× ctags vllm/")
+        for count in (10, 100, 1000):
+            project = citing_project(count, scratch)
+            paired(
+                f"`check`, {count} citations", [*PHASE17, "check"], ctags_vllm, runs, project, env, "≤ 1× ctags vllm/"
             )
-            times.append(time.perf_counter() - started)
-            if result.returncode not in (0, 1):
-                sys.exit(f"{label}: exit {result.returncode}: {result.stderr.decode()[-400:]}")
-        print(f"  {label:55s} {statistics.median(times):6.2f} s  (min {min(times):.2f}, max {max(times):.2f})")
 
 
 if __name__ == "__main__":
