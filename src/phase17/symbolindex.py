@@ -116,20 +116,36 @@ def index_location(upstream: Path) -> Path:
 
 
 def _parser_version() -> str:
-    from importlib.metadata import version
+    """The installed parser's identity: its compiled modules' names, sizes and mtimes (importlib.metadata is too
+    slow for a command that must answer at once, and an upgrade replaces these files)."""
+    import importlib.util
 
-    try:
-        return f"tree-sitter {version('tree-sitter')}, tree-sitter-python {version('tree-sitter-python')}"
-    except Exception:  # an unusual install: no metadata means no reuse across versions, which is safe
-        return "unknown"
+    parts = []
+    for package in ("tree_sitter", "tree_sitter_python"):
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.origin:
+            return "unknown"
+        folder = Path(spec.origin).parent
+        for binary in sorted(folder.glob("*.so")) + sorted(folder.glob("*.pyd")):
+            status = binary.stat()
+            parts.append(f"{binary.name}:{status.st_size}:{status.st_mtime_ns}")
+    return hashlib.sha256(" ".join(parts).encode()).hexdigest()[:16]
+
+
+def _code_version() -> str:
+    """A hash of the code that decides what a site is: a change to it makes every stored site stale."""
+    from importlib.resources import files
+
+    digest = hashlib.sha256()
+    for part in (files("phase17") / "symbols.py", files("phase17") / "queries" / "python-definitions.scm"):
+        digest.update(part.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _expected_meta(upstream: Path) -> dict[str, str]:
-    from phase17 import __version__
-
     return {
         "format": INDEX_FORMAT,
-        "phase17": __version__,
+        "phase17": _code_version(),
         "parser": _parser_version(),
         "root": str(upstream.resolve()),
     }
