@@ -9,7 +9,7 @@ import pytest
 
 from helpers import FAKE_COMMIT, RecordingReporter, build_sdist, git, publish, serve, write_pin
 from phase17.checkout import inspect_upstream
-from phase17.errors import FetchError
+from phase17.errors import FetchError, NetworkError
 from phase17.fetch import fetch_upstream
 from phase17.pin import load_pin
 from phase17.sdist import recorded_commit_id, sdist_cache_dir
@@ -229,3 +229,66 @@ def test_a_corrupted_cached_sdist_is_fetched_again(pypi_project: Path, index):
 )
 def test_the_recorded_commit_is_read_with_ast(source: str, expected: str | None):
     assert recorded_commit_id(source) == expected
+
+
+def test_a_gzip_bomb_is_refused_at_its_header_before_anything_large_is_written(pypi_project: Path, tmp_path: Path):
+    import gzip
+    import io
+    import time
+
+    archive = tmp_path / "dist" / "vllm-9.9.9.tar.gz"
+    archive.parent.mkdir()
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        small = tarfile.TarInfo("vllm-9.9.9/PKG-INFO")
+        small.size = 5
+        tar.addfile(small, io.BytesIO(b"Name\n"))
+        bomb = tarfile.TarInfo("vllm-9.9.9/zeros.py")
+        bomb.size = 200 * 1024 * 1024
+        tar.addfile(bomb, io.BytesIO(bytes(bomb.size)))
+    archive.write_bytes(gzip.compress(raw.getvalue(), compresslevel=9))
+    assert archive.stat().st_size < 1024 * 1024  # 200 MiB of zeros in well under 1 MiB
+    publish(tmp_path / "index", archive)
+    started = time.monotonic()
+    with serve(tmp_path / "index") as url, pytest.raises(FetchError, match="refused as an archive bomb"):
+        _fetch(pypi_project, url)
+    assert time.monotonic() - started < 10
+    assert not (pypi_project / "upstream").exists()
+    leftovers = [p for p in pypi_project.iterdir() if p.name.startswith(".upstream")]
+    assert leftovers == []
+
+
+def test_an_index_that_drips_bytes_is_stopped_at_the_time_limit(pypi_project: Path, monkeypatch):
+    import http.server
+    import threading
+    import time
+
+    class Dripping(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            try:
+                for _ in range(60):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.5)
+            except OSError:
+                pass
+
+        def log_message(self, format, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Dripping)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("PHASE17_DOWNLOAD_TIMEOUT", "2")
+    started = time.monotonic()
+    try:
+        with pytest.raises(NetworkError, match="too slow: the fetch took longer than 2 s"):
+            _fetch(pypi_project, f"http://127.0.0.1:{server.server_address[1]}/simple/")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert time.monotonic() - started < 8
+    assert not (pypi_project / "upstream").exists()

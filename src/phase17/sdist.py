@@ -9,14 +9,20 @@ import hashlib
 import os
 import re
 import tarfile
+import threading
+import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from types import TracebackType
+from typing import Any, TypeVar
 
 from phase17.checkout import same_commit
 from phase17.errors import FetchError, NetworkError
 from phase17.pin import Pin
 from phase17.progress import ProgressReporter, SilentReporter
+
+T = TypeVar("T")
 
 MAX_VERSION_FILE_BYTES = 64 * 1024
 
@@ -60,8 +66,9 @@ def _download(
     client = PyPISimple(endpoint=endpoint) if endpoint else PyPISimple()
     where = endpoint or "the package index"
     with client:
+        deadline = time.monotonic() + download_time_limit()
         try:
-            page = client.get_project_page(pin.pypi_distribution, timeout=60)
+            page = _before(deadline, lambda: client.get_project_page(pin.pypi_distribution, timeout=60), where)
         except NoSuchProjectError:
             raise FetchError(
                 f"{where} has no project {pin.pypi_distribution!r}; check pypi.distribution in UPSTREAM_PIN.md."
@@ -88,7 +95,11 @@ def _download(
         partial = folder / f".{package.filename}.part-{os.getpid()}"
         try:
             progress = _progress_factory(reporter, f"download {package.filename}")
-            client.download_package(package, partial, verify=verify, progress=progress, timeout=120)
+            _before(
+                deadline,
+                lambda: client.download_package(package, partial, verify=verify, progress=progress, timeout=120),
+                where,
+            )
             os.replace(partial, final)
             if verify:  # only a checked file is trusted from the cache later
                 (folder / f"{package.filename}.sha256").write_text(digest + "\n", encoding="ascii")
@@ -107,6 +118,39 @@ def _download(
         finally:
             partial.unlink(missing_ok=True)  # also on Ctrl-C: no partial file stays in the cache
     return final, digest
+
+
+def download_time_limit() -> float:
+    """Seconds a whole fetch from the index may take (PHASE17_DOWNLOAD_TIMEOUT): per-read timeouts alone let a
+    server that drips a byte now and then keep a fetch running forever (issue 15)."""
+    try:
+        return max(1.0, float(os.environ.get("PHASE17_DOWNLOAD_TIMEOUT", "1200")))
+    except ValueError:
+        return 1200.0
+
+
+def _before(deadline: float, work: Callable[[], T], where: str) -> T:
+    """Run `work` in a helper thread and give up at `deadline` (the thread is abandoned: it ends with the process)."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as error:  # handed to the caller's thread as is
+            outcome["error"] = error
+
+    helper = threading.Thread(target=run, name="phase17-download", daemon=True)
+    helper.start()
+    helper.join(max(0.0, deadline - time.monotonic()))
+    if helper.is_alive():
+        raise NetworkError(
+            f"{where} is too slow: the fetch took longer than {download_time_limit():.0f} s and was stopped; "
+            "try again later, or raise PHASE17_DOWNLOAD_TIMEOUT.",
+            detail="whole-download time limit reached",
+        )
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]  # type: ignore[no-any-return]
 
 
 class _ReporterTracker:
@@ -143,17 +187,42 @@ def _sha256_of(path: Path) -> str:
 # ---------------------------------------------------------------- extraction
 
 
+MAX_EXTRACTED_BYTES = 1024**3  # vllm-0.22.1 unpacks to 98 MB: ten times that is still no sdist
+MAX_MEMBERS = 100_000  # it holds 5,312 files
+MAX_RATIO = 50  # extracted bytes per archive byte; it is 2.7 (a gzip bomb is in the thousands)
+
+
 def extract_safely(archive: Path, target: Path, reporter: ProgressReporter) -> None:
-    """Extract the sdist's single top folder into `target`, refusing anything that could land outside it."""
+    """Extract the sdist's single top folder into `target`, refusing anything that could land outside it, and
+    stopping as soon as the entries read so far pass the size, count or compression-ratio limits (before the
+    entry that passes them is written: a gzip bomb is refused at its header, not after filling the disk)."""
     if not hasattr(tarfile, "data_filter"):
         raise FetchError("this Python's tarfile has no extraction filters; use Python 3.10.12 or newer.")
+    limit = min(MAX_EXTRACTED_BYTES, max(archive.stat().st_size, 1) * MAX_RATIO)
+    total = count = 0
+    top: PurePosixPath | None = None
     try:
         with tarfile.open(archive, "r:gz") as tar:
-            members = tar.getmembers()
-            top = _check_members(members, archive.name)
-            reporter.start(f"extract {archive.name}", len(members))
+            reporter.start(f"extract {archive.name}", None)
             try:
-                for member in members:
+                for member in tar:
+                    count += 1
+                    total += max(member.size, 0)
+                    if count > MAX_MEMBERS:
+                        raise FetchError(f"{archive.name}: more than {MAX_MEMBERS} entries; not an sdist, refused.")
+                    if total > limit:
+                        raise FetchError(
+                            f"{archive.name}: unpacks to more than {limit // 1024 // 1024} MiB ({MAX_RATIO}x its size "
+                            f"at most, {MAX_EXTRACTED_BYTES // 1024**3} GiB in all); refused as an archive bomb."
+                        )
+                    member_top = _check_members([member], archive.name)
+                    if top is None:
+                        top = member_top
+                    elif member_top != top:
+                        raise FetchError(
+                            f"{archive.name}: expected one top folder, found {top} and {member_top}; not an sdist "
+                            "phase17 can use."
+                        )
                     relative = PurePosixPath(member.name).relative_to(top)
                     if str(relative) != ".":
                         tar.extract(member.replace(name=str(relative), deep=False), target, filter="data")
@@ -162,10 +231,12 @@ def extract_safely(archive: Path, target: Path, reporter: ProgressReporter) -> N
                 reporter.finish()
     except tarfile.FilterError as error:
         raise FetchError(f"{archive.name}: refused entry {error.tarinfo.name!r} ({error}).") from None
-    except (tarfile.TarError, EOFError, OSError) as error:
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
         raise FetchError(
             f"{archive.name}: cannot read the archive ({error}); delete it from {archive.parent} and fetch again."
         ) from None
+    if top is None:
+        raise FetchError(f"{archive.name}: the archive is empty; not an sdist phase17 can use.")
 
 
 def _check_members(members: list[tarfile.TarInfo], shown: str) -> PurePosixPath:

@@ -89,7 +89,9 @@ _C1 = re.compile("[\x7f-\x9f]")
 
 @contextmanager
 def reporting_errors() -> Iterator[None]:
-    """A Phase17Error becomes `Error: <message>` on stderr and exit code 2; anything else is a bug."""
+    """A Phase17Error becomes `Error: <message>` on stderr and exit code 2, and so does an error of the operating
+    system (a name too long, a folder where a file should be, no permission): the machine's state, not a bug.
+    Anything else is a bug, and shows its traceback."""
     index = sys.modules.get("phase17.symbolindex")
     if index is not None:  # a command reads the tree afresh (several commands can run in one process: tests)
         index.forget()
@@ -101,6 +103,11 @@ def reporting_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         session.err.print("Interrupted; nothing half-done was kept.", highlight=False)
         raise typer.Exit(code=130) from None
+    except OSError as error:
+        where = f"{error.filename}: " if error.filename else ""
+        shown = f"{where}{error.strerror or error}"
+        session.err.print(f"Error: {shown[:600]}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
 
 
 def locate() -> ProjectPaths:
