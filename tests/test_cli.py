@@ -1073,3 +1073,20 @@ def test_hostile_text_is_shown_as_text_and_raw_bytes_are_refused(fetched_project
     assert _notes(fetched_project, "cpu").notes["invariant"] == "Kept."
     assert invoke("answer", "1", "\udcff").exit_code == 2
     assert invoke("notebook", "cpu", "--edge-case", "Still saves.").exit_code == 0
+
+
+def test_escape_sequences_in_notes_and_upstream_files_are_shown_not_obeyed(fetched_project: Path):
+    interface = fetched_project / "upstream" / "vllm" / "platforms" / "interface.py"
+    interface.write_text(interface.read_text() + '\nBANNER = "\x1b[2J\x1b]8;;https://evil.example\x07x\x9b"\n')
+    invoke("notebook", "interface", "--data-structure", "Clears \x1b[2J the screen.")
+    for arguments in (["read", "interface", "--no-pager", "--full"], ["resolve", "BANNER", "--show"]):
+        for extra in ({}, {"env": {"NO_COLOR": ""}}):
+            result = invoke(*arguments, **extra)
+            assert result.exit_code == 0, result.output
+            assert "\x1b]8;;https://evil" not in result.output and "\x1b[2J" not in result.output
+            assert "\x9b" not in result.output
+    shown = invoke("read", "interface", "--no-pager", "--full").stdout
+    assert "\u241b[2J" in shown  # the escape is visible as the picture of ESC
+    data = json.loads(invoke("resolve", "BANNER", "--json").stdout)
+    assert data["matches"][0]["signature"].startswith("BANNER =")
+    assert "\\u009b" in invoke("resolve", "BANNER", "--json").stdout  # JSON escapes C1 controls too

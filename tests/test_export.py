@@ -69,3 +69,28 @@ def test_a_missing_annotations_folder_or_a_dangling_link_never_empties_the_expor
     with pytest.raises(InvalidFileError, match="annotations/cpu.yaml: a symlink to nothing"):
         write_export(notes_dir, notebooks, reading_list, pin)
     assert (notebooks / "phase17.md").read_text() == exported and "Worth keeping." in exported
+
+
+def test_notes_are_exported_as_text_never_as_html_scripts_or_foreign_links(fetched_project: Path):
+    hostile = (
+        "See `a<b` and <script>alert(1)</script> [click](javascript:alert(1)) [ok](https://example.org/x) "
+        "<!-- hides the rest \x1b]8;;https://evil.example\x1b\\here"
+    )
+    assert invoke("notebook", "interface", "--data-structure", hostile).exit_code == 0
+    assert invoke("answer", "1", "[ref]: javascript:alert(2)\n<img src=x onerror=alert(3)>").exit_code == 0
+    markdown = (fetched_project / "notebooks" / "phase17.md").read_text()
+    for raw in ("<script", "<!--", "<img", "](javascript:", "\x1b"):
+        assert raw not in markdown
+    assert "`a<b`" in markdown  # a code span is shown as written
+    assert "[ok](https://example.org/x)" in markdown  # an https link still works
+    assert "&lt;script&gt;" in markdown and "]\\(javascript:" in markdown and "\\[ref]: javascript:" in markdown
+
+
+def test_a_repository_that_is_not_an_https_address_gives_no_links(fetched_project: Path):
+    pin_file = fetched_project / "UPSTREAM_PIN.md"
+    pin_file.write_text(re.sub(r"repository: .*", "repository: 'javascript:alert(1)//'", pin_file.read_text()))
+    invoke("notebook", "interface", "--data-structure", "Cites `Platform.device_type`.")
+    markdown = export_markdown(
+        fetched_project / "annotations", load_reading_list(), load_pin(fetched_project / "UPSTREAM_PIN.md")
+    )
+    assert "](" not in markdown  # no link at all, the pinned commit's included

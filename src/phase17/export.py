@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import quote
 
 from phase17.annotations import QUESTIONS_FILE, Anchor, Citation, load_notes_if_present
 from phase17.errors import Phase17Error, WriteError
 from phase17.guide import PROMPT_KEYS, ReadingList
 from phase17.pin import Pin
 from phase17.sourcetree import locate_key_symbols, look_up
+from phase17.textsafety import code_span, markdown_text, safe_url
 from phase17.yamlfile import write_text_atomically
 
 EXPORT_FILE = "phase17.md"
@@ -20,7 +22,7 @@ def export_markdown(notes_dir: Path, reading_list: ReadingList, pin: Pin) -> str
     lines = [
         f"# {reading_list.guide}: lab notebook",
         "",
-        f"Pinned to vLLM {pin.tag} @ [{pin.short}]({_repository(pin)}/tree/{pin.commit}).",
+        f"Pinned to vLLM {markdown_text(pin.tag)} @ {_commit_link(pin)}.",
         "Generated from `annotations/` by `phase17 export` (and after every `phase17 notebook` "
         "save); edit the notes there, not here.",
         "",
@@ -34,7 +36,7 @@ def export_markdown(notes_dir: Path, reading_list: ReadingList, pin: Pin) -> str
             lines.append("")
         for key in PROMPT_KEYS:
             text = notes.notes.get(key, "").strip() if notes else ""
-            lines += [f"**{reading_list.prompts[key]}**", "", text or "_Not written yet._", ""]
+            lines += [f"**{reading_list.prompts[key]}**", "", markdown_text(text) or "_Not written yet._", ""]
         if notes and notes.citations:
             lines.append("Cited in these notes:")
             lines += [
@@ -51,7 +53,7 @@ def export_markdown(notes_dir: Path, reading_list: ReadingList, pin: Pin) -> str
             "",
             f"Targets: {', '.join(question.targets)}",
             "",
-            text or "_Not answered yet._",
+            markdown_text(text) or "_Not answered yet._",
             "",
         ]
         cited = [c for c in (answers.citations if answers else ()) if c.note == str(question.number)]
@@ -68,10 +70,18 @@ def _repository(pin: Pin) -> str:
     return pin.repository.removesuffix(".git").rstrip("/")
 
 
+def _commit_link(pin: Pin) -> str:
+    url = safe_url(f"{_repository(pin)}/tree/{pin.commit}")
+    return f"[{pin.short}]({url})" if url else code_span(pin.short)
+
+
 def _link(pin: Pin, commit: str, anchor: Anchor, label: str | None = None) -> str:
+    """A link to the anchor's lines at `commit`; plain text when the address would not be a plain https one."""
     lines = f"#L{anchor.start}" + (f"-L{anchor.end}" if anchor.end != anchor.start else "")
-    url = f"{_repository(pin)}/blob/{commit}/{anchor.path}{lines}"
-    return f"[`{label or anchor.qualname}`]({url}) `{anchor.path}:{anchor.start}-{anchor.end}`"
+    url = safe_url(f"{_repository(pin)}/blob/{commit}/{quote(anchor.path)}{lines}")
+    shown = code_span(label or anchor.qualname)
+    where = code_span(f"{anchor.path}:{anchor.start}-{anchor.end}")
+    return f"[{shown}]({url}) {where}" if url else f"{shown} {where}"
 
 
 def write_export(notes_dir: Path, notebooks_dir: Path, reading_list: ReadingList, pin: Pin) -> Path:
