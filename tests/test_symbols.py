@@ -252,3 +252,28 @@ def test_shipped_queries_compile():
     assert names
     for name in names:
         assert load_query(name).pattern_count > 0
+
+
+def test_the_fingerprint_keeps_block_structure_but_not_formatting():
+    nested = (
+        "class Platform:\n"
+        "    def __getattr__(self, key):\n"
+        "        if key.startswith('x'):\n"
+        "            attr = lookup(key)\n"
+        "            if attr is not None:\n"
+        "                return attr\n"
+        "        raise AttributeError(key)\n"
+    )
+    dedented = nested.replace(
+        "            if attr is not None:\n                return attr\n",
+        "        if attr is not None:\n            return attr\n",
+    )
+    reformatted = nested.replace("lookup(key)", "lookup( key )  # why").replace("'x'", '"x"')
+    (a,) = [s for s in parse_definitions(nested.encode(), "p.py") if s.qualname == "Platform.__getattr__"]
+    (b,) = [s for s in parse_definitions(dedented.encode(), "p.py") if s.qualname == "Platform.__getattr__"]
+    (c,) = [s for s in parse_definitions(reformatted.encode(), "p.py") if s.qualname == "Platform.__getattr__"]
+    assert a.fingerprint != b.fingerprint  # control flow changed: not the same code
+    assert a.fingerprint == c.fingerprint  # spacing, a comment and quote style: the same code
+    assert a.legacy_fingerprint == b.legacy_fingerprint  # what the old form missed
+    assert a.has_fingerprint(a.fingerprint) and a.has_fingerprint(a.legacy_fingerprint)
+    assert not b.has_fingerprint(a.fingerprint)

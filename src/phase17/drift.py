@@ -100,9 +100,11 @@ def _check_anchor(context: History, target: str, anchor: Anchor) -> Finding:
         return replace(base, suggestions=tuple(suggest(context, anchor)))
     symbol = same_name[0]
     current = _location(symbol)
-    if symbol.fingerprint != anchor.fingerprint:
+    if not symbol.has_fingerprint(anchor.fingerprint):
         return replace(base, status="changed", current=current, diff=diff_against_recorded(context, anchor, symbol))
-    status: Status = "ok" if (symbol.start_line, symbol.end_line) == (anchor.start, anchor.end) else "moved"
+    unmoved = (symbol.start_line, symbol.end_line) == (anchor.start, anchor.end)
+    # a record of the old fingerprint form counts as moved, so that `check --fix` rewrites it in the new form
+    status: Status = "ok" if unmoved and symbol.fingerprint == anchor.fingerprint else "moved"
     return replace(base, status=status, current=current)
 
 

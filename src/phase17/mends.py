@@ -35,7 +35,11 @@ def fix_moved(notes_dir: Path, findings: Sequence[Finding]) -> list[Mend]:
         notes_dir,
         moved,
         lambda anchor, finding: (
-            replace(anchor, start=finding.current.start, end=finding.current.end) if finding.current else anchor
+            replace(
+                anchor, start=finding.current.start, end=finding.current.end, fingerprint=finding.current.fingerprint
+            )
+            if finding.current
+            else anchor
         ),
     )
 

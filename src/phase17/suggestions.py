@@ -60,7 +60,7 @@ def recorded_source(context: History, anchor: Anchor) -> list[str] | None:
         ]
     for content in context.versions[anchor.path]:
         for symbol in parse_definitions(content, anchor.path):
-            if symbol.qualname == anchor.qualname and symbol.fingerprint == anchor.fingerprint:
+            if symbol.qualname == anchor.qualname and symbol.has_fingerprint(anchor.fingerprint):
                 lines = editor_lines(content.decode("utf-8", errors="replace"))
                 return lines[symbol.start_line - 1 : symbol.end_line]
     return None

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     import tree_sitter
 
+FINGERPRINT_PREFIX = "b:"  # fingerprints that keep the block structure (issue 15: indentation is syntax)
 SymbolKind = Literal[
     "class",
     "function",
@@ -50,8 +51,16 @@ class Symbol:
     end_byte: int
     signature: str
     docstring: str | None  # its first line
-    fingerprint: str  # ignores whitespace, comments and quote style: a reformat is not a change
+    fingerprint: str  # ignores whitespace, comments and quote style (a reformat is not a change), keeps blocks
     scope: str = ""  # qualname of the enclosing class or function, "" at module level
+    legacy_fingerprint: str = ""  # the same without block structure, as phase17 recorded it before
+
+    def has_fingerprint(self, recorded: str) -> bool:
+        """Is `recorded` this code's fingerprint? A record made before fingerprints kept blocks (no prefix) is
+        compared the old way, so existing notes stay ok; `check --fix` rewrites it in the new form."""
+        if recorded.startswith(FINGERPRINT_PREFIX):
+            return recorded == self.fingerprint
+        return bool(self.legacy_fingerprint) and recorded == self.legacy_fingerprint
 
     @property
     def ref(self) -> str:
@@ -185,6 +194,7 @@ def parse_definitions(source: bytes, path: str) -> list[Symbol]:
                 docstring=docstring,
                 fingerprint=fingerprints.of(site.start_byte, site.end_byte),
                 scope=site.scope,
+                legacy_fingerprint=fingerprints.of(site.start_byte, site.end_byte, blocks=False),
             )
         )
     return symbols
@@ -369,30 +379,49 @@ def _string_value(text: str) -> str | None:
 class _Fingerprinter:
     """Fingerprints of byte ranges of one parsed file, from one token walk (definitions nest; tokens are shared).
 
-    Whitespace, comments, trailing commas and quote style do not count: a reformat is not a change.
+    Whitespace, comments, trailing commas and quote style do not count: a reformat is not a change. Where each
+    block begins and ends does count: dedenting a line out of an `if` changes what the code does.
     """
+
+    _OPEN, _CLOSE = "\x02block", "\x03block"
 
     def __init__(self, root: tree_sitter.Node) -> None:
         self._starts: list[int] = []
         self._tokens: list[str] = []
+        self._opened_at: list[int] = []  # for a block's end: where the block began (else -1)
         cursor = root.walk()
         while True:
             node = cursor.node
             assert node is not None
-            leaf = node.type in ("comment", "string") or node.child_count == 0
-            if leaf and node.type != "comment":
-                self._starts.append(node.start_byte)
-                self._tokens.append(_normalized_token(node))
-            if not leaf and cursor.goto_first_child():
+            if node.type == "block":
+                self._add(node.start_byte, self._OPEN)
+            elif node.type in ("comment", "string") or node.child_count == 0:
+                if node.type != "comment":
+                    self._add(node.start_byte, _normalized_token(node))
+            if node.type not in ("comment", "string") and cursor.goto_first_child():
                 continue
-            while not cursor.goto_next_sibling():
+            while True:  # the node under the cursor is finished: close it, then move on
+                done = cursor.node
+                if done is not None and done.type == "block":
+                    self._add(max(done.end_byte - 1, done.start_byte), self._CLOSE, opened_at=done.start_byte)
+                if cursor.goto_next_sibling():
+                    break
                 if not cursor.goto_parent():
                     return
 
-    def of(self, start_byte: int, end_byte: int) -> str:
+    def _add(self, start: int, token: str, opened_at: int = -1) -> None:
+        self._starts.append(start)
+        self._tokens.append(token)
+        self._opened_at.append(opened_at)
+
+    def of(self, start_byte: int, end_byte: int, *, blocks: bool = True) -> str:
         low = bisect.bisect_left(self._starts, start_byte)
         high = bisect.bisect_left(self._starts, end_byte)
-        tokens = self._tokens[low:high]
+        tokens = [
+            token
+            for token, opened_at in zip(self._tokens[low:high], self._opened_at[low:high], strict=True)
+            if (blocks or token not in (self._OPEN, self._CLOSE)) and (opened_at < 0 or opened_at >= start_byte)
+        ]  # the end of an enclosing block that ends with this definition is not this definition's
         kept = [
             token
             for index, token in enumerate(tokens)
@@ -400,7 +429,8 @@ class _Fingerprinter:
                 token == "," and index + 1 < len(tokens) and tokens[index + 1] in (")", "]", "}")
             )  # a "magic trailing comma"
         ]
-        return hashlib.sha256("\x1f".join(kept).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        digest = hashlib.sha256("\x1f".join(kept).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        return f"{FINGERPRINT_PREFIX}{digest}" if blocks else digest
 
 
 def _normalized_token(node: tree_sitter.Node) -> str:
