@@ -71,9 +71,18 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture
-def git_source(tmp_path: Path) -> tuple[Path, str, str]:
-    """A git repository of the fixture tree: (path, first commit (tagged v9.9.9), second commit)."""
+def git_source(tmp_path: Path, git_source_template: tuple[Path, str, str]) -> tuple[Path, str, str]:
+    """A git repository of the fixture tree: (path, first commit (tagged v9.9.9), second commit), this test's own."""
+    template, first, second = git_source_template
     folder = tmp_path / "source-repo"
+    shutil.copytree(template, folder, symlinks=True)  # a repository is position-independent: a copy is the same
+    return folder, first, second
+
+
+@pytest.fixture(scope="session")
+def git_source_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    """The fixture repository, made once per test process (its commits have fixed dates, so fixed shas)."""
+    folder = tmp_path_factory.mktemp("template") / "source-repo"
     first, second = make_git_repository(folder)
     return folder, first, second
 

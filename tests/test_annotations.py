@@ -130,6 +130,7 @@ note_text = st.one_of(
 )
 
 
+@pytest.mark.slow  # 400 generated notes (hypothesis): the full run
 def test_notes_round_trip_identically(report_figure):
     tried = []
 

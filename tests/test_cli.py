@@ -570,6 +570,7 @@ def test_enter_keeps_the_current_answer(fetched_project: Path):
     child.expect("current: Kept.")
     child.expect(r"\[Enter keeps it\]")
     child.sendline("")
+    child.expect("What invariant must hold")  # Ctrl-C only once the next prompt waits (not mid-save, under load)
     child.sendcontrol("c")
     child.expect(pexpect.EOF)
     child.close()

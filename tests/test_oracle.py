@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from phase17.symbols import parse_definitions, parse_tree
+from phase17.symbols import definition_sites, parse_definitions, parse_tree
 
 Definition = tuple[str, str, int, int, int]  # qualname, kind, first line (decorator), def line, end line
 _PROPERTY = re.compile(r"^(?:[\w.]*\.)?(?:property|cached_property)$|^\w+\.(?:setter|getter|deleter)$")
@@ -87,6 +87,14 @@ def resolver_definitions(source: bytes) -> collections.Counter[Definition]:
     )
 
 
+def resolver_sites(source: bytes, tree: object) -> collections.Counter[Definition]:
+    """The same from the sites pass alone (the index's records, and what parse_definitions builds on)."""
+    return collections.Counter(
+        (site.qualname, site.kind, site.start_line, site.def_line, site.end_line)
+        for site in definition_sites(source, tree)  # type: ignore[arg-type]
+    )
+
+
 def _agreement(files: list[Path]) -> dict[str, object]:
     counts: collections.Counter[str] = collections.Counter()
     excluded: list[str] = []
@@ -100,13 +108,14 @@ def _agreement(files: list[Path]) -> dict[str, object]:
         except (SyntaxError, ValueError):
             counts["files Python itself cannot parse (skipped)"] += 1
             continue
-        if parse_tree(raw).root_node.has_error:
+        parsed = parse_tree(raw)
+        if parsed.root_node.has_error:
             # tree-sitter-python's grammar rejects a few valid but contrived files (test_compile.py's
             # dedent inside parentheses); they are counted and named, not silently dropped.
             excluded.append(str(path))
             continue
         expected = ast_definitions(tree)
-        found = resolver_definitions(raw)
+        found = resolver_sites(raw, parsed)
         counts["files"] += 1
         counts["definitions"] += sum(expected.values())
         counts["assignments"] += sum(n for key, n in expected.items() if key[1] in ("assignment", "attribute"))
@@ -150,6 +159,7 @@ def test_the_oracle_itself_on_a_known_module():
     }
     assert set(ast_definitions(ast.parse(source))) == expected
     assert set(resolver_definitions(source.encode())) == expected
+    assert set(resolver_sites(source.encode(), parse_tree(source.encode()))) == expected
 
 
 @pytest.mark.slow
@@ -165,6 +175,7 @@ def test_resolver_agrees_with_ast_on_the_standard_library(report_figure):
 
 
 @pytest.mark.network
+@pytest.mark.slow
 def test_resolver_agrees_with_ast_on_the_pinned_upstream(real_project: Path, report_figure):
     files = sorted((real_project / "upstream").rglob("*.py"))
     result = _agreement(files)
@@ -255,6 +266,7 @@ def _body(statements: list, indent: str) -> list[str]:
     return lines
 
 
+@pytest.mark.slow  # 300 generated sources (hypothesis): the full run
 def test_resolver_agrees_with_ast_on_generated_sources(report_figure):
     tried = []
     definitions = []

@@ -18,7 +18,7 @@ from phase17.guide import load_reading_list
 from phase17.pin import load_pin
 from phase17.sourcetree import locate_key_symbols
 
-pytestmark = pytest.mark.network
+pytestmark = [pytest.mark.network, pytest.mark.slow]  # a real 36 MB tree: the full run only
 runner = CliRunner()
 
 

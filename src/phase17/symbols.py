@@ -163,9 +163,9 @@ class Site:
     scope: str
 
 
-def definition_sites(source: bytes) -> list[Site]:
-    """Every definition in `source`, in source order: names, kinds and lines only."""
-    return [site for site, _ in _sites(parse_tree(source))]
+def definition_sites(source: bytes, tree: tree_sitter.Tree | None = None) -> list[Site]:
+    """Every definition in `source`, in source order: names, kinds and lines only (`tree`: its parse, if made)."""
+    return [site for site, _ in _sites(tree if tree is not None else parse_tree(source))]
 
 
 def parse_definitions(source: bytes, path: str) -> list[Symbol]:
