@@ -1091,3 +1091,57 @@ def test_escape_sequences_in_notes_and_upstream_files_are_shown_not_obeyed(fetch
     data = json.loads(invoke("resolve", "BANNER", "--json").stdout)
     assert data["matches"][0]["signature"].startswith("BANNER =")
     assert "\\u009b" in invoke("resolve", "BANNER", "--json").stdout  # JSON escapes C1 controls too
+
+
+def test_links_planted_beside_the_notes_are_replaced_never_written_through(
+    fetched_project: Path, tmp_path: Path, monkeypatch
+):
+    """A cloned notes repository can hold symlinks under the names of phase17's side files (issue 15)."""
+    invoke("notebook", "interface", "--data-structure", "Old.")
+    notes = fetched_project / "annotations"
+    victims = {name: tmp_path / f"victim-{name}" for name in ("bak", "last-check", "draft", "rejected")}
+    for victim in victims.values():
+        victim.write_text("precious\n")
+    os.symlink(victims["bak"], notes / "interface.yaml.bak")
+    os.symlink(victims["last-check"], notes / ".last-check.json")
+    os.symlink(victims["draft"], notes / ".interface.edit.yaml")
+    os.symlink(victims["rejected"], notes / ".interface.rejected.yaml")
+    interface = fetched_project / "upstream" / "vllm" / "platforms" / "interface.py"
+    interface.write_text("\n\n" + interface.read_text())  # every anchor moves: check --fix rewrites with a backup
+    assert invoke("check", "--fix").exit_code in (0, 1)
+    breaker = tmp_path / "break.sh"
+    breaker.write_text('#!/bin/sh\nprintf "target: [oops\\n" > "$1"\n', encoding="utf-8")
+    breaker.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(breaker))
+    assert invoke("notebook", "interface", "--edit").exit_code == 2
+    for name, victim in victims.items():
+        assert victim.read_text() == "precious\n", name
+    assert not (notes / "interface.yaml.bak").is_symlink() and not (notes / ".last-check.json").is_symlink()
+
+
+def test_a_planted_lock_link_fifo_or_endless_file_is_refused_in_one_line(fetched_project: Path, tmp_path: Path):
+    notes = fetched_project / "annotations"
+    invoke("notebook", "interface", "--data-structure", "Old.")
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    (notes / ".interface.lock").unlink(missing_ok=True)  # filelock leaves the file behind
+    os.symlink(victim, notes / ".interface.lock")
+    result = invoke("notebook", "interface", "--invariant", "New.")
+    assert result.exit_code == 2 and "is a symlink; remove it" in result.stderr and "Traceback" not in result.output
+    assert victim.read_text() == "precious\n"
+    os.unlink(notes / ".interface.lock")
+    (notes / "cpu.yaml").unlink(missing_ok=True)
+    os.mkfifo(notes / "cpu.yaml")
+    (notes / "cuda.yaml").unlink(missing_ok=True)
+    os.symlink("/dev/zero", notes / "cuda.yaml")
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("target: plugins\n")
+    (notes / "plugins.yaml").unlink(missing_ok=True)
+    os.symlink(outside, notes / "plugins.yaml")
+    for command in (["list"], ["check"], ["read", "cpu", "--no-pager"], ["export"]):
+        result = invoke(*command)
+        assert result.exit_code == 2, (command, result.output)
+        assert "Traceback" not in result.output
+        assert any(
+            reason in result.stderr for reason in ("not a regular file", "a symlink out of annotations/", "larger than")
+        ), (command, result.stderr)

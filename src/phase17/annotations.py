@@ -8,17 +8,17 @@ rewrites only what changed, so the reader's own comments survive.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from phase17.errors import InvalidFileError, WriteError
+from phase17.errors import InvalidFileError, Phase17Error, WriteError
 from phase17.guide import PROMPT_KEYS, ReadingList
+from phase17.safefiles import read_limited, refuse_odd_file, replace_with_copy
 from phase17.validation import require_valid
-from phase17.yamlfile import read_yaml_file, render_yaml, write_text_atomically
+from phase17.yamlfile import MAX_YAML_BYTES, read_yaml_file, render_yaml, write_text_atomically
 
 QUESTIONS_FILE = "questions"
 LOCK_TIMEOUT_SECONDS = 30
@@ -201,7 +201,9 @@ def locked(notes_dir: Path, name: str) -> Iterator[None]:
     from filelock import FileLock, Timeout
 
     notes_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(notes_dir / f".{name}.lock"), timeout=LOCK_TIMEOUT_SECONDS)
+    lock_path = notes_dir / f".{name}.lock"
+    refuse_odd_file(lock_path, f"{notes_dir.name}/{lock_path.name}")  # a planted link would be truncated
+    lock = FileLock(str(lock_path), timeout=LOCK_TIMEOUT_SECONDS)
     try:
         with lock:
             yield
@@ -221,7 +223,7 @@ def save_notes(notes_dir: Path, notes: NotesFile, *, backup: bool = False) -> Pa
         previous = None
     try:
         if backup and path.exists():
-            shutil.copy2(path, path.with_name(path.name + ".bak"))
+            replace_with_copy(path, path.with_name(path.name + ".bak"), MAX_YAML_BYTES)
         write_text_atomically(path, render_notes_file(notes, previous))
     except OSError as error:
         raise WriteError(
@@ -267,16 +269,14 @@ LAST_CHECK_FILE = ".last-check.json"
 def save_health(notes_dir: Path, health: Mapping[str, str]) -> None:
     """Remember each target's anchor health for `phase17 list` (a cache, git-ignored; losing it costs nothing)."""
     try:
-        (notes_dir / LAST_CHECK_FILE).write_text(
-            json.dumps(dict(health), indent=1, sort_keys=True) + "\n", encoding="utf-8"
-        )
-    except OSError:
+        write_text_atomically(notes_dir / LAST_CHECK_FILE, json.dumps(dict(health), indent=1, sort_keys=True) + "\n")
+    except (OSError, Phase17Error):
         pass  # only a cache for `list`; the check's own report has been given
 
 
 def load_health(notes_dir: Path) -> dict[str, str]:
     try:
-        data = json.loads((notes_dir / LAST_CHECK_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(read_limited(notes_dir / LAST_CHECK_FILE, 1024 * 1024, root=notes_dir))
+    except (OSError, ValueError, Phase17Error):
         return {}
     return {str(key): str(value) for key, value in data.items()} if isinstance(data, dict) else {}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,9 @@ from phase17.errors import InvalidFileError, UnknownTargetError, UsageError, Wri
 from phase17.export import write_export
 from phase17.guide import PROMPT_KEYS, ReadingList, Target, find_target
 from phase17.pin import Pin
+from phase17.safefiles import replace_with_copy
 from phase17.sourcetree import Lookup, locate_key_symbols
+from phase17.yamlfile import MAX_YAML_BYTES
 
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z`\"'(]|\s*$)")
 
@@ -262,7 +263,7 @@ def edit_notes(
     ensure_notes_files(where.notes, upstream, reading_list, pin)
     path = notes_path(where.notes, name)
     draft = path.with_name(f".{name}.edit.yaml")
-    shutil.copyfile(path, draft)
+    replace_with_copy(path, draft, MAX_YAML_BYTES)  # a planted link at the draft's name is replaced
     original = path.read_bytes()
     while True:
         status = run_editor(draft)

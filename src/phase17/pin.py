@@ -58,13 +58,18 @@ def load_pin(pin_file: Path) -> Pin:
 
 
 def _read(pin_file: Path) -> str:
+    from phase17.errors import UnreadableSourceError
+    from phase17.safefiles import read_limited
+
     try:
-        return pin_file.read_text(encoding="utf-8")
+        return read_limited(pin_file, 1024 * 1024, root=pin_file.parent).decode("utf-8")
     except FileNotFoundError:
         raise InvalidFileError(
             f"{pin_file}: file not found; restore it from git (git checkout -- {pin_file.name})."
         ) from None
-    except (OSError, UnicodeDecodeError) as error:
+    except UnreadableSourceError as error:
+        raise InvalidFileError(f"{pin_file}:1: {error.reason}") from None
+    except UnicodeDecodeError as error:
         raise InvalidFileError(f"{pin_file}:1: cannot read it as UTF-8 text ({error})") from None
 
 

@@ -42,11 +42,11 @@ class ScanResult:
 
 def read_source(path: Path) -> bytes:
     """The bytes of a Python file, or an UnreadableSourceError saying why it cannot be read as one."""
+    from phase17.safefiles import read_limited
+
     try:
-        if path.stat().st_size > MAX_SOURCE_BYTES:
-            raise UnreadableSourceError(str(path), f"larger than {MAX_SOURCE_BYTES // 1024 // 1024} MiB, not read")
-        data = path.read_bytes()
-    except OSError as error:
+        data = read_limited(path, MAX_SOURCE_BYTES)  # a FIFO or a device is refused before any read
+    except FileNotFoundError as error:
         raise UnreadableSourceError(str(path), f"cannot read ({error.strerror})") from None
     if b"\0" in data:
         raise UnreadableSourceError(str(path), "binary content (NUL bytes), not Python source")

@@ -263,25 +263,15 @@ def _seen(upstream: Path, relative: str, status: os.stat_result, full: str) -> _
 
 def _read(upstream: Path, seen: _Seen) -> bytes | str:
     """The file's bytes, or why it cannot be read as Python (never blocks on a FIFO swapped in meanwhile)."""
+    from phase17.errors import UnreadableSourceError
+    from phase17.safefiles import read_limited
+
     try:
-        descriptor = os.open(upstream / seen.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as error:
-        return f"cannot read ({error.strerror})"
-    try:
-        status = os.fstat(descriptor)
-        if not stat.S_ISREG(status.st_mode):
-            return "not a regular file (a FIFO, device or folder), not read"
-        chunks, total = [], 0
-        while chunk := os.read(descriptor, 1 << 20):
-            chunks.append(chunk)
-            total += len(chunk)
-            if total > _MAX_SOURCE_BYTES:
-                return f"larger than {_MAX_SOURCE_BYTES // 1024 // 1024} MiB, not read"
-    except OSError as error:
-        return f"cannot read ({error.strerror})"
-    finally:
-        os.close(descriptor)
-    data = b"".join(chunks)
+        data = read_limited(upstream / seen.path, _MAX_SOURCE_BYTES, root=upstream)
+    except FileNotFoundError:
+        return "cannot read (No such file or directory)"
+    except UnreadableSourceError as error:
+        return error.reason
     return "binary content (NUL bytes), not Python source" if b"\0" in data else data
 
 

@@ -200,15 +200,19 @@ def _reader_error(error: yaml.reader.ReaderError, text: str, path: str, line_off
 
 
 def read_yaml_text(path: Path, shown: str) -> str:
-    """A YAML file's text, refusing oversized and non-UTF-8 files with `shown:line:`."""
+    """A YAML file's text, refusing oversized and non-UTF-8 files with `shown:line:`, and links out of its folder,
+    FIFOs and devices before reading a byte (safefiles)."""
+    from phase17.errors import UnreadableSourceError
+    from phase17.safefiles import read_limited
+
     try:
-        raw = path.read_bytes()
+        raw = read_limited(path, MAX_YAML_BYTES, root=path.parent)
     except FileNotFoundError:
         raise InvalidFileError(f"{shown}: file not found") from None
-    except OSError as error:
-        raise InvalidFileError(f"{shown}: cannot read ({error.strerror})") from None
-    if len(raw) > MAX_YAML_BYTES:
-        raise InvalidFileError(f"{shown}:1: file is larger than {MAX_YAML_BYTES // 1024 // 1024} MiB")
+    except UnreadableSourceError as error:
+        if error.reason.startswith("larger than"):
+            raise InvalidFileError(f"{shown}:1: file is larger than {MAX_YAML_BYTES // 1024 // 1024} MiB") from None
+        raise InvalidFileError(f"{shown}: {error.reason}") from None
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -356,16 +360,22 @@ def _plain(value: Any) -> Any:
 def write_text_atomically(path: Path, text: str) -> None:
     """Write through a temp file in the same folder, fsync, then rename: a reader sees old or new, never half.
 
-    Raises OSError (disk full, read-only, permission) with the old file untouched.
+    Raises OSError (disk full, read-only, permission) with the old file untouched. A symlink at `path` is
+    replaced by the new file, never written through.
     """
+    write_bytes_atomically(path, text.encode("utf-8"))
+
+
+def write_bytes_atomically(path: Path, data: bytes) -> None:
+    """write_text_atomically for bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+        mode = path.lstat().st_mode & 0o777 if path.exists() and not path.is_symlink() else 0o644
         os.chmod(temp_name, mode)
         os.replace(temp_name, path)
     except BaseException:

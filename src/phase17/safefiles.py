@@ -1,0 +1,81 @@
+"""The one place that opens the files phase17 reads and writes in annotations/, notebooks/ and upstream/.
+
+A cloned notes repository or a downloaded tree can hold anything under a file's name: a symlink to a file
+outside the project, a FIFO that blocks every reader, /dev/zero that never ends. So every read here refuses
+symlinks that leave their folder's root, anything that is not a regular file, and files over the limit, all
+checked on the opened descriptor before a byte is read, and then reads at most the limit. Every write of a
+side file (a backup, a cache, a draft) goes through a temporary file renamed over the name, which replaces
+a planted symlink instead of writing through it (issue 15).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from phase17.errors import UnreadableSourceError
+
+
+def read_limited(path: Path, limit: int, *, root: Path | None = None) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes, under `root` once symlinks are followed.
+
+    Raises UnreadableSourceError(path, reason) for a link out of `root`, a FIFO or device, a file too large,
+    or one that cannot be opened (FileNotFoundError is raised as is, for callers that treat it apart).
+    """
+    shown = str(path)
+    if root is not None and path.is_symlink():
+        try:
+            target = path.resolve(strict=True)
+        except FileNotFoundError:
+            raise
+        except (OSError, RuntimeError):
+            raise UnreadableSourceError(shown, "a symlink loop, not followed") from None
+        if not target.is_relative_to(root.resolve()):
+            raise UnreadableSourceError(shown, f"a symlink out of {root.name}/, not followed")
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise UnreadableSourceError(shown, f"cannot read ({error.strerror})") from None
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise UnreadableSourceError(shown, "not a regular file (a FIFO, device or folder), not read")
+        if status.st_size > limit:
+            raise UnreadableSourceError(shown, f"larger than {_size(limit)}, not read")
+        chunks, total = [], 0
+        while chunk := os.read(descriptor, min(1 << 20, limit + 1 - total)):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:  # it grew while being read
+                raise UnreadableSourceError(shown, f"larger than {_size(limit)}, not read")
+    except OSError as error:
+        raise UnreadableSourceError(shown, f"cannot read ({error.strerror})") from None
+    finally:
+        os.close(descriptor)
+    return b"".join(chunks)
+
+
+def _size(limit: int) -> str:
+    return f"{limit // 1024 // 1024} MiB" if limit >= 1024 * 1024 else f"{limit} bytes"
+
+
+def replace_with_copy(source: Path, destination: Path, limit: int) -> None:
+    """Copy `source` to `destination` through a temporary file renamed over it (a symlink there is replaced)."""
+    from phase17.yamlfile import write_bytes_atomically
+
+    write_bytes_atomically(destination, read_limited(source, limit, root=source.parent))
+
+
+def refuse_odd_file(path: Path, what: str) -> None:
+    """Raise OSError-like UnreadableSourceError when `path` exists as a symlink or anything but a regular file."""
+    try:
+        status = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(status.st_mode):
+        raise UnreadableSourceError(str(path), f"{what} is a symlink; remove it (phase17 never follows it)")
+    if not stat.S_ISREG(status.st_mode):
+        raise UnreadableSourceError(str(path), f"{what} is not a regular file; remove it")
