@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers import git
+from helpers import FAKE_COMMIT, git
 from phase17.checkout import file_history, inspect_upstream, keep_as_history, same_commit
+from phase17.fetch import fetch_upstream
 from phase17.pin import load_pin
 
 REAL_PIN = Path(__file__).resolve().parent.parent / "UPSTREAM_PIN.md"
@@ -56,3 +57,21 @@ def test_file_history_reaches_kept_trees(fetched_project: Path, git_source):
     versions = file_history(upstream, "vllm/platforms/cpu.py")
     assert len(versions) == 1 and b"class CpuPlatform" in versions[0].content
     assert file_history(upstream, "vllm/no/such.py") == []
+
+
+def test_edits_committed_or_amended_on_a_fetched_sdist_tree_never_match_the_pin(tmp_path: Path):
+    from helpers import build_sdist, publish, serve, write_pin
+
+    root = tmp_path / "p"
+    write_pin(root, FAKE_COMMIT)
+    publish(tmp_path / "index", build_sdist(tmp_path / "dist"))
+    with serve(tmp_path / "index") as url:
+        fetch_upstream(load_pin(root / "UPSTREAM_PIN.md"), root / "upstream", cache_dir=tmp_path / "c", index_url=url)
+    upstream = root / "upstream"
+    pin = load_pin(root / "UPSTREAM_PIN.md")
+    assert inspect_upstream(upstream, pin).status == "matches"
+    cpu = upstream / "vllm" / "platforms" / "cpu.py"
+    cpu.write_text(cpu.read_text() + "\nEDITED = True\n")
+    git(upstream, "commit", "-q", "-a", "--amend", "--no-edit")  # same message, same trailers
+    state = inspect_upstream(upstream, pin)
+    assert state.status == "modified" and state.modified == ("vllm/platforms/cpu.py",)

@@ -843,9 +843,10 @@ def test_insecure_skip_verify_warns_and_is_recorded(tmp_path: Path):
     )
     assert "Verification: skipped (--insecure-skip-verify)" in git(upstream, "log", "-1", "--format=%B")
     state = inspect_upstream(upstream, load_pin(root / "UPSTREAM_PIN.md"))
-    assert state.status == "matches" and not state.verified and not state.is_verified
+    # the tree names commit 123abc456, not the pin's: never "matches" on the pin's own word (issue 15)
+    assert state.status == "other-commit" and state.carries == "123abc456" and not state.is_verified
     shown = invoke("pin")
-    assert shown.exit_code == 1 and "NOT verified" in shown.stdout
+    assert shown.exit_code == 1 and "at another commit, 123abc456" in shown.stdout
     cache = Path(os.environ["PHASE17_CACHE_DIR"]) / "sdists"  # where the CLI keeps sdists in this test
     assert (cache / "vllm-9.9.9.tar.gz").is_file()  # the unverified download is there...
     assert not list(cache.glob("*.sha256"))  # ...but never recorded as verified, so it is never trusted later

@@ -292,3 +292,40 @@ def test_an_index_that_drips_bytes_is_stopped_at_the_time_limit(pypi_project: Pa
         server.server_close()
     assert time.monotonic() - started < 8
     assert not (pypi_project / "upstream").exists()
+
+
+def test_a_tiny_archive_that_names_the_right_commit_is_not_the_tree(pypi_project: Path, tmp_path: Path):
+    import io
+
+    archive = tmp_path / "dist" / "vllm-9.9.9.tar.gz"
+    archive.parent.mkdir()
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, data in (
+            ("vllm-9.9.9/vllm/_version.py", f"commit_id = 'g{FAKE_COMMIT[:9]}'\n".encode()),
+            ("vllm-9.9.9/PKG-INFO", b"Name: vllm\nVersion: 9.9.9\n"),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    assert archive.stat().st_size < 400
+    publish(tmp_path / "index", archive)
+    with serve(tmp_path / "index") as url, pytest.raises(FetchError, match=r"no vllm/__init__.py"):
+        _fetch(pypi_project, url)
+    assert not (pypi_project / "upstream").exists()
+
+
+def test_an_sdist_of_another_version_is_refused(pypi_project: Path, tmp_path: Path):
+    archive = build_sdist(tmp_path / "dist", extra_data={})
+    with tarfile.open(archive) as tar:
+        members = [(m, tar.extractfile(m).read() if m.isfile() else None) for m in tar.getmembers()]  # type: ignore[union-attr]
+    import io
+
+    with tarfile.open(archive, "w:gz") as tar:
+        for member, data in members:
+            if member.name.endswith("PKG-INFO"):
+                data = b"Name: vllm\nVersion: 9.9.8\n"
+                member.size = len(data)
+            tar.addfile(member, io.BytesIO(data) if data is not None else None)
+    publish(tmp_path / "index", archive)
+    with serve(tmp_path / "index") as url, pytest.raises(FetchError, match=r"PKG-INFO says 9.9.8, but"):
+        _fetch(pypi_project, url)

@@ -14,6 +14,7 @@ from phase17.pin import Pin
 COMMIT_TRAILER = "Phase17-Upstream-Commit"
 PROVENANCE_FILE = "phase17-provenance.yaml"  # kept in upstream/.git/, so the tree stays exactly upstream's
 UNVERIFIED_MARK = "Verification: skipped (--insecure-skip-verify)"
+TREE_TRAILER = "Phase17-Tree"  # the tree the sdist made: edits committed (or amended) on top of it show
 
 UpstreamStatus = Literal["missing", "not-a-checkout", "unverifiable", "matches", "other-commit", "modified"]
 
@@ -65,6 +66,10 @@ def inspect_upstream(upstream: Path, pin: Pin) -> UpstreamState:
     if trailer and not same_commit(head.sha, pin.commit):
         carries, source = trailer, "pypi"
     modified = tuple(gitrepo.changed_paths(upstream))
+    fetched_tree = re.search(rf"^{TREE_TRAILER}: ([0-9a-f]{{40,64}})$", head.message, re.MULTILINE)
+    if fetched_tree and head.tree and fetched_tree.group(1) != head.tree:  # committed on top, or amended
+        modified = tuple(sorted({*modified, *gitrepo.paths_changed_since(upstream, fetched_tree.group(1))}))
+        modified = modified or ("(commits on top of the fetched tree)",)
     if not same_commit(carries, pin.commit):
         status: UpstreamStatus = "other-commit"
     elif modified:

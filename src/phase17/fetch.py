@@ -16,6 +16,7 @@ from phase17 import gitrepo, sdist
 from phase17.checkout import (
     COMMIT_TRAILER,
     PROVENANCE_FILE,
+    TREE_TRAILER,
     UNVERIFIED_MARK,
     UpstreamState,
     inspect_upstream,
@@ -163,6 +164,7 @@ def _fetch_pypi(
     archive, sha256, downloaded = sdist.cached_or_downloaded_sdist(pin, cache_dir, reporter, index_url, verify)
     with building_beside(upstream) as building:
         sdist.extract_safely(archive, building, reporter)
+        claimed = pin.commit  # verified below; with --insecure-skip-verify, what the tree itself says
         try:
             commit_id = sdist.verify_version_commit(building, pin)
         except FetchError as error:
@@ -170,17 +172,18 @@ def _fetch_pypi(
                 raise
             reporter.notice(f"INSECURE: not refused, as asked: {error}")
             commit_id = "unverified"
+            claimed = sdist.claimed_commit_id(building, pin)
         if history is not None:
             shutil.copytree(history, building / ".git", symlinks=True)  # the old tree becomes the parent commit
         message = (
             f"{pin.pypi_distribution} {pin.pypi_version} ({pin.tag}) from the PyPI sdist {archive.name}\n\n"
             f"Source: {archive.name}\nSha256: {sha256}\nVersion-Commit-Id: {commit_id}\n"
             + ("" if verify else f"{UNVERIFIED_MARK}\n")
-            + f"{COMMIT_TRAILER}: {pin.commit}\n"
+            + f"{COMMIT_TRAILER}: {claimed}\n"
         )
         reporter.start("record the tree as a git commit", None)
         try:
-            gitrepo.commit_all(building, message, _FIXED_DATE)
+            gitrepo.commit_all(building, message, _FIXED_DATE, tree_trailer=TREE_TRAILER)
         finally:
             reporter.finish()
         _write_provenance(

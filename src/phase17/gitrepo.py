@@ -102,6 +102,7 @@ def _hardened(repo: Any) -> Iterator[Any]:
 class HeadCommit:
     sha: str
     message: str
+    tree: str = ""
 
 
 def head_commit(path: Path) -> HeadCommit:
@@ -113,11 +114,17 @@ def head_commit(path: Path) -> HeadCommit:
     require_git_executable()
     if not (path / ".git").exists():  # the top of a checkout holds its .git (a folder, or a file for a worktree)
         raise NotARepositoryError(str(path))
-    logged = _run_git(path, "log", "-1", "--format=%H%n%B", "HEAD", missing_repository_ok=True)
+    logged = _run_git(path, "log", "-1", "--format=%H%n%T%n%B", "HEAD", missing_repository_ok=True)
     if logged is None:  # a repository with no commit yet
         raise NotARepositoryError(str(path))
-    sha, _, message = logged.partition("\n")
-    return HeadCommit(sha=sha.strip(), message=message)
+    sha, tree, message = (logged.split("\n", 2) + ["", ""])[:3]
+    return HeadCommit(sha=sha.strip(), message=message, tree=tree.strip())
+
+
+def paths_changed_since(path: Path, tree: str) -> list[str]:
+    """Files that differ between the tree `tree` and HEAD's (edits committed on top of a fetched tree)."""
+    output = _run_git(path, "diff", "--name-only", "-z", tree, "HEAD", missing_repository_ok=True) or ""
+    return [name for name in output.split("\0") if name]
 
 
 def changed_paths(path: Path) -> list[str]:
@@ -242,8 +249,9 @@ def fetch_commit(folder: Path, location: str, commit: str, tag: str) -> str:
         return str(command.rev_parse("HEAD"))
 
 
-def commit_all(folder: Path, message: str, date: str) -> None:
-    """Make `folder` a repository whose one commit holds every file in it (a fixed identity and date)."""
+def commit_all(folder: Path, message: str, date: str, tree_trailer: str | None = None) -> None:
+    """Make `folder` a repository whose one commit holds every file in it (a fixed identity and date); with
+    `tree_trailer`, the message ends with `<tree_trailer>: <tree id>`, so a later amend of the files shows."""
     git = _module()
     repo = git.Repo.init(folder)
     info = folder / ".git" / "info"
@@ -252,6 +260,8 @@ def commit_all(folder: Path, message: str, date: str) -> None:
     with _hardened(repo) as command:
         command.update_environment(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
         command.add("--all", "--force")
+        if tree_trailer:
+            message = f"{message.rstrip()}\n{tree_trailer}: {command.write_tree()}\n"
         command.execute(
             ["git", *_config_arguments(_SAFE_OPTIONS + _IDENTITY), "commit", "--quiet", "--no-verify", "-m", message],
             env={**_SAFE_ENVIRONMENT, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date},

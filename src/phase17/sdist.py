@@ -315,7 +315,34 @@ def verify_version_commit(tree: Path, pin: Pin) -> str:
         raise FetchError(
             f"the sdist's {shown} records commit g{recorded}, but UPSTREAM_PIN.md pins {pin.commit[:12]}; refused."
         )
+    _verify_package(tree, package, pin)
     return f"g{recorded}"
+
+
+def claimed_commit_id(tree: Path, pin: Pin) -> str:
+    """The commit an unverified tree's _version.py names ("unknown" when it names none): never the pin's own
+    word, so an unverified tree at another commit never shows as matching the pin."""
+    package = re.sub(r"[-.]+", "_", pin.pypi_distribution)
+    try:
+        text = (tree / package / "_version.py").read_bytes()[:MAX_VERSION_FILE_BYTES].decode("utf-8", "replace")
+    except OSError:
+        return "unknown"
+    return recorded_commit_id(text) or "unknown"
+
+
+def _verify_package(tree: Path, package: str, pin: Pin) -> None:
+    """The tree is the pinned release's package: PKG-INFO names its version, and the package folder is there
+    (an archive of a _version.py alone, however well it names the commit, is not the tree)."""
+    try:
+        metadata = (tree / "PKG-INFO").read_bytes()[:65536].decode("utf-8", errors="replace")
+    except OSError:
+        raise FetchError("the sdist has no PKG-INFO, so its version cannot be verified; refused.") from None
+    found = re.search(r"^Version: *(\S+) *$", metadata, re.MULTILINE)
+    if found is None or found.group(1) != pin.pypi_version:
+        shown = found.group(1) if found else "no version"
+        raise FetchError(f"the sdist's PKG-INFO says {shown}, but UPSTREAM_PIN.md pins {pin.pypi_version}; refused.")
+    if not (tree / package / "__init__.py").is_file():
+        raise FetchError(f"the sdist has no {package}/__init__.py: it is not the {package} package's tree; refused.")
 
 
 def sdist_commit_id(
