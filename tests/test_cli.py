@@ -1146,3 +1146,21 @@ def test_a_planted_lock_link_fifo_or_endless_file_is_refused_in_one_line(fetched
         assert any(
             reason in result.stderr for reason in ("not a regular file", "a symlink out of annotations/", "larger than")
         ), (command, result.stderr)
+
+
+def test_a_stream_that_cannot_show_every_character_gets_escapes_not_a_crash(fetched_project: Path):
+    invoke("notebook", "interface", "--data-structure", "Caf\u00e9 \u2014 a note \u2603.")
+    environment = {**os.environ, "PYTHONIOENCODING": "ascii", "LC_ALL": "C", "LANG": "C"}
+    for arguments in (["read", "interface", "--no-pager"], ["list"], ["resolve", "Platform", "--json"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "phase17", *arguments], cwd=fetched_project, env=environment, capture_output=True
+        )
+        assert result.returncode == 0, result.stderr.decode()
+        assert b"Traceback" not in result.stderr
+    shown = subprocess.run(
+        [sys.executable, "-m", "phase17", "read", "interface", "--no-pager"],
+        cwd=fetched_project,
+        env=environment,
+        capture_output=True,
+    ).stdout.decode("ascii")
+    assert "Caf\\xe9 \\u2014 a note \\u2603." in shown

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from helpers import write_pin
+from phase17.checkout import inspect_upstream
 from phase17.errors import ProjectNotFoundError, UpstreamError
 from phase17.pin import load_pin
 from phase17.project import ensure_upstream, locate_project
@@ -74,3 +75,30 @@ def test_a_plain_tree_is_an_error_as_upstream_but_a_warning_as_the_readers_own(p
         f"{plain_upstream.resolve()} is not a git checkout, so it cannot be verified against the pin; "
         "lines are of what is there.",
     )
+
+
+def test_a_repin_stopped_after_the_swap_is_finished_by_running_it_again(drifted, monkeypatch):
+    from dataclasses import replace
+
+    import phase17.project as project_module
+    from phase17.pin import write_pin
+    from phase17.progress import SilentReporter
+
+    project, v2 = drifted
+    paths = locate_project(project)
+    before = load_pin(paths.pin_file)
+    new = replace(before, tag="v9.9.10", commit=v2)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # as if SIGKILL struck between the swap and the pin
+
+    monkeypatch.setattr(project_module, "write_pin", killed)
+    with pytest.raises(KeyboardInterrupt):
+        project_module.repin(paths, before, new, cache_dir=project / "cache", reporter=SilentReporter())
+    assert load_pin(paths.pin_file).commit == before.commit  # the pin still says the old version...
+    assert inspect_upstream(paths.upstream, new).is_verified  # ...while upstream/ holds the new one
+    monkeypatch.setattr(project_module, "write_pin", write_pin)
+    findings = project_module.repin(paths, before, new, cache_dir=project / "cache", reporter=SilentReporter())
+    assert load_pin(paths.pin_file).commit == v2
+    assert {finding.status for finding in findings} >= {"moved", "changed", "missing"}
+    assert [finding for finding in findings if finding.status == "changed" and finding.diff]  # the old tree is kept

@@ -5,6 +5,8 @@ Each command's docstring is its --help: one sentence, then an example.
 
 from __future__ import annotations
 
+import io
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -445,4 +447,9 @@ def export(
 
 
 def main() -> None:
+    # A terminal or pipe that cannot show a character (LANG=C, PYTHONIOENCODING=ascii) gets an escape such as
+    # \u2014 instead of a crash halfway through the output (issue 15).
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     app()

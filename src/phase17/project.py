@@ -140,17 +140,22 @@ def repin(
             trial = Path(scratch) / "upstream"
             fetch_upstream(new, trial, source=source, cache_dir=cache_dir, reporter=reporter)
             return check_notes(project.annotations, trial, history_roots=(project.upstream,))
-    state = inspect_upstream(project.upstream, current)
-    fetch_upstream(
-        new,
-        project.upstream,
-        source=source,
-        force=force or state.status in ("missing", "matches", "other-commit"),  # local edits need --force
-        cache_dir=cache_dir,
-        reporter=reporter,
-        replaceable=project.upstream_is_own,
-        keep_history_as=current.tag,
-    )
+    if inspect_upstream(project.upstream, new).is_verified:
+        # a `pin REF` stopped after the swap and before the pin was written: upstream/ already holds `new`,
+        # verified, with the old tree in its history; finishing means writing the pin (issue 15)
+        reporter.notice(f"upstream/ already holds {new.describe()}, verified: finishing the re-pin.")
+    else:
+        state = inspect_upstream(project.upstream, current)
+        fetch_upstream(
+            new,
+            project.upstream,
+            source=source,
+            force=force or state.status in ("missing", "matches", "other-commit"),  # local edits need --force
+            cache_dir=cache_dir,
+            reporter=reporter,
+            replaceable=project.upstream_is_own,
+            keep_history_as=current.tag,
+        )
     write_pin(project.pin_file, new)
     findings = check_notes(project.annotations, project.upstream)
     write_last_check(project.annotations, findings)
