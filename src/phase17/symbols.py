@@ -250,12 +250,15 @@ def _statement_of(name_node: tree_sitter.Node) -> tree_sitter.Node | None:
 
 
 def _bound_names(target: tree_sitter.Node) -> Iterator[tree_sitter.Node]:
-    """The names an assignment target binds: itself, or each name inside an unpacking pattern (never `a.b`, `a[i]`)."""
-    if target.type == "identifier":
-        yield target
-    elif target.type in _BINDING_PATTERNS:
-        for child in target.named_children:
-            yield from _bound_names(child)
+    """The names an assignment target binds: itself, or each name inside an unpacking pattern (never `a.b`, `a[i]`);
+    a loop, not recursion, however deep the pattern nests."""
+    stack = [target]
+    while stack:
+        node = stack.pop()
+        if node.type == "identifier":
+            yield node
+        elif node.type in _BINDING_PATTERNS:
+            stack.extend(reversed(node.named_children))
 
 
 def _definition_site(node: tree_sitter.Node, name: str, scope: str, *, in_class: bool) -> Site:
@@ -341,13 +344,17 @@ def _signature(node: tree_sitter.Node, body: tree_sitter.Node | None, source: by
 
 
 def _descendants_of_type(node: tree_sitter.Node, kind: str, before: int) -> Iterator[tree_sitter.Node]:
-    for child in node.children:
+    """Nodes of `kind` under `node` that start before `before`, in order; a loop, not recursion, so that valid
+    but deeply nested code (a 3,000-term default value) never exhausts Python's stack (issue 15)."""
+    stack = list(reversed(node.children))
+    while stack:
+        child = stack.pop()
         if child.start_byte >= before:
-            return
+            continue
         if child.type == kind:
             yield child
         else:
-            yield from _descendants_of_type(child, kind, before)
+            stack.extend(reversed(child.children))
 
 
 def _docstring(body: tree_sitter.Node | None) -> str | None:
