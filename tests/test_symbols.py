@@ -290,7 +290,9 @@ def test_deeply_nested_valid_python_never_exhausts_the_stack():
     # tree-sitter gives up nesting near 1,000 levels and recovers the inner defs: no crash, and what is found
     # is consistent (each def nested in the one before)
     nested = sorted((s for s in symbols if s.name.startswith("g")), key=lambda s: s.start_line)
-    assert len(nested) > 400 and all(b.qualname.startswith(a.qualname + ".") for a, b in zip(nested, nested[1:]))
+    assert len(nested) > 400 and all(
+        b.qualname.startswith(a.qualname + ".") for a, b in zip(nested, nested[1:], strict=False)
+    )
     (f,) = [symbol for symbol in symbols if symbol.qualname == "f"]
     assert f.signature.startswith("def f(x=1+1+1")
     outline = build_outline(symbols)
