@@ -26,9 +26,11 @@ def test_each_kind_of_citation_is_anchored(plain_upstream: Path):
 
 def test_a_bare_name_is_looked_up_near_the_target_first(plain_upstream: Path):
     citations, _ = resolve_citations(plain_upstream, "invariant", "`get_attn_backend_cls` of `CpuPlatform`", NEAR_CPU)
+    # the method's bare name is the end of CpuPlatform's method's qualified name, found in the target first
     assert [c.anchor.symbol for c in citations] == [
-        "vllm/platforms/cpu.py::CpuPlatform"
-    ]  # the method name is no qualname
+        "vllm/platforms/cpu.py::CpuPlatform.get_attn_backend_cls",
+        "vllm/platforms/cpu.py::CpuPlatform",
+    ]
 
 
 def test_what_cannot_be_anchored_is_a_warning_and_the_text_is_kept(plain_upstream: Path):

@@ -1164,3 +1164,24 @@ def test_a_stream_that_cannot_show_every_character_gets_escapes_not_a_crash(fetc
         capture_output=True,
     ).stdout.decode("ascii")
     assert "Caf\\xe9 \\u2014 a note \\u2603." in shown
+
+
+def test_resolve_a_bare_name_lists_the_choices_and_exits_0(fetched_project: Path):
+    result = invoke("resolve", "get_attn_backend_cls", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["status"] == "choices" and len(data["matches"]) == 3
+    table = invoke("resolve", "get_attn_backend_cls")
+    assert table.exit_code == 0 and "3 definitions end with that name" in table.stderr
+    typo = invoke("resolve", "get_atn_backend_cls")
+    assert typo.exit_code == 1 and "did you mean" in typo.stderr and "get_attn_backend_cls" in typo.stderr
+    unknown = invoke("read", "cpu", "--symbol", "get_atn_backend_cls", "--no-pager")
+    assert unknown.exit_code == 2 and "did you mean CpuPlatform.get_attn_backend_cls" in unknown.stderr
+
+
+def test_a_note_citing_a_name_end_anchors_it(fetched_project: Path):
+    result = invoke("notebook", "cpu", "--data-structure", "The platform's `_enum` says which one it is.")
+    assert result.exit_code == 0, result.output
+    assert [c.anchor.symbol for c in _notes(fetched_project, "cpu").citations] == [
+        "vllm/platforms/cpu.py::CpuPlatform._enum"
+    ]

@@ -74,8 +74,8 @@ def test_a_path_outside_upstream_is_refused_without_walking(plain_upstream: Path
 def test_look_up_says_found_missing_or_ambiguous(plain_upstream: Path):
     assert look_up(plain_upstream, "Platform.supports_fp8").status == "found"
     assert look_up(plain_upstream, "NoSuchName").status == "missing"
-    ambiguous = look_up(plain_upstream, "supports_fp8")
-    assert ambiguous.status == "missing"  # a bare last name is not a qualified name
+    ending = look_up(plain_upstream, "supports_fp8")
+    assert ending.status == "choices" and len(ending.matches) == 2  # Platform's and CudaPlatformBase's
     assert look_up(plain_upstream, "nvml_available").status == "ambiguous"
     data = look_up(plain_upstream, "Platform").to_data()
     assert data["status"] == "found" and data["matches"][0]["path"] == "vllm/platforms/interface.py"
@@ -96,3 +96,27 @@ def test_python_files_are_sorted_and_skip_caches(plain_upstream: Path):
     files = list(python_files(plain_upstream, "vllm/platforms"))
     assert files == sorted(files) and "vllm/platforms/cpu.py" in files
     assert not any("__pycache__" in path for path in python_files(plain_upstream))
+
+
+def test_a_bare_name_lists_every_definition_ending_with_it(plain_upstream: Path):
+    lookup = look_up(plain_upstream, "get_attn_backend_cls")
+    assert lookup.status == "choices"
+    assert [symbol.qualname for symbol in lookup.matches] == [
+        "CpuPlatform.get_attn_backend_cls",
+        "CudaPlatformBase.get_attn_backend_cls",
+        "Platform.get_attn_backend_cls",
+    ]
+    narrowed = look_up(plain_upstream, "get_attn_backend_cls", within=("vllm/platforms/cpu.py",))
+    assert narrowed.status == "found" and narrowed.matches[0].qualname == "CpuPlatform.get_attn_backend_cls"
+    # whole name parts only: `Platform.get_attn_backend_cls` is Platform's alone, never CpuPlatform's
+    exact = look_up(plain_upstream, "Platform.get_attn_backend_cls")
+    assert [symbol.qualname for symbol in exact.matches] == ["Platform.get_attn_backend_cls"]
+
+
+def test_a_name_that_matches_nothing_gets_close_names(plain_upstream: Path):
+    lookup = look_up(plain_upstream, "get_atn_backend_cls")
+    assert lookup.status == "missing"
+    assert lookup.suggestions[0].endswith("get_attn_backend_cls")
+    words = look_up(plain_upstream, "CudaPlatform.attn_backend")
+    assert any(name.endswith("get_attn_backend_cls") for name in words.suggestions)
+    assert look_up(plain_upstream, "zzzzqqqq").suggestions == ()

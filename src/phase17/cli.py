@@ -168,7 +168,7 @@ def resolve(
             print_json(lookup.to_data())
         else:
             print_lookup(upstream, lookup, within, show_source)
-        raise typer.Exit(code=0 if lookup.status == "found" else 1)
+        raise typer.Exit(code=0 if lookup.status in ("found", "choices") else 1)  # several by name end: a question
 
 
 @app.command(short_help="The nested definitions of a file, with live lines.")

@@ -98,9 +98,10 @@ def build_view(
         (locate_near_target(upstream, target, symbol),) if symbol else tuple(locate_key_symbols(upstream, target))
     )
     if symbol and not key_symbols[0].matches:
+        close = key_symbols[0].suggestions
+        hint = f"did you mean {', '.join(close)}?" if close else f"see what is there with phase17 outline {target.key}."
         raise SymbolNotFoundError(
-            f"{symbol}: no definition of that name in {target.path} or elsewhere in upstream/; "
-            f"see what is there with phase17 outline {target.key}."
+            f"{symbol}: no definition of that name in {target.path} or elsewhere in upstream/; {hint}"
         )
     notes = load_notes_if_present(notes_dir, target.key)
     answers = load_notes_if_present(notes_dir, QUESTIONS_FILE)

@@ -18,7 +18,7 @@ from phase17.symbols import Symbol, parse_definitions
 
 MAX_SOURCE_BYTES = 8 * 1024 * 1024  # larger "Python" files are generated data, not reading material
 _SKIPPED_DIRECTORIES = {".git", "__pycache__", ".mypy_cache", ".pytest_cache", "node_modules"}
-LookupStatus = Literal["found", "missing", "ambiguous"]
+LookupStatus = Literal["found", "missing", "ambiguous", "choices"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class ScanResult:
 
     symbols: list[Symbol] = field(default_factory=list)
     unreadable: list[Unreadable] = field(default_factory=list)
+    by_name_end: bool = False  # found as the end of qualified names, not as a whole one
 
 
 # ---------------------------------------------------------------- files
@@ -167,11 +168,80 @@ def find_symbol(upstream: Path, ref: Ref, within: Sequence[str] = ()) -> ScanRes
 
 
 def find_symbol_near(upstream: Path, ref: Ref, near: Sequence[str]) -> ScanResult:
-    """Every definition named `ref`, looked up in `near` first and across upstream/ only if none is there."""
+    """Every definition named `ref`, looked up in `near` first and across upstream/ only if none is there; when
+    no qualified name is `ref`, the definitions whose qualified name ends with it (`_enum`: `Platform._enum`)."""
     if ref.path or not near:
-        return find_symbol(upstream, ref)
-    nearby = find_symbol(upstream, ref, within=near)
-    return nearby if nearby.symbols else find_symbol(upstream, ref)
+        return find_symbol_or_name_end(upstream, ref)
+    nearby = find_symbol_or_name_end(upstream, ref, within=near)
+    return nearby if nearby.symbols else find_symbol_or_name_end(upstream, ref)
+
+
+def find_symbol_or_name_end(upstream: Path, ref: Ref, within: Sequence[str] = ()) -> ScanResult:
+    """find_symbol; when nothing has that qualified name, what find_name_end finds (marked `by_name_end`)."""
+    exact = find_symbol(upstream, ref, within)
+    if exact.symbols or ref.path:
+        return exact
+    ending = find_name_end(upstream, ref, within)
+    ending.unreadable = exact.unreadable
+    return ending
+
+
+def find_name_end(upstream: Path, ref: Ref, within: Sequence[str] = ()) -> ScanResult:
+    """Definitions whose qualified name ends with `ref`'s, by whole name parts: `get_attn_backend_cls` finds
+    every platform's method, `Platform.x` never finds `CudaPlatform.x`."""
+    places = within or ("",)
+    last = ref.qualname.rsplit(".", 1)[-1]
+    if all(place and (upstream / place).is_file() for place in places):
+        scan = scan_definitions(upstream, places)
+    else:
+        from phase17.symbolindex import find_sites
+
+        sites, _ = find_sites(upstream, name=last, under=places)
+        ending = [site for site in sites if site.site.qualname.endswith("." + ref.qualname)]
+        scan = scan_definitions(upstream, sorted({site.path for site in ending}))
+    scan.symbols = [symbol for symbol in scan.symbols if symbol.qualname.endswith("." + ref.qualname)]
+    scan.by_name_end = True
+    return scan
+
+
+def did_you_mean(upstream: Path, ref: Ref, within: Sequence[str] = (), limit: int = 5) -> list[str]:
+    """Qualified names close to `ref`'s, for a reference that matches nothing: close spelling of the last name
+    part (difflib), or most of its words in common (`attn_backend` for `get_attn_backend_cls`)."""
+    places = (ref.path,) if ref.path else (within or ("",))
+    if all(place and (upstream / place).is_file() for place in places):
+        names = {symbol.qualname for symbol in scan_definitions(upstream, places).symbols}
+    else:
+        from phase17.symbolindex import all_qualnames
+
+        names = {qualname for _, qualname in all_qualnames(upstream, places)}
+    return close_names(ref.qualname, names, limit)
+
+
+def close_names(wanted: str, names: Iterable[str], limit: int = 5) -> list[str]:
+    """The names most like `wanted`, best first (at most `limit`)."""
+    import difflib
+
+    by_last: dict[str, list[str]] = {}
+    for name in names:
+        by_last.setdefault(name.rsplit(".", 1)[-1].lower(), []).append(name)
+    wanted_last = wanted.rsplit(".", 1)[-1].lower()
+    wanted_words = _words(wanted_last)
+    scores: dict[str, float] = {}
+    for last in difflib.get_close_matches(wanted_last, by_last, n=limit * 4, cutoff=0.6):
+        scores[last] = difflib.SequenceMatcher(None, wanted_last, last).ratio()
+    if len(wanted_words) > 1:
+        for last in by_last:
+            words = _words(last)
+            shared = len(wanted_words & words) / len(wanted_words | words)
+            if shared >= 0.5:
+                scores[last] = max(scores.get(last, 0.0), shared)
+    ranked = sorted(scores, key=lambda last: (-scores[last], last))
+    found = [name for last in ranked for name in sorted(by_last[last], key=lambda name: (len(name), name))]
+    return found[:limit]
+
+
+def _words(name: str) -> set[str]:
+    return {word for word in name.strip("_").split("_") if word}
 
 
 @dataclass(frozen=True)
@@ -181,24 +251,41 @@ class Lookup:
     ref: str
     matches: tuple[Symbol, ...]
     unreadable: tuple[Unreadable, ...] = ()
+    by_name_end: bool = False  # matched as the end of qualified names: several are choices, not a conflict
+    suggestions: tuple[str, ...] = ()  # did-you-mean, when nothing matched
 
     @property
     def status(self) -> LookupStatus:
-        return "found" if len(self.matches) == 1 else ("missing" if not self.matches else "ambiguous")
+        if len(self.matches) == 1:
+            return "found"
+        if not self.matches:
+            return "missing"
+        return "choices" if self.by_name_end else "ambiguous"
 
     def to_data(self) -> dict[str, Any]:
         return {
             "ref": self.ref,
             "status": self.status,
             "matches": [symbol.to_data() for symbol in self.matches],
+            "suggestions": list(self.suggestions),
             "unreadable": [{"path": item.path, "reason": item.reason} for item in self.unreadable],
         }
 
 
 def look_up(upstream: Path, text: str, within: Sequence[str] = ()) -> Lookup:
-    """Resolve a reference as a reader writes it, in `within` (target places) or across upstream/."""
-    scan = find_symbol(upstream, parse_ref(text), within=within)
-    return Lookup(ref=text, matches=tuple(scan.symbols), unreadable=tuple(scan.unreadable))
+    """Resolve a reference as a reader writes it, in `within` (target places) or across upstream/: a whole
+    qualified name, else the end of qualified names (a bare method name lists every class defining it), else
+    nothing, with did-you-mean suggestions."""
+    ref = parse_ref(text)
+    scan = find_symbol_or_name_end(upstream, ref, within=within)
+    suggestions = () if scan.symbols else tuple(did_you_mean(upstream, ref, within))
+    return Lookup(
+        ref=text,
+        matches=tuple(scan.symbols),
+        unreadable=tuple(scan.unreadable),
+        by_name_end=scan.by_name_end,
+        suggestions=suggestions,
+    )
 
 
 def locate_key_symbols(upstream: Path, target: Target) -> list[Lookup]:
@@ -212,6 +299,16 @@ def locate_key_symbols(upstream: Path, target: Target) -> list[Lookup]:
 
 
 def locate_near_target(upstream: Path, target: Target, text: str) -> Lookup:
-    """A symbol named on the command line: in the target first, then across upstream/."""
-    scan = find_symbol_near(upstream, parse_ref(text), (target.place,))
-    return Lookup(ref=text, matches=tuple(scan.symbols), unreadable=tuple(scan.unreadable))
+    """A symbol named on the command line: in the target first, then across upstream/ (did-you-mean if none)."""
+    ref = parse_ref(text)
+    scan = find_symbol_near(upstream, ref, (target.place,))
+    suggestions = (
+        () if scan.symbols else tuple(did_you_mean(upstream, ref, (target.place,)) or did_you_mean(upstream, ref))
+    )
+    return Lookup(
+        ref=text,
+        matches=tuple(scan.symbols),
+        unreadable=tuple(scan.unreadable),
+        by_name_end=scan.by_name_end,
+        suggestions=suggestions,
+    )

@@ -207,10 +207,17 @@ def reading_status_table(rows: Sequence[TargetStatus]) -> FittedTable:
 def resolve_problem(lookup: Lookup, within: str | None) -> Text | None:
     """The stderr line for a reference that is missing or ambiguous (None when found)."""
     if lookup.status == "missing":
+        if lookup.suggestions:
+            return Text(
+                f"{lookup.ref}: no definition of that name in {within or 'upstream/'}; did you mean "
+                f"{', '.join(lookup.suggestions)}?"
+            )
         return Text(
             f"{lookup.ref}: no definition of that name in {within or 'upstream/'}; try phase17 "
             "outline to see what is there."
         )
+    if lookup.status == "choices":
+        return Text(f"{lookup.ref}: {len(lookup.matches)} definitions end with that name; name one as Class.name.")
     if lookup.status == "ambiguous":
         return Text(f"{lookup.ref} is ambiguous: {len(lookup.matches)} definitions carry that name.", style="yellow")
     return None
