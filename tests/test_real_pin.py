@@ -152,3 +152,16 @@ def test_the_readme_examples_are_what_the_commands_print(real_project: Path):
         text=True,
     )
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_instruments_on_the_real_pin(in_real_project: Path):
+    """Facts checked by reading v0.22.1's source: five platform classes define get_attn_backend_cls, and the
+    engine asks current_platform is_rocm() and is_cuda() more than anything else."""
+    resolved = json.loads(runner.invoke(app, ["resolve", "get_attn_backend_cls", "--json"]).stdout)
+    classes = {match["qualname"].split(".")[0] for match in resolved["matches"]}
+    assert resolved["status"] == "choices"
+    assert {"Platform", "CpuPlatform", "CudaPlatformBase", "RocmPlatform", "XPUPlatform"} <= classes
+    used = json.loads(runner.invoke(app, ["usages", "current_platform", "--json"]).stdout)
+    top = [group["group"] for group in used["groups"][:5]]
+    assert "is_cuda" in top and "is_rocm" in top
+    assert used["count"] > 500 and used["files_searched"] > 1000

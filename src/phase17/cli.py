@@ -225,6 +225,41 @@ def index(
             print_index_summary(summary)
 
 
+@app.command(short_help="Where code uses a name: attributes read, calls, callers.")
+def usages(
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="[NAME]",
+            help="A variable (current_platform: its attributes used) or a function or method name (its callers).",
+        ),
+    ] = "current_platform",
+    attribute: Annotated[
+        Optional[str], typer.Option("--attr", metavar="NAME", help="Only this attribute (or receiver), every use.")
+    ] = None,
+    place: Annotated[
+        Optional[str], typer.Option("--in", metavar="PATH", help="Search below this upstream path (default: vllm).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every place in upstream/vllm that uses a name, in code only (never comments or strings), grouped and counted.
+
+    Example: phase17 usages current_platform --attr supports_fp8
+    """
+    from phase17 import render
+    from phase17.usages import find_usages
+
+    with reporting_errors():
+        upstream = existing_upstream()
+        report = find_usages(upstream, name, under=(place or "vllm",), attribute=attribute)
+        if as_json:
+            print_json(report.to_data())
+        else:
+            session.out.print(render.usage_report(report, every=attribute is not None))
+        if report.unreadable:
+            session.err.print(render.unreadable_notice(report.unreadable))
+
+
 # ---------------------------------------------------------------- reading
 
 

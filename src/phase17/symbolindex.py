@@ -27,7 +27,7 @@ from phase17.cache import cache_root
 from phase17.progress import ProgressReporter, SilentReporter
 from phase17.symbols import Site
 
-INDEX_FORMAT = "phase17-symbol-index-1"
+INDEX_FORMAT = "phase17-symbol-index-2"
 _SKIPPED_DIRECTORIES = {".git", "__pycache__", ".mypy_cache", ".pytest_cache", "node_modules", ".tours"}
 _MAX_SOURCE_BYTES = 8 * 1024 * 1024
 _RACY_NANOSECONDS = 2_000_000_000  # a file changed this close to its check may change again unseen: re-read it
@@ -44,6 +44,7 @@ CREATE INDEX sites_by_blob ON sites(blob);
 CREATE TABLE files(
     path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, checked_ns INTEGER, blob INTEGER,
     problem TEXT);
+CREATE TABLE derived(blob INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (blob, kind));
 """
 
 T = TypeVar("T")
@@ -467,6 +468,38 @@ class SymbolIndex:
         ).fetchall()
         return [IndexedSite(row[0], Site(*row[1:])) for row in rows if _below(row[0], under)]
 
+    def derived(self, kind: str, under: Sequence[str], compute: Callable[[str, bytes], Any]) -> list[tuple[str, Any]]:
+        """(path, compute(path, content)) for every readable file below `under`, each computed once per content
+        and kind, ever (`kind` names the question and the code answering it: change either, and it is asked
+        again). How `usages` answers at once the second time."""
+        import json
+
+        self.refresh(under)
+        rows = [
+            (path, blob)
+            for path, blob in self._connection.execute("SELECT path, blob FROM files WHERE blob IS NOT NULL")
+            if _below(path, under)
+        ]
+        known = dict(self._connection.execute("SELECT blob, data FROM derived WHERE kind = ?", (kind,)))
+        answers: list[tuple[str, Any]] = []
+        fresh: list[tuple[int, str, str]] = []
+        for path, blob in sorted(rows):
+            if blob in known:
+                answers.append((path, json.loads(known[blob])))
+                continue
+            content = _read(self.upstream, _Seen(path, 0, 0, 0))
+            if isinstance(content, str):
+                continue  # became unreadable since the refresh: skipped, as the next refresh will say
+            value = compute(path, content)
+            answers.append((path, value))
+            fresh.append((blob, kind, json.dumps(value)))
+            known[blob] = fresh[-1][2]
+        if fresh:
+            self._connection.execute("BEGIN IMMEDIATE")
+            self._connection.executemany("INSERT OR REPLACE INTO derived VALUES (?, ?, ?)", fresh)
+            self._connection.execute("COMMIT")
+        return answers
+
     def unreadable(self, under: Sequence[str] = ("",)) -> dict[str, str]:
         """The files below `under` that could not be read as Python, and why."""
         self.refresh(under)
@@ -528,6 +561,13 @@ def find_sites(
     return _asking(
         upstream, lambda index: (index.sites(qualname=qualname, name=name, under=under), index.unreadable(under))
     )
+
+
+def derived_answers(
+    upstream: Path, kind: str, under: Sequence[str], compute: Callable[[str, bytes], Any]
+) -> tuple[list[tuple[str, Any]], dict[str, str]]:
+    """SymbolIndex.derived for the tree, and the files below `under` that cannot be read."""
+    return _asking(upstream, lambda index: (index.derived(kind, under, compute), index.unreadable(under)))
 
 
 def all_qualnames(upstream: Path, under: Sequence[str] = ("",)) -> list[tuple[str, str]]:

@@ -136,6 +136,29 @@ def _run_captures(query: tree_sitter.Query, node: tree_sitter.Node) -> dict[str,
     return grouped
 
 
+def identifiers_named(tree: tree_sitter.Tree, name: str) -> list[tree_sitter.Node]:
+    """Every identifier node spelled `name` (code only: comments and strings hold no identifiers), in order."""
+    import tree_sitter
+
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        return []
+    query = _identifier_query(name)
+    cursor_type = getattr(tree_sitter, "QueryCursor", None)
+    captured = cursor_type(query).captures(tree.root_node) if cursor_type else query.captures(tree.root_node)  # type: ignore[attr-defined]
+    nodes = captured.get("name", []) if isinstance(captured, dict) else [node for node, _ in captured]
+    return sorted(
+        (node for node in nodes if node.text == name.encode()),  # the predicate again, for older bindings
+        key=lambda node: node.start_byte,
+    )
+
+
+@lru_cache(maxsize=32)
+def _identifier_query(name: str) -> tree_sitter.Query:
+    import tree_sitter
+
+    return tree_sitter.Query(_language(), f'((identifier) @name (#eq? @name "{name}"))')
+
+
 def parse_tree(source: bytes) -> tree_sitter.Tree:
     import tree_sitter
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from phase17.render.drift import check_outcome, findings_report, mends
+    from phase17.render.instruments import usage_report
     from phase17.render.notes import (
         current_answer,
         edited,
@@ -57,6 +58,7 @@ _HOMES = {
     "to_text": "reading",
     "unreadable_notice": "reading",
     "upstream_state": "progress",
+    "usage_report": "instruments",
     "warnings": "notes",
     "web_url": "reading",
     "whole_files": "reading",
@@ -92,6 +94,7 @@ __all__ = [
     "to_text",
     "unreadable_notice",
     "upstream_state",
+    "usage_report",
     "warnings",
     "web_url",
     "whole_files",

@@ -1,0 +1,34 @@
+"""What the study instruments show: uses of a name, grouped and counted."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from phase17.usages import UsageReport
+
+SHOWN_PER_GROUP = 3  # the rest with --attr GROUP (or --json)
+
+
+def usage_report(report: UsageReport, *, every: bool) -> RenderableType:
+    """Counts per group, most used first, each with its first uses (all of them with `every`); one use per line,
+    printed whole (a path is what a reader copies)."""
+    kinds = "attributes" if report.mode == "attributes" else "receivers"
+    lines: list[RenderableType] = [
+        Text(
+            f"{report.name}: {len(report.usages)} uses in code, {len(report.groups())} {kinds}, "
+            f"{report.files_searched} files searched",
+            style="bold",
+        )
+    ]
+    for group, count in report.groups():
+        uses = [usage for usage in report.usages if usage.group == group]
+        calls = sum(usage.is_call for usage in uses)
+        label = f"{report.name}.{group}" if report.mode == "attributes" and not group.startswith("(") else group
+        lines.append(Text.assemble((f"{label}", "bold cyan"), f"  {count} use(s), {calls} call(s)"))
+        shown = uses if every else uses[:SHOWN_PER_GROUP]
+        for usage in shown:
+            lines.append(Text(f"    {usage.path}:{usage.line}  in {usage.enclosing or '(module)'}", no_wrap=True))
+        if len(uses) > len(shown):
+            lines.append(Text(f"    ... {len(uses) - len(shown)} more: --attr {group}", style="dim"))
+    return Group(*lines)

@@ -1,0 +1,218 @@
+"""Where upstream code uses a name: each attribute read and call through a variable (`current_platform.is_cuda()`),
+or each call and reference of a function or method name (its callers), read with tree-sitter.
+
+Only code counts: a name inside a comment or a string is no identifier node, so it is never found. Files are
+narrowed with a byte search before any is parsed. Receivers are not resolved (Python has no static types):
+`x.check_and_update_config(...)` is a use of that method name whatever `x` is, and the receiver is shown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from phase17.errors import BadReferenceError
+from phase17.sourcetree import Unreadable, editor_lines
+
+if TYPE_CHECKING:
+    import tree_sitter
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_IMPORTS = ("import_statement", "import_from_statement", "aliased_import", "dotted_name")
+
+
+@dataclass(frozen=True)
+class Usage:
+    """One use of the name: where, inside which definition, through what, and the line as written."""
+
+    path: str
+    line: int
+    group: str  # the attribute used (variable mode) or the receiver it is used through (function mode)
+    is_call: bool
+    enclosing: str  # qualified name of the innermost enclosing def or class, "" at module level
+    code: str
+    through_attribute: bool = False  # NAME.attr (what makes NAME a variable rather than a function)
+    as_variable: str = ""  # the group when NAME turns out to be a variable, if not `group`
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "line": self.line,
+            "group": self.group,
+            "call": self.is_call,
+            "in": self.enclosing,
+            "code": self.code,
+        }
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    """Every use found, grouped and counted (most used first), and the files that could not be read."""
+
+    name: str
+    mode: str  # "attributes" (uses of NAME.attr) or "callers" (uses of the function or method NAME)
+    usages: tuple[Usage, ...]
+    files_searched: int
+    unreadable: tuple[Unreadable, ...] = ()
+
+    def groups(self) -> list[tuple[str, int]]:
+        counted = Counter(usage.group for usage in self.usages)
+        return sorted(counted.items(), key=lambda item: (-item[1], item[0]))
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "mode": self.mode,
+            "files_searched": self.files_searched,
+            "count": len(self.usages),
+            "groups": [{"group": group, "count": count} for group, count in self.groups()],
+            "usages": [usage.to_data() for usage in self.usages],
+            "unreadable": [{"path": item.path, "reason": item.reason} for item in self.unreadable],
+        }
+
+
+def find_usages(
+    upstream: Path, name: str = "current_platform", under: Sequence[str] = ("vllm",), attribute: str | None = None
+) -> UsageReport:
+    """Every use of `name` in the .py files below `under`.
+
+    A plain name (`current_platform`) is looked at as a variable: each `name.attr` and `name.attr(...)`, grouped
+    by attribute, and its plain references. A dotted name (`Platform.get_attn_backend_cls`) or a name that is
+    only ever used through attributes and calls is looked at as a function: each call and reference of its
+    last part, grouped by the receiver (`current_platform`, `cls`, `self`). `attribute` keeps one group.
+    """
+    if not _NAME.match(name):
+        raise BadReferenceError(f"{name!r} is not a Python name; give one like current_platform or Class.method.")
+    last = name.rsplit(".", 1)[-1]
+    as_variable = "." not in name
+    needle = last.encode()
+
+    def uses_of(path: str, source: bytes) -> list[Any]:
+        if needle not in source:  # a byte search before any parse
+            return []
+        found, _ = _uses_in(source, path, last, as_variable=as_variable)
+        return [[u.line, u.group, u.is_call, u.enclosing, u.code, u.through_attribute, u.as_variable] for u in found]
+
+    from phase17.symbolindex import derived_answers
+
+    answers, problems = derived_answers(upstream, f"uses:{_code_version()}:{as_variable}:{last}", under, uses_of)
+    usages = [
+        Usage(path, line, group, is_call, enclosing, code, through, variable)
+        for path, rows in answers
+        for line, group, is_call, enclosing, code, through, variable in rows
+    ]
+    unreadable = [Unreadable(path, reason) for path, reason in sorted(problems.items())]
+    searched = len(answers)
+    mode = "attributes" if as_variable and any(usage.through_attribute for usage in usages) else "callers"
+    if mode == "attributes":
+        usages = [replace(usage, group=usage.as_variable) if usage.as_variable else usage for usage in usages]
+    if attribute is not None:
+        usages = [usage for usage in usages if usage.group == attribute]
+    return UsageReport(
+        name=name, mode=mode, usages=tuple(usages), files_searched=searched, unreadable=tuple(unreadable)
+    )
+
+
+def _uses_in(source: bytes, path: str, name: str, *, as_variable: bool) -> tuple[list[Usage], int]:
+    """The uses of `name` in one file, and how many were `name.attr` (what makes it a variable)."""
+    from phase17.symbols import definition_sites, parse_tree
+
+    tree = parse_tree(source)
+    lines = editor_lines(source.decode("utf-8", errors="replace"))
+    scopes = [
+        site for site in definition_sites(source, tree) if site.kind not in ("assignment", "attribute")
+    ]  # innermost enclosing definition of a use: the smallest range around it
+    found: list[Usage] = []
+    through_attribute = 0
+    for node in _identifiers(tree, name):
+        parent = node.parent
+        if parent is None or _is_definition_name(node) or _in_import(node):
+            continue
+        row = node.start_point.row
+        code = lines[row].strip() if row < len(lines) else ""
+        enclosing = _enclosing(scopes, node.start_byte)
+        if as_variable and parent.type == "attribute" and parent.child_by_field_name("object") == node:
+            attribute = parent.child_by_field_name("attribute")
+            grand = parent.parent
+            is_call = grand is not None and grand.type == "call" and grand.child_by_field_name("function") == parent
+            group = _text(attribute) if attribute is not None else "?"
+            found.append(Usage(path, row + 1, group, is_call, enclosing, code, True))
+            through_attribute += 1
+            continue
+        if parent.type == "attribute" and parent.child_by_field_name("attribute") == node:
+            receiver = parent.child_by_field_name("object")
+            grand = parent.parent
+            if as_variable and grand is not None and grand.type == "attribute":  # vllm.platforms.NAME.attr
+                attribute = grand.child_by_field_name("attribute")
+                outer = grand.parent
+                is_call = outer is not None and outer.type == "call" and outer.child_by_field_name("function") == grand
+                group = _text(attribute) if attribute is not None else "?"
+                found.append(Usage(path, row + 1, group, is_call, enclosing, code, True))
+                through_attribute += 1
+                continue
+            is_call = grand is not None and grand.type == "call" and grand.child_by_field_name("function") == parent
+            group = (_text(receiver) if receiver is not None else "?")[:60]
+            # as a variable, `vllm.platforms.current_platform` itself is the name reached through its module
+            found.append(
+                Usage(path, row + 1, group, is_call, enclosing, code, as_variable=_assigned_or_referenced(parent))
+            )
+            continue
+        is_call = parent.type == "call" and parent.child_by_field_name("function") == node
+        group = "(called by name)" if is_call else _assigned_or_referenced(node)
+        found.append(Usage(path, row + 1, group, is_call, enclosing, code))
+    return found, through_attribute
+
+
+def _assigned_or_referenced(node: tree_sitter.Node) -> str:
+    parent = node.parent
+    assigned = parent is not None and parent.type == "assignment" and parent.child_by_field_name("left") == node
+    return "(assigned)" if assigned else "(referenced)"
+
+
+def _code_version() -> str:
+    """A hash of the code that finds uses: stored answers of older code are never read."""
+    import hashlib
+    from importlib.resources import files
+
+    digest = hashlib.sha256()
+    for name in ("usages.py", "symbols.py"):
+        digest.update((files("phase17") / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _identifiers(tree: tree_sitter.Tree, name: str) -> list[tree_sitter.Node]:
+    from phase17.symbols import identifiers_named
+
+    return identifiers_named(tree, name)
+
+
+def _is_definition_name(node: tree_sitter.Node) -> bool:
+    """The name of a def or class, a keyword argument's or a parameter's name: not a use."""
+    parent = node.parent
+    if parent is None:
+        return False
+    if parent.type in ("function_definition", "class_definition", "keyword_argument", "default_parameter"):
+        return parent.child_by_field_name("name") == node
+    return parent.type in ("parameters", "typed_parameter", "typed_default_parameter")
+
+
+def _in_import(node: tree_sitter.Node) -> bool:
+    parent = node.parent
+    while parent is not None and parent.type in _IMPORTS:
+        if parent.type in ("import_statement", "import_from_statement"):
+            return True
+        parent = parent.parent
+    return False
+
+
+def _enclosing(scopes: list[Any], byte: int) -> str:
+    inside = [site for site in scopes if site.start_byte <= byte < site.end_byte]
+    return min(inside, key=lambda site: site.end_byte - site.start_byte).qualname if inside else ""
+
+
+def _text(node: tree_sitter.Node) -> str:
+    return (node.text or b"").decode("utf-8", errors="replace")

@@ -1,0 +1,104 @@
+"""usages.py: where code uses a name (attributes through a variable, or callers of a function), code only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from phase17 import symbolindex
+from phase17.errors import BadReferenceError
+from phase17.usages import find_usages
+
+ENGINE = """\
+from vllm.platforms import current_platform
+import vllm.platforms
+
+
+def pick_backend(config):
+    # current_platform.is_tpu() in a comment is not a use
+    note = "current_platform.is_xpu() in a string is not a use"
+    if current_platform.is_cuda():
+        return current_platform.get_attn_backend_cls("flash")
+    if vllm.platforms.current_platform.is_cuda():
+        return None
+    current_platform.check_and_update_config(config)
+    return current_platform.device_type
+
+
+class Worker:
+    def start(self):
+        self.platform = current_platform
+        return current_platform.is_cuda()
+"""
+
+PLATFORM = """\
+class Platform:
+    device_type = "cuda"
+
+    def check_and_update_config(self, config):
+        pass
+
+    def is_cuda(self):
+        return True
+
+
+def check_and_update_config(config):
+    return Platform().check_and_update_config(config)
+"""
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "tree"
+    (root / "vllm" / "platforms").mkdir(parents=True)
+    (root / "vllm" / "engine.py").write_text(ENGINE)
+    (root / "vllm" / "platforms" / "interface.py").write_text(PLATFORM)
+    (root / "vllm" / "unrelated.py").write_text("x = 1\n")
+    return root
+
+
+def test_a_variable_is_reported_by_attribute_most_used_first_with_the_enclosing_function(tree: Path):
+    report = find_usages(tree, "current_platform")
+    assert report.mode == "attributes"
+    assert report.groups() == [
+        ("is_cuda", 3),
+        ("(referenced)", 1),
+        ("check_and_update_config", 1),
+        ("device_type", 1),
+        ("get_attn_backend_cls", 1),
+    ]
+    cuda = [usage for usage in report.usages if usage.group == "is_cuda"]
+    assert [(u.line, u.is_call, u.enclosing) for u in cuda] == [
+        (8, True, "pick_backend"),
+        (10, True, "pick_backend"),  # through vllm.platforms.current_platform
+        (19, True, "Worker.start"),
+    ]
+    assert not [u for u in report.usages if u.group in ("is_tpu", "is_xpu")]  # comment and string: not code
+    device = [u for u in report.usages if u.group == "device_type"]
+    assert device[0].is_call is False and device[0].code == "return current_platform.device_type"
+    assert find_usages(tree, "current_platform", attribute="is_cuda").groups() == [("is_cuda", 3)]
+
+
+def test_a_function_name_gives_its_callers_by_receiver(tree: Path):
+    report = find_usages(tree, "check_and_update_config")
+    assert report.mode == "callers"
+    assert sorted(report.groups()) == [("Platform()", 1), ("current_platform", 1)]
+    dotted = find_usages(tree, "Platform.is_cuda")
+    assert dotted.groups() == [("current_platform", 2), ("vllm.platforms.current_platform", 1)]
+    assert all(usage.is_call for usage in dotted.usages)
+
+
+def test_a_second_run_reads_stored_answers_and_a_changed_file_is_read_again(tree: Path):
+    first = find_usages(tree, "current_platform")
+    symbolindex.forget()
+    (tree / "vllm" / "unrelated.py").write_text(
+        "from vllm.platforms import current_platform\ncurrent_platform.is_cpu()\n"
+    )
+    second = find_usages(tree, "current_platform")
+    assert len(second.usages) == len(first.usages) + 1 and ("is_cpu", 1) in second.groups()
+
+
+def test_a_name_that_is_not_python_is_refused(tree: Path):
+    with pytest.raises(BadReferenceError, match="is not a Python name"):
+        find_usages(tree, 'x"); (identifier')
