@@ -165,3 +165,18 @@ def test_instruments_on_the_real_pin(in_real_project: Path):
     top = [group["group"] for group in used["groups"][:5]]
     assert "is_cuda" in top and "is_rocm" in top
     assert used["count"] > 500 and used["files_searched"] > 1000
+
+
+def test_contract_on_the_real_pin(in_real_project: Path):
+    """Read from v0.22.1's cpu.py and cuda.py: device_type "cpu", dist_backend "gloo" and "nccl"; the CUDA
+    alias chosen at import time; CPU overriding check_and_update_config."""
+    result = runner.invoke(app, ["contract", "--platforms", "CpuPlatform,CudaPlatformBase", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    cells = {member["name"]: member["cells"] for member in data["members"]}
+    assert cells["device_type"]["CpuPlatform"]["text"] == '"cpu"'
+    assert cells["dist_backend"]["CpuPlatform"]["text"] == '"gloo"'
+    assert cells["dist_backend"]["CudaPlatformBase"]["text"] == '"nccl"'
+    assert cells["check_and_update_config"]["CpuPlatform"]["status"] == "override"
+    everyone = json.loads(runner.invoke(app, ["contract", "--json"]).stdout)
+    assert set(everyone["aliases"]["CudaPlatform"]) == {"NvmlCudaPlatform", "NonNvmlCudaPlatform"}

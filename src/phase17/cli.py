@@ -260,6 +260,62 @@ def usages(
             session.err.print(render.unreadable_notice(report.unreadable))
 
 
+@app.command(short_help="Who overrides what: a base class against every subclass.")
+def contract(
+    base: Annotated[
+        str, typer.Argument(metavar="[BASE]", help="The base class (default Platform); with --vs, the subclass.")
+    ] = "Platform",
+    members: Annotated[
+        Optional[str], typer.Option(metavar="REGEX", help="Only members whose name matches this regex.")
+    ] = None,
+    platforms: Annotated[
+        Optional[str], typer.Option(metavar="A,B", help="Only these subclasses (comma-separated class names).")
+    ] = None,
+    vs: Annotated[
+        Optional[str], typer.Option("--vs", metavar="BASE", help="Compare the class BASE names against this base.")
+    ] = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the matrix as a Markdown table.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """The contract a base class sets and how each subclass in upstream/vllm meets it: a literal value, an
+    override (with its line) or inherited (from where), and what each subclass adds.
+
+    Example: phase17 contract --platforms CpuPlatform,CudaPlatformBase --members 'device|dist|attn'
+    """
+    from phase17 import contract as contracts
+    from phase17 import render
+
+    with reporting_errors():
+        upstream = existing_upstream()
+        if vs is not None:
+            sub, root, differences = contracts.compare(upstream, base, vs)
+            if as_json:
+                print_json(
+                    {
+                        "class": {"name": sub.name, "path": sub.path, "line": sub.line},
+                        "base": {"name": root.name, "path": root.path, "line": root.line},
+                        "differences": [vars(item) for item in differences],
+                    }
+                )
+            else:
+                session.out.print(render.differences_table(sub, root, differences))
+            return
+        chosen = tuple(name.strip() for name in platforms.split(",") if name.strip()) if platforms else ()
+        matrix = contracts.build_contract(
+            upstream,
+            base,
+            "vllm/platforms/interface.py" if base == "Platform" else None,
+            members=members,
+            platforms=chosen,
+        )
+        if as_json:
+            print_json(matrix.to_data())
+        elif markdown:
+            sys.stdout.write(contracts.contract_markdown(matrix))
+        else:
+            session.out.print(render.contract_matrix(matrix))
+
+
 # ---------------------------------------------------------------- reading
 
 

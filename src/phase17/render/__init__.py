@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from phase17.render.drift import check_outcome, findings_report, mends
-    from phase17.render.instruments import usage_report
+    from phase17.render.instruments import contract_matrix, differences_table, usage_report
     from phase17.render.notes import (
         current_answer,
         edited,
@@ -59,6 +59,8 @@ _HOMES = {
     "unreadable_notice": "reading",
     "upstream_state": "progress",
     "usage_report": "instruments",
+    "contract_matrix": "instruments",
+    "differences_table": "instruments",
     "warnings": "notes",
     "web_url": "reading",
     "whole_files": "reading",
@@ -75,7 +77,9 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "RichReporter",
     "check_outcome",
+    "contract_matrix",
     "current_answer",
+    "differences_table",
     "edited",
     "fetch_summary",
     "findings_report",

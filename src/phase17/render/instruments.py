@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from phase17.contract import ClassInfo, Contract, Difference, shorten
+from phase17.render.layout import FittedTable
 from phase17.usages import UsageReport
 
 SHOWN_PER_GROUP = 3  # the rest with --attr GROUP (or --json)
@@ -32,3 +34,32 @@ def usage_report(report: UsageReport, *, every: bool) -> RenderableType:
         if len(uses) > len(shown):
             lines.append(Text(f"    ... {len(uses) - len(shown)} more: --attr {group}", style="dim"))
     return Group(*lines)
+
+
+def contract_matrix(contract: Contract) -> RenderableType:
+    """The base's members against each subclass; a narrow terminal gets one record per member."""
+    names = [info.name for info in contract.platforms]
+    parts: list[RenderableType] = [
+        Text(
+            f"{contract.base.name} ({contract.base.path}:{contract.base.line}): {len(contract.rows)} members, "
+            f"{len(names)} subclasses",
+            style="bold",
+        )
+    ]
+    rows = []
+    for member, cells in contract.rows:
+        base_text = shorten(member.value or "(annotated)") if member.kind == "attribute" else "def"
+        rows.append([member.name, base_text] + [cells[name].text for name in names])
+    parts.append(FittedTable(["member", contract.base.name, *names], rows))
+    for alias, chosen in sorted(contract.aliases.items()):
+        parts.append(Text(f"alias {alias} = {' or '.join(chosen)} (chosen at import time)", style="dim"))
+    for name, members in contract.added.items():
+        listed = ", ".join(member.name for member in members)
+        parts.append(Text(f"{name} adds: {listed}", no_wrap=True))
+    return Group(*parts)
+
+
+def differences_table(sub: ClassInfo, root: ClassInfo, differences: list[Difference]) -> RenderableType:
+    title = Text(f"{sub.name} ({sub.path}:{sub.line}) against {root.name} ({root.path}:{root.line})", style="bold")
+    rows = [(item.member, item.kind, str(item.line), item.summary) for item in differences]
+    return Group(title, FittedTable(("member", "kind", "line", "what differs"), rows))

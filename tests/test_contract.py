@@ -1,0 +1,120 @@
+"""contract.py: a base class's members against every subclass across files, aliases included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from phase17.contract import build_contract, compare, contract_markdown
+from phase17.errors import SymbolNotFoundError
+
+INTERFACE = """\
+class Platform:
+    device_type: str
+    dist_backend: str = ""
+    supported_quantization: list[str] = []
+
+    @classmethod
+    def get_attn_backend_cls(cls, selected: str) -> str:
+        raise NotImplementedError
+
+    def is_pin_memory_available(self) -> bool:
+        return True
+
+    def __repr__(self):
+        return "Platform"
+"""
+
+CUDA = """\
+from .interface import Platform
+
+
+class CudaPlatformBase(Platform):
+    device_type: str = "cuda"
+    dist_backend = "nccl"
+    supported_quantization = ["fp8", *EXTRA_METHODS_THAT_ARE_COMPUTED_AT_IMPORT_TIME_AND_MAKE_A_LONG_LINE]
+
+    @classmethod
+    def get_attn_backend_cls(cls, selected: str, heads: int = 0) -> str:
+        return "flash"
+
+    def device_count(self) -> int:
+        return 1
+
+
+class NvmlCudaPlatform(CudaPlatformBase):
+    def is_pin_memory_available(self) -> bool:
+        return False
+
+
+class NonNvmlCudaPlatform(CudaPlatformBase):
+    pass
+
+
+CudaPlatform = NvmlCudaPlatform if nvml_available else NonNvmlCudaPlatform
+"""
+
+CPU = """\
+from vllm.platforms import interface
+
+
+class CpuPlatform(interface.Platform):
+    device_type = "cpu"
+    dist_backend = "gloo"
+
+    def is_pin_memory_available(self) -> bool:
+        return False
+"""
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    platforms = tmp_path / "tree" / "vllm" / "platforms"
+    platforms.mkdir(parents=True)
+    (platforms / "interface.py").write_text(INTERFACE)
+    (platforms / "cuda.py").write_text(CUDA)
+    (platforms / "cpu.py").write_text(CPU)
+    return tmp_path / "tree"
+
+
+def test_every_subclass_across_files_and_levels_is_a_column(tree: Path):
+    contract = build_contract(tree)
+    # breadth first: the direct subclasses in path order, then theirs
+    assert [info.name for info in contract.platforms] == [
+        "CpuPlatform",
+        "CudaPlatformBase",
+        "NvmlCudaPlatform",
+        "NonNvmlCudaPlatform",
+    ]
+    assert contract.aliases == {"CudaPlatform": ["NonNvmlCudaPlatform", "NvmlCudaPlatform"]}
+    cells = {member.name: cells for member, cells in contract.rows}
+    expected = {"device_type", "dist_backend", "supported_quantization", "get_attn_backend_cls"}
+    assert set(cells) == expected | {"is_pin_memory_available"}
+    assert cells["device_type"]["CpuPlatform"].text == '"cpu"'
+    assert cells["dist_backend"]["CudaPlatformBase"].text == '"nccl"'
+    assert cells["dist_backend"]["NvmlCudaPlatform"].text == 'inherited from CudaPlatformBase: "nccl"'
+    assert cells["get_attn_backend_cls"]["CudaPlatformBase"].text == "override L10"
+    assert cells["get_attn_backend_cls"]["CpuPlatform"].status == "inherited"
+    assert cells["is_pin_memory_available"]["NonNvmlCudaPlatform"].text == "inherited"
+    assert cells["supported_quantization"]["CudaPlatformBase"].text.endswith("…")  # long values are shortened
+    assert [member.name for member in contract.added["CudaPlatformBase"]] == ["device_count"]
+
+
+def test_members_and_platforms_narrow_the_matrix_and_markdown_is_a_table(tree: Path):
+    contract = build_contract(tree, members="^dist", platforms=("CpuPlatform",))
+    assert [member.name for member, _ in contract.rows] == ["dist_backend"]
+    assert contract_markdown(contract) == (
+        '| member | Platform | CpuPlatform |\n|---|---|---|\n| dist_backend | "" | "gloo" |\n'
+    )
+    with pytest.raises(SymbolNotFoundError, match="NoSuch: not a subclass of Platform"):
+        build_contract(tree, platforms=("NoSuch",))
+
+
+def test_one_platform_against_the_base_says_what_differs(tree: Path):
+    sub, root, differences = compare(tree, "CudaPlatformBase", "Platform")
+    by_member = {item.member: item.summary for item in differences}
+    assert by_member["dist_backend"] == '"" -> "nccl"'
+    assert by_member["get_attn_backend_cls"].startswith("signature (cls, selected: str) -> str -> (cls, selected: str")
+    assert 'returns "flash"' in by_member["get_attn_backend_cls"]
+    assert by_member["device_count"].startswith("added")
