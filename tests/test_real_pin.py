@@ -180,3 +180,12 @@ def test_contract_on_the_real_pin(in_real_project: Path):
     assert cells["check_and_update_config"]["CpuPlatform"]["status"] == "override"
     everyone = json.loads(runner.invoke(app, ["contract", "--json"]).stdout)
     assert set(everyone["aliases"]["CudaPlatform"]) == {"NvmlCudaPlatform", "NonNvmlCudaPlatform"}
+
+
+def test_plugins_on_the_real_pin(in_real_project: Path):
+    """Read from v0.22.1's vllm/plugins/__init__.py and vllm/platforms/__init__.py."""
+    data = json.loads(runner.invoke(app, ["plugins", "--json"]).stdout)
+    assert data["platform_group"] == "vllm.platform_plugins"
+    platform = next(group for group in data["groups"] if group["constant"] == "PLATFORM_PLUGINS_GROUP")
+    assert [site["in"] for site in platform["loaded_at"]] == ["resolve_current_platform_cls_qualname"]
+    assert {item["key"] for item in data["builtin_platform_plugins"]} >= {"cuda", "rocm", "cpu", "xpu", "tpu"}

@@ -316,6 +316,24 @@ def contract(
             session.out.print(render.contract_matrix(matrix))
 
 
+@app.command(short_help="How plugins load: groups, load sites, builtin platforms.")
+def plugins(as_json: JsonOption = False) -> None:
+    """The plugin groups upstream defines and where each is loaded, the builtin platform plugins and where one is
+    chosen, and a minimal out-of-tree platform plugin's entry point for the platform group found in the tree.
+
+    Example: phase17 plugins --json
+    """
+    from phase17 import render
+    from phase17.plugins import plugins_report
+
+    with reporting_errors():
+        report = plugins_report(existing_upstream())
+        if as_json:
+            print_json(report.to_data())
+        else:
+            session.out.print(render.plugins_screen(report))
+
+
 # ---------------------------------------------------------------- reading
 
 

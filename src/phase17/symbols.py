@@ -389,14 +389,15 @@ def _docstring(body: tree_sitter.Node | None) -> str | None:
     string = statements[0].named_children[0]
     if string.type != "string":
         return None
-    value = _string_value(_text(string))
+    value = string_value(_text(string))
     if value is None:
         return None
     lines = [line.strip() for line in value.strip().splitlines() if line.strip()]
     return lines[0] if lines else None
 
 
-def _string_value(text: str) -> str | None:
+def string_value(text: str) -> str | None:
+    """The value of a Python string literal as written (None when it is not one, or an f-string)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # upstream's own invalid escapes ("\(") are not ours to report
@@ -466,7 +467,7 @@ class _Fingerprinter:
 def _normalized_token(node: tree_sitter.Node) -> str:
     text = _text(node)
     if node.type == "string" and not re.match(r"^[A-Za-z]*[fF]", text):
-        value = _string_value(text)
+        value = string_value(text)
         if value is not None:
             return repr(value)
     return text

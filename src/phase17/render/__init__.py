@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from phase17.render.drift import check_outcome, findings_report, mends
-    from phase17.render.instruments import contract_matrix, differences_table, usage_report
+    from phase17.render.instruments import contract_matrix, differences_table, plugins_screen, usage_report
     from phase17.render.notes import (
         current_answer,
         edited,
@@ -59,6 +59,7 @@ _HOMES = {
     "unreadable_notice": "reading",
     "upstream_state": "progress",
     "usage_report": "instruments",
+    "plugins_screen": "instruments",
     "contract_matrix": "instruments",
     "differences_table": "instruments",
     "warnings": "notes",
@@ -88,6 +89,7 @@ __all__ = [
     "notebook_done",
     "notebook_intro",
     "outline_tree",
+    "plugins_screen",
     "read_screen",
     "reading_status_table",
     "recorded",

@@ -6,6 +6,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from phase17.contract import ClassInfo, Contract, Difference, shorten
+from phase17.plugins import PluginsReport
 from phase17.render.layout import FittedTable
 from phase17.usages import UsageReport
 
@@ -30,7 +31,13 @@ def usage_report(report: UsageReport, *, every: bool) -> RenderableType:
         lines.append(Text.assemble((f"{label}", "bold cyan"), f"  {count} use(s), {calls} call(s)"))
         shown = uses if every else uses[:SHOWN_PER_GROUP]
         for usage in shown:
-            lines.append(Text(f"    {usage.path}:{usage.line}  in {usage.enclosing or '(module)'}", no_wrap=True))
+            lines.append(
+                Text(
+                    f"    {usage.path}:{usage.line}  in {usage.enclosing or '(module)'}",
+                    no_wrap=True,
+                    overflow="ignore",
+                )
+            )
         if len(uses) > len(shown):
             lines.append(Text(f"    ... {len(uses) - len(shown)} more: --attr {group}", style="dim"))
     return Group(*lines)
@@ -55,7 +62,7 @@ def contract_matrix(contract: Contract) -> RenderableType:
         parts.append(Text(f"alias {alias} = {' or '.join(chosen)} (chosen at import time)", style="dim"))
     for name, members in contract.added.items():
         listed = ", ".join(member.name for member in members)
-        parts.append(Text(f"{name} adds: {listed}", no_wrap=True))
+        parts.append(Text(f"{name} adds: {listed}", no_wrap=True, overflow="ignore"))
     return Group(*parts)
 
 
@@ -63,3 +70,47 @@ def differences_table(sub: ClassInfo, root: ClassInfo, differences: list[Differe
     title = Text(f"{sub.name} ({sub.path}:{sub.line}) against {root.name} ({root.path}:{root.line})", style="bold")
     rows = [(item.member, item.kind, str(item.line), item.summary) for item in differences]
     return Group(title, FittedTable(("member", "kind", "line", "what differs"), rows))
+
+
+def plugins_screen(report: PluginsReport) -> RenderableType:
+    """Plugin groups and where they load, the builtin platform plugins and where one is chosen, and an entry
+    point to copy; one fact per line, printed whole."""
+    lines: list[RenderableType] = [Text("Plugin groups defined upstream (entry-point groups):", style="bold")]
+    for group in report.groups:
+        lines.append(
+            Text(f"  {group.value}  ({group.constant}, {group.path}:{group.line})", no_wrap=True, overflow="ignore")
+        )
+        for site in group.loaded_at:
+            lines.append(
+                Text(
+                    f"    loaded in {site.enclosing or '(module)'}  {site.path}:{site.line}",
+                    no_wrap=True,
+                    overflow="ignore",
+                )
+            )
+        if not group.loaded_at:
+            lines.append(Text("    no load site found", style="dim"))
+    lines.append(Text("Loader functions:", style="bold"))
+    lines += [
+        Text(f"  {site.enclosing}  {site.path}:{site.line}", no_wrap=True, overflow="ignore")
+        for site in sorted(report.loaders, key=lambda s: (s.path, s.line))
+    ]
+    if report.builtin_platforms:
+        lines.append(
+            Text("Builtin platform plugins (each returns a Platform class's qualified name, or None):", style="bold")
+        )
+        for key, function, site in report.builtin_platforms:
+            lines.append(Text(f"  {key}: {function}  {site.path}:{site.line}", no_wrap=True, overflow="ignore"))
+    if report.chooser:
+        lines.append(Text("Where one is chosen:", style="bold"))
+        lines += [
+            Text(f"  {site.enclosing}  {site.path}:{site.line}", no_wrap=True, overflow="ignore")
+            for site in report.chooser
+        ]
+    example = report.entry_point_example()
+    if example:
+        lines.append(
+            Text(f"A minimal out-of-tree platform plugin, for the group {report.platform_group}:", style="bold")
+        )
+        lines += [Text(f"  {line}", no_wrap=True, overflow="ignore") for line in example.splitlines()]
+    return Group(*lines)

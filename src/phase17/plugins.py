@@ -1,0 +1,215 @@
+"""How plugins load, read from upstream/: the plugin groups defined (`*_PLUGINS_GROUP` constants), where each
+group is loaded (calls of the loaders, with the enclosing function), the builtin platform plugins and the
+function that chooses among them, and a minimal out-of-tree platform plugin's entry point for the group found.
+
+Nothing here names a vLLM value: the group strings, loaders and builtin plugins are whatever the tree holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import tree_sitter
+
+GROUP_SUFFIX = "_PLUGINS_GROUP"
+LOADER_PREFIX = "load_"  # functions of the plugins package that load plugins: load_plugins_by_group and friends
+
+
+@dataclass(frozen=True)
+class Site:
+    path: str
+    line: int
+    enclosing: str
+    code: str
+
+    def to_data(self) -> dict[str, Any]:
+        return {"path": self.path, "line": self.line, "in": self.enclosing, "code": self.code}
+
+
+@dataclass
+class PluginGroup:
+    constant: str
+    value: str
+    path: str
+    line: int
+    loaded_at: list[Site] = field(default_factory=list)
+
+
+@dataclass
+class PluginsReport:
+    groups: list[PluginGroup]
+    loaders: list[Site]  # the loader functions' definitions
+    builtin_platforms: list[tuple[str, str, Site]]  # (key, function, where the function is defined)
+    chooser: list[Site]  # functions that read the builtin table: where the platform is chosen
+    platform_group: str | None
+
+    def entry_point_example(self) -> str | None:
+        """A minimal out-of-tree platform plugin's pyproject.toml entry, for the platform group found."""
+        if self.platform_group is None:
+            return None
+        return (
+            f'[project.entry-points."{self.platform_group}"]\n'
+            'my_platform = "my_platform_plugin:register"\n'
+            "\n"
+            "# my_platform_plugin/__init__.py\n"
+            "def register() -> str | None:\n"
+            '    """Return the Platform subclass\'s qualified name when this machine has the device, else None."""\n'
+            '    return "my_platform_plugin.platform.MyPlatform"\n'
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "groups": [
+                {
+                    "constant": group.constant,
+                    "value": group.value,
+                    "path": group.path,
+                    "line": group.line,
+                    "loaded_at": [site.to_data() for site in group.loaded_at],
+                }
+                for group in self.groups
+            ],
+            "loaders": [site.to_data() for site in self.loaders],
+            "builtin_platform_plugins": [
+                {"key": key, "function": function, **site.to_data()} for key, function, site in self.builtin_platforms
+            ],
+            "chosen_in": [site.to_data() for site in self.chooser],
+            "platform_group": self.platform_group,
+            "entry_point_example": self.entry_point_example(),
+        }
+
+
+def _code_version() -> str:
+    digest = hashlib.sha256()
+    for name in ("plugins.py", "symbols.py"):
+        digest.update((files("phase17") / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def plugin_facts(path: str, source: bytes) -> dict[str, Any]:
+    """One file's plugin facts: group constants, loader definitions, loader calls (with their first argument),
+    builtin plugin tables (`builtin_*_plugins = {...}`) and the functions that read them."""
+    if b"plugin" not in source and b"PLUGIN" not in source:
+        return {}
+    from phase17.symbols import definition_sites, parse_tree
+
+    tree = parse_tree(source)
+    lines = source.decode("utf-8", errors="replace").split("\n")
+    scopes = [site for site in definition_sites(source, tree) if site.kind not in ("assignment", "attribute")]
+
+    def where(node: tree_sitter.Node) -> dict[str, Any]:
+        row = node.start_point.row
+        inside = [site for site in scopes if site.start_byte <= node.start_byte < site.end_byte]
+        enclosing = min(inside, key=lambda site: site.end_byte - site.start_byte).qualname if inside else ""
+        return {"line": row + 1, "in": enclosing, "code": lines[row].strip() if row < len(lines) else ""}
+
+    facts: dict[str, list[Any]] = {"groups": [], "loaders": [], "calls": [], "tables": [], "readers": []}
+    tables: set[str] = set()
+    for statement in tree.root_node.children:
+        target = (
+            statement.named_children[0]
+            if statement.type == "expression_statement" and statement.named_children
+            else None
+        )
+        if target is None or target.type != "assignment":
+            continue
+        left, right = target.child_by_field_name("left"), target.child_by_field_name("right")
+        if left is None or right is None or left.type != "identifier":
+            continue
+        name = _text(left)
+        if name.endswith(GROUP_SUFFIX) and right.type == "string":
+            facts["groups"].append({"constant": name, "value": _string(right), **where(statement)})
+        if name.startswith("builtin_") and name.endswith("_plugins") and right.type == "dictionary":
+            tables.add(name)
+            entries = []
+            for pair in right.named_children:
+                key, value = pair.child_by_field_name("key"), pair.child_by_field_name("value")
+                if pair.type == "pair" and key is not None and value is not None and key.type == "string":
+                    entries.append([_string(key), _text(value)])
+            facts["tables"].append({"name": name, "entries": entries, **where(statement)})
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        stack.extend(node.children)
+        if node.type == "function_definition":
+            name_node = node.child_by_field_name("name")
+            if name_node is not None and _text(name_node).startswith(LOADER_PREFIX) and "plugin" in _text(name_node):
+                facts["loaders"].append({"name": _text(name_node), **where(node)})
+        elif node.type == "call":
+            function = node.child_by_field_name("function")
+            called = _text(function).rsplit(".", 1)[-1] if function is not None else ""
+            if called.startswith(LOADER_PREFIX) and "plugin" in called:
+                arguments = node.child_by_field_name("arguments")
+                first = arguments.named_children[0] if arguments is not None and arguments.named_children else None
+                if first is not None and first.type == "keyword_argument":
+                    first = first.child_by_field_name("value")
+                argument = (
+                    _string(first)
+                    if first is not None and first.type == "string"
+                    else (_text(first) if first is not None else "")
+                )
+                facts["calls"].append({"loader": called, "argument": argument, **where(node)})
+        elif node.type == "identifier" and _text(node) in tables:
+            parent = node.parent
+            if parent is not None and parent.type == "assignment" and parent.child_by_field_name("left") == node:
+                continue
+            facts["readers"].append({"table": _text(node), **where(node)})
+    return {key: value for key, value in facts.items() if value}
+
+
+def _string(node: tree_sitter.Node) -> str:
+    from phase17.symbols import string_value
+
+    return string_value(_text(node)) or _text(node)
+
+
+def _text(node: tree_sitter.Node) -> str:
+    return (node.text or b"").decode("utf-8", errors="replace")
+
+
+def plugins_report(upstream: Path, under: Sequence[str] = ("vllm",)) -> PluginsReport:
+    """Every plugin group, where each loads, and how a platform plugin is chosen, below `under`."""
+    from phase17.symbolindex import derived_answers
+
+    answers, _ = derived_answers(upstream, f"plugins:{_code_version()}", under, plugin_facts)
+    groups: list[PluginGroup] = []
+    loaders: list[Site] = []
+    calls: list[tuple[str, dict[str, Any]]] = []
+    builtin: list[tuple[str, str, Site]] = []
+    chooser: list[Site] = []
+    functions: dict[str, Site] = {}
+    tables: list[tuple[str, dict[str, Any]]] = []
+    for path, facts in answers:
+        groups += [PluginGroup(item["constant"], item["value"], path, item["line"]) for item in facts.get("groups", [])]
+        loaders += [Site(path, item["line"], item["name"], item["code"]) for item in facts.get("loaders", [])]
+        calls += [(path, item) for item in facts.get("calls", [])]
+        tables += [(path, item) for item in facts.get("tables", [])]
+        for item in facts.get("readers", []):
+            if item["in"]:
+                chooser.append(Site(path, item["line"], item["in"], item["code"]))
+    for path, table in tables:
+        for key, function in table["entries"]:
+            functions[function] = Site(path, table["line"], function, f"{key!r}: {function}")
+    from phase17.symbolindex import find_sites
+
+    for path, table in tables:
+        for key, function in table["entries"]:
+            sites, _ = find_sites(upstream, qualname=function, under=(str(Path(path).parent),))
+            found = next((site for site in sites if site.path == path), sites[0] if sites else None)
+            site = Site(found.path, found.site.start_line, function, "") if found else functions[function]
+            builtin.append((key, function, site))
+    by_constant = {group.constant: group for group in groups}
+    by_value = {group.value: group for group in groups}
+    for path, call in calls:
+        group = by_constant.get(call["argument"]) or by_value.get(call["argument"])
+        if group is not None:
+            group.loaded_at.append(Site(path, call["line"], call["in"], call["code"]))
+    platform = next((group.value for group in groups if "PLATFORM" in group.constant), None)
+    unique_chooser = list({(site.path, site.enclosing): site for site in chooser}.values())
+    return PluginsReport(groups, loaders, builtin, unique_chooser, platform)
