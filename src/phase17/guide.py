@@ -44,6 +44,7 @@ class Question:
     number: int
     text: str
     targets: tuple[str, ...]
+    evidence: tuple[str, ...] = ()  # instrument commands that gather the evidence for an answer
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,12 @@ def load_reading_list(path: Path | None = None) -> ReadingList:
         prompts={key: data["prompts"][key] for key in PROMPT_KEYS},
         targets=targets,
         questions=tuple(
-            Question(number=item["number"], text=item["text"], targets=tuple(item["targets"]))
+            Question(
+                number=item["number"],
+                text=item["text"],
+                targets=tuple(item["targets"]),
+                evidence=tuple(item.get("evidence") or ()),
+            )
             for item in data["questions"]
         ),
     )

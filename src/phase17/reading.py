@@ -179,7 +179,12 @@ def view_data(view: TargetView) -> dict[str, Any]:
         ],
         "prompts": [{"key": item.key, "prompt": item.prompt, "answer": item.answer} for item in view.prompts],
         "questions": [
-            {"number": item.question.number, "text": item.question.text, "answer": item.answer}
+            {
+                "number": item.question.number,
+                "text": item.question.text,
+                "answer": item.answer,
+                "evidence": list(item.question.evidence),
+            }
             for item in view.questions
         ],
         "next": view.next_target.key if view.next_target else None,

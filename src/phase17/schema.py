@@ -71,6 +71,12 @@ def _symbol(value: str) -> str:
     return value
 
 
+def _phase17_command(value: str) -> str:
+    if not value.startswith("phase17 "):
+        raise ValueError(f"evidence is a phase17 command to run, not {value!r}")
+    return value
+
+
 def _none_is_empty(value: Any) -> Any:
     return [] if value is None else value
 
@@ -127,6 +133,7 @@ class QuestionEntry(_Model):
     number: Line
     text: Text
     targets: list[Text]
+    evidence: list[Annotated[Text, AfterValidator(_phase17_command)]] = []
 
 
 class ReadingListFile(_Model):

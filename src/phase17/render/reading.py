@@ -154,6 +154,10 @@ def _notebook_section(view: TargetView) -> list[RenderableType]:
         parts.append(Rule("Questions for this target", style="dim"))
         for answer in view.questions:
             parts.append(_prompt_line(f"Q{answer.question.number}. {answer.question.text}", answer.answer))
+            parts += [
+                Text(f"    evidence: {command}", style="dim", no_wrap=True, overflow="ignore")
+                for command in answer.question.evidence
+            ]
     return parts
 
 
