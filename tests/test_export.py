@@ -9,7 +9,7 @@ from helpers import (
     assert_golden,
     invoke,
 )
-from phase17.export import export_markdown
+from phase17.export import EVIDENCE_MARK, export_markdown
 from phase17.guide import load_reading_list
 from phase17.pin import load_pin
 
@@ -40,9 +40,10 @@ def test_export_matches_golden(fetched_project: Path):
 def test_the_shipped_notebook_export_matches_the_shipped_annotations():
     root = Path(__file__).resolve().parent.parent
     markdown = export_markdown(root / "annotations", load_reading_list(), load_pin(root / "UPSTREAM_PIN.md"))
-    assert markdown == (root / "notebooks" / "phase17.md").read_text(encoding="utf-8"), (
-        "run phase17 export and commit it"
-    )
+    shipped = (root / "notebooks" / "phase17.md").read_text(encoding="utf-8")
+    notes, _, evidence = shipped.partition(EVIDENCE_MARK)
+    assert markdown == notes.rstrip("\n") + "\n", "run phase17 export and commit it"
+    assert "```mermaid\nclassDiagram\n    Platform <|-- CpuPlatform" in evidence  # phase17 export --evidence
     names = sorted(p.name for p in (root / "annotations").glob("*.yaml"))
     assert names == ["cpu.yaml", "cuda.yaml", "interface.yaml", "platforms.yaml", "plugins.yaml", "questions.yaml"]
 
@@ -94,3 +95,15 @@ def test_a_repository_that_is_not_an_https_address_gives_no_links(fetched_projec
         fetched_project / "annotations", load_reading_list(), load_pin(fetched_project / "UPSTREAM_PIN.md")
     )
     assert "](" not in markdown  # no link at all, the pinned commit's included
+
+
+def test_the_evidence_section_survives_later_saves_and_is_computed_from_the_tree(fetched_project: Path):
+    result = invoke("export", "--evidence")
+    assert result.exit_code == 0, result.output
+    path = fetched_project / "notebooks" / "phase17.md"
+    section = path.read_text().partition(EVIDENCE_MARK)[2]
+    assert "Platform <|-- CudaPlatformBase" in section and "CudaPlatformBase <|-- NvmlCudaPlatform" in section
+    assert "| dist_backend |" in section
+    assert invoke("notebook", "cpu", "--invariant", "Saved later.").exit_code == 0  # a save re-exports...
+    after = path.read_text()
+    assert "Saved later." in after and after.partition(EVIDENCE_MARK)[2] == section  # ...and keeps the section

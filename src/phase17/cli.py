@@ -536,6 +536,12 @@ def export(
             help="markdown: notebooks/phase17.md. codetour: upstream/.tours/phase17.tour (open upstream/ in VS Code).",
         ),
     ] = ExportFormat.markdown,
+    evidence: Annotated[
+        bool,
+        typer.Option(
+            "--evidence", help="Add the platform class diagram (Mermaid) and contract table, computed from upstream/."
+        ),
+    ] = False,
 ) -> None:
     """Regenerate notebooks/phase17.md from annotations/ (deterministic, links pinned), or write a CodeTour.
 
@@ -550,7 +556,8 @@ def export(
             tour = exporting.codetour(project.annotations, upstream, reading_list, pinned)
             path = exporting.write_codetour(upstream, tour)
         else:
-            path = exporting.write_export(project.annotations, project.notebooks, reading_list, pinned)
+            gathered = exporting.evidence_markdown(ready_upstream(project, pinned), reading_list) if evidence else None
+            path = exporting.write_export(project.annotations, project.notebooks, reading_list, pinned, gathered)
         shown = path.relative_to(project.root) if path.is_relative_to(project.root) else path
         session.out.print(f"Wrote {shown}.", highlight=False)
 

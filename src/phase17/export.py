@@ -84,18 +84,90 @@ def _link(pin: Pin, commit: str, anchor: Anchor, label: str | None = None) -> st
     return f"[{shown}]({url}) {where}" if url else f"{shown} {where}"
 
 
-def write_export(notes_dir: Path, notebooks_dir: Path, reading_list: ReadingList, pin: Pin) -> Path:
-    """Rewrite notebooks/phase17.md; never from a missing annotations/, which would empty a good export."""
+EVIDENCE_MARK = "<!-- phase17 export --evidence: generated from the tree at the pin -->"
+
+
+def write_export(
+    notes_dir: Path, notebooks_dir: Path, reading_list: ReadingList, pin: Pin, evidence: str | None = None
+) -> Path:
+    """Rewrite notebooks/phase17.md; never from a missing annotations/, which would empty a good export.
+
+    `evidence` (from `export --evidence`) replaces the evidence section; without it, the section the file
+    already has is kept as it is, so a note saved later does not drop it.
+    """
     path = notebooks_dir / EXPORT_FILE
     if not notes_dir.is_dir():
         raise WriteError(f"{notes_dir} is missing, so {path} is left as it was; restore annotations/ (git checkout).")
+    if evidence is None:
+        evidence = _kept_evidence(path)
     try:
-        write_text_atomically(path, export_markdown(notes_dir, reading_list, pin))
+        text = export_markdown(notes_dir, reading_list, pin)
+        if evidence:
+            text = text.rstrip("\n") + "\n\n" + evidence.rstrip("\n") + "\n"
+        write_text_atomically(path, text)
     except OSError as error:
         raise WriteError(
             f"{path}: could not write the notebook export ({error.strerror or error}); annotations/ is saved."
         ) from None
     return path
+
+
+def _kept_evidence(path: Path) -> str:
+    from phase17.errors import UnreadableSourceError
+    from phase17.safefiles import read_limited
+
+    try:
+        text = read_limited(path, 4 * 1024 * 1024, root=path.parent).decode("utf-8", errors="replace")
+    except (OSError, UnreadableSourceError):
+        return ""
+    start = text.find(EVIDENCE_MARK)
+    return text[start:] if start >= 0 else ""
+
+
+def evidence_markdown(upstream: Path, reading_list: ReadingList) -> str:
+    """The platform hierarchy as a Mermaid class diagram and the contract table of the guide's key members,
+    both computed from upstream/ at the pin (phase17 contract), for the end of the exported notebook."""
+    from phase17.contract import build_contract, contract_markdown
+
+    contract = build_contract(upstream)
+    names = {info.name for info in contract.platforms} | {contract.base.name}
+    edges = [
+        f"    {base.rsplit('.', 1)[-1]} <|-- {info.name}"
+        for info in contract.platforms
+        for base in info.bases
+        if base.rsplit(".", 1)[-1] in names
+    ]
+    aliases = [
+        f"    %% {alias} = {' or '.join(chosen)} (chosen at import time)" for alias, chosen in contract.aliases.items()
+    ]
+    key_members = sorted(
+        {
+            symbol.split(".", 1)[1]
+            for target in reading_list.targets
+            for symbol in target.symbols
+            if "." in symbol and symbol.split(".", 1)[0] in names and "::" not in symbol
+        }
+    )
+    table = build_contract(upstream, members="^(" + "|".join(key_members) + ")$") if key_members else contract
+    return "\n".join(
+        [
+            EVIDENCE_MARK,
+            "## Evidence from the tree",
+            "",
+            f"The `{contract.base.name}` hierarchy in `{contract.base.path}` and its subclasses across the tree:",
+            "",
+            "```mermaid",
+            "classDiagram",
+            *edges,
+            *aliases,
+            "```",
+            "",
+            "How each platform meets the members the reading list names (`phase17 contract`):",
+            "",
+            contract_markdown(table).rstrip("\n"),
+            "",
+        ]
+    )
 
 
 # ---------------------------------------------------------------- VS Code CodeTour
