@@ -305,7 +305,8 @@ def test_the_shipped_style_notes_check_clean_at_the_pin(noted: Path):
     assert result.exit_code == 0, result.output
     findings = json.loads(result.stdout)
     assert findings and {item["status"] for item in findings} == {"ok"}
-    assert "0 moved, 0 changed, 0 missing, 0 ambiguous" in invoke("check").stdout
+    shown = invoke("check").stdout
+    assert re.search(r"^\d+ ok$", shown, re.MULTILINE) and "to look at" in shown and " 0 to look at" in shown
 
 
 def test_pin_dry_run_reports_without_changing_anything(drifted: tuple[Path, str]):
@@ -319,7 +320,7 @@ def test_pin_dry_run_reports_without_changing_anything(drifted: tuple[Path, str]
     assert git(project / "upstream", "rev-parse", "HEAD") == head_before
     assert not list(project.glob(".phase17-dry-run-*"))
     statuses = statuses_of(json.loads(result.stdout))
-    assert statuses["CpuPlatform.dist_backend"] == "moved" and statuses["_get_backend_priorities"] == "missing"
+    assert statuses["CpuPlatform.dist_backend"] == "moved" and statuses["_get_backend_priorities"] == "deleted"
 
 
 def test_every_kind_of_drift_is_classified(drifted: tuple[Path, str]):
@@ -340,7 +341,7 @@ def test_every_kind_of_drift_is_classified(drifted: tuple[Path, str]):
         "NvmlCudaPlatform": "changed",  # lost the hoisted method
         "Platform.is_out_of_tree": "ok",  # a reformat only
         "with_nvml_context": "missing",  # moved to another file
-        "_get_backend_priorities": "missing",  # deleted
+        "_get_backend_priorities": "deleted",  # no successor anywhere
         "NvmlCudaPlatform.device_count (cited)": "missing",  # hoisted into the base class
         "cpu_platform_plugin": "ambiguous",  # a duplicate introduced
         "CpuPlatform.get_attn_backend_cls (cited)": "moved",
@@ -380,8 +381,8 @@ def test_every_kind_of_drift_is_classified(drifted: tuple[Path, str]):
     ambiguous = by["cpu_platform_plugin"]
     assert len(ambiguous["matches"]) == 2 and ambiguous["current"] is None
 
-    cited_line = by["CpuPlatform.get_attn_backend_cls|c"]
-    assert cited_line["line_inside"] is False
+    cited_line = by["CpuPlatform.get_attn_backend_cls|c"]  # cpu.py:LINE, its text found 4 lines lower
+    assert (cited_line["line_text"], cited_line["line_now"]) == ('return "cpu_attn"', cited_line["line"] + 4)
     assert set(findings[0]) >= {"target", "anchor", "kind", "status", "recorded", "current", "suggestions"}
 
 
@@ -390,9 +391,12 @@ def test_the_report_names_suggestions_and_counts(drifted: tuple[Path, str]):
     result = invoke("pin", "v9.9.10")
     assert result.exit_code == 1
     flat = " ".join(result.stdout.split())
-    assert "-> vllm/platforms/utils.py::with_nvml_context lines 4-8 score 1.00 moved to another file" in flat
+    assert "-> vllm/platforms/utils.py::with_nvml_context (1.00, moved to another file)" in flat
     assert "renamed in place" in flat and "moved to another class" in flat
-    assert re.search(r"\d+ ok, \d+ moved, 5 changed, 4 missing, 1 ambiguous; 1 cited line\(s\) left their symbol", flat)
+    assert re.search(r"\d+ ok, \d+ moved, 5 changed, 3 missing, 1 deleted, 1 ambiguous", flat)
+    assert "the note still says cpu.py:" in flat
+    assert "no successor" in flat and "phase17 check --retire REF" in flat
+    assert len(result.stdout.splitlines()) < 60  # one line per finding, no diffs unless asked
 
 
 def test_fix_repairs_the_moved_then_only_changed_and_missing_remain(drifted: tuple[Path, str]):
@@ -405,10 +409,28 @@ def test_fix_repairs_the_moved_then_only_changed_and_missing_remain(drifted: tup
     assert (project / "annotations" / "cpu.yaml.bak").read_text() == before
     again = json.loads(invoke("check", "--json").stdout)
     remaining = {item["status"] for item in again if item["status"] != "ok"}
-    assert remaining == {"changed", "missing", "ambiguous"}
-    assert [item for item in again if item.get("line_inside") is False]  # prose citations are never rewritten
+    assert remaining == {"changed", "missing", "deleted", "ambiguous"}
     notes = store.load_notes(project / "annotations", "cuda")
-    assert "cpu.py:" in notes.notes["edge_case"]  # the prose is untouched
+    (cited,) = [c for c in notes.citations if c.line is not None]
+    old_number = int(cited.cited.rsplit(":", 1)[1])
+    assert cited.line == old_number + 4 and cited.line_text == 'return "cpu_attn"'  # the line is recorded anew
+    assert f"cpu.py:{old_number} " in notes.notes["edge_case"]  # the prose is untouched
+    rewritten = invoke("check", "--fix", "--rewrite-lines")  # nothing moved any more: the prose stays
+    assert f"cpu.py:{old_number} " in store.load_notes(project / "annotations", "cuda").notes["edge_case"]
+    assert rewritten.exit_code == 1
+
+
+def test_rewrite_lines_rewrites_the_cited_line_number_in_the_prose_when_asked(drifted: tuple[Path, str]):
+    project, _ = drifted
+    invoke("pin", "v9.9.10")
+    before = store.load_notes(project / "annotations", "cuda")
+    (cited,) = [c for c in before.citations if c.line is not None]
+    assert invoke("check", "--fix", "--rewrite-lines").exit_code == 1
+    after = store.load_notes(project / "annotations", "cuda")
+    (now,) = [c for c in after.citations if c.line is not None]
+    assert now.cited == f"cpu.py:{cited.line + 4}" and now.line == cited.line + 4
+    assert f"cpu.py:{cited.line + 4} picks the backend" in after.notes["edge_case"]
+    assert f"cpu.py:{cited.line} " not in after.notes["edge_case"]
 
 
 def test_accept_and_relink(drifted: tuple[Path, str]):
@@ -1185,3 +1207,32 @@ def test_a_note_citing_a_name_end_anchors_it(fetched_project: Path):
     assert [c.anchor.symbol for c in _notes(fetched_project, "cpu").citations] == [
         "vllm/platforms/cpu.py::CpuPlatform._enum"
     ]
+
+
+def test_a_docstring_only_change_is_called_so_and_accepted_in_one_step(fetched_project: Path):
+    interface = fetched_project / "upstream" / "vllm" / "platforms" / "interface.py"
+    invoke("notebook", "interface", "--data-structure", "See `Platform.get_attn_backend_cls`.")
+    text = interface.read_text()
+    old = '"""Get the attention backend class of a device."""'
+    interface.write_text(text.replace(old, '"""Get the attention backend class\n        of a device (reflowed)."""'))
+    checked = json.loads(invoke("check", "--json").stdout)
+    changed = [item for item in checked if item["status"] == "changed"]
+    assert changed and all(item["cosmetic"] for item in changed)
+    assert "changed (docstring only)" in invoke("check").stdout
+    accepted = invoke("check", "--accept-cosmetic")
+    assert "accepted the docstring-only changes of 3 anchor(s)" in accepted.stderr.lower()
+    assert "  changed" not in accepted.stdout  # what remains only moved (the line added above them)
+
+
+def test_a_change_of_logic_is_not_cosmetic_and_accept_takes_a_whole_target(fetched_project: Path):
+    interface = fetched_project / "upstream" / "vllm" / "platforms" / "interface.py"
+    invoke("notebook", "interface", "--data-structure", "See `Platform.get_attn_backend_cls`.")
+    text = interface.read_text()
+    start = text.index("def get_attn_backend_cls")
+    body = text.index(":\n", text.index(")", start)) + 2
+    interface.write_text(text[:body] + "        selected = selected or 'flash'\n" + text[body:])
+    checked = json.loads(invoke("check", "--json").stdout)
+    cosmetic = [item["cosmetic"] for item in checked if item["status"] == "changed"]
+    assert len(cosmetic) >= 2 and not any(cosmetic)
+    taken = invoke("check", "--accept", "interface")
+    assert "Accepted the current code of 3 anchor(s)" in taken.stderr and "  changed" not in taken.stdout

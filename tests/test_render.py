@@ -54,9 +54,9 @@ def test_the_findings_report_names_each_status_and_counts_them():
         ),
     ]
     shown = _text(render.findings_report(findings))
-    assert "-> vllm/a.py::A.renamed  lines 30-32  score 0.91  renamed in place" in shown
-    assert "relink: phase17 check --relink A.gone vllm/a.py::A.renamed" in shown
-    assert shown.rstrip().endswith("1 ok, 0 moved, 0 changed, 1 missing, 0 ambiguous")
+    assert "  missing    A.gone  -> vllm/a.py::A.renamed (0.91, renamed in place)" in shown
+    assert "phase17 check --relink A.gone vllm/a.py::A.renamed" in shown
+    assert "\n1 ok, 1 missing\n" in shown
 
 
 def test_the_upstream_state_says_what_to_run():

@@ -34,6 +34,8 @@ class Anchor:
     start: int
     end: int
     fingerprint: str
+    commit: str | None = None  # the commit these lines belong to, when not the notes file's pin stamp
+    retired: str | None = None  # the code is gone: the commit where it was last seen (check --retire)
 
     @property
     def path(self) -> str:
@@ -52,6 +54,7 @@ class Citation:
     cited: str  # as the reader wrote it
     anchor: Anchor
     line: int | None = None  # for a `path:line` citation, the line it pointed at
+    line_text: str | None = None  # ...and what was on it (stripped), so the line can be found again
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,13 @@ def load_notes_from(path: Path, name: str, shown: str) -> NotesFile:
         anchors=() if is_questions else tuple(_anchor(item) for item in data["anchors"] or ()),
         notes=notes,
         citations=tuple(
-            Citation(note=str(item["note"]), cited=item["cited"], anchor=_anchor(item), line=item.get("line"))
+            Citation(
+                note=str(item["note"]),
+                cited=item["cited"],
+                anchor=_anchor(item),
+                line=item.get("line"),
+                line_text=item.get("line_text"),
+            )
             for item in data.get("citations") or ()
         ),
     )
@@ -173,6 +182,7 @@ def notes_to_data(notes: NotesFile) -> dict[str, Any]:
             "cited": citation.cited,
             **_anchor_data(citation.anchor),
             **({"line": citation.line} if citation.line else {}),
+            **({"line_text": citation.line_text} if citation.line_text is not None else {}),
         }
         for citation in notes.citations
     ]
@@ -186,6 +196,8 @@ def _anchor_data(anchor: Anchor) -> dict[str, Any]:
         "start": anchor.start,
         "end": anchor.end,
         "fingerprint": anchor.fingerprint,
+        **({"commit": anchor.commit} if anchor.commit else {}),
+        **({"retired": anchor.retired} if anchor.retired else {}),
     }
 
 

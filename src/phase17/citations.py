@@ -13,7 +13,7 @@ from phase17.annotations import Anchor, Citation, NotesFile
 from phase17.errors import BadReferenceError, SymbolNotFoundError, UnreadableSourceError
 from phase17.guide import ReadingList
 from phase17.refs import parse_ref
-from phase17.sourcetree import file_definitions, find_symbol_near, python_files
+from phase17.sourcetree import editor_lines, file_definitions, find_symbol_near, python_files, source_text
 from phase17.symbols import Symbol
 
 _BACKTICKED = re.compile(r"`([^`\n]+)`")
@@ -94,7 +94,8 @@ def _line_citation(
     if not containing:
         return None, f"{cited}: line {line} of {candidates[0]} is not inside a definition; not anchored."
     innermost = min(containing, key=lambda symbol: (symbol.end_line - symbol.start_line, -symbol.start_line))
-    return Citation(note=note, cited=cited, anchor=anchor_of(innermost), line=line), None
+    text = editor_lines(source_text(upstream, candidates[0]))[line - 1].strip()  # what the line holds: found again
+    return Citation(note=note, cited=cited, anchor=anchor_of(innermost), line=line, line_text=text), None
 
 
 def _files_matching(upstream: Path, path: str, search_paths: tuple[str, ...]) -> list[str]:

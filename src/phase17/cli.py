@@ -418,25 +418,38 @@ app.command("status", help="The same as list.\n\nExample: phase17 status", short
 @app.command(short_help="Prove every note anchor still resolves; mend.")
 def check(
     fix: Annotated[
-        bool, typer.Option(help="Rewrite the recorded lines of anchors that only moved (never your prose).")
+        bool,
+        typer.Option(help="Rewrite the recorded lines of anchors and cited lines that only moved (never your prose)."),
+    ] = False,
+    rewrite_lines: Annotated[
+        bool, typer.Option("--rewrite-lines", help="With --fix: also rewrite a moved file.py:LINE in your prose.")
     ] = False,
     accept: Annotated[
         Optional[list[str]],
         typer.Option(
-            metavar="REF",
-            help="Take the current code of this reviewed, changed anchor.",
+            metavar="REF_OR_TARGET",
+            help="Take the current code of this reviewed, changed anchor (a target: all of its); repeatable.",
             autocompletion=completion.symbol_names,
         ),
     ] = None,
+    accept_cosmetic: Annotated[
+        bool, typer.Option("--accept-cosmetic", help="Take every change that is only docstrings or comments.")
+    ] = False,
     relink: Annotated[
         Optional[tuple[str, str]], typer.Option(metavar="REF NEW_REF", help="Point the missing anchor REF at NEW_REF.")
     ] = None,
+    retire: Annotated[
+        Optional[list[str]],
+        typer.Option(metavar="REF", help="Keep the note on a deleted anchor, linked where its code was last seen."),
+    ] = None,
+    diff: Annotated[bool, typer.Option("--diff", help="Show each changed symbol's diff, once.")] = False,
     as_json: JsonOption = False,
     fetch_missing: Annotated[
         bool, typer.Option("--fetch/--no-fetch", help="Fetch the pinned upstream/ first if it is missing (for CI).")
     ] = False,
 ) -> None:
-    """Prove every anchor in annotations/ still resolves in upstream/: ok, moved, changed, missing or ambiguous.
+    """Prove every anchor in annotations/ still resolves in upstream/: ok, moved, changed, missing, deleted or
+    ambiguous, one line each; mend what is safe.
 
     Example: phase17 check --fix
     """
@@ -447,12 +460,22 @@ def check(
     with reporting_errors():
         project, pinned, reading_list = load_all()
         upstream = ready_upstream(project, pinned, fetch_missing=fetch_missing)
-        request = drift.MendRequest(fix=fix, accept=tuple(accept or ()), relink=relink)
+        from phase17.annotations import PinStamp
+
+        request = drift.MendRequest(
+            fix=fix,
+            accept=tuple(accept or ()),
+            relink=relink,
+            accept_cosmetic=accept_cosmetic,
+            retire=tuple(retire or ()),
+            rewrite_lines=rewrite_lines,
+            stamp=PinStamp(tag=pinned.tag, commit=pinned.commit),
+        )
         outcome = drift.check_and_mend(project.annotations, upstream, request)
         if outcome.mended:
             session.err.print(render.check_outcome(outcome))
             exporting.write_export(project.annotations, project.notebooks, reading_list, pinned)
-        report_findings(outcome, as_json)
+        report_findings(outcome, as_json, diffs=diff)
 
 
 @app.command(short_help="Write a target's three-sentence lab notes.")

@@ -11,15 +11,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from phase17.annotations import Anchor, Citation, list_notes_files, load_notes, save_health
+from phase17.annotations import Anchor, Citation, PinStamp, list_notes_files, load_notes, save_health
 from phase17.errors import Phase17Error
-from phase17.mends import Mend, accept_changed, fix_moved, relink_missing
-from phase17.sourcetree import file_definitions
-from phase17.suggestions import History, Suggestion, diff_against_recorded, suggest
+from phase17.mends import Mend, accept_changed, fix_moved, relink_missing, retire_deleted
+from phase17.sourcetree import editor_lines, file_definitions, source_text
+from phase17.suggestions import History, Suggestion, diff_against_recorded, recorded_symbol, suggest
 from phase17.symbols import Symbol
 
-Status = Literal["ok", "moved", "changed", "missing", "ambiguous"]
-STATUSES: tuple[Status, ...] = ("ok", "moved", "changed", "missing", "ambiguous")
+Status = Literal["ok", "moved", "changed", "missing", "deleted", "ambiguous", "retired"]
+STATUSES: tuple[Status, ...] = ("ok", "moved", "changed", "missing", "deleted", "ambiguous", "retired")
+# A missing anchor whose best candidate scores below this is `deleted`: its candidates are the closest code, not a
+# successor. Measured on the real releases (v0.22.1 -> v0.33.0): a deleted method's best look-alike scored 0.56
+# and the next ones 0.52 to 0.55 (same-file methods with similar names), while a rename scored 0.87 and a method
+# hoisted into the base class in another file 0.65.
+DELETED_BELOW = 0.6
 
 
 @dataclass(frozen=True)
@@ -47,10 +52,15 @@ class Finding:
     line: int | None = None  # a path:line citation's line
     line_inside: bool | None = None  # does that line still lie in the symbol it pointed into?
     diff: str | None = None  # recorded -> current source of a changed anchor, when git has the old text
+    cosmetic: bool = False  # changed, but only in docstrings or comments (the logic is the recorded one)
+    line_now: int | None = None  # a cited line found again: where its text is now
+    line_text: str | None = None  # what the cited line held when the note was saved
+    nearby: tuple[str, ...] = ()  # a cited line whose text is gone: the lines now around where it was
+    symbol_status: Status | None = None  # for a cited line: the status of the symbol it lies in
 
     @property
     def is_problem(self) -> bool:
-        return self.status != "ok" or self.line_inside is False
+        return self.status not in ("ok", "retired") or self.line_inside is False
 
     @property
     def qualname(self) -> str:
@@ -76,6 +86,11 @@ def check_notes(notes_dir: Path, upstream: Path, history_roots: Sequence[Path] =
 def _check_citation(context: History, target: str, citation: Citation) -> Finding:
     finding = _check_anchor(context, target, citation.anchor)
     finding = replace(finding, note=citation.note, cited=citation.cited, line=citation.line)
+    if citation.anchor.retired:
+        return finding
+    if citation.line_text is not None and citation.line is not None and finding.current is not None:
+        if finding.status in ("ok", "moved", "changed"):
+            return _check_cited_line(context, finding, citation)
     if citation.line is not None and finding.current is not None and finding.status in ("ok", "moved", "changed"):
         inside = (
             finding.current.start <= citation.line <= finding.current.end
@@ -85,9 +100,35 @@ def _check_citation(context: History, target: str, citation: Citation) -> Findin
     return finding
 
 
+def _check_cited_line(context: History, finding: Finding, citation: Citation) -> Finding:
+    """A `file.py:LINE` citation is an anchor of its own: the line's text, found again inside its symbol's
+    current code. ok: same line, same text; moved: the same text at another line (the nearest to where the
+    line sat inside the symbol); changed: the text is gone from the symbol. Never ok when the line holds other
+    text, whatever the symbol did."""
+    assert finding.current is not None and citation.line is not None and citation.line_text is not None
+    current = finding.current
+    lines = editor_lines(source_text(context.upstream, current.path))[current.start - 1 : current.end]
+    expected = current.start + (citation.line - citation.anchor.start)
+    found = [current.start + index for index, text in enumerate(lines) if text.strip() == citation.line_text]
+    base = replace(finding, line_text=citation.line_text, symbol_status=finding.status, line_inside=None)
+    if citation.line in found:
+        return replace(base, status="ok", line_now=citation.line)
+    if found:
+        nearest = min(found, key=lambda line: (abs(line - expected), line))
+        return replace(base, status="moved", line_now=nearest)
+    around = max(expected - 1, current.start)
+    nearby = tuple(
+        f"{number}: {text}"
+        for number, text in enumerate(lines[around - current.start : around - current.start + 3], start=around)
+    )
+    return replace(base, status="changed", nearby=nearby)
+
+
 def _check_anchor(context: History, target: str, anchor: Anchor) -> Finding:
     recorded = Location(anchor.path, anchor.start, anchor.end, anchor.fingerprint)
     base = Finding(target=target, anchor=anchor.symbol, kind=anchor.kind, status="missing", recorded=recorded)
+    if anchor.retired:
+        return replace(base, status="retired")
     try:
         same_name = [
             symbol for symbol in file_definitions(context.upstream, anchor.path) if symbol.qualname == anchor.qualname
@@ -97,11 +138,18 @@ def _check_anchor(context: History, target: str, anchor: Anchor) -> Finding:
     if len(same_name) > 1:
         return replace(base, status="ambiguous", matches=tuple(_location(symbol) for symbol in same_name))
     if not same_name:
-        return replace(base, suggestions=tuple(suggest(context, anchor)))
+        suggestions = tuple(suggest(context, anchor))
+        deleted = not suggestions or suggestions[0].score < DELETED_BELOW
+        return replace(base, status="deleted" if deleted else "missing", suggestions=suggestions)
     symbol = same_name[0]
     current = _location(symbol)
     if not symbol.has_fingerprint(anchor.fingerprint):
-        return replace(base, status="changed", current=current, diff=diff_against_recorded(context, anchor, symbol))
+        old = recorded_symbol(context, anchor)
+        cosmetic = (
+            old is not None and bool(symbol.logic_fingerprint) and old[0].logic_fingerprint == symbol.logic_fingerprint
+        )
+        diff = diff_against_recorded(context, anchor, symbol)
+        return replace(base, status="changed", current=current, diff=diff, cosmetic=cosmetic)
     unmoved = (symbol.start_line, symbol.end_line) == (anchor.start, anchor.end)
     # a record of the old fingerprint form counts as moved, so that `check --fix` rewrites it in the new form
     status: Status = "ok" if unmoved and symbol.fingerprint == anchor.fingerprint else "moved"
@@ -122,10 +170,14 @@ class MendRequest:
     fix: bool = False
     accept: tuple[str, ...] = ()
     relink: tuple[str, str] | None = None
+    accept_cosmetic: bool = False
+    retire: tuple[str, ...] = ()
+    rewrite_lines: bool = False  # with fix: also rewrite `file.py:LINE` in the prose to the line's new number
+    stamp: PinStamp | None = None  # the current pin: what mended lines belong to
 
     @property
     def any(self) -> bool:
-        return self.fix or bool(self.accept) or self.relink is not None
+        return self.fix or bool(self.accept) or self.relink is not None or self.accept_cosmetic or bool(self.retire)
 
 
 @dataclass(frozen=True)
@@ -144,12 +196,19 @@ def check_and_mend(notes_dir: Path, upstream: Path, request: MendRequest = MendR
     """Check every anchor, apply the mends asked for, check again, and remember the health for `list`."""
     findings = check_notes(notes_dir, upstream)
     mended: list[tuple[str, tuple[Mend, ...]]] = []
+    stamp = request.stamp
     if request.fix:
-        mended.append(("rewrote the lines of", tuple(fix_moved(notes_dir, findings))))
+        fixed = fix_moved(notes_dir, findings, stamp, rewrite_lines=request.rewrite_lines)
+        mended.append(("rewrote the lines of", tuple(fixed)))
     for ref in request.accept:
-        mended.append(("accepted the current code of", tuple(accept_changed(notes_dir, findings, ref))))
+        mended.append(("accepted the current code of", tuple(accept_changed(notes_dir, findings, ref, stamp))))
+    if request.accept_cosmetic:
+        cosmetic = accept_changed(notes_dir, findings, "", stamp, cosmetic=True)
+        mended.append(("accepted the docstring-only changes of", tuple(cosmetic)))
     if request.relink:
-        mended.append(("relinked", tuple(relink_missing(notes_dir, upstream, findings, *request.relink))))
+        mended.append(("relinked", tuple(relink_missing(notes_dir, upstream, findings, *request.relink, stamp))))
+    for ref in request.retire:
+        mended.append(("retired", tuple(retire_deleted(notes_dir, findings, ref))))
     if request.any:
         findings = check_notes(notes_dir, upstream)
     write_last_check(notes_dir, findings)
@@ -158,6 +217,7 @@ def check_and_mend(notes_dir: Path, upstream: Path, request: MendRequest = MendR
 
 def summary_counts(findings: Sequence[Finding]) -> dict[str, int]:
     counts: dict[str, int] = {status: 0 for status in STATUSES}
+    counts["cosmetic"] = sum(finding.cosmetic for finding in findings)
     for finding in findings:
         counts[finding.status] += 1
     counts["line left its symbol"] = sum(1 for finding in findings if finding.line_inside is False)
@@ -203,6 +263,17 @@ def finding_data(finding: Finding) -> dict[str, object]:
         data.update({"note": finding.note, "cited": finding.cited})
     if finding.line is not None:
         data.update({"line": finding.line, "line_inside": finding.line_inside})
+    if finding.line_text is not None:
+        data.update(
+            {
+                "line_text": finding.line_text,
+                "line_now": finding.line_now,
+                "nearby": list(finding.nearby),
+                "symbol_status": finding.symbol_status,
+            }
+        )
+    if finding.status == "changed":
+        data["cosmetic"] = finding.cosmetic
     if finding.diff is not None:
         data["diff"] = finding.diff
     return data

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from urllib.parse import quote
 
-from phase17.annotations import QUESTIONS_FILE, Anchor, Citation, load_notes_if_present
+from phase17.annotations import QUESTIONS_FILE, Anchor, Citation, NotesFile, load_notes_if_present
 from phase17.errors import Phase17Error, WriteError
 from phase17.guide import PROMPT_KEYS, ReadingList
 from phase17.pin import Pin
@@ -32,7 +32,10 @@ def export_markdown(notes_dir: Path, reading_list: ReadingList, pin: Pin) -> str
         lines += [f"## {target.number}. {target.title} (`{target.key}`)", "", f"`{target.path}`: {target.sentence}", ""]
         if notes and notes.anchors:
             lines.append("Anchored symbols:")
-            lines += [f"- {_link(pin, notes.pin.commit, anchor)} ({anchor.kind})" for anchor in notes.anchors]
+            lines += [
+                f"- {_link(pin, _commit_of(anchor, notes), anchor)} ({anchor.kind}){_retired(anchor)}"
+                for anchor in notes.anchors
+            ]
             lines.append("")
         for key in PROMPT_KEYS:
             text = notes.notes.get(key, "").strip() if notes else ""
@@ -40,7 +43,8 @@ def export_markdown(notes_dir: Path, reading_list: ReadingList, pin: Pin) -> str
         if notes and notes.citations:
             lines.append("Cited in these notes:")
             lines += [
-                f"- {_link(pin, notes.pin.commit, c.anchor, c.cited)} (in {c.note.replace('_', ' ')})"
+                f"- {_link(pin, _commit_of(c.anchor, notes), c.anchor, c.cited, c.line)}"
+                f" (in {c.note.replace('_', ' ')}){_retired(c.anchor)}"
                 for c in notes.citations
             ]
             lines.append("")
@@ -60,7 +64,9 @@ def export_markdown(notes_dir: Path, reading_list: ReadingList, pin: Pin) -> str
         if cited:
             lines.append("Cited:")
             lines += [
-                f"- {_link(pin, answers.pin.commit if answers else pin.commit, c.anchor, c.cited)}" for c in cited
+                f"- {_link(pin, _commit_of(c.anchor, answers) if answers else pin.commit, c.anchor, c.cited, c.line)}"
+                f"{_retired(c.anchor)}"
+                for c in cited
             ]
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
@@ -75,9 +81,23 @@ def _commit_link(pin: Pin) -> str:
     return f"[{pin.short}]({url})" if url else code_span(pin.short)
 
 
-def _link(pin: Pin, commit: str, anchor: Anchor, label: str | None = None) -> str:
-    """A link to the anchor's lines at `commit`; plain text when the address would not be a plain https one."""
-    lines = f"#L{anchor.start}" + (f"-L{anchor.end}" if anchor.end != anchor.start else "")
+def _commit_of(anchor: Anchor, notes: NotesFile) -> str:
+    """The commit an anchor's recorded lines belong to: where its code was last seen, its own stamp, or the file's."""
+    return anchor.retired or anchor.commit or notes.pin.commit
+
+
+def _retired(anchor: Anchor) -> str:
+    return f" (retired: this code is gone after {anchor.retired[:12]})" if anchor.retired else ""
+
+
+def _link(pin: Pin, commit: str, anchor: Anchor, label: str | None = None, line: int | None = None) -> str:
+    """A link to the anchor's lines (or the cited line) at `commit`, the commit those lines belong to; plain text
+    when the address would not be a plain https one."""
+    lines = (
+        f"#L{line}"
+        if line is not None
+        else f"#L{anchor.start}" + (f"-L{anchor.end}" if anchor.end != anchor.start else "")
+    )
     url = safe_url(f"{_repository(pin)}/blob/{commit}/{quote(anchor.path)}{lines}")
     shown = code_span(label or anchor.qualname)
     where = code_span(f"{anchor.path}:{anchor.start}-{anchor.end}")

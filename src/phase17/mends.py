@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from phase17.annotations import Anchor, NotesFile, load_notes, locked, save_notes
+from phase17.annotations import Anchor, Citation, NotesFile, PinStamp, load_notes, locked, save_notes
 from phase17.errors import MendError
 from phase17.refs import parse_ref
 from phase17.sourcetree import find_symbol
@@ -28,12 +29,17 @@ class Mend:
     after: str
 
 
-def fix_moved(notes_dir: Path, findings: Sequence[Finding]) -> list[Mend]:
-    """Rewrite the recorded lines of anchors that only moved (same fingerprint). The reader's prose is untouched."""
+def fix_moved(
+    notes_dir: Path, findings: Sequence[Finding], stamp: PinStamp | None = None, *, rewrite_lines: bool = False
+) -> list[Mend]:
+    """Rewrite the recorded lines of anchors that only moved (same fingerprint) and of cited lines found again
+    at another line. The reader's prose is untouched, unless `rewrite_lines`: then a `file.py:LINE` in it is
+    rewritten to the line's new number."""
     moved = [finding for finding in findings if finding.status == "moved" and finding.current is not None]
     return _rewrite(
         notes_dir,
         moved,
+        stamp,
         lambda anchor, finding: (
             replace(
                 anchor, start=finding.current.start, end=finding.current.end, fingerprint=finding.current.fingerprint
@@ -41,18 +47,27 @@ def fix_moved(notes_dir: Path, findings: Sequence[Finding]) -> list[Mend]:
             if finding.current
             else anchor
         ),
+        rewrite_lines=rewrite_lines,
     )
 
 
-def accept_changed(notes_dir: Path, findings: Sequence[Finding], ref: str) -> list[Mend]:
-    """Take the current lines and fingerprint of a changed anchor, once the reader has reviewed the change."""
-    chosen = [f for f in findings if f.status == "changed" and _names(f, ref)]
-    if not chosen:
+def accept_changed(
+    notes_dir: Path, findings: Sequence[Finding], ref: str, stamp: PinStamp | None = None, *, cosmetic: bool = False
+) -> list[Mend]:
+    """Take the current lines and fingerprint of changed anchors once the reader has reviewed them: the anchor
+    named `ref` (a reference, or a target's name for all of its changed anchors), or with `cosmetic` every
+    change that is only docstrings or comments."""
+    if cosmetic:
+        chosen = [f for f in findings if f.status == "changed" and f.cosmetic]
+    else:
+        chosen = [f for f in findings if f.status == "changed" and (_names(f, ref) or f.target == ref)]
+    if not chosen and not cosmetic:
         candidates = sorted({f.anchor for f in findings if f.status == "changed"})
         raise MendError(f"no changed anchor named {ref!r}; changed now: {', '.join(candidates) or 'none'}.")
     return _rewrite(
         notes_dir,
         chosen,
+        stamp,
         lambda anchor, finding: (
             replace(
                 anchor, start=finding.current.start, end=finding.current.end, fingerprint=finding.current.fingerprint
@@ -63,11 +78,18 @@ def accept_changed(notes_dir: Path, findings: Sequence[Finding], ref: str) -> li
     )
 
 
-def relink_missing(notes_dir: Path, upstream: Path, findings: Sequence[Finding], ref: str, new_ref: str) -> list[Mend]:
+def relink_missing(
+    notes_dir: Path,
+    upstream: Path,
+    findings: Sequence[Finding],
+    ref: str,
+    new_ref: str,
+    stamp: PinStamp | None = None,
+) -> list[Mend]:
     """Point a missing anchor at another symbol, which must resolve to exactly one definition."""
-    chosen = [f for f in findings if f.status == "missing" and _names(f, ref)]
+    chosen = [f for f in findings if f.status in ("missing", "deleted") and _names(f, ref)]
     if not chosen:
-        candidates = sorted({f.anchor for f in findings if f.status == "missing"})
+        candidates = sorted({f.anchor for f in findings if f.status in ("missing", "deleted")})
         raise MendError(f"no missing anchor named {ref!r}; missing now: {', '.join(candidates) or 'none'}.")
     matches = find_symbol(upstream, parse_ref(new_ref)).symbols
     if len(matches) != 1:
@@ -80,6 +102,7 @@ def relink_missing(notes_dir: Path, upstream: Path, findings: Sequence[Finding],
     return _rewrite(
         notes_dir,
         chosen,
+        stamp,
         lambda anchor, finding: Anchor(
             symbol=target.ref,
             kind=target.kind,
@@ -90,29 +113,64 @@ def relink_missing(notes_dir: Path, upstream: Path, findings: Sequence[Finding],
     )
 
 
+def retire_deleted(notes_dir: Path, findings: Sequence[Finding], ref: str) -> list[Mend]:
+    """Keep a note whose code is gone: mark its anchor retired at the commit its recorded lines belong to (so the
+    export still links there), and stop flagging it. The prose is untouched."""
+    chosen = [f for f in findings if f.status in ("deleted", "missing") and _names(f, ref)]
+    if not chosen:
+        candidates = sorted({f.anchor for f in findings if f.status in ("deleted", "missing")})
+        raise MendError(
+            f"no deleted or missing anchor named {ref!r}; such anchors now: {', '.join(candidates) or 'none'}."
+        )
+    return _rewrite(notes_dir, chosen, None, lambda anchor, finding: replace(anchor, retired=anchor.commit or "?"))
+
+
 def _names(finding: Finding, ref: str) -> bool:
     return ref in (finding.anchor, finding.qualname, finding.cited)
 
 
-def _rewrite(notes_dir: Path, findings: Sequence[Finding], change: AnchorChange) -> list[Mend]:
+def _rewrite(
+    notes_dir: Path,
+    findings: Sequence[Finding],
+    stamp: PinStamp | None,
+    change: AnchorChange,
+    *,
+    rewrite_lines: bool = False,
+) -> list[Mend]:
+    """Apply `change` to the anchors of `findings`, file by file (locked, backed up). What is rewritten takes the
+    current pin's commit (`stamp`) as the commit its lines belong to; when every anchor of a file then belongs to
+    one commit, that commit becomes the file's pin stamp."""
     mends: list[Mend] = []
     for name in sorted({finding.target for finding in findings}):
         mine = [finding for finding in findings if finding.target == name]
         with locked(notes_dir, name):
             notes = load_notes(notes_dir, name)
-            updated, done = _apply(notes, mine, change)
+            updated, done = _apply(notes, mine, change, stamp, rewrite_lines)
             if done:
                 save_notes(notes_dir, updated, backup=True)
                 mends.extend(done)
     return mends
 
 
-def _apply(notes: NotesFile, findings: list[Finding], change: AnchorChange) -> tuple[NotesFile, list[Mend]]:
+def _apply(
+    notes: NotesFile, findings: list[Finding], change: AnchorChange, stamp: PinStamp | None, rewrite_lines: bool
+) -> tuple[NotesFile, list[Mend]]:
     done: list[Mend] = []
+    texts = dict(notes.notes)
 
     def mended(anchor: Anchor, finding: Finding) -> Anchor:
         new = change(anchor, finding)
-        if new != anchor:
+        if new != anchor and stamp is not None and new.retired is None:
+            new = replace(new, commit=stamp.commit)
+        if new.retired == "?":
+            new = replace(new, retired=anchor.commit or notes.pin.commit)
+        if (new.symbol, new.start, new.end, new.fingerprint, new.retired) != (
+            anchor.symbol,
+            anchor.start,
+            anchor.end,
+            anchor.fingerprint,
+            anchor.retired,
+        ):
             done.append(
                 Mend(
                     notes.name,
@@ -133,7 +191,41 @@ def _apply(notes: NotesFile, findings: list[Finding], change: AnchorChange) -> t
     citations = []
     for citation in notes.citations:
         key = (citation.anchor.symbol, citation.anchor.start, citation.anchor.fingerprint, citation.cited)
-        citations.append(
-            replace(citation, anchor=mended(citation.anchor, by_anchor[key])) if key in by_anchor else citation
-        )
-    return replace(notes, anchors=anchors, citations=tuple(citations)), done
+        finding = by_anchor.get(key)
+        if finding is None:
+            citations.append(citation)
+            continue
+        updated = replace(citation, anchor=mended(citation.anchor, finding))
+        if finding.line_now is not None and finding.line_now != citation.line and updated.anchor != citation.anchor:
+            updated = replace(updated, line=finding.line_now)
+            if rewrite_lines:
+                updated = _rewrite_prose(texts, updated, citation.line, finding.line_now)
+        citations.append(updated)
+    result = replace(notes, anchors=anchors, citations=tuple(citations), notes=texts)
+    return _one_stamp(result, stamp), done
+
+
+def _rewrite_prose(texts: dict[str, str], citation: Citation, old: int | None, new: int) -> Citation:
+    """`file.py:OLD` becomes `file.py:NEW` in the note's text (only that citation, only when asked)."""
+    if old is None or not citation.cited.endswith(f":{old}"):
+        return citation
+    rewritten = citation.cited[: -len(str(old))] + str(new)
+    pattern = re.compile(rf"(?<![\w/.]){re.escape(citation.cited)}(?!\d)")
+    texts[citation.note] = pattern.sub(rewritten, texts.get(citation.note, ""))
+    return replace(citation, cited=rewritten)
+
+
+def _one_stamp(notes: NotesFile, stamp: PinStamp | None) -> NotesFile:
+    """When every live anchor's lines belong to one commit, say it once, in the file's pin stamp."""
+    everything = [*notes.anchors, *(citation.anchor for citation in notes.citations)]
+    commits = {anchor.commit or notes.pin.commit for anchor in everything if anchor.retired is None}
+    if len(commits) != 1:
+        return notes
+    (commit,) = commits
+    tag = stamp.tag if stamp is not None and stamp.commit == commit else notes.pin.tag
+    return replace(
+        notes,
+        pin=PinStamp(tag=tag, commit=commit),
+        anchors=tuple(replace(anchor, commit=None) for anchor in notes.anchors),
+        citations=tuple(replace(c, anchor=replace(c.anchor, commit=None)) for c in notes.citations),
+    )

@@ -172,6 +172,8 @@ class AnchorEntry(_Model):
     start: Line
     end: Line
     fingerprint: Text
+    commit: Annotated[Text, AfterValidator(_sha)] | None = None
+    retired: Annotated[Text, AfterValidator(_sha)] | None = None
 
     @field_validator("end")
     @classmethod
@@ -186,6 +188,7 @@ class CitationEntry(AnchorEntry):
     note: Annotated[Union[StrictStr, StrictInt], AfterValidator(str)]
     cited: Text
     line: Line | None = None
+    line_text: StrictStr | None = None
 
 
 def _note_texts(value: Any) -> Any:

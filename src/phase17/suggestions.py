@@ -8,6 +8,7 @@ import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from phase17.annotations import Anchor
@@ -54,16 +55,28 @@ class History:
 
 def recorded_source(context: History, anchor: Anchor) -> list[str] | None:
     """The anchor's source as recorded: the version in upstream/'s history whose definition has its fingerprint."""
+    found = recorded_symbol(context, anchor)
+    return found[1] if found else None
+
+
+def recorded_symbol(context: History, anchor: Anchor) -> tuple[Symbol, list[str]] | None:
+    """The anchor's definition as recorded, and its lines, from upstream/'s history (None when not kept there)."""
     if anchor.path not in context.versions:
         context.versions[anchor.path] = [
             item.content for root in context.history_roots for item in file_history(root, anchor.path)
         ]
     for content in context.versions[anchor.path]:
-        for symbol in parse_definitions(content, anchor.path):
+        for symbol in _definitions_of(content, anchor.path):
             if symbol.qualname == anchor.qualname and symbol.has_fingerprint(anchor.fingerprint):
                 lines = editor_lines(content.decode("utf-8", errors="replace"))
-                return lines[symbol.start_line - 1 : symbol.end_line]
+                return symbol, lines[symbol.start_line - 1 : symbol.end_line]
     return None
+
+
+@lru_cache(maxsize=64)
+def _definitions_of(content: bytes, path: str) -> tuple[Symbol, ...]:
+    """Each old version of a file is parsed once per process, however many anchors it holds (issue 12)."""
+    return tuple(parse_definitions(content, path))
 
 
 def diff_against_recorded(context: History, anchor: Anchor, symbol: Symbol) -> str | None:

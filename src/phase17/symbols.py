@@ -54,6 +54,7 @@ class Symbol:
     fingerprint: str  # ignores whitespace, comments and quote style (a reformat is not a change), keeps blocks
     scope: str = ""  # qualname of the enclosing class or function, "" at module level
     legacy_fingerprint: str = ""  # the same without block structure, as phase17 recorded it before
+    logic_fingerprint: str = ""  # the same without docstrings: equal when only docstrings or comments changed
 
     def has_fingerprint(self, recorded: str) -> bool:
         """Is `recorded` this code's fingerprint? A record made before fingerprints kept blocks (no prefix) is
@@ -218,6 +219,7 @@ def parse_definitions(source: bytes, path: str) -> list[Symbol]:
                 fingerprint=fingerprints.of(site.start_byte, site.end_byte),
                 scope=site.scope,
                 legacy_fingerprint=fingerprints.of(site.start_byte, site.end_byte, blocks=False),
+                logic_fingerprint=fingerprints.of(site.start_byte, site.end_byte, docstrings=False),
             )
         )
     return symbols
@@ -420,6 +422,7 @@ class _Fingerprinter:
         self._starts: list[int] = []
         self._tokens: list[str] = []
         self._opened_at: list[int] = []  # for a block's end: where the block began (else -1)
+        self._docstring: list[bool] = []  # is the token a docstring (the first statement of a body, a string)
         cursor = root.walk()
         while True:
             node = cursor.node
@@ -428,7 +431,7 @@ class _Fingerprinter:
                 self._add(node.start_byte, self._OPEN)
             elif node.type in ("comment", "string") or node.child_count == 0:
                 if node.type != "comment":
-                    self._add(node.start_byte, _normalized_token(node))
+                    self._add(node.start_byte, _normalized_token(node), docstring=_is_docstring(node))
             if node.type not in ("comment", "string") and cursor.goto_first_child():
                 continue
             while True:  # the node under the cursor is finished: close it, then move on
@@ -440,18 +443,25 @@ class _Fingerprinter:
                 if not cursor.goto_parent():
                     return
 
-    def _add(self, start: int, token: str, opened_at: int = -1) -> None:
+    def _add(self, start: int, token: str, opened_at: int = -1, docstring: bool = False) -> None:
         self._starts.append(start)
         self._tokens.append(token)
         self._opened_at.append(opened_at)
+        self._docstring.append(docstring)
 
-    def of(self, start_byte: int, end_byte: int, *, blocks: bool = True) -> str:
+    def of(self, start_byte: int, end_byte: int, *, blocks: bool = True, docstrings: bool = True) -> str:
+        """The fingerprint of the tokens in a byte range; `docstrings=False` leaves docstrings out (the code's
+        logic alone: a docstring reflow is a cosmetic change)."""
         low = bisect.bisect_left(self._starts, start_byte)
         high = bisect.bisect_left(self._starts, end_byte)
         tokens = [
             token
-            for token, opened_at in zip(self._tokens[low:high], self._opened_at[low:high], strict=True)
-            if (blocks or token not in (self._OPEN, self._CLOSE)) and (opened_at < 0 or opened_at >= start_byte)
+            for token, opened_at, docstring in zip(
+                self._tokens[low:high], self._opened_at[low:high], self._docstring[low:high], strict=True
+            )
+            if (blocks or token not in (self._OPEN, self._CLOSE))
+            and (opened_at < 0 or opened_at >= start_byte)
+            and (docstrings or not docstring)
         ]  # the end of an enclosing block that ends with this definition is not this definition's
         kept = [
             token
@@ -462,6 +472,20 @@ class _Fingerprinter:
         ]
         digest = hashlib.sha256("\x1f".join(kept).encode("utf-8", "surrogatepass")).hexdigest()[:16]
         return f"{FINGERPRINT_PREFIX}{digest}" if blocks else digest
+
+
+def _is_docstring(node: tree_sitter.Node) -> bool:
+    """A string that is a whole statement, the first of a module, class or function body."""
+    statement = node.parent
+    if statement is None or statement.type != "expression_statement" or statement.named_child_count != 1:
+        return False
+    body = statement.parent
+    if body is None or body.type not in ("block", "module"):
+        return False
+    before = statement.prev_named_sibling
+    while before is not None and before.type == "comment":
+        before = before.prev_named_sibling
+    return before is None
 
 
 def _normalized_token(node: tree_sitter.Node) -> str:

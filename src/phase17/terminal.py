@@ -363,14 +363,14 @@ def print_lookup(upstream: Path, lookup: Lookup, within: str | None, show_source
         session.err.print(problem)
 
 
-def report_findings(outcome: drift.CheckOutcome, as_json: bool) -> None:
+def report_findings(outcome: drift.CheckOutcome, as_json: bool, *, diffs: bool = False) -> None:
     """The findings (or their JSON records), then exit 1 if any needs the reader, else 0."""
     from phase17 import drift, render
 
     if as_json:
         print_json([drift.finding_data(finding) for finding in outcome.findings])
     else:
-        session.out.print(render.findings_report(outcome.findings))
+        session.out.print(render.findings_report(outcome.findings, diffs=diffs))
     raise typer.Exit(code=1 if outcome.has_problems else 0)
 
 

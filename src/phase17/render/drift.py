@@ -9,81 +9,119 @@ from rich.text import Text
 
 from phase17.drift import STATUSES, CheckOutcome, Finding, summary_counts
 from phase17.mends import Mend
-from phase17.render.layout import FittedTable, diff_lines
+from phase17.render.layout import diff_lines
 
-_STATUS_STYLE = {"ok": "green", "moved": "cyan", "changed": "yellow", "missing": "red", "ambiguous": "magenta"}
+_STATUS_STYLE = {
+    "ok": "green",
+    "moved": "cyan",
+    "changed": "yellow",
+    "missing": "red",
+    "deleted": "red",
+    "ambiguous": "magenta",
+}
 
 
-def findings_report(findings: Sequence[Finding]) -> RenderableType:
-    """A table per notes file, then the diff of each changed anchor and the suggestions for each missing one."""
+def findings_report(findings: Sequence[Finding], *, diffs: bool = False) -> RenderableType:
+    """One line per finding under its notes file, then the counts per status and per target, then what to run.
+    With `diffs`, each changed symbol's diff follows, once however many notes cite it."""
     parts: list[RenderableType] = []
     for target in sorted({finding.target for finding in findings}, key=lambda name: (name == "questions", name)):
         mine = [finding for finding in findings if finding.target == target]
-        rows = []
-        for finding in mine:
-            label = Text(finding.qualname)
-            cited = (
-                "-"
-                if finding.cited is None
-                else f"{finding.note}" + (f" ({finding.cited})" if finding.line is not None else "")
-            )
-            status = Text(finding.status, style=_STATUS_STYLE[finding.status])
-            if finding.line_inside is False:
-                status.append(" (line left)", style="red")
-            now = "-" if finding.current is None else f"{finding.current.start}-{finding.current.end}"
-            if finding.status == "ambiguous":
-                now = ", ".join(f"{m.start}-{m.end}" for m in finding.matches)
-            rows.append((label, status, finding.kind, f"{finding.recorded.start}-{finding.recorded.end}", now, cited))
-        parts.append(FittedTable(("anchor", "status", "kind", "recorded", "now", "cited in"), rows, title=target))
-        for finding in mine:
-            parts.extend(_finding_details(finding))
+        problems = sum(finding.is_problem for finding in mine)
+        parts.append(Text(f"{target}: {len(mine)} anchors, {problems} to look at", style="bold"))
+        parts += [_finding_line(finding) for finding in mine]
+    if diffs:
+        parts += _diffs_once(findings)
     counts = summary_counts(findings)
-    line = ", ".join(f"{counts[status]} {status}" for status in STATUSES)
+    line = ", ".join(f"{counts[status]} {status}" for status in STATUSES if counts[status] or status == "ok")
+    if counts["cosmetic"]:
+        line += f" ({counts['cosmetic']} of the changed only in docstrings or comments)"
     if counts["line left its symbol"]:
         line += f"; {counts['line left its symbol']} cited line(s) left their symbol"
     parts.append(Text(line, style="bold"))
+    parts += _next_steps(findings, diffs)
     return Group(*parts)
 
 
-def _finding_details(finding: Finding) -> list[RenderableType]:
-    details: list[RenderableType] = []
-    where = f"{finding.target}: {finding.anchor}"
-    if finding.status == "changed":
-        details.append(
-            Text(f"changed  {where} (review it, then: phase17 check --accept {finding.qualname})", style="yellow")
+def _finding_line(finding: Finding) -> Text:
+    """`  status  qualname  recorded -> now  what to know`, printed whole (no wrapping, no cropping)."""
+    line = Text("  ", no_wrap=True, overflow="ignore")
+    status = finding.status + (" (docstring only)" if finding.cosmetic else "")
+    line.append(f"{status:<10}", style=_STATUS_STYLE[finding.status])
+    line.append(f" {finding.qualname}")
+    recorded = f"{finding.recorded.start}-{finding.recorded.end}"
+    if finding.current is not None and finding.status in ("moved", "changed"):
+        line.append(f"  {recorded} -> {finding.current.start}-{finding.current.end}", style="dim")
+    elif finding.status == "ambiguous":
+        line.append(
+            f"  {len(finding.matches)} definitions: " + ", ".join(f"{m.start}-{m.end}" for m in finding.matches)
         )
+    if finding.cited is not None:
+        line.append(f"  cited in {finding.note} as {finding.cited}", style="dim")
+    if finding.suggestions and finding.status == "missing":
+        best = finding.suggestions[0]
+        line.append(f"  -> {best.ref} ({best.score:.2f}, {best.reason})")
+    elif finding.status == "deleted":
+        closest = finding.suggestions[0] if finding.suggestions else None
+        line.append(
+            "  no successor"
+            + (f"; closest, not a successor: {closest.ref.split('::')[-1]} ({closest.score:.2f})" if closest else "")
+        )
+    if finding.line_inside is False and finding.current is not None:
+        line.append(f"  line {finding.line} left it (now {finding.current.start}-{finding.current.end})", style="red")
+    if finding.line_text is not None and finding.line_now is not None and finding.line_now != finding.line:
+        line.append(
+            f"  the line is at {finding.line_now} now; the note still says {finding.cited} "
+            "(--fix records the line; --rewrite-lines also rewrites the prose)",
+            style="cyan",
+        )
+    if finding.line_text is not None and finding.status == "changed":
+        line.append(f"  line {finding.line} held {finding.line_text!r}: gone from the symbol", style="yellow")
+        if finding.nearby:
+            line.append("; around it now: " + " | ".join(finding.nearby), style="dim")
+    return line
+
+
+def _diffs_once(findings: Sequence[Finding]) -> list[RenderableType]:
+    shown: set[tuple[str, str]] = set()
+    parts: list[RenderableType] = []
+    for finding in findings:
+        if finding.status != "changed":
+            continue
+        key = (finding.anchor, finding.diff or "")
+        if key in shown:
+            continue
+        shown.add(key)
+        cited_by = sorted({f"{other.target}" for other in findings if other.anchor == finding.anchor})
+        header = f"changed  {finding.anchor} (cited by {', '.join(cited_by)})"
+        parts.append(Text(header + ("  docstring or comments only" if finding.cosmetic else ""), style="yellow"))
         if finding.diff:
-            details.append(diff_lines(finding.diff))
+            parts.append(diff_lines(finding.diff))
         else:
-            details.append(
+            parts.append(
                 Text("  (the recorded text is not in upstream/'s history, so no diff can be shown)", style="dim")
             )
-    if finding.status == "missing":
-        details.append(Text(f"missing  {where}", style="red"))
-        if not finding.suggestions:
-            details.append(
-                Text("  no candidate found; relink by hand: phase17 check --relink REF NEW_REF", style="dim")
-            )
-        for suggestion in finding.suggestions:
-            details.append(
-                Text(
-                    f"  -> {suggestion.ref}  lines {suggestion.start}-{suggestion.end}  score "
-                    f"{suggestion.score:.2f}  {suggestion.reason}"
-                )
-            )
-        if finding.suggestions:
-            details.append(
-                Text(f"  relink: phase17 check --relink {finding.qualname} {finding.suggestions[0].ref}", style="dim")
-            )
-    if finding.line_inside is False and finding.current is not None:
-        details.append(
-            Text(
-                f"line left  {finding.cited}: line {finding.line} is no longer inside {finding.qualname} "
-                f"(now {finding.current.start}-{finding.current.end}); edit the note's prose to cite the new line.",
-                style="red",
-            )
-        )
-    return details
+    return parts
+
+
+def _next_steps(findings: Sequence[Finding], diffs: bool) -> list[RenderableType]:
+    statuses = {finding.status for finding in findings}
+    steps = []
+    if "moved" in statuses:
+        steps.append("phase17 check --fix  rewrites the lines of anchors that only moved (never your prose)")
+    if "changed" in statuses:
+        if not diffs:
+            steps.append("phase17 check --diff  shows each changed symbol's diff, once")
+        steps.append("phase17 check --accept REF_OR_TARGET ...  takes the current code of reviewed changes")
+        if any(finding.cosmetic for finding in findings):
+            steps.append("phase17 check --accept-cosmetic  takes every change that is only docstrings or comments")
+    if "missing" in statuses:
+        best = next(f for f in findings if f.status == "missing")
+        if best.suggestions:
+            steps.append(f"phase17 check --relink {best.qualname} {best.suggestions[0].ref}  (the first missing one)")
+    if "deleted" in statuses:
+        steps.append("phase17 check --retire REF  keeps a note on deleted code and stops flagging it")
+    return [Text(f"  {step}", style="dim", no_wrap=True, overflow="ignore") for step in steps]
 
 
 def mends(items: Sequence[Mend], action: str) -> RenderableType:
