@@ -5,7 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from helpers import FAKE_COMMIT, git
-from phase17.checkout import file_history, inspect_upstream, keep_as_history, same_commit
+from phase17.checkout import (
+    file_history,
+    inspect_upstream,
+    keep_as_history,
+    recorded_upstream_commits,
+    same_commit,
+)
 from phase17.fetch import fetch_upstream
 from phase17.pin import load_pin
 
@@ -70,6 +76,7 @@ def test_edits_committed_or_amended_on_a_fetched_sdist_tree_never_match_the_pin(
     upstream = root / "upstream"
     pin = load_pin(root / "UPSTREAM_PIN.md")
     assert inspect_upstream(upstream, pin).status == "matches"
+    assert FAKE_COMMIT in recorded_upstream_commits(upstream)  # what `pin REF` back uses to restore 40 digits
     cpu = upstream / "vllm" / "platforms" / "cpu.py"
     cpu.write_text(cpu.read_text() + "\nEDITED = True\n")
     git(upstream, "commit", "-q", "-a", "--amend", "--no-edit")  # same message, same trailers

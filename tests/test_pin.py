@@ -98,3 +98,37 @@ def test_write_pin_rewrites_only_the_values_that_changed(tmp_path: Path):
         "0.30",
         "https://x.invalid/r #not-a-comment",
     )
+
+
+def test_the_prose_naming_the_version_follows_the_pin():
+    import shutil
+    import tempfile
+
+    shipped = Path(__file__).resolve().parent.parent / "UPSTREAM_PIN.md"
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "UPSTREAM_PIN.md"
+        shutil.copy(shipped, path)
+        pin = load_pin(path)
+        write_pin(path, replace(pin, tag="v0.23.0", commit="91df0fad4", pypi_version="0.23.0"))
+        text = path.read_text(encoding="utf-8")
+        assert "**vLLM v0.23.0 @ 91df0fa**" in text and "v0.22.1 @ 0decac0" not in text
+        write_pin(path, pin)  # and back, whole
+        assert path.read_text(encoding="utf-8") == shipped.read_text(encoding="utf-8")
+
+
+def test_a_repin_by_sdist_restores_a_full_commit_it_knows(monkeypatch, tmp_path: Path):
+    from phase17 import fetch, sdist
+    from phase17.errors import NetworkError
+
+    def unreachable(repository: str, tag: str) -> str:
+        raise NetworkError("Cannot reach the remote.", detail="test")
+
+    monkeypatch.setattr(fetch, "_remote_tag_commit", unreachable)
+    monkeypatch.setattr(sdist, "sdist_commit_id", lambda *args, **kwargs: "0decac0d9")
+    current = load_pin(Path(__file__).resolve().parent.parent / "UPSTREAM_PIN.md")
+    moved = replace(current, tag="v0.23.0", commit="91df0fad4", pypi_version="0.23.0")
+    full = "0decac0d96c42b49572498019f0a0e3600f50398"
+    back = fetch.plan_repin(moved, "v0.22.1", cache_dir=tmp_path, known_commits=("abc", full))
+    assert back.commit == full  # from upstream/'s history: `pin v0.22.1` going back restores all 40 digits
+    unknown = fetch.plan_repin(moved, "v0.22.1", cache_dir=tmp_path)
+    assert unknown.commit == "0decac0d9"  # nothing known: the sdist's prefix, as before

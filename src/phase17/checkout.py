@@ -122,3 +122,16 @@ def file_history(upstream: Path, path: str, limit: int = 20) -> list[HistoricFil
 def keep_as_history(upstream: Path, label: str) -> None:
     """Point refs/phase17/<label> at upstream/'s HEAD so the tree stays reachable after HEAD moves on."""
     gitrepo.keep_ref(upstream, label)
+
+
+def recorded_upstream_commits(upstream: Path) -> list[str]:
+    """Every upstream commit upstream/'s history names: the trailers of sdist trees, and git-fetched commits."""
+    if not gitrepo.git_available():
+        return []
+    try:
+        log = gitrepo.history_messages(upstream)
+    except Exception:  # no history is no knowledge, never a failure of the command asking
+        return []
+    found = re.findall(rf"^{COMMIT_TRAILER}: ([0-9a-f]{{7,40}})$", log, re.MULTILINE)
+    found += re.findall(r"^commit ([0-9a-f]{40})$", log, re.MULTILINE)
+    return list(dict.fromkeys(found))

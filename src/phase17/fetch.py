@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -213,12 +214,19 @@ def _write_provenance(tree: Path, fields: dict[str, str]) -> None:
 
 
 def plan_repin(
-    current: Pin, ref: str, *, cache_dir: Path, reporter: ProgressReporter | None = None, index_url: str | None = None
+    current: Pin,
+    ref: str,
+    *,
+    cache_dir: Path,
+    reporter: ProgressReporter | None = None,
+    index_url: str | None = None,
+    known_commits: Sequence[str] = (),
 ) -> Pin:
     """The pin that REF names: a tag (v0.23.0), a version (0.23.0) or a commit that a release tag points at.
 
     The commit comes from the git remote when it can be reached (a full sha), else from the version's sdist
-    (the 9-character prefix its _version.py records).
+    (the 9-character prefix its _version.py records), made whole when a full commit that starts with it is
+    known (the current pin, or the upstream commits upstream/'s history records: `known_commits`).
     """
     reporter = reporter or SilentReporter()
     ref = ref.strip()
@@ -232,6 +240,10 @@ def plan_repin(
             reporter.notice(f"{error} Reading the commit of {current.pypi_distribution} {version} from its PyPI sdist.")
             provisional = replace(current, tag=tag, pypi_version=version, commit="0" * 40)
             commit = sdist.sdist_commit_id(provisional, cache_dir, reporter, index_url)
+            whole = [
+                known for known in (current.commit, *known_commits) if len(known) == 40 and known.startswith(commit)
+            ]
+            commit = whole[0] if whole else commit
         return replace(current, tag=tag, commit=commit, pypi_version=version)
     if _HEX.match(ref):
         tags = gitrepo.remote_tags(current.repository)  # a bare commit needs git: PyPI cannot say which release

@@ -121,6 +121,11 @@ def head_commit(path: Path) -> HeadCommit:
     return HeadCommit(sha=sha.strip(), message=message, tree=tree.strip())
 
 
+def history_messages(path: Path) -> str:
+    """`git log --all` of a checkout (commit lines and messages), "" when it has none."""
+    return _run_git(path, "log", "--all", "--format=commit %H%n%B", missing_repository_ok=True) or ""
+
+
 def paths_changed_since(path: Path, tree: str) -> list[str]:
     """Files that differ between the tree `tree` and HEAD's (edits committed on top of a fetched tree)."""
     output = _run_git(path, "diff", "--name-only", "-z", tree, "HEAD", missing_repository_ok=True) or ""

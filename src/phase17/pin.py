@@ -94,8 +94,14 @@ def write_pin(pin_file: Path, pin: Pin) -> None:
     lines = text.splitlines(keepends=True)
     end = next(index for index in range(first_line - 1, len(lines)) if lines[index].strip() == "```")
     new_block = render_yaml(pin.to_data(), previous=block)
+    before, after = "".join(lines[: first_line - 1]), "".join(lines[end:])
+    old = parse_yaml(block, str(pin_file), line_offset=first_line - 1)
+    if isinstance(old, dict) and isinstance(old.get("tag"), str) and isinstance(old.get("commit"), str):
+        # the prose that names the version ("vLLM v0.22.1 @ 0decac0") is kept in step with the block
+        named, renamed = f"{old['tag']} @ {old['commit'][:7]}", f"{pin.tag} @ {pin.commit[:7]}"
+        before, after = before.replace(named, renamed), after.replace(named, renamed)
     try:
-        write_text_atomically(pin_file, "".join(lines[: first_line - 1]) + new_block + "".join(lines[end:]))
+        write_text_atomically(pin_file, before + new_block + after)
     except OSError as error:
         raise WriteError(
             f"{pin_file}: could not write ({error.strerror or error}); the previous pin is unchanged."

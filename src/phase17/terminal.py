@@ -336,7 +336,10 @@ def repin_and_check(project: ProjectPaths, current: Pin, ref: str, *, dry_run: b
     consent(current, "auto")
     reporter = render.RichReporter(session.err, session.verbose)
     try:
-        new = plan_repin(current, ref, cache_dir=cache_dir(), reporter=reporter)
+        from phase17.checkout import recorded_upstream_commits
+
+        known = recorded_upstream_commits(project.upstream) if project.upstream.is_dir() else []
+        new = plan_repin(current, ref, cache_dir=cache_dir(), reporter=reporter, known_commits=known)
         prefix = "Dry run: " if dry_run else ""
         session.err.print(
             f"{prefix}re-pinning {current.describe()} -> {new.describe()} ({new.commit}).", highlight=False
