@@ -1236,3 +1236,47 @@ def test_a_change_of_logic_is_not_cosmetic_and_accept_takes_a_whole_target(fetch
     assert len(cosmetic) >= 2 and not any(cosmetic)
     taken = invoke("check", "--accept", "interface")
     assert "Accepted the current code of 3 anchor(s)" in taken.stderr and "  changed" not in taken.stdout
+
+
+def test_retire_keeps_a_note_on_deleted_code_linked_where_it_was_last_seen(drifted: tuple[Path, str]):
+    project, v2 = drifted
+    first = load_pin(project / "UPSTREAM_PIN.md").commit
+    invoke("pin", "v9.9.10")
+    report = invoke("check")
+    assert (
+        "deleted    _get_backend_priorities" in report.stdout
+        and "--relink _get_backend_priorities" not in report.stdout
+    )
+    pin_file = project / "UPSTREAM_PIN.md"  # an https repository, so that the export has links to check
+    pin_file.write_text(re.sub(r"repository: .*", "repository: https://example.invalid/vllm", pin_file.read_text()))
+    retired = invoke("check", "--retire", "_get_backend_priorities", "--json")
+    assert "Retired 1 anchor(s)" in retired.stderr
+    found = [item for item in json.loads(retired.stdout) if item["anchor"].endswith("::_get_backend_priorities")]
+    assert found and {item["status"] for item in found} == {"retired"}
+    export = (project / "notebooks" / "phase17.md").read_text()
+    line = next(line for line in export.splitlines() if "_get_backend_priorities" in line)
+    assert (
+        f"/blob/{first}/vllm/platforms/cuda.py#L" in line and f"retired: this code is gone after {first[:12]}" in line
+    )
+    assert invoke("check", "--retire", "CpuPlatform").exit_code == 2  # only deleted or missing code is retired
+
+
+def test_mended_lines_carry_the_commit_they_belong_to_and_links_follow(drifted: tuple[Path, str]):
+    project, v2 = drifted
+    first = load_pin(project / "UPSTREAM_PIN.md").commit
+    invoke("pin", "v9.9.10")
+    pin_file = project / "UPSTREAM_PIN.md"
+    pin_file.write_text(re.sub(r"repository: .*", "repository: https://example.invalid/vllm", pin_file.read_text()))
+    assert "pin:\n  tag: v9.9.9" in (project / "annotations" / "interface.yaml").read_text()  # pin REF rewrites no note
+    invoke("check", "--fix")
+    interface = store.load_notes(project / "annotations", "interface")
+    assert (interface.pin.tag, interface.pin.commit) == ("v9.9.10", v2)  # every anchor there is v2's now
+    assert all(anchor.commit is None for anchor in interface.anchors)  # said once, in the file's stamp
+    cpu = store.load_notes(project / "annotations", "cpu")
+    assert cpu.pin.commit == first  # CpuPlatform changed and a method is missing: those lines are still v1's
+    assert {anchor.commit for anchor in cpu.anchors} == {None, v2}
+    export = (project / "notebooks" / "phase17.md").read_text()
+    moved = next(anchor for anchor in cpu.anchors if anchor.qualname == "get_max_threads")
+    assert moved.commit == v2 and f"/blob/{v2}/vllm/platforms/cpu.py#L{moved.start}-L{moved.end}" in export
+    stale = next(anchor for anchor in cpu.anchors if anchor.qualname == "CpuPlatform")
+    assert stale.commit is None and f"/blob/{first}/vllm/platforms/cpu.py#L{stale.start}-L{stale.end}" in export

@@ -149,6 +149,8 @@ def _anchor(entry: Mapping[str, Any]) -> Anchor:
         start=entry["start"],
         end=entry["end"],
         fingerprint=entry["fingerprint"],
+        commit=entry.get("commit"),
+        retired=entry.get("retired"),
     )
 
 

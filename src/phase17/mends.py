@@ -36,9 +36,10 @@ def fix_moved(
     at another line. The reader's prose is untouched, unless `rewrite_lines`: then a `file.py:LINE` in it is
     rewritten to the line's new number."""
     moved = [finding for finding in findings if finding.status == "moved" and finding.current is not None]
+    unmoved = [finding for finding in findings if finding.status == "ok" and finding.current is not None]
     return _rewrite(
         notes_dir,
-        moved,
+        moved + unmoved,  # an ok anchor's lines are the current commit's too: it takes that stamp
         stamp,
         lambda anchor, finding: (
             replace(
@@ -146,7 +147,7 @@ def _rewrite(
         with locked(notes_dir, name):
             notes = load_notes(notes_dir, name)
             updated, done = _apply(notes, mine, change, stamp, rewrite_lines)
-            if done:
+            if updated != notes:  # lines rewritten, or only the commit they belong to
                 save_notes(notes_dir, updated, backup=True)
                 mends.extend(done)
     return mends
@@ -160,7 +161,7 @@ def _apply(
 
     def mended(anchor: Anchor, finding: Finding) -> Anchor:
         new = change(anchor, finding)
-        if new != anchor and stamp is not None and new.retired is None:
+        if stamp is not None and new.retired is None and (new != anchor or finding.status == "ok"):
             new = replace(new, commit=stamp.commit)
         if new.retired == "?":
             new = replace(new, retired=anchor.commit or notes.pin.commit)
