@@ -1247,8 +1247,7 @@ def test_retire_keeps_a_note_on_deleted_code_linked_where_it_was_last_seen(drift
         "deleted    _get_backend_priorities" in report.stdout
         and "--relink _get_backend_priorities" not in report.stdout
     )
-    pin_file = project / "UPSTREAM_PIN.md"  # an https repository, so that the export has links to check
-    pin_file.write_text(re.sub(r"repository: .*", "repository: https://example.invalid/vllm", pin_file.read_text()))
+    _https_repository(project)  # so that the export has links to check
     retired = invoke("check", "--retire", "_get_backend_priorities", "--json")
     assert "Retired 1 anchor(s)" in retired.stderr
     found = [item for item in json.loads(retired.stdout) if item["anchor"].endswith("::_get_backend_priorities")]
@@ -1265,8 +1264,7 @@ def test_mended_lines_carry_the_commit_they_belong_to_and_links_follow(drifted: 
     project, v2 = drifted
     first = load_pin(project / "UPSTREAM_PIN.md").commit
     invoke("pin", "v9.9.10")
-    pin_file = project / "UPSTREAM_PIN.md"
-    pin_file.write_text(re.sub(r"repository: .*", "repository: https://example.invalid/vllm", pin_file.read_text()))
+    _https_repository(project)
     assert "pin:\n  tag: v9.9.9" in (project / "annotations" / "interface.yaml").read_text()  # pin REF rewrites no note
     invoke("check", "--fix")
     interface = store.load_notes(project / "annotations", "interface")
@@ -1280,3 +1278,13 @@ def test_mended_lines_carry_the_commit_they_belong_to_and_links_follow(drifted: 
     assert moved.commit == v2 and f"/blob/{v2}/vllm/platforms/cpu.py#L{moved.start}-L{moved.end}" in export
     stale = next(anchor for anchor in cpu.anchors if anchor.qualname == "CpuPlatform")
     assert stale.commit is None and f"/blob/{first}/vllm/platforms/cpu.py#L{stale.start}-L{stale.end}" in export
+
+
+def _https_repository(project: Path) -> None:
+    """Point the pin at an https repository (a file:// one gets no links), through the pin's own writer."""
+    from dataclasses import replace as replaced
+
+    from phase17.pin import write_pin as rewrite_pin
+
+    pin_file = project / "UPSTREAM_PIN.md"
+    rewrite_pin(pin_file, replaced(load_pin(pin_file), repository="https://example.invalid/vllm"))
