@@ -189,3 +189,95 @@ def test_plugins_on_the_real_pin(in_real_project: Path):
     platform = next(group for group in data["groups"] if group["constant"] == "PLATFORM_PLUGINS_GROUP")
     assert [site["in"] for site in platform["loaded_at"]] == ["resolve_current_platform_cls_qualname"]
     assert {item["key"] for item in data["builtin_platform_plugins"]} >= {"cuda", "rocm", "cpu", "xpu", "tpu"}
+
+
+def _links_open_on_the_cited_code(project: Path) -> int:
+    """Every link of the export, checked against the tree of the commit it names (kept in upstream/'s history):
+    a symbol's lines start and end where that tree defines it; a cited line holds the text recorded for it."""
+    import re
+
+    from phase17 import annotations as store
+    from phase17.symbols import parse_definitions
+
+    upstream = project / "upstream"
+    log = git(upstream, "log", "--all", "--format=%H %(trailers:key=Phase17-Upstream-Commit,valueonly,separator=)")
+    trees = {}
+    for line in log.splitlines():
+        local, _, carried = line.partition(" ")
+        if carried.strip():
+            trees[carried.strip()] = local
+    line_texts = {
+        (c.anchor.path, c.line): c.line_text
+        for name in store.list_notes_files(project / "annotations")
+        for c in store.load_notes(project / "annotations", name).citations
+        if c.line is not None
+    }
+    checked = 0
+    export = (project / "notebooks" / "phase17.md").read_text()
+    for label, commit, path, start, end in re.findall(
+        r"\[`([^`]+)`\]\(https://github\.com/vllm-project/vllm/blob/([0-9a-f]+)/([^#)]+)#L(\d+)(?:-L(\d+))?\)", export
+    ):
+        local = next(sha for carried, sha in trees.items() if carried.startswith(commit) or commit.startswith(carried))
+        content = git(upstream, "show", f"{local}:{path}") + "\n"
+        if not end and (path, int(start)) in line_texts and ":" in label and "::" not in label:  # a cited line
+            text = content.split("\n")[int(start) - 1].strip()
+            assert text == line_texts[(path, int(start))], (label, commit, path, start)
+        else:
+            spans = {(s.start_line, s.end_line) for s in parse_definitions(content.encode(), path)}
+            assert (int(start), int(end or start)) in spans, (label, commit, path, start, end)
+        checked += 1
+    return checked
+
+
+def test_drift_after_real_repins_keeps_lines_links_and_verdicts_true(real_project: Path, tmp_path: Path):
+    """The four kinds of drift of issue 10, on the real releases: a cited line that moves within its symbol,
+    links to the commit each line belongs to, a deleted method, a renamed one and one hoisted into its base."""
+    import shutil
+
+    project = tmp_path / "copy"
+    shutil.copytree(real_project, project, symlinks=True)
+    os.chdir(project)
+    (project / "notebooks").mkdir(exist_ok=True)
+    noted = runner.invoke(
+        app,
+        [
+            "notebook",
+            "interface",
+            "--data-structure",
+            "Cites `Platform.get_lora_vocab_padding_size`, `Platform._find_non_ssm_backend` and "
+            "`vllm/platforms/cuda.py::CudaPlatformBase.log_warnings`.",
+            "--invariant",
+            "The CPU config: cpu.py:141 sets the mp executor.",
+        ],
+    )
+    assert noted.exit_code == 0, noted.output
+    assert _links_open_on_the_cited_code(project) >= 4
+    assert runner.invoke(app, ["pin", "0.23.0"]).exit_code == 1
+    runner.invoke(app, ["check", "--fix"])
+    notes = store_notes(project, "interface")
+    (cited,) = [c for c in notes.citations if c.cited == "cpu.py:141"]
+    assert cited.line == 151  # the line that held the mp executor line at v0.22.1 is at 151 in v0.23.0
+    assert "cpu.py:141 sets" in notes.notes["invariant"]  # the prose is the reader's
+    runner.invoke(app, ["export"])
+    assert _links_open_on_the_cited_code(project) >= 4  # each at the commit its lines belong to
+    assert runner.invoke(app, ["pin", "0.33.0"]).exit_code == 1
+    findings = {
+        item["anchor"].split("::")[1]: item for item in json.loads(runner.invoke(app, ["check", "--json"]).stdout)
+    }
+    assert findings["Platform.get_lora_vocab_padding_size"]["status"] == "deleted"
+    renamed = findings["Platform._find_non_ssm_backend"]
+    assert renamed["status"] == "missing" and renamed["suggestions"][0]["ref"].endswith(
+        "::Platform._find_non_ssm_backends"
+    )
+    hoisted = findings["CudaPlatformBase.log_warnings"]
+    assert hoisted["status"] == "missing" and hoisted["suggestions"][0]["ref"] == (
+        "vllm/platforms/interface.py::Platform.log_warnings"
+    )
+    report = runner.invoke(app, ["check"])
+    assert len(report.stdout.splitlines()) < 100
+
+
+def store_notes(project: Path, name: str):
+    from phase17 import annotations as store
+
+    return store.load_notes(project / "annotations", name)

@@ -69,10 +69,12 @@ def _finding_line(finding: Finding) -> Text:
         )
     if finding.line_inside is False and finding.current is not None:
         line.append(f"  line {finding.line} left it (now {finding.current.start}-{finding.current.end})", style="red")
-    if finding.line_text is not None and finding.line_now is not None and finding.line_now != finding.line:
+    written = _cited_number(finding.cited)
+    now = finding.line_now if finding.line_now is not None else finding.line
+    if finding.line_text is not None and now is not None and (now != finding.line or (written and written != now)):
         line.append(
-            f"  the line is at {finding.line_now} now; the note still says {finding.cited} "
-            "(--fix records the line; --rewrite-lines also rewrites the prose)",
+            f"  the line is at {now} now; the note still says {finding.cited} "
+            "(--fix records the line; --fix --rewrite-lines also rewrites the prose)",
             style="cyan",
         )
     if finding.line_text is not None and finding.status == "changed":
@@ -80,6 +82,14 @@ def _finding_line(finding: Finding) -> Text:
         if finding.nearby:
             line.append("; around it now: " + " | ".join(finding.nearby), style="dim")
     return line
+
+
+def _cited_number(cited: str | None) -> int | None:
+    """The line number a `file.py:LINE` citation was written with."""
+    if cited is None or ":" not in cited or "::" in cited:
+        return None
+    number = cited.rsplit(":", 1)[1]
+    return int(number) if number.isdigit() else None
 
 
 def _diffs_once(findings: Sequence[Finding]) -> list[RenderableType]:
