@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,10 @@ MAX_LINES = 24
 EXAMPLES = [
     ["list"],
     ["resolve", "get_max_threads"],
+    ["resolve", "get_attn_backend_cls"],
+    ["usages", "current_platform", "--attr", "supports_fp8"],
+    ["contract", "--platforms", "CpuPlatform,CudaPlatformBase", "--members", "device_type|dist_backend|get_attn"],
+    ["plugins"],
     ["read", "cpu", "--symbol", "CpuPlatform.get_attn_backend_cls"],
     ["outline", "plugins"],
     ["notebook", "cpu", "--invariant", "`CpuPlatform.check_and_update_config` forces the mp executor."],
@@ -56,7 +61,7 @@ def capture(upstream: Path) -> str:
             text = [line.rstrip() for line in output.rstrip("\n").splitlines()]
             if len(text) > MAX_LINES:
                 text = [*text[:MAX_LINES], f"… ({len(text) - MAX_LINES} more lines)"]
-            shown = " ".join(f"'{word}'" if " " in word or "`" in word else word for word in command)
+            shown = " ".join(f"'{word}'" if re.search(r"[\s`|;&<>*?()$]", word) else word for word in command)
             blocks.append(
                 f"```console\n$ phase17 {shown}\n" + "\n".join(text) + f"\n```\nExit code {run.returncode}.\n"
             )
