@@ -99,18 +99,29 @@ def project(tmp_path: Path, git_source: tuple[Path, str, str]) -> Path:
 
 
 @pytest.fixture
-def fetched_project(project: Path, git_source: tuple[Path, str, str]) -> Path:
-    """The project with upstream/ fetched from the fixture repository by the git path."""
+def fetched_project(project: Path, fetched_upstream_template: Path) -> Path:
+    """The project with upstream/ fetched from the fixture repository by the git path.
+
+    The fetch itself runs once per test process (fetched_upstream_template); each test gets a copy, which is
+    the same tree: a depth-1 fetch keeps no remote, so a checkout does not depend on where it lies.
+    """
+    shutil.copytree(fetched_upstream_template, project / "upstream", symlinks=True)
+    return project
+
+
+@pytest.fixture(scope="session")
+def fetched_upstream_template(
+    tmp_path_factory: pytest.TempPathFactory, git_source_template: tuple[Path, str, str]
+) -> Path:
     from phase17.fetch import fetch_upstream
     from phase17.pin import load_pin
 
-    fetch_upstream(
-        load_pin(project / "UPSTREAM_PIN.md"),
-        project / "upstream",
-        source=str(git_source[0]),
-        cache_dir=project / "cache",
-    )
-    return project
+    root = tmp_path_factory.mktemp("fetched-template")
+    source, first, _ = git_source_template
+    write_pin(root, first, repository=source.as_uri())
+    fetch_upstream(load_pin(root / "UPSTREAM_PIN.md"), root / "upstream", source=str(source), cache_dir=root / "cache")
+    shutil.rmtree(root / "upstream" / ".git" / "phase17", ignore_errors=True)  # a symbol index of this path
+    return root / "upstream"
 
 
 @pytest.fixture

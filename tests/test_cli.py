@@ -734,6 +734,7 @@ def _writer(project: str, key: str, rounds: int) -> None:
         CliRunner().invoke(cli_app, ["notebook", "interface", f"--{key.replace('_', '-')}", f"{key} {round_number}."])
 
 
+@pytest.mark.slow  # two processes racing: the full run
 def test_two_processes_writing_at_once_never_corrupt_the_file(fetched_project: Path):
     invoke("notebook", "interface", "--data-structure", "start.")
     context = multiprocessing.get_context("spawn")
@@ -785,6 +786,7 @@ def test_ctrl_c_in_a_real_terminal_keeps_the_first_answer(fetched_project: Path)
     assert "Typed in a real terminal." in (fetched_project / "notebooks" / "phase17.md").read_text()
 
 
+@pytest.mark.slow  # 25 inputs through 4 commands: the full run
 def test_malformed_notes_through_every_command_exit_2(fetched_project: Path, report_figure):
     assert invoke("notebook", "interface", "--data-structure", "x.").exit_code == 0
     path = fetched_project / "annotations" / "interface.yaml"
@@ -1173,19 +1175,15 @@ def test_a_planted_lock_link_fifo_or_endless_file_is_refused_in_one_line(fetched
 def test_a_stream_that_cannot_show_every_character_gets_escapes_not_a_crash(fetched_project: Path):
     invoke("notebook", "interface", "--data-structure", "Caf\u00e9 \u2014 a note \u2603.")
     environment = {**os.environ, "PYTHONIOENCODING": "ascii", "LC_ALL": "C", "LANG": "C"}
-    for arguments in (["read", "interface", "--no-pager"], ["list"], ["resolve", "Platform", "--json"]):
+    shown = {}
+    for arguments in (["read", "interface", "--no-pager"], ["resolve", "Platform", "--json"]):
         result = subprocess.run(
             [sys.executable, "-m", "phase17", *arguments], cwd=fetched_project, env=environment, capture_output=True
         )
         assert result.returncode == 0, result.stderr.decode()
         assert b"Traceback" not in result.stderr
-    shown = subprocess.run(
-        [sys.executable, "-m", "phase17", "read", "interface", "--no-pager"],
-        cwd=fetched_project,
-        env=environment,
-        capture_output=True,
-    ).stdout.decode("ascii")
-    assert "Caf\\xe9 \\u2014 a note \\u2603." in shown
+        shown[arguments[0]] = result.stdout.decode("ascii")
+    assert "Caf\\xe9 \\u2014 a note \\u2603." in shown["read"]
 
 
 def test_resolve_a_bare_name_lists_the_choices_and_exits_0(fetched_project: Path):

@@ -103,6 +103,7 @@ text_values = st.one_of(
 )
 
 
+@pytest.mark.slow  # 300 generated texts (hypothesis): the full run
 @settings(max_examples=300, deadline=None)
 @given(first=text_values, second=text_values)
 def test_any_text_is_read_back_by_the_strict_loader_exactly(first: str, second: str):
