@@ -71,7 +71,21 @@ def file_definitions(upstream: Path, relative: str) -> list[Symbol]:
         raise SymbolNotFoundError(f"{relative}: no such file in {upstream}") from None
     if not path.is_file():
         raise SymbolNotFoundError(f"{relative}: not a file in {upstream}")
-    return list(_cached_definitions(str(path), relative, status.st_size, status.st_mtime_ns, status.st_ino))
+    key = (str(path), relative, status.st_size, status.st_mtime_ns, status.st_ino)
+    if key not in _STORED:
+        from phase17.symbolindex import stored_definitions
+
+        records = stored_definitions(
+            upstream, relative, lambda data: [s.to_record() for s in parse_definitions(data, relative)]
+        )
+        _STORED[key] = (
+            tuple(Symbol.from_record(relative, record) for record in records) if records is not None else None
+        )
+    stored = _STORED[key]
+    return list(stored) if stored is not None else list(_cached_definitions(*key))
+
+
+_STORED: dict[tuple[str, str, int, int, int], tuple[Symbol, ...] | None] = {}  # per process, by stat key
 
 
 def _inside(upstream: Path, relative: str) -> Path:

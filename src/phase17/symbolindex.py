@@ -595,3 +595,15 @@ def forget(upstream: Path | None = None) -> None:
     """
     for key in [key for key in _OPEN if upstream is None or key == upstream.resolve()]:
         _OPEN.pop(key).close()
+
+
+def stored_definitions(upstream: Path, relative: str, parse: Callable[[bytes], list[Any]]) -> list[Any] | None:
+    """A file's full definitions (signatures, fingerprints) as stored for its content, computed with `parse` the
+    first time; None when the file cannot be indexed (the caller parses it itself)."""
+    try:
+        answers, _ = derived_answers(
+            upstream, f"definitions:{_code_version()}", (relative,), lambda _, data: parse(data)
+        )
+    except (sqlite3.Error, OSError):
+        return None
+    return next((value for path, value in answers if path == relative), None)

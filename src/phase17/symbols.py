@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib.resources import files
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     import tree_sitter
@@ -74,6 +74,28 @@ class Symbol:
     @property
     def line_count(self) -> int:
         return self.end_line - self.start_line + 1
+
+    def to_record(self) -> list[object]:
+        """Everything but the path, compactly: how the symbol index stores a file's definitions."""
+        return [
+            self.qualname,
+            self.kind,
+            self.start_line,
+            self.def_line,
+            self.end_line,
+            self.start_byte,
+            self.end_byte,
+            self.signature,
+            self.docstring,
+            self.fingerprint,
+            self.scope,
+            self.legacy_fingerprint,
+            self.logic_fingerprint,
+        ]
+
+    @classmethod
+    def from_record(cls, path: str, record: list[Any]) -> Symbol:
+        return cls(path, *record)
 
     def to_data(self) -> dict[str, object]:
         """The JSON record of a definition (resolve --json, read --json)."""

@@ -8,7 +8,6 @@ from collections.abc import Iterable, Sequence
 
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
-from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
@@ -21,6 +20,8 @@ def code_lines(lines: Sequence[str], start_line: int, language: str = "python") 
     A line longer than the screen is left to the terminal to wrap; piped, every line is whole. Print with
     crop=False (the CLI does) so nothing is cut at the console's width.
     """
+    from rich.syntax import Syntax  # pygments loads only when code is shown, not for a report or a table
+
     highlighted = Syntax("", language, theme="ansi_dark").highlight("\n".join(lines))
     rows = highlighted.split("\n", allow_blank=True)
     width = len(str(start_line + max(len(lines) - 1, 0)))
