@@ -1,4 +1,5 @@
-"""Safe mends of notes files: rewrite only anchors (never the reader's prose), each file locked and backed up."""
+"""Safe mends of notes files: rewrite anchors (the prose only when asked, --rewrite-lines), each file locked and
+backed up, every rewritten anchor stamped with the commit its lines now belong to."""
 
 from __future__ import annotations
 
