@@ -59,7 +59,8 @@ def paired(
         print(f"| {label} | {mine:.3f} s | — | — | {target} |")
         return
     other = statistics.median(theirs)
-    print(f"| {label} | {mine:.3f} s | {other:.3f} s ({Path(reference[0]).name} {' '.join(reference[1:2])}) | {mine / other:.2f}× | {target} |")
+    shown = f"{Path(reference[0]).name} {' '.join(reference[1:2])}"
+    print(f"| {label} | {mine:.3f} s | {other:.3f} s ({shown}) | {mine / other:.2f}× | {target} |")
 
 
 def ctags_command(folder: str, output: Path) -> list[str] | None:
