@@ -130,9 +130,13 @@ def test_upstream_at_another_commit_is_refused(fetched_project: Path, git_source
 
 def test_a_readers_own_clone_is_never_replaced(fetched_project: Path, git_source):
     (fetched_project / "upstream" / "stray.py").write_text("", encoding="utf-8")
+    beside = fetched_project / ".upstream.old-the-readers-own"  # named like phase17's leftovers, but theirs
+    beside.mkdir()
+    (beside / "work.txt").write_text("mine\n")
     with pytest.raises(UpstreamError, match="it is your own checkout, so phase17 will not replace it"):
         _fetch(fetched_project, source=str(git_source[0]), force=True, replaceable=False)
     assert (fetched_project / "upstream" / "stray.py").exists()
+    assert (beside / "work.txt").read_text() == "mine\n"  # nothing beside a reader's checkout is swept
 
 
 def test_a_failed_fetch_leaves_the_old_upstream(fetched_project: Path, git_source, tmp_path: Path):
