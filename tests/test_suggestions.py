@@ -40,3 +40,41 @@ def test_the_recorded_text_comes_from_the_kept_history(repinned):
     paths, _, _ = repinned
     old = recorded_source(History(paths.upstream, (paths.upstream,)), _anchor(paths, "cuda", "_get_backend_priorities"))
     assert old is not None and old[0].startswith("def _get_backend_priorities(use_mla: bool)")
+
+
+def test_code_that_already_existed_is_never_a_successor_and_a_base_class_wins_a_tie(noted):
+    """A method hoisted into the base class (in another file) while a sibling subclass keeps a same-named
+    method that was already there: the sibling's is listed after the successor, as the closest code."""
+    from pathlib import Path
+
+    from helpers import git
+    from phase17.drift import MendRequest, check_and_mend, check_notes
+    from phase17.project import locate_project
+
+    paths = locate_project(Path(noted))
+    cuda = paths.upstream / "vllm" / "platforms" / "cuda.py"
+    interface = paths.upstream / "vllm" / "platforms" / "interface.py"
+    method = "    def device_count(cls) -> int:\n        return 1\n"
+    sibling = "class NonNvmlCudaPlatform(CudaPlatformBase):\n"
+    # the recorded commit: a sibling subclass already has an identical method
+    cuda.write_text(cuda.read_text().replace(sibling, sibling + "    @classmethod\n" + method + "\n"))
+    git(paths.upstream, "commit", "-qam", "a sibling's method, there when the note is recorded")
+    check_and_mend(paths.annotations, paths.upstream, MendRequest(fix=True))  # the notes now stand on that commit
+    # then the method leaves NvmlCudaPlatform and is hoisted into Platform, in another file
+    nvml = "    @classmethod\n    @with_nvml_context\n" + method
+    assert nvml in cuda.read_text()
+    cuda.write_text(cuda.read_text().replace(nvml, "    pass\n"))
+    interface.write_text(
+        interface.read_text().replace(
+            "    def is_out_of_tree(self)", "    @classmethod\n" + method + "\n    def is_out_of_tree(self)", 1
+        )
+    )
+    (finding,) = [
+        f for f in check_notes(paths.annotations, paths.upstream) if f.qualname == "NvmlCudaPlatform.device_count"
+    ]
+    assert finding.status == "missing"
+    ranked = list(finding.suggestions)
+    assert ranked[0].ref == "vllm/platforms/interface.py::Platform.device_count" and not ranked[0].existed
+    sibling_method = next(item for item in ranked if item.ref.endswith("NonNvmlCudaPlatform.device_count"))
+    assert sibling_method.existed and "already there when the note was written" in sibling_method.reason
+    assert sibling_method.score >= ranked[0].score - 0.05  # as close in text: the history decides, not the score

@@ -105,6 +105,7 @@ class HistoricFile:
 
     carries: str
     content: bytes
+    commit: str = ""  # the commit of upstream/'s own history that holds this version
 
 
 def file_history(upstream: Path, path: str, limit: int = 20) -> list[HistoricFile]:
@@ -114,8 +115,8 @@ def file_history(upstream: Path, path: str, limit: int = 20) -> list[HistoricFil
     can show what a changed anchor looked like when the note was written. Without git, there is no history.
     """
     return [
-        HistoricFile(carries=commit_trailer(message) or "", content=content)
-        for message, content in gitrepo.file_versions(upstream, path, limit)
+        HistoricFile(carries=commit_trailer(message) or "", content=content, commit=commit)
+        for message, content, commit in gitrepo.file_versions(upstream, path, limit)
     ]
 
 

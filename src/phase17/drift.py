@@ -139,14 +139,17 @@ def _check_anchor(context: History, target: str, anchor: Anchor) -> Finding:
         return replace(base, status="ambiguous", matches=tuple(_location(symbol) for symbol in same_name))
     if not same_name:
         suggestions = tuple(suggest(context, anchor))
-        deleted = not suggestions or suggestions[0].score < DELETED_BELOW
+        successors = [item for item in suggestions if not item.existed]
+        deleted = not successors or successors[0].score < DELETED_BELOW
         return replace(base, status="deleted" if deleted else "missing", suggestions=suggestions)
     symbol = same_name[0]
     current = _location(symbol)
     if not symbol.has_fingerprint(anchor.fingerprint):
         old = recorded_symbol(context, anchor)
         cosmetic = (
-            old is not None and bool(symbol.logic_fingerprint) and old[0].logic_fingerprint == symbol.logic_fingerprint
+            old is not None
+            and bool(symbol.logic_fingerprint)
+            and old.symbol.logic_fingerprint == symbol.logic_fingerprint
         )
         diff = diff_against_recorded(context, anchor, symbol)
         return replace(base, status="changed", current=current, diff=diff, cosmetic=cosmetic)

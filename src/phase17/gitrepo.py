@@ -183,8 +183,9 @@ def _run_git(path: Path, *arguments: str, missing_repository_ok: bool = False) -
     raise ToolError(f"git {arguments[0]} failed in {path}: {message or f'exit {result.returncode}'}")
 
 
-def file_versions(path: Path, relative: str, limit: int = 20) -> list[tuple[str, bytes]]:
-    """(commit message, bytes) of `relative` in HEAD, its parents, then the trees kept under refs/phase17/."""
+def file_versions(path: Path, relative: str, limit: int = 20) -> list[tuple[str, bytes, str]]:
+    """(commit message, bytes, commit sha) of `relative` in HEAD, its parents, then the trees kept under
+    refs/phase17/."""
     if not git_available():
         return []
     git = _module()
@@ -205,7 +206,7 @@ def file_versions(path: Path, relative: str, limit: int = 20) -> list[tuple[str,
                 blob = commit.tree / relative
             except KeyError:
                 continue
-            versions.append((str(commit.message), blob.data_stream.read()))
+            versions.append((str(commit.message), blob.data_stream.read(), str(commit.hexsha)))
         return versions
     except (ValueError, git.GitCommandError):
         return []

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from phase17.annotations import Anchor
-from phase17.checkout import file_history
+from phase17.checkout import HistoricFile, file_history
 from phase17.errors import Phase17Error
 from phase17.sourcetree import editor_lines, file_definitions, python_files, source_lines
 from phase17.symbols import Symbol, parse_definitions
@@ -32,6 +32,7 @@ class Suggestion:
     end: int
     score: float
     reason: str
+    existed: bool = False  # it was already there when the note was written: the closest code, not a successor
 
     def to_data(self) -> dict[str, object]:
         return {
@@ -41,6 +42,7 @@ class Suggestion:
             "end": self.end,
             "score": self.score,
             "reason": self.reason,
+            "existed_when_recorded": self.existed,
         }
 
 
@@ -50,27 +52,63 @@ class History:
 
     upstream: Path
     history_roots: tuple[Path, ...]
-    versions: dict[str, list[bytes]] = field(default_factory=dict)
+    versions: dict[str, list[HistoricFile]] = field(default_factory=dict)
+
+    def of(self, path: str) -> list[HistoricFile]:
+        if path not in self.versions:
+            self.versions[path] = [item for root in self.history_roots for item in file_history(root, path)]
+        return self.versions[path]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An anchor's definition as it was recorded, its lines, and the version of its file that holds it."""
+
+    symbol: Symbol
+    lines: list[str]
+    version: HistoricFile
 
 
 def recorded_source(context: History, anchor: Anchor) -> list[str] | None:
     """The anchor's source as recorded: the version in upstream/'s history whose definition has its fingerprint."""
     found = recorded_symbol(context, anchor)
-    return found[1] if found else None
+    return found.lines if found else None
 
 
-def recorded_symbol(context: History, anchor: Anchor) -> tuple[Symbol, list[str]] | None:
+def recorded_symbol(context: History, anchor: Anchor) -> Recorded | None:
     """The anchor's definition as recorded, and its lines, from upstream/'s history (None when not kept there)."""
-    if anchor.path not in context.versions:
-        context.versions[anchor.path] = [
-            item.content for root in context.history_roots for item in file_history(root, anchor.path)
-        ]
-    for content in context.versions[anchor.path]:
-        for symbol in _definitions_of(content, anchor.path):
+    for version in context.of(anchor.path):
+        for symbol in _definitions_of(version.content, anchor.path):
             if symbol.qualname == anchor.qualname and symbol.has_fingerprint(anchor.fingerprint):
-                lines = editor_lines(content.decode("utf-8", errors="replace"))
-                return symbol, lines[symbol.start_line - 1 : symbol.end_line]
+                lines = editor_lines(version.content.decode("utf-8", errors="replace"))
+                return Recorded(symbol, lines[symbol.start_line - 1 : symbol.end_line], version)
     return None
+
+
+def _existed_then(context: History, recorded: Recorded | None, symbol: Symbol) -> bool:
+    """Was `symbol` already defined (same file, same qualified name) in the commit the note was recorded at?"""
+    if recorded is None or not recorded.version.commit:
+        return False
+    for version in context.of(symbol.path):
+        if version.commit == recorded.version.commit:
+            return any(old.qualname == symbol.qualname for old in _definitions_of(version.content, symbol.path))
+    return False  # the file was not there then
+
+
+def _bases_then(recorded: Recorded | None, anchor: Anchor) -> set[str]:
+    """The base classes (last name parts) the anchor's class had when the note was recorded."""
+    scope = anchor.qualname.rpartition(".")[0]
+    if recorded is None or not scope:
+        return set()
+    from phase17.contract import classes_of
+
+    classes = classes_of(anchor.path, recorded.version.content)["classes"]
+    return {
+        base.rsplit(".", 1)[-1]
+        for item in classes
+        if item["name"] == scope.rsplit(".", 1)[-1]
+        for base in item["bases"]
+    }
 
 
 @lru_cache(maxsize=64)
@@ -104,9 +142,16 @@ def _real_line_numbers(line: str, old_start: int, new_start: int) -> str:
 
 
 def suggest(context: History, anchor: Anchor) -> list[Suggestion]:
-    """Rank where a missing anchor went: same file (renamed, moved to another class), or the same name elsewhere."""
-    old_lines = recorded_source(context, anchor)
-    old_tokens = _tokens("\n".join(old_lines)) if old_lines else None
+    """Rank where a missing anchor went: same file (renamed, moved to another class), or the same name elsewhere.
+
+    The structure counts, not only the text: a candidate that already existed when the note was recorded (in
+    upstream/'s history) is never ranked as a successor, only listed after them as the closest code; among
+    close scores a method of a base class of the anchor's old class (a method hoisted into its base) comes
+    first; remaining ties go to the better source match, then the better name match, never to path order.
+    """
+    recorded = recorded_symbol(context, anchor)
+    old_tokens = _tokens("\n".join(recorded.lines)) if recorded else None
+    bases = _bases_then(recorded, anchor)
     candidates: dict[str, Symbol] = {}
     name = anchor.qualname.rsplit(".", 1)[-1]
     same_file = [anchor.path] if (context.upstream / anchor.path).is_file() else []
@@ -119,35 +164,40 @@ def suggest(context: History, anchor: Anchor) -> list[Suggestion]:
             continue
     for symbol in _named_anywhere(context.upstream, name):
         candidates[symbol.ref] = symbol
-    scored = []
+    ranked = []
     for symbol in candidates.values():
         if _family(symbol.kind) != _family(anchor.kind):
             continue
-        score = _score(anchor, symbol, old_tokens, context.upstream)
+        score, source_score, name_score = _score(anchor, symbol, old_tokens, context.upstream)
         if score >= SUGGESTION_THRESHOLD:
-            scored.append(
-                Suggestion(
-                    ref=symbol.ref,
-                    path=symbol.path,
-                    start=symbol.start_line,
-                    end=symbol.end_line,
-                    score=round(score, 2),
-                    reason=_reason(anchor, symbol),
-                )
+            existed = _existed_then(context, recorded, symbol)
+            in_base = symbol.scope.rsplit(".", 1)[-1] in bases if symbol.scope else False
+            suggestion = Suggestion(
+                ref=symbol.ref,
+                path=symbol.path,
+                start=symbol.start_line,
+                end=symbol.end_line,
+                score=round(score, 2),
+                reason=_reason(anchor, symbol) + (", already there when the note was written" if existed else ""),
+                existed=existed,
             )
-    scored.sort(key=lambda item: (-item.score, item.ref))
-    return scored[:MAX_SUGGESTIONS]
+            # close scores (within 0.05) count as a tie, settled by the hierarchy, then by score detail
+            ranked.append(
+                ((existed, -round(score * 20), not in_base, -source_score, -name_score, symbol.ref), suggestion)
+            )
+    ranked.sort(key=lambda item: item[0])
+    return [suggestion for _, suggestion in ranked[:MAX_SUGGESTIONS]]
 
 
 def _named_anywhere(upstream: Path, name: str) -> Iterable[Symbol]:
-    """Every definition whose last name is `name`, at any scope, across upstream/ (byte pre-filtered)."""
-    needle = name.encode()
-    for relative in python_files(upstream):
+    """Every definition whose last name is `name`, at any scope, across upstream/ (from the symbol index)."""
+    from phase17.symbolindex import find_sites
+
+    sites, _ = find_sites(upstream, name=name)
+    for path in sorted({site.path for site in sites}):
         try:
-            if needle not in (upstream / relative).read_bytes():
-                continue
-            yield from (symbol for symbol in file_definitions(upstream, relative) if symbol.name == name)
-        except (OSError, Phase17Error):
+            yield from (symbol for symbol in file_definitions(upstream, path) if symbol.name == name)
+        except Phase17Error:
             continue
 
 
@@ -163,18 +213,19 @@ def _tokens(text: str) -> list[str]:
     return _TOKEN.findall(text)[:3000]
 
 
-def _score(anchor: Anchor, symbol: Symbol, old_tokens: list[str] | None, upstream: Path) -> float:
+def _score(anchor: Anchor, symbol: Symbol, old_tokens: list[str] | None, upstream: Path) -> tuple[float, float, float]:
+    """(score, source similarity, name similarity), each from 0 to 1."""
     old_name, new_name = anchor.qualname.rsplit(".", 1)[-1], symbol.name
     name_score = (
         0.8 * difflib.SequenceMatcher(None, old_name, new_name).ratio()
         + 0.2 * difflib.SequenceMatcher(None, anchor.qualname, symbol.qualname).ratio()
     )
     if old_tokens is None:
-        return name_score
+        return name_score, 0.0, name_score
     new_tokens = _tokens("\n".join(source_lines(upstream, symbol)))
     matcher = difflib.SequenceMatcher(None, old_tokens, new_tokens, autojunk=False)
     source_score = matcher.ratio() if matcher.real_quick_ratio() > 0.3 else matcher.real_quick_ratio()
-    return 0.4 * name_score + 0.6 * source_score
+    return 0.4 * name_score + 0.6 * source_score, source_score, name_score
 
 
 def _reason(anchor: Anchor, symbol: Symbol) -> str:

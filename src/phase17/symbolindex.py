@@ -352,10 +352,13 @@ class SymbolIndex:
     def close(self) -> None:
         self._connection.close()
 
-    def refresh(self, under: Sequence[str] = ("",), reporter: ProgressReporter | None = None) -> RefreshReport:
-        """Bring the rows of the files below each of `under` up to date with the tree (once per process)."""
+    def refresh(
+        self, under: Sequence[str] = ("",), reporter: ProgressReporter | None = None, *, recheck: bool = False
+    ) -> RefreshReport:
+        """Bring the rows of the files below each of `under` up to date with the tree: once per process for a
+        folder (a command reads the tree once), every time with `recheck` (one file, cheaply)."""
         report = RefreshReport(rebuilt_because=self.rebuilt_because)
-        places = [place for place in under if not _below(place, list(self._fresh))]
+        places = [place for place in under if recheck or not _below(place, list(self._fresh))]
         if not places:
             return report
         known = {
@@ -468,13 +471,15 @@ class SymbolIndex:
         ).fetchall()
         return [IndexedSite(row[0], Site(*row[1:])) for row in rows if _below(row[0], under)]
 
-    def derived(self, kind: str, under: Sequence[str], compute: Callable[[str, bytes], Any]) -> list[tuple[str, Any]]:
+    def derived(
+        self, kind: str, under: Sequence[str], compute: Callable[[str, bytes], Any], *, recheck: bool = False
+    ) -> list[tuple[str, Any]]:
         """(path, compute(path, content)) for every readable file below `under`, each computed once per content
         and kind, ever (`kind` names the question and the code answering it: change either, and it is asked
         again). How `usages` answers at once the second time."""
         import json
 
-        self.refresh(under)
+        self.refresh(under, recheck=recheck)
         rows = [
             (path, blob)
             for path, blob in self._connection.execute("SELECT path, blob FROM files WHERE blob IS NOT NULL")
@@ -564,10 +569,12 @@ def find_sites(
 
 
 def derived_answers(
-    upstream: Path, kind: str, under: Sequence[str], compute: Callable[[str, bytes], Any]
+    upstream: Path, kind: str, under: Sequence[str], compute: Callable[[str, bytes], Any], *, recheck: bool = False
 ) -> tuple[list[tuple[str, Any]], dict[str, str]]:
     """SymbolIndex.derived for the tree, and the files below `under` that cannot be read."""
-    return _asking(upstream, lambda index: (index.derived(kind, under, compute), index.unreadable(under)))
+    return _asking(
+        upstream, lambda index: (index.derived(kind, under, compute, recheck=recheck), index.unreadable(under))
+    )
 
 
 def all_qualnames(upstream: Path, under: Sequence[str] = ("",)) -> list[tuple[str, str]]:
@@ -602,7 +609,7 @@ def stored_definitions(upstream: Path, relative: str, parse: Callable[[bytes], l
     first time; None when the file cannot be indexed (the caller parses it itself)."""
     try:
         answers, _ = derived_answers(
-            upstream, f"definitions:{_code_version()}", (relative,), lambda _, data: parse(data)
+            upstream, f"definitions:{_code_version()}", (relative,), lambda _, data: parse(data), recheck=True
         )
     except (sqlite3.Error, OSError):
         return None
