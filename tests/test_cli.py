@@ -1286,3 +1286,18 @@ def _https_repository(project: Path) -> None:
 
     pin_file = project / "UPSTREAM_PIN.md"
     rewrite_pin(pin_file, replaced(load_pin(pin_file), repository="https://example.invalid/vllm"))
+
+
+def test_a_cited_line_whose_text_is_gone_is_changed_never_ok(fetched_project: Path):
+    interface = fetched_project / "upstream" / "vllm" / "platforms" / "interface.py"
+    from helpers import line_of
+
+    line = line_of(interface, "return self._enum == PlatformEnum.OOT")
+    invoke("notebook", "interface", "--invariant", f"See interface.py:{line} for the out-of-tree test.")
+    interface.write_text(interface.read_text().replace("return self._enum == PlatformEnum.OOT", "return False"))
+    findings = json.loads(invoke("check", "--json").stdout)
+    (cited,) = [item for item in findings if item.get("cited") == f"interface.py:{line}"]
+    assert cited["status"] == "changed" and cited["line_text"] == "return self._enum == PlatformEnum.OOT"
+    assert any("return False" in nearby for nearby in cited["nearby"])
+    shown = invoke("check").stdout
+    assert f"line {line} held 'return self._enum == PlatformEnum.OOT': gone from the symbol" in shown
