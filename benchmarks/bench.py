@@ -73,8 +73,9 @@ def ctags_command(folder: str, output: Path) -> list[str] | None:
     return [executable, "-R", "-f", str(output), folder]
 
 
-def citing_project(count: int, scratch: Path) -> Path:
-    """A copy of this project whose notes for `interface` cite `count` definitions of the pinned tree."""
+def citing_project(count: int, scratch: Path, own_upstream: bool = False) -> Path:
+    """A copy of this project whose notes for `interface` cite `count` definitions of the pinned tree (with
+    `own_upstream`, a copy of upstream/ it may re-pin, else a link to this project's)."""
     import yaml
 
     from phase17.sourcetree import file_definitions, python_files
@@ -86,7 +87,10 @@ def citing_project(count: int, scratch: Path) -> Path:
         shutil.copy(ROOT / name, project / name)
     (project / "annotations").mkdir()
     (project / "notebooks").mkdir()
-    os.symlink(ROOT / "upstream", project / "upstream")
+    if own_upstream:
+        shutil.copytree(ROOT / "upstream", project / "upstream", symlinks=True)
+    else:
+        os.symlink(ROOT / "upstream", project / "upstream")
     symbols: list[Symbol] = []
     for path in python_files(ROOT / "upstream", "vllm/platforms"):
         symbols += [symbol for symbol in file_definitions(ROOT / "upstream", path) if symbol.kind != "assignment"]
@@ -122,7 +126,11 @@ def citing_project(count: int, scratch: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="paired runs per row (median reported)")
-    runs = parser.parse_args().runs
+    parser.add_argument(
+        "--no-repin", action="store_true", help="skip the row that re-pins a copy to v0.33.0 (it downloads the sdist)"
+    )
+    arguments = parser.parse_args()
+    runs = arguments.runs
     if not (ROOT / "upstream" / "vllm").is_dir():
         sys.exit("upstream/ is missing: run phase17 fetch first")
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
@@ -156,6 +164,18 @@ def main() -> None:
             "≤ 1.5× ctags upstream/",
         )
         paired("`index` (warm)", [*PHASE17, "index"], ctags_vllm, runs, ROOT, env, "≤ 0.15× ctags vllm/")
+        if not arguments.no_repin:
+            project = citing_project(234, scratch, own_upstream=True)
+            subprocess.run([*PHASE17, "pin", "0.33.0"], cwd=project, env=env, capture_output=True, check=False)
+            paired(
+                "`check`, 234 citations, right after `pin 0.33.0`",
+                [*PHASE17, "check"],
+                ctags_vllm,
+                runs,
+                project,
+                env,
+                "≤ 1× ctags vllm/",
+            )
         for count in (10, 100, 1000):
             project = citing_project(count, scratch)
             paired(
