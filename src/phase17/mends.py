@@ -42,13 +42,7 @@ def fix_moved(
         notes_dir,
         moved + unmoved,  # an ok anchor's lines are the current commit's too: it takes that stamp
         stamp,
-        lambda anchor, finding: (
-            replace(
-                anchor, start=finding.current.start, end=finding.current.end, fingerprint=finding.current.fingerprint
-            )
-            if finding.current
-            else anchor
-        ),
+        _take_current,
         rewrite_lines=rewrite_lines,
     )
 
@@ -70,13 +64,7 @@ def accept_changed(
         notes_dir,
         chosen,
         stamp,
-        lambda anchor, finding: (
-            replace(
-                anchor, start=finding.current.start, end=finding.current.end, fingerprint=finding.current.fingerprint
-            )
-            if finding.current
-            else anchor
-        ),
+        _take_current,
     )
 
 
@@ -125,6 +113,14 @@ def retire_deleted(notes_dir: Path, findings: Sequence[Finding], ref: str) -> li
             f"no deleted or missing anchor named {ref!r}; such anchors now: {', '.join(candidates) or 'none'}."
         )
     return _rewrite(notes_dir, chosen, None, lambda anchor, finding: replace(anchor, retired=anchor.commit or "?"))
+
+
+def _take_current(anchor: Anchor, finding: Finding) -> Anchor:
+    """The anchor at the symbol's current lines and code."""
+    if finding.current is None:
+        return anchor
+    current = finding.current
+    return replace(anchor, start=current.start, end=current.end, fingerprint=current.fingerprint)
 
 
 def _names(finding: Finding, ref: str) -> bool:

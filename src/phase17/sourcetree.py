@@ -5,7 +5,7 @@ and lookups of a reference (`Class.method`, `path.py::name`) across files, a tar
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -292,14 +292,7 @@ def look_up(upstream: Path, text: str, within: Sequence[str] = ()) -> Lookup:
     nothing, with did-you-mean suggestions."""
     ref = parse_ref(text)
     scan = find_symbol_or_name_end(upstream, ref, within=within)
-    suggestions = () if scan.symbols else tuple(did_you_mean(upstream, ref, within))
-    return Lookup(
-        ref=text,
-        matches=tuple(scan.symbols),
-        unreadable=tuple(scan.unreadable),
-        by_name_end=scan.by_name_end,
-        suggestions=suggestions,
-    )
+    return _lookup(text, scan, lambda: did_you_mean(upstream, ref, within))
 
 
 def locate_key_symbols(upstream: Path, target: Target) -> list[Lookup]:
@@ -316,13 +309,15 @@ def locate_near_target(upstream: Path, target: Target, text: str) -> Lookup:
     """A symbol named on the command line: in the target first, then across upstream/ (did-you-mean if none)."""
     ref = parse_ref(text)
     scan = find_symbol_near(upstream, ref, (target.place,))
-    suggestions = (
-        () if scan.symbols else tuple(did_you_mean(upstream, ref, (target.place,)) or did_you_mean(upstream, ref))
-    )
+    return _lookup(text, scan, lambda: did_you_mean(upstream, ref, (target.place,)) or did_you_mean(upstream, ref))
+
+
+def _lookup(text: str, scan: ScanResult, close_names: Callable[[], list[str]]) -> Lookup:
+    """The Lookup of a scan; did-you-mean names are looked for only when nothing matched."""
     return Lookup(
         ref=text,
         matches=tuple(scan.symbols),
         unreadable=tuple(scan.unreadable),
         by_name_end=scan.by_name_end,
-        suggestions=suggestions,
+        suggestions=() if scan.symbols else tuple(close_names()),
     )

@@ -137,10 +137,8 @@ def _uses_in(source: bytes, path: str, name: str, *, as_variable: bool) -> tuple
         enclosing = _enclosing(scopes, node.start_byte)
         if as_variable and parent.type == "attribute" and parent.child_by_field_name("object") == node:
             attribute = parent.child_by_field_name("attribute")
-            grand = parent.parent
-            is_call = grand is not None and grand.type == "call" and grand.child_by_field_name("function") == parent
             group = _text(attribute) if attribute is not None else "?"
-            found.append(Usage(path, row + 1, group, is_call, enclosing, code, True))
+            found.append(Usage(path, row + 1, group, _is_called(parent), enclosing, code, True))
             through_attribute += 1
             continue
         if parent.type == "attribute" and parent.child_by_field_name("attribute") == node:
@@ -148,23 +146,27 @@ def _uses_in(source: bytes, path: str, name: str, *, as_variable: bool) -> tuple
             grand = parent.parent
             if as_variable and grand is not None and grand.type == "attribute":  # vllm.platforms.NAME.attr
                 attribute = grand.child_by_field_name("attribute")
-                outer = grand.parent
-                is_call = outer is not None and outer.type == "call" and outer.child_by_field_name("function") == grand
                 group = _text(attribute) if attribute is not None else "?"
-                found.append(Usage(path, row + 1, group, is_call, enclosing, code, True))
+                found.append(Usage(path, row + 1, group, _is_called(grand), enclosing, code, True))
                 through_attribute += 1
                 continue
-            is_call = grand is not None and grand.type == "call" and grand.child_by_field_name("function") == parent
+            is_call = _is_called(parent)
             group = (_text(receiver) if receiver is not None else "?")[:60]
             # as a variable, `vllm.platforms.current_platform` itself is the name reached through its module
             found.append(
                 Usage(path, row + 1, group, is_call, enclosing, code, as_variable=_assigned_or_referenced(parent))
             )
             continue
-        is_call = parent.type == "call" and parent.child_by_field_name("function") == node
+        is_call = _is_called(node)
         group = "(called by name)" if is_call else _assigned_or_referenced(node)
         found.append(Usage(path, row + 1, group, is_call, enclosing, code))
     return found, through_attribute
+
+
+def _is_called(node: tree_sitter.Node) -> bool:
+    """Is `node` the function part of a call (`node(...)`)?"""
+    parent = node.parent
+    return parent is not None and parent.type == "call" and parent.child_by_field_name("function") == node
 
 
 def _assigned_or_referenced(node: tree_sitter.Node) -> str:
