@@ -129,8 +129,8 @@ def main() -> None:
     parser.add_argument(
         "--no-repin", action="store_true", help="skip the row that re-pins a copy to v0.33.0 (it downloads the sdist)"
     )
-    arguments = parser.parse_args()
-    runs = arguments.runs
+    options = parser.parse_args()
+    runs = options.runs
     if not (ROOT / "upstream" / "vllm").is_dir():
         sys.exit("upstream/ is missing: run phase17 fetch first")
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
@@ -164,7 +164,7 @@ def main() -> None:
             "≤ 1.5× ctags upstream/",
         )
         paired("`index` (warm)", [*PHASE17, "index"], ctags_vllm, runs, ROOT, env, "≤ 0.15× ctags vllm/")
-        if not arguments.no_repin:
+        if not options.no_repin:
             project = citing_project(234, scratch, own_upstream=True)
             subprocess.run([*PHASE17, "pin", "0.33.0"], cwd=project, env=env, capture_output=True, check=False)
             paired(
