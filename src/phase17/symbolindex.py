@@ -361,13 +361,7 @@ class SymbolIndex:
         places = [place for place in under if recheck or not _below(place, list(self._fresh))]
         if not places:
             return report
-        known = {
-            row[0]: row[1:]
-            for row in self._connection.execute(
-                "SELECT path, size, mtime_ns, inode, checked_ns, blob, problem FROM files"
-            )
-        }
-        digests = dict(self._connection.execute("SELECT digest, id FROM blobs"))
+        known = self._known_rows(places)
         now = time.time_ns()
         seen: dict[str, _Seen] = {}
         for place in places:
@@ -395,6 +389,7 @@ class SymbolIndex:
         ]
         contents: dict[str, bytes] = {}
         file_rows: list[tuple[Any, ...]] = []
+        digests = self._blob_ids() if len(changed) > 64 else {}  # a few files: look each content up alone
         for item in changed:
             data = _read(self.upstream, item) if item.problem is None else item.problem
             if isinstance(data, str):
@@ -402,6 +397,10 @@ class SymbolIndex:
                 file_rows.append((item.path, item.size, item.mtime_ns, item.inode, now, None, data))
                 continue
             digest = blob_digest(data)
+            if digest not in digests and len(changed) <= 64:
+                found = self._connection.execute("SELECT id FROM blobs WHERE digest = ?", (digest,)).fetchone()
+                if found is not None:
+                    digests[digest] = found[0]
             if digest in digests:
                 report.reused += 1
             else:
@@ -413,6 +412,22 @@ class SymbolIndex:
             self._write(file_rows, removed, contents, digests, reporter, report)
         self._fresh.update(places)
         return report
+
+    def _known_rows(self, places: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+        """The files rows below `places` (all of them for the whole tree), by path."""
+        columns = "SELECT path, size, mtime_ns, inode, checked_ns, blob, problem FROM files"
+        if "" in places:
+            return {row[0]: row[1:] for row in self._connection.execute(columns)}
+        rows: dict[str, tuple[Any, ...]] = {}
+        for place in places:
+            folder = place.rstrip("/") + "/"
+            query = f"{columns} WHERE path = ? OR (path >= ? AND path < ?)"
+            for row in self._connection.execute(query, (place, folder, folder[:-1] + "0")):  # "0" sorts after "/"
+                rows[row[0]] = row[1:]
+        return rows
+
+    def _blob_ids(self) -> dict[str, int]:
+        return dict(self._connection.execute("SELECT digest, id FROM blobs"))
 
     def _write(
         self,
@@ -480,12 +495,16 @@ class SymbolIndex:
         import json
 
         self.refresh(under, recheck=recheck)
-        rows = [
-            (path, blob)
-            for path, blob in self._connection.execute("SELECT path, blob FROM files WHERE blob IS NOT NULL")
-            if _below(path, under)
-        ]
-        known = dict(self._connection.execute("SELECT blob, data FROM derived WHERE kind = ?", (kind,)))
+        rows = [(path, row[4]) for path, row in self._known_rows(under).items() if row[4] is not None]
+        if len(rows) > 64:
+            known = dict(self._connection.execute("SELECT blob, data FROM derived WHERE kind = ?", (kind,)))
+        else:  # a few files: only their answers
+            query = "SELECT blob, data FROM derived WHERE kind = ? AND blob = ?"
+            known = {
+                blob: found[1]
+                for _, blob in rows
+                if (found := self._connection.execute(query, (kind, blob)).fetchone())
+            }
         answers: list[tuple[str, Any]] = []
         fresh: list[tuple[int, str, str]] = []
         for path, blob in sorted(rows):
