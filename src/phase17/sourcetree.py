@@ -110,8 +110,8 @@ def python_files(upstream: Path, under: str = "") -> Iterator[str]:
                 yield (Path(folder) / name).relative_to(upstream).as_posix()
 
 
-def scan_definitions(upstream: Path, paths: Iterable[str], must_contain: Sequence[bytes] = ()) -> ScanResult:
-    """Definitions of many files; a file lacking any of `must_contain` is skipped unparsed (a cheap pre-filter)."""
+def scan_definitions(upstream: Path, paths: Iterable[str]) -> ScanResult:
+    """Definitions of many files (whole-tree searches ask the symbol index which files to scan)."""
     result = ScanResult()
     root = upstream.resolve()
     for relative in paths:
@@ -119,14 +119,6 @@ def scan_definitions(upstream: Path, paths: Iterable[str], must_contain: Sequenc
         if full.is_symlink() and root not in full.resolve().parents:
             result.unreadable.append(Unreadable(relative, "symlink out of upstream/, not followed"))
             continue
-        if must_contain:
-            try:
-                raw = full.read_bytes()
-            except OSError as error:
-                result.unreadable.append(Unreadable(relative, error.strerror or "unreadable"))
-                continue
-            if not all(needle in raw for needle in must_contain):
-                continue
         try:
             result.symbols.extend(file_definitions(upstream, relative))
         except UnreadableSourceError as error:

@@ -60,10 +60,6 @@ class IndexedSite:
     path: str
     site: Site
 
-    @property
-    def ref(self) -> str:
-        return f"{self.path}::{self.site.qualname}"
-
 
 @dataclass
 class RefreshReport:
