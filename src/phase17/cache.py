@@ -1,8 +1,12 @@
-"""The user cache folder: what phase17 keeps between runs and can always rebuild (sdists, schema verdicts)."""
+"""The user cache folder: what phase17 keeps between runs and can always rebuild (sdists, schema verdicts), and
+the digest of phase17's own code that every kept answer is stamped with."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+from functools import cache
+from importlib.resources import files
 from pathlib import Path
 
 
@@ -14,3 +18,16 @@ def cache_root() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("phase17"))
+
+
+@cache
+def code_digest(*names: str) -> str:
+    """A hash of the package files `names` (`symbols.py`, `queries/python-definitions.scm`): an answer kept in a
+    cache and stamped with it is stale, never read, once that code changes."""
+    digest = hashlib.sha256()
+    for name in names:
+        part = files("phase17")
+        for piece in name.split("/"):
+            part = part / piece
+        digest.update(part.read_bytes())
+    return digest.hexdigest()[:16]

@@ -10,14 +10,13 @@ as aliases.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from phase17.cache import code_digest
 from phase17.errors import SymbolNotFoundError
 
 if TYPE_CHECKING:
@@ -95,13 +94,6 @@ class Contract:
 
 
 # ---------------------------------------------------------------- reading classes, once per file content
-
-
-def _code_version() -> str:
-    digest = hashlib.sha256()
-    for name in ("contract.py", "symbols.py"):
-        digest.update((files("phase17") / name).read_bytes())
-    return digest.hexdigest()[:12]
 
 
 def classes_of(path: str, source: bytes) -> dict[str, Any]:
@@ -224,7 +216,7 @@ def _text(node: tree_sitter.Node) -> str:
 def _load(upstream: Path, under: Sequence[str]) -> tuple[list[ClassInfo], dict[str, list[tuple[str, list[str]]]]]:
     from phase17.symbolindex import derived_answers
 
-    answers, _ = derived_answers(upstream, f"classes:{_code_version()}", under, classes_of)
+    answers, _ = derived_answers(upstream, f"classes:{code_digest('contract.py', 'symbols.py')}", under, classes_of)
     classes = [
         ClassInfo(
             name=item["name"],

@@ -7,12 +7,12 @@ Nothing here names a vLLM value: the group strings, loaders and builtin plugins 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from phase17.cache import code_digest
 
 if TYPE_CHECKING:
     import tree_sitter
@@ -83,13 +83,6 @@ class PluginsReport:
             "platform_group": self.platform_group,
             "entry_point_example": self.entry_point_example(),
         }
-
-
-def _code_version() -> str:
-    digest = hashlib.sha256()
-    for name in ("plugins.py", "symbols.py"):
-        digest.update((files("phase17") / name).read_bytes())
-    return digest.hexdigest()[:12]
 
 
 def plugin_facts(path: str, source: bytes) -> dict[str, Any]:
@@ -177,7 +170,7 @@ def plugins_report(upstream: Path, under: Sequence[str] = ("vllm",)) -> PluginsR
     """Every plugin group, where each loads, and how a platform plugin is chosen, below `under`."""
     from phase17.symbolindex import derived_answers
 
-    answers, _ = derived_answers(upstream, f"plugins:{_code_version()}", under, plugin_facts)
+    answers, _ = derived_answers(upstream, f"plugins:{code_digest('plugins.py', 'symbols.py')}", under, plugin_facts)
     groups: list[PluginGroup] = []
     loaders: list[Site] = []
     calls: list[tuple[str, dict[str, Any]]] = []

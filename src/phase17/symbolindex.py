@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from phase17.cache import cache_root
+from phase17.cache import cache_root, code_digest
 from phase17.progress import ProgressReporter, SilentReporter
 from phase17.symbols import Site
 
@@ -31,6 +31,7 @@ INDEX_FORMAT = "phase17-symbol-index-2"
 _SKIPPED_DIRECTORIES = {".git", "__pycache__", ".mypy_cache", ".pytest_cache", "node_modules", ".tours"}
 _MAX_SOURCE_BYTES = 8 * 1024 * 1024
 _RACY_NANOSECONDS = 2_000_000_000  # a file changed this close to its check may change again unseen: re-read it
+_SITE_CODE = ("symbols.py", "queries/python-definitions.scm")  # what decides a site: a change makes all stale
 _PARALLEL_FROM = 48  # fewer files than this are parsed in this process: starting workers costs more
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -129,20 +130,10 @@ def _parser_version() -> str:
     return hashlib.sha256(" ".join(parts).encode()).hexdigest()[:16]
 
 
-def _code_version() -> str:
-    """A hash of the code that decides what a site is: a change to it makes every stored site stale."""
-    from importlib.resources import files
-
-    digest = hashlib.sha256()
-    for part in (files("phase17") / "symbols.py", files("phase17") / "queries" / "python-definitions.scm"):
-        digest.update(part.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def _expected_meta(upstream: Path) -> dict[str, str]:
     return {
         "format": INDEX_FORMAT,
-        "phase17": _code_version(),
+        "phase17": code_digest(*_SITE_CODE),
         "parser": _parser_version(),
         "root": str(upstream.resolve()),
     }
@@ -624,7 +615,7 @@ def stored_definitions(upstream: Path, relative: str, parse: Callable[[bytes], l
     first time; None when the file cannot be indexed (the caller parses it itself)."""
     try:
         answers, _ = derived_answers(
-            upstream, f"definitions:{_code_version()}", (relative,), lambda _, data: parse(data), recheck=True
+            upstream, f"definitions:{code_digest(*_SITE_CODE)}", (relative,), lambda _, data: parse(data), recheck=True
         )
     except (sqlite3.Error, OSError):
         return None

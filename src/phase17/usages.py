@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from phase17.cache import code_digest
 from phase17.errors import BadReferenceError
 from phase17.sourcetree import Unreadable, editor_lines
 
@@ -99,7 +100,9 @@ def find_usages(
 
     from phase17.symbolindex import derived_answers
 
-    answers, problems = derived_answers(upstream, f"uses:{_code_version()}:{as_variable}:{last}", under, uses_of)
+    answers, problems = derived_answers(
+        upstream, f"uses:{code_digest('usages.py', 'symbols.py')}:{as_variable}:{last}", under, uses_of
+    )
     usages = [
         Usage(path, line, group, is_call, enclosing, code, through, variable)
         for path, rows in answers
@@ -173,17 +176,6 @@ def _assigned_or_referenced(node: tree_sitter.Node) -> str:
     parent = node.parent
     assigned = parent is not None and parent.type == "assignment" and parent.child_by_field_name("left") == node
     return "(assigned)" if assigned else "(referenced)"
-
-
-def _code_version() -> str:
-    """A hash of the code that finds uses: stored answers of older code are never read."""
-    import hashlib
-    from importlib.resources import files
-
-    digest = hashlib.sha256()
-    for name in ("usages.py", "symbols.py"):
-        digest.update((files("phase17") / name).read_bytes())
-    return digest.hexdigest()[:12]
 
 
 def _identifiers(tree: tree_sitter.Tree, name: str) -> list[tree_sitter.Node]:

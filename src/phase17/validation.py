@@ -10,29 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import os
-from functools import cache
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from phase17.cache import cache_root
+from phase17.cache import cache_root, code_digest
 
 _MAX_VERDICTS = 2000  # beyond this many markers, the oldest half is dropped
-
-
-@cache
-def _schema_digest() -> bytes:
-    """A hash of the code that decides validity: the schema and the reference grammar it calls."""
-    digest = hashlib.sha256()
-    for name in ("schema.py", "refs.py"):
-        digest.update((files("phase17") / name).read_bytes())
-    return digest.digest()
 
 
 def require_valid(model: str, data: Any, shown: str, first_line: int = 1) -> None:
     """Raise the InvalidFileError `shown:line: where: what` of `data`'s first problem as schema.`model`; content
     that passed before (same schema code, same model, same data) is not checked again."""
-    key = hashlib.sha256(_schema_digest() + model.encode() + repr(data).encode("utf-8", "surrogatepass")).hexdigest()
+    key = hashlib.sha256(
+        code_digest("schema.py", "refs.py").encode() + model.encode() + repr(data).encode("utf-8", "surrogatepass")
+    ).hexdigest()
     folder = cache_root() / "verdicts"
     marker = folder / key
     if marker.is_file():
