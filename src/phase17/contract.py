@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from phase17.cache import code_digest
 from phase17.errors import SymbolNotFoundError
+from phase17.symbols import node_text, parse_tree
 
 if TYPE_CHECKING:
     import tree_sitter
@@ -100,8 +101,6 @@ def classes_of(path: str, source: bytes) -> dict[str, Any]:
     """A file's top-level and nested classes with their bases and own members, and its module-level aliases."""
     if b"class " not in source and b"=" not in source:
         return {"classes": [], "aliases": []}
-    from phase17.symbols import parse_tree
-
     tree = parse_tree(source)
     classes = []
     stack = [tree.root_node]
@@ -130,8 +129,8 @@ def classes_of(path: str, source: bytes) -> dict[str, Any]:
         assignment = statement.named_children[0]
         left, right = assignment.child_by_field_name("left"), assignment.child_by_field_name("right")
         if assignment.type == "assignment" and left is not None and right is not None and left.type == "identifier":
-            names = sorted({_text(node) for node in _identifiers_in(right)})
-            aliases.append({"name": _text(left), "line": statement.start_point.row + 1, "names": names})
+            names = sorted({node_text(node) for node in _identifiers_in(right)})
+            aliases.append({"name": node_text(left), "line": statement.start_point.row + 1, "names": names})
     return {"classes": classes, "aliases": aliases}
 
 
@@ -139,7 +138,7 @@ def _class_record(node: tree_sitter.Node) -> dict[str, Any]:
     name = node.child_by_field_name("name")
     arguments = node.child_by_field_name("superclasses")
     bases = [
-        _text(argument)
+        node_text(argument)
         for argument in (arguments.named_children if arguments is not None else [])
         if argument.type not in ("keyword_argument", "comment")
     ]
@@ -158,14 +157,14 @@ def _class_record(node: tree_sitter.Node) -> dict[str, Any]:
                 right = assignment.child_by_field_name("right")
                 members.append(
                     {
-                        "name": _text(left),
+                        "name": node_text(left),
                         "kind": "attribute",
                         "line": statement.start_point.row + 1,
-                        "value": " ".join(_text(right).split()) if right is not None else None,
+                        "value": " ".join(node_text(right).split()) if right is not None else None,
                     }
                 )
     return {
-        "name": _text(name) if name is not None else "?",
+        "name": node_text(name) if name is not None else "?",
         "line": node.start_point.row + 1,
         "end": node.end_point.row + 1,
         "bases": bases,
@@ -177,9 +176,9 @@ def _method_record(node: tree_sitter.Node) -> dict[str, Any]:
     name = node.child_by_field_name("name")
     parameters = node.child_by_field_name("parameters")
     returned = node.child_by_field_name("return_type")
-    signature = _text(parameters) if parameters is not None else "()"
+    signature = node_text(parameters) if parameters is not None else "()"
     if returned is not None:
-        signature += f" -> {_text(returned)}"
+        signature += f" -> {node_text(returned)}"
     body = node.child_by_field_name("body")
     statements = [child for child in (body.named_children if body is not None else []) if child.type != "comment"]
     if statements and statements[0].type == "expression_statement" and statements[0].named_children:
@@ -189,9 +188,9 @@ def _method_record(node: tree_sitter.Node) -> dict[str, Any]:
     if len(statements) == 1 and statements[0].type == "return_statement" and statements[0].named_children:
         value = statements[0].named_children[0]
         if value.type in ("string", "integer", "float", "true", "false", "none"):
-            returns = _text(value)
+            returns = node_text(value)
     return {
-        "name": _text(name) if name is not None else "?",
+        "name": node_text(name) if name is not None else "?",
         "kind": "method",
         "line": node.start_point.row + 1,
         "signature": " ".join(signature.split()),
@@ -207,10 +206,6 @@ def _identifiers_in(node: tree_sitter.Node) -> list[tree_sitter.Node]:
             found.append(current)
         stack.extend(current.children)
     return found
-
-
-def _text(node: tree_sitter.Node) -> str:
-    return (node.text or b"").decode("utf-8", errors="replace")
 
 
 def _load(upstream: Path, under: Sequence[str]) -> tuple[list[ClassInfo], dict[str, list[tuple[str, list[str]]]]]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from phase17.cache import code_digest
+from phase17.symbols import definition_sites, enclosing_qualname, node_text, parse_tree, string_value
 
 if TYPE_CHECKING:
     import tree_sitter
@@ -90,17 +91,15 @@ def plugin_facts(path: str, source: bytes) -> dict[str, Any]:
     builtin plugin tables (`builtin_*_plugins = {...}`) and the functions that read them."""
     if b"plugin" not in source and b"PLUGIN" not in source:
         return {}
-    from phase17.symbols import definition_sites, parse_tree
 
     tree = parse_tree(source)
     lines = source.decode("utf-8", errors="replace").split("\n")
-    scopes = [site for site in definition_sites(source, tree) if site.kind not in ("assignment", "attribute")]
+    sites = definition_sites(source, tree)
 
     def where(node: tree_sitter.Node) -> dict[str, Any]:
         row = node.start_point.row
-        inside = [site for site in scopes if site.start_byte <= node.start_byte < site.end_byte]
-        enclosing = min(inside, key=lambda site: site.end_byte - site.start_byte).qualname if inside else ""
-        return {"line": row + 1, "in": enclosing, "code": lines[row].strip() if row < len(lines) else ""}
+        code = lines[row].strip() if row < len(lines) else ""
+        return {"line": row + 1, "in": enclosing_qualname(sites, node.start_byte), "code": code}
 
     facts: dict[str, list[Any]] = {"groups": [], "loaders": [], "calls": [], "tables": [], "readers": []}
     tables: set[str] = set()
@@ -115,7 +114,7 @@ def plugin_facts(path: str, source: bytes) -> dict[str, Any]:
         left, right = target.child_by_field_name("left"), target.child_by_field_name("right")
         if left is None or right is None or left.type != "identifier":
             continue
-        name = _text(left)
+        name = node_text(left)
         if name.endswith(GROUP_SUFFIX) and right.type == "string":
             facts["groups"].append({"constant": name, "value": _string(right), **where(statement)})
         if name.startswith("builtin_") and name.endswith("_plugins") and right.type == "dictionary":
@@ -124,7 +123,7 @@ def plugin_facts(path: str, source: bytes) -> dict[str, Any]:
             for pair in right.named_children:
                 key, value = pair.child_by_field_name("key"), pair.child_by_field_name("value")
                 if pair.type == "pair" and key is not None and value is not None and key.type == "string":
-                    entries.append([_string(key), _text(value)])
+                    entries.append([_string(key), node_text(value)])
             facts["tables"].append({"name": name, "entries": entries, **where(statement)})
     stack = [tree.root_node]
     while stack:
@@ -132,11 +131,15 @@ def plugin_facts(path: str, source: bytes) -> dict[str, Any]:
         stack.extend(node.children)
         if node.type == "function_definition":
             name_node = node.child_by_field_name("name")
-            if name_node is not None and _text(name_node).startswith(LOADER_PREFIX) and "plugin" in _text(name_node):
-                facts["loaders"].append({"name": _text(name_node), **where(node)})
+            if (
+                name_node is not None
+                and node_text(name_node).startswith(LOADER_PREFIX)
+                and "plugin" in node_text(name_node)
+            ):
+                facts["loaders"].append({"name": node_text(name_node), **where(node)})
         elif node.type == "call":
             function = node.child_by_field_name("function")
-            called = _text(function).rsplit(".", 1)[-1] if function is not None else ""
+            called = node_text(function).rsplit(".", 1)[-1] if function is not None else ""
             if called.startswith(LOADER_PREFIX) and "plugin" in called:
                 arguments = node.child_by_field_name("arguments")
                 first = arguments.named_children[0] if arguments is not None and arguments.named_children else None
@@ -145,25 +148,19 @@ def plugin_facts(path: str, source: bytes) -> dict[str, Any]:
                 argument = (
                     _string(first)
                     if first is not None and first.type == "string"
-                    else (_text(first) if first is not None else "")
+                    else (node_text(first) if first is not None else "")
                 )
                 facts["calls"].append({"loader": called, "argument": argument, **where(node)})
-        elif node.type == "identifier" and _text(node) in tables:
+        elif node.type == "identifier" and node_text(node) in tables:
             parent = node.parent
             if parent is not None and parent.type == "assignment" and parent.child_by_field_name("left") == node:
                 continue
-            facts["readers"].append({"table": _text(node), **where(node)})
+            facts["readers"].append({"table": node_text(node), **where(node)})
     return {key: value for key, value in facts.items() if value}
 
 
 def _string(node: tree_sitter.Node) -> str:
-    from phase17.symbols import string_value
-
-    return string_value(_text(node)) or _text(node)
-
-
-def _text(node: tree_sitter.Node) -> str:
-    return (node.text or b"").decode("utf-8", errors="replace")
+    return string_value(node_text(node)) or node_text(node)
 
 
 def plugins_report(upstream: Path, under: Sequence[str] = ("vllm",)) -> PluginsReport:

@@ -221,7 +221,7 @@ def parse_definitions(source: bytes, path: str) -> list[Symbol]:
     symbols = []
     for site, node in _sites(tree):
         if site.kind in ("assignment", "attribute"):
-            first_line = _text(node).splitlines()[0] if node.end_byte > node.start_byte else site.qualname
+            first_line = node_text(node).splitlines()[0] if node.end_byte > node.start_byte else site.qualname
             signature, docstring = first_line.strip()[:160], None
         else:
             body = node.child_by_field_name("body")
@@ -274,11 +274,11 @@ def _sites(tree: tree_sitter.Tree) -> list[tuple[Site, tree_sitter.Node]]:
         if is_statement:
             if not any(not is_class for _, _, is_class in stack):  # locals are not definitions a reader looks up
                 for name_node in statements[node.start_byte][1]:
-                    site = _assignment_site(node, _text(name_node), scope, in_class=bool(stack))
+                    site = _assignment_site(node, node_text(name_node), scope, in_class=bool(stack))
                     found.setdefault((site.start_byte, site.qualname), (site, node))
             continue
         name_field = node.child_by_field_name("name")
-        name = _text(name_field) if name_field is not None else "?"
+        name = node_text(name_field) if name_field is not None else "?"
         if name_field is not None and not name_field.is_missing:
             site = _definition_site(node, name, scope, in_class=bool(stack) and stack[-1][2])
             found[(site.start_byte, site.qualname)] = (site, node)
@@ -339,7 +339,7 @@ def _assignment_site(statement: tree_sitter.Node, name: str, scope: str, *, in_c
 def _decorator_text(decorator: tree_sitter.Node) -> str:
     """A decorator's expression, without the `@` or a comment after it (`@staticmethod  # why`)."""
     expressions = [child for child in decorator.named_children if child.type != "comment"]
-    return _text(expressions[0]).strip() if expressions else _text(decorator).lstrip("@").strip()
+    return node_text(expressions[0]).strip() if expressions else node_text(decorator).lstrip("@").strip()
 
 
 def _kind_of(node: tree_sitter.Node, decorators: list[str], *, in_class: bool) -> SymbolKind:
@@ -413,7 +413,7 @@ def _docstring(body: tree_sitter.Node | None) -> str | None:
     string = statements[0].named_children[0]
     if string.type != "string":
         return None
-    value = string_value(_text(string))
+    value = string_value(node_text(string))
     if value is None:
         return None
     lines = [line.strip() for line in value.strip().splitlines() if line.strip()]
@@ -511,7 +511,7 @@ def _is_docstring(node: tree_sitter.Node) -> bool:
 
 
 def _normalized_token(node: tree_sitter.Node) -> str:
-    text = _text(node)
+    text = node_text(node)
     if node.type == "string" and not re.match(r"^[A-Za-z]*[fF]", text):
         value = string_value(text)
         if value is not None:
@@ -519,8 +519,19 @@ def _normalized_token(node: tree_sitter.Node) -> str:
     return text
 
 
-def _text(node: tree_sitter.Node) -> str:
+def node_text(node: tree_sitter.Node) -> str:
+    """A node's source text (undecodable bytes replaced)."""
     return _decode(node.text or b"")
+
+
+def enclosing_qualname(sites: Sequence[Site], byte: int) -> str:
+    """The qualified name of the innermost def or class around `byte` among `sites`, "" at module level."""
+    inside = [
+        site
+        for site in sites
+        if site.kind not in ("assignment", "attribute") and site.start_byte <= byte < site.end_byte
+    ]
+    return min(inside, key=lambda site: site.end_byte - site.start_byte).qualname if inside else ""
 
 
 def _decode(raw: bytes) -> str:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from phase17.cache import code_digest
 from phase17.errors import BadReferenceError
 from phase17.sourcetree import Unreadable, editor_lines
+from phase17.symbols import definition_sites, enclosing_qualname, identifiers_named, node_text, parse_tree
 
 if TYPE_CHECKING:
     import tree_sitter
@@ -122,25 +123,22 @@ def find_usages(
 
 def _uses_in(source: bytes, path: str, name: str, *, as_variable: bool) -> tuple[list[Usage], int]:
     """The uses of `name` in one file, and how many were `name.attr` (what makes it a variable)."""
-    from phase17.symbols import definition_sites, parse_tree
 
     tree = parse_tree(source)
     lines = editor_lines(source.decode("utf-8", errors="replace"))
-    scopes = [
-        site for site in definition_sites(source, tree) if site.kind not in ("assignment", "attribute")
-    ]  # innermost enclosing definition of a use: the smallest range around it
+    sites = definition_sites(source, tree)
     found: list[Usage] = []
     through_attribute = 0
-    for node in _identifiers(tree, name):
+    for node in identifiers_named(tree, name):
         parent = node.parent
         if parent is None or _is_definition_name(node) or _in_import(node):
             continue
         row = node.start_point.row
         code = lines[row].strip() if row < len(lines) else ""
-        enclosing = _enclosing(scopes, node.start_byte)
+        enclosing = enclosing_qualname(sites, node.start_byte)
         if as_variable and parent.type == "attribute" and parent.child_by_field_name("object") == node:
             attribute = parent.child_by_field_name("attribute")
-            group = _text(attribute) if attribute is not None else "?"
+            group = node_text(attribute) if attribute is not None else "?"
             found.append(Usage(path, row + 1, group, _is_called(parent), enclosing, code, True))
             through_attribute += 1
             continue
@@ -149,12 +147,12 @@ def _uses_in(source: bytes, path: str, name: str, *, as_variable: bool) -> tuple
             grand = parent.parent
             if as_variable and grand is not None and grand.type == "attribute":  # vllm.platforms.NAME.attr
                 attribute = grand.child_by_field_name("attribute")
-                group = _text(attribute) if attribute is not None else "?"
+                group = node_text(attribute) if attribute is not None else "?"
                 found.append(Usage(path, row + 1, group, _is_called(grand), enclosing, code, True))
                 through_attribute += 1
                 continue
             is_call = _is_called(parent)
-            group = (_text(receiver) if receiver is not None else "?")[:60]
+            group = (node_text(receiver) if receiver is not None else "?")[:60]
             # as a variable, `vllm.platforms.current_platform` itself is the name reached through its module
             found.append(
                 Usage(path, row + 1, group, is_call, enclosing, code, as_variable=_assigned_or_referenced(parent))
@@ -178,12 +176,6 @@ def _assigned_or_referenced(node: tree_sitter.Node) -> str:
     return "(assigned)" if assigned else "(referenced)"
 
 
-def _identifiers(tree: tree_sitter.Tree, name: str) -> list[tree_sitter.Node]:
-    from phase17.symbols import identifiers_named
-
-    return identifiers_named(tree, name)
-
-
 def _is_definition_name(node: tree_sitter.Node) -> bool:
     """The name of a def or class, a keyword argument's or a parameter's name: not a use."""
     parent = node.parent
@@ -201,12 +193,3 @@ def _in_import(node: tree_sitter.Node) -> bool:
             return True
         parent = parent.parent
     return False
-
-
-def _enclosing(scopes: list[Any], byte: int) -> str:
-    inside = [site for site in scopes if site.start_byte <= byte < site.end_byte]
-    return min(inside, key=lambda site: site.end_byte - site.start_byte).qualname if inside else ""
-
-
-def _text(node: tree_sitter.Node) -> str:
-    return (node.text or b"").decode("utf-8", errors="replace")
