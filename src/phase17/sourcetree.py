@@ -17,7 +17,7 @@ from phase17.refs import Ref, parse_ref
 from phase17.symbols import Symbol, parse_definitions
 
 MAX_SOURCE_BYTES = 8 * 1024 * 1024  # larger "Python" files are generated data, not reading material
-_SKIPPED_DIRECTORIES = {".git", "__pycache__", ".mypy_cache", ".pytest_cache", "node_modules"}
+SKIPPED_DIRECTORIES = {".git", "__pycache__", ".mypy_cache", ".pytest_cache", "node_modules", ".tours"}
 LookupStatus = Literal["found", "missing", "ambiguous", "choices"]
 
 
@@ -41,12 +41,13 @@ class ScanResult:
 # ---------------------------------------------------------------- files
 
 
-def read_source(path: Path) -> bytes:
-    """The bytes of a Python file, or an UnreadableSourceError saying why it cannot be read as one."""
+def read_source(path: Path, root: Path | None = None) -> bytes:
+    """The bytes of a Python file, or an UnreadableSourceError saying why it cannot be read as one (with `root`,
+    a symlink leading out of it is refused too)."""
     from phase17.safefiles import read_limited
 
     try:
-        data = read_limited(path, MAX_SOURCE_BYTES)  # a FIFO or a device is refused before any read
+        data = read_limited(path, MAX_SOURCE_BYTES, root=root)  # a FIFO or a device is refused before any read
     except FileNotFoundError as error:
         raise UnreadableSourceError(str(path), f"cannot read ({error.strerror})") from None
     if b"\0" in data:
@@ -104,7 +105,7 @@ def python_files(upstream: Path, under: str = "") -> Iterator[str]:
         yield under
         return
     for folder, folders, names in os.walk(start):
-        folders[:] = sorted(name for name in folders if name not in _SKIPPED_DIRECTORIES)
+        folders[:] = sorted(name for name in folders if name not in SKIPPED_DIRECTORIES)
         for name in sorted(names):
             if name.endswith(".py"):  # links out of upstream/ are yielded too, and refused when read
                 yield (Path(folder) / name).relative_to(upstream).as_posix()

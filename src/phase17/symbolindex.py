@@ -28,8 +28,6 @@ from phase17.progress import ProgressReporter, SilentReporter
 from phase17.symbols import Site
 
 INDEX_FORMAT = "phase17-symbol-index-2"
-_SKIPPED_DIRECTORIES = {".git", "__pycache__", ".mypy_cache", ".pytest_cache", "node_modules", ".tours"}
-_MAX_SOURCE_BYTES = 8 * 1024 * 1024
 _RACY_NANOSECONDS = 2_000_000_000  # a file changed this close to its check may change again unseen: re-read it
 _SITE_CODE = ("symbols.py", "queries/python-definitions.scm")  # what decides a site: a change makes all stale
 _PARALLEL_FROM = 48  # fewer files than this are parsed in this process: starting workers costs more
@@ -205,6 +203,8 @@ def _walk(upstream: Path, under: str) -> Iterator[_Seen]:
 
     Plain strings and the directory entries' own stat calls: this runs on every whole-tree lookup.
     """
+    from phase17.sourcetree import SKIPPED_DIRECTORIES
+
     top = str(upstream)
     start = os.path.join(top, under) if under else top
     if not os.path.isdir(start) or os.path.islink(start):
@@ -221,7 +221,7 @@ def _walk(upstream: Path, under: str) -> Iterator[_Seen]:
             continue
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
-                if entry.name not in _SKIPPED_DIRECTORIES:
+                if entry.name not in SKIPPED_DIRECTORIES:
                     stack.append(entry.path)
             elif entry.name.endswith(".py"):
                 try:
@@ -244,23 +244,22 @@ def _seen(upstream: Path, relative: str, status: os.stat_result, full: str) -> _
             return _Seen(relative, 0, 0, 0, f"cannot read ({getattr(error, 'strerror', None) or error})")
     if not stat.S_ISREG(status.st_mode):
         return _Seen(relative, 0, 0, 0, "not a regular file (a FIFO, device or folder), not read")
-    if status.st_size > _MAX_SOURCE_BYTES:
-        return _Seen(relative, status.st_size, 0, 0, f"larger than {_MAX_SOURCE_BYTES // 1024 // 1024} MiB, not read")
+    from phase17.sourcetree import MAX_SOURCE_BYTES
+
+    if status.st_size > MAX_SOURCE_BYTES:
+        return _Seen(relative, status.st_size, 0, 0, f"larger than {MAX_SOURCE_BYTES // 1024 // 1024} MiB, not read")
     return _Seen(relative, status.st_size, status.st_mtime_ns, status.st_ino)
 
 
 def _read(upstream: Path, seen: _Seen) -> bytes | str:
     """The file's bytes, or why it cannot be read as Python (never blocks on a FIFO swapped in meanwhile)."""
     from phase17.errors import UnreadableSourceError
-    from phase17.safefiles import read_limited
+    from phase17.sourcetree import read_source
 
     try:
-        data = read_limited(upstream / seen.path, _MAX_SOURCE_BYTES, root=upstream)
-    except FileNotFoundError:
-        return "cannot read (No such file or directory)"
+        return read_source(upstream / seen.path, root=upstream)
     except UnreadableSourceError as error:
         return error.reason
-    return "binary content (NUL bytes), not Python source" if b"\0" in data else data
 
 
 def blob_digest(data: bytes) -> str:
@@ -368,12 +367,7 @@ class SymbolIndex:
                 or row[4] is None
             ):
                 changed.append(item)
-        removed = [
-            path
-            for path in known
-            if path not in seen
-            and any(place == "" or path == place or path.startswith(place.rstrip("/") + "/") for place in places)
-        ]
+        removed = [path for path in known if path not in seen and _below(path, places)]
         contents: dict[str, bytes] = {}
         file_rows: list[tuple[Any, ...]] = []
         digests = self._blob_ids() if len(changed) > 64 else {}  # a few files: look each content up alone
