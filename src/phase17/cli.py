@@ -304,7 +304,7 @@ def contract(
         matrix = contracts.build_contract(
             upstream,
             base,
-            "vllm/platforms/interface.py" if base == "Platform" else None,
+            contracts.BASE_PATH if base == contracts.BASE_NAME else None,
             members=members,
             platforms=chosen,
         )

@@ -23,6 +23,7 @@ from phase17.symbols import node_text, parse_tree
 if TYPE_CHECKING:
     import tree_sitter
 
+BASE_NAME, BASE_PATH = "Platform", "vllm/platforms/interface.py"  # the guide's base class, the default
 VALUE_WIDTH = 48  # a longer value is shortened with an ellipsis (--json keeps it whole)
 
 
@@ -248,26 +249,27 @@ def _last(name: str) -> str:
     return name.rsplit(".", 1)[-1].split("[", 1)[0].strip()
 
 
+def _class_named(classes: Sequence[ClassInfo], name: str, preferred_path: str | None) -> ClassInfo | None:
+    """The class called `name` (its last name part), the one in `preferred_path` when there is one there."""
+    named = [info for info in classes if info.name == _last(name)]
+    return next((info for info in named if info.path == preferred_path), named[0] if named else None)
+
+
 def build_contract(
     upstream: Path,
-    base: str = "Platform",
-    base_path: str | None = "vllm/platforms/interface.py",
+    base: str = BASE_NAME,
+    base_path: str | None = BASE_PATH,
     under: Sequence[str] = ("vllm",),
     members: str | None = None,
     platforms: Sequence[str] = (),
 ) -> Contract:
     """The matrix of `base`'s members against every subclass below `under` (or the ones named in `platforms`)."""
     classes, aliases = _load(upstream, under)
-    candidates = [
-        info for info in classes if info.name == _last(base) and (base_path is None or info.path == base_path)
-    ]
-    if not candidates:
-        candidates = [info for info in classes if info.name == _last(base)]
-    if not candidates:
+    root = _class_named(classes, base, base_path)
+    if root is None:
         raise SymbolNotFoundError(
             f"{base}: no class of that name below {', '.join(under)}; try phase17 resolve {base}."
         )
-    root = candidates[0]
     by_name: dict[str, list[ClassInfo]] = {}
     for info in classes:
         by_name.setdefault(info.name, []).append(info)
@@ -355,17 +357,16 @@ class Difference:
 
 
 def compare(
-    upstream: Path, platform: str, base: str = "Platform", under: Sequence[str] = ("vllm",)
+    upstream: Path, platform: str, base: str = BASE_NAME, under: Sequence[str] = ("vllm",)
 ) -> tuple[ClassInfo, ClassInfo, list[Difference]]:
     """`platform`'s own members against `base`'s: each override or value, with a one-line summary of what differs."""
     classes, _ = _load(upstream, under)
-    found = [info for info in classes if info.name == _last(platform)]
-    bases = [info for info in classes if info.name == _last(base)]
-    if not found:
+    sub = _class_named(classes, platform, None)
+    if sub is None:
         raise SymbolNotFoundError(f"{platform}: no class of that name below {', '.join(under)}.")
-    if not bases:
+    root = _class_named(classes, base, BASE_PATH)
+    if root is None:
         raise SymbolNotFoundError(f"{base}: no class of that name below {', '.join(under)}.")
-    sub, root = found[0], next((b for b in bases if b.path == "vllm/platforms/interface.py"), bases[0])
     differences = []
     for member in sub.members:
         original = root.member(member.name)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import typer
 
+from phase17.cache import cache_root
 from phase17.errors import FetchError, Phase17Error, UsageError
 from phase17.textsafety import has_controls, neutralized
 
@@ -116,12 +117,6 @@ def locate() -> ProjectPaths:
     return locate_project(Path.cwd(), session.upstream)
 
 
-def cache_dir() -> Path:
-    from phase17.cache import cache_root
-
-    return cache_root()
-
-
 def print_json(data: Any) -> None:
     """JSON on stdout; json escapes C0 controls itself, and C1 controls (U+0080 to U+009F) are escaped too."""
     text = json.dumps(data, indent=2, ensure_ascii=False)
@@ -162,7 +157,7 @@ def fetcher(
                 project.upstream,
                 source=source,
                 force=force,
-                cache_dir=cache_dir(),
+                cache_dir=cache_root(),
                 reporter=reporter,
                 replaceable=project.upstream_is_own,
                 verify=verify,
@@ -339,12 +334,12 @@ def repin_and_check(project: ProjectPaths, current: Pin, ref: str, *, dry_run: b
         from phase17.checkout import recorded_upstream_commits
 
         known = recorded_upstream_commits(project.upstream) if project.upstream.is_dir() else []
-        new = plan_repin(current, ref, cache_dir=cache_dir(), reporter=reporter, known_commits=known)
+        new = plan_repin(current, ref, cache_dir=cache_root(), reporter=reporter, known_commits=known)
         prefix = "Dry run: " if dry_run else ""
         session.err.print(
             f"{prefix}re-pinning {current.describe()} -> {new.describe()} ({new.commit}).", highlight=False
         )
-        findings = repin(project, current, new, cache_dir=cache_dir(), reporter=reporter, dry_run=dry_run, force=force)
+        findings = repin(project, current, new, cache_dir=cache_root(), reporter=reporter, dry_run=dry_run, force=force)
     finally:
         reporter.finish()
     return drift.CheckOutcome(findings)
