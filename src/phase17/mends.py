@@ -112,7 +112,7 @@ def retire_deleted(notes_dir: Path, findings: Sequence[Finding], ref: str) -> li
         raise MendError(
             f"no deleted or missing anchor named {ref!r}; such anchors now: {', '.join(candidates) or 'none'}."
         )
-    return _rewrite(notes_dir, chosen, None, lambda anchor, finding: replace(anchor, retired=anchor.commit or "?"))
+    return _rewrite(notes_dir, chosen, None, lambda anchor, finding: replace(anchor, retired=anchor.commit))
 
 
 def _take_current(anchor: Anchor, finding: Finding) -> Anchor:
@@ -157,11 +157,10 @@ def _apply(
     texts = dict(notes.notes)
 
     def mended(anchor: Anchor, finding: Finding) -> Anchor:
+        anchor = replace(anchor, commit=anchor.commit or notes.pin.commit)  # the commit its lines belong to, said
         new = change(anchor, finding)
         if stamp is not None and new.retired is None and (new != anchor or finding.status == "ok"):
             new = replace(new, commit=stamp.commit)
-        if new.retired == "?":
-            new = replace(new, retired=anchor.commit or notes.pin.commit)
         if (new.symbol, new.start, new.end, new.fingerprint, new.retired) != (
             anchor.symbol,
             anchor.start,
