@@ -14,7 +14,7 @@ from typing import Literal
 from phase17.annotations import Anchor, Citation, PinStamp, list_notes_files, load_notes, save_health
 from phase17.errors import Phase17Error
 from phase17.mends import Mend, accept_changed, fix_moved, relink_missing, retire_deleted
-from phase17.sourcetree import editor_lines, file_definitions, source_text
+from phase17.sourcetree import file_definitions
 from phase17.suggestions import History, Suggestion, diff_against_recorded, recorded_symbol, suggest
 from phase17.symbols import Symbol
 
@@ -107,7 +107,7 @@ def _check_cited_line(context: History, finding: Finding, citation: Citation) ->
     text, whatever the symbol did."""
     assert finding.current is not None and citation.line is not None and citation.line_text is not None
     current = finding.current
-    lines = editor_lines(source_text(context.upstream, current.path))[current.start - 1 : current.end]
+    lines = context.lines_now(current.path)[current.start - 1 : current.end]
     expected = current.start + (citation.line - citation.anchor.start)
     found = [current.start + index for index, text in enumerate(lines) if text.strip() == citation.line_text]
     base = replace(finding, line_text=citation.line_text, symbol_status=finding.status, line_inside=None)

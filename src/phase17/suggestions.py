@@ -14,7 +14,7 @@ from pathlib import Path
 from phase17.annotations import Anchor
 from phase17.checkout import HistoricFile, file_history
 from phase17.errors import Phase17Error
-from phase17.sourcetree import editor_lines, file_definitions, python_files, source_lines
+from phase17.sourcetree import editor_lines, file_definitions, python_files, source_lines, source_text
 from phase17.symbols import Symbol, parse_definitions
 
 SUGGESTION_THRESHOLD = 0.45
@@ -53,6 +53,13 @@ class History:
     upstream: Path
     history_roots: tuple[Path, ...]
     versions: dict[str, list[HistoricFile]] = field(default_factory=dict)
+    current: dict[str, list[str]] = field(default_factory=dict)
+
+    def lines_now(self, path: str) -> list[str]:
+        """A file's lines in the tree being checked, read once per check however many cited lines it holds."""
+        if path not in self.current:
+            self.current[path] = editor_lines(source_text(self.upstream, path))
+        return self.current[path]
 
     def of(self, path: str) -> list[HistoricFile]:
         if path not in self.versions:
