@@ -4,9 +4,7 @@ with progress bars. Only the CLI layer (cli.py and this module) imports typer.
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +16,7 @@ import typer
 
 from phase17.cache import cache_root
 from phase17.errors import FetchError, Phase17Error, UsageError
-from phase17.textsafety import has_controls, neutralized
+from phase17.textsafety import has_controls, json_text, neutralized
 
 if TYPE_CHECKING:  # imported where used, so that a command loads only what it needs (issue 12)
     from rich.console import Console, RenderableType
@@ -85,7 +83,6 @@ class Session:
 
 
 session = Session()
-_C1 = re.compile("[\x7f-\x9f]")
 
 
 @contextmanager
@@ -118,9 +115,8 @@ def locate() -> ProjectPaths:
 
 
 def print_json(data: Any) -> None:
-    """JSON on stdout; json escapes C0 controls itself, and C1 controls (U+0080 to U+009F) are escaped too."""
-    text = json.dumps(data, indent=2, ensure_ascii=False)
-    sys.stdout.write(_C1.sub(lambda match: f"\\u{ord(match.group()):04x}", text) + "\n")
+    """JSON on stdout, with no terminal control character in it (textsafety.json_text)."""
+    sys.stdout.write(json_text(data) + "\n")
 
 
 def consent(pin: Pin, source: str) -> None:

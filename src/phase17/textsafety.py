@@ -7,9 +7,11 @@ and tabs are kept.
 
 from __future__ import annotations
 
+import json
 import re
 
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
+_JSON_UNESCAPED = re.compile(r"[\x7f-\x9f]")  # the controls json.dumps leaves as they are
 
 
 def _stand_in(match: re.Match[str]) -> str:
@@ -26,6 +28,12 @@ def neutralized(text: str) -> str:
 
 def has_controls(text: str) -> bool:
     return _CONTROLS.search(text) is not None
+
+
+def json_text(data: object) -> str:
+    """`data` as JSON: json escapes the C0 controls itself; DEL and the C1 controls are escaped here too."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    return _JSON_UNESCAPED.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 # ---------------------------------------------------------------- Markdown that renders as written
