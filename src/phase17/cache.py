@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 from functools import cache
-from importlib.resources import files
 from pathlib import Path
 
 
@@ -24,6 +23,8 @@ def cache_root() -> Path:
 def code_digest(*names: str) -> str:
     """A hash of the package files `names` (`symbols.py`, `queries/python-definitions.scm`): an answer kept in a
     cache and stamped with it is stale, never read, once that code changes."""
+    from importlib.resources import files  # not at start-up: `--help` never needs it
+
     digest = hashlib.sha256()
     for name in names:
         part = files("phase17")
