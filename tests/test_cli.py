@@ -1301,3 +1301,29 @@ def test_a_cited_line_whose_text_is_gone_is_changed_never_ok(fetched_project: Pa
     assert any("return False" in nearby for nearby in cited["nearby"])
     shown = invoke("check").stdout
     assert f"line {line} held 'return self._enum == PlatformEnum.OOT': gone from the symbol" in shown
+
+
+def test_a_run_builds_only_the_command_it_names_and_leaves_everything_else_to_the_whole_app():
+    from phase17.cli import app_for, asked_command
+
+    assert asked_command(["--upstream", "tree", "-v", "index", "--json"]) == "index"
+    assert asked_command(["--upstream", "index"]) is None  # "index" is the option's value here
+    assert asked_command(["--verbose"]) is None
+    assert [info.name for info in app_for(["status", "--json"]).registered_commands] == ["status"]
+    assert len(app_for(["resolve", "Platform"]).registered_commands) == 1
+    for whole in ([], ["--help"], ["idnex"], ["--upstream"]):
+        assert app_for(whole) is app
+    assert len(app.registered_commands) > 10  # the lean copy never trims the app itself
+
+    lean = app_for(["index", "--help"])
+    result = CliRunner().invoke(lean, ["index", "--help"])
+    assert result.exit_code == 0 and "Usage: " in result.output and "--rebuild" in result.output
+    misspelled = CliRunner().invoke(app_for(["idnex"]), ["idnex"])
+    assert misspelled.exit_code == 2 and misspelled.output.count("Did you mean 'index'?") == 1
+
+
+def test_shell_completion_always_gets_the_whole_app(monkeypatch: pytest.MonkeyPatch):
+    from phase17.cli import app_for
+
+    monkeypatch.setenv("_PHASE17_COMPLETE", "complete_bash")
+    assert app_for(["index"]) is app
