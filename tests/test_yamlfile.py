@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,56 @@ def test_lines_of_keys_and_items_are_remembered():
     assert isinstance(data, LineDict) and data.key_lines == {"a": 1, "b": 2, "c": 5}
     assert isinstance(data["b"], LineList) and data["b"].item_lines == [3, 4]
     assert data["c"].key_lines == {"d": 6}
+
+
+def _kept_files(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "cache" / "parsed").glob("*"))
+
+
+def test_a_text_read_again_comes_from_the_parse_cache_with_the_same_data_and_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    text = "a: 1\nb:\n  - x\n  - {c: 2.5, d: null, e: true}\nf: 'text: here'\n"
+    first = parse_yaml(text, "f.yaml", line_offset=3)
+    assert len(_kept_files(tmp_path)) == 1
+
+    import phase17.yamlparse
+
+    def never(*_: object) -> None:
+        raise AssertionError("parsed again instead of read back")
+
+    monkeypatch.setattr(phase17.yamlparse, "parse_strictly", never)
+    again = parse_yaml(text, "f.yaml", line_offset=3)
+    assert again == first
+    assert again.line == first.line == 4 and again.key_lines == first.key_lines == {"a": 4, "b": 5, "f": 8}
+    assert again["b"].item_lines == first["b"].item_lines == [6, 7]
+    assert again["b"][1].key_lines == first["b"][1].key_lines
+    assert type(again["b"][1]["c"]) is float and again["b"][1]["e"] is True
+    with pytest.raises(AssertionError, match="parsed again"):  # another offset has other lines: its own entry
+        parse_yaml(text, "f.yaml", line_offset=0)
+
+
+def test_a_damaged_kept_parse_is_parsed_again_and_a_value_json_cannot_carry_is_never_kept(tmp_path: Path):
+    text = "a: [1, 2]\n"
+    expected = parse_yaml(text, "f.yaml")
+    (kept,) = _kept_files(tmp_path)
+    for damage in ('{"m": 1, "k": [["a"]]}', "[1, 2]", "not json", ""):
+        kept.write_text(damage)
+        assert parse_yaml(text, "f.yaml") == expected
+    kept.unlink()
+    os.mkfifo(kept)  # a FIFO planted in the cache is refused, never waited on
+    assert parse_yaml(text, "f.yaml") == expected
+
+    dated = parse_yaml("when: 2026-11-27\n", "f.yaml")
+    assert str(dated["when"]) == "2026-11-27"
+    assert len(_kept_files(tmp_path)) == 1  # the date is not JSON: parsed each time, never kept
+
+
+def test_errors_are_never_kept(tmp_path: Path):
+    for _ in range(2):
+        with pytest.raises(InvalidFileError, match=r"^f.yaml:2: duplicate key 'a'$"):
+            parse_yaml("a: 1\na: 2\n", "f.yaml")
+    assert _kept_files(tmp_path) == []
 
 
 def test_an_embedded_block_reports_lines_of_the_whole_file():
@@ -149,11 +200,11 @@ def test_lines_are_counted_as_an_editor_counts_them_even_with_unicode_line_separ
 def test_libyaml_and_the_pure_python_loader_read_the_same_data_and_lines(value):
     import yaml
 
-    import phase17.yamlfile as yamlfile
+    import phase17.yamlparse as yamlparse
 
     text = yaml.safe_dump({"value": value}, allow_unicode=True)
-    fast_parsed, fast = yamlfile._fast_parse(text, "f.yaml", 0)
-    slow = yamlfile._StrictLoader(text, "f.yaml").get_single_data()
+    fast_parsed, fast = yamlparse._fast_parse(text, "f.yaml", 0)
+    slow = yamlparse._StrictLoader(text, "f.yaml").get_single_data()
     assert fast_parsed and fast == slow
 
     def lines(data):

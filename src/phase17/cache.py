@@ -32,3 +32,13 @@ def code_digest(*names: str) -> str:
             part = part / piece
         digest.update(part.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def prune(folder: Path, keep: int = 2000) -> None:
+    """Beyond `keep` entries in `folder` (kept answers, one file each), drop the oldest half."""
+    entries = list(os.scandir(folder))
+    if len(entries) <= keep:
+        return
+    entries.sort(key=lambda entry: entry.stat().st_mtime_ns)
+    for entry in entries[: len(entries) // 2]:
+        Path(entry.path).unlink(missing_ok=True)

@@ -9,13 +9,9 @@ and the content. Any change to a file, or to the schema's code, is a new name: n
 from __future__ import annotations
 
 import hashlib
-import os
-from pathlib import Path
 from typing import Any
 
-from phase17.cache import cache_root, code_digest
-
-_MAX_VERDICTS = 2000  # beyond this many markers, the oldest half is dropped
+from phase17.cache import cache_root, code_digest, prune
 
 
 def require_valid(model: str, data: Any, shown: str, first_line: int = 1) -> None:
@@ -34,15 +30,6 @@ def require_valid(model: str, data: Any, shown: str, first_line: int = 1) -> Non
     try:
         folder.mkdir(parents=True, exist_ok=True)
         marker.touch()
-        _prune(folder)
+        prune(folder)
     except OSError:
         pass  # a read-only cache only costs speed
-
-
-def _prune(folder: Path) -> None:
-    markers = list(os.scandir(folder))
-    if len(markers) <= _MAX_VERDICTS:
-        return
-    markers.sort(key=lambda entry: entry.stat().st_mtime_ns)
-    for entry in markers[: len(markers) // 2]:
-        Path(entry.path).unlink(missing_ok=True)

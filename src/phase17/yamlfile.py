@@ -1,25 +1,25 @@
 """The one home of YAML: strict, line-aware loading (PyYAML) and comment-keeping, atomic writing (ruamel.yaml).
 
-Loading uses PyYAML's safe loader only, refuses aliases (no "billion laughs"), duplicate keys, deep nesting and
-oversized files, and remembers the line of every key and item so shape errors can say `path:line`. Writing goes
+Loading uses PyYAML's safe loader only (yamlparse.py), refuses aliases (no "billion laughs"), duplicate keys, deep
+nesting and oversized files, and remembers the line of every key and item so shape errors can say `path:line`.
+A text read once is kept, parsed, in the user cache: the next command reads it back without loading PyYAML, whose
+import alone is a tenth of a warm command (issue 12). Writing goes
 through ruamel.yaml's round-trip mode: a file the reader edited by hand keeps its comments, key order and quoting,
 and only the values that changed are rewritten (issue 14), the way pre-commit's autoupdate rewrites only `rev:`.
 """
 
 from __future__ import annotations
 
-import bisect
+import hashlib
 import io
+import json
 import os
-import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from phase17.errors import InvalidFileError
+from phase17.errors import InvalidFileError, UnreadableSourceError
 
 MAX_YAML_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 32
@@ -41,166 +41,81 @@ class LineList(list[Any]):
     item_lines: list[int]
 
 
-_NEWLINE = re.compile("\n")
-
-
-class _StrictChecks:
-    """What both loaders refuse (duplicate keys, non-text keys, unreadable numbers), and lines as an editor counts
-    them: YAML also breaks lines at U+2028, U+2029 and NEL, so a mark's line is worked out from its position."""
-
-    def _setup(self, text: str, path: str, line_offset: int) -> None:
-        self._path = path
-        self._offset = line_offset + 1
-        self._newlines = [match.start() for match in _NEWLINE.finditer(text)]  # where each line ends, scanned in C
-
-    def _line(self, mark: yaml.Mark) -> int:
-        return bisect.bisect_left(self._newlines, int(mark.index)) + self._offset
-
-    def _fail(self, mark: yaml.Mark | None, message: str) -> InvalidFileError:
-        line = self._line(mark) if mark is not None else self._offset
-        return InvalidFileError(f"{self._path}:{line}: {message}")
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LineDict:
-        result = LineDict()
-        result.line = self._line(node.start_mark)
-        result.key_lines = {}
-        for key_node, value_node in node.value:
-            key = self.construct_object(key_node, deep=True)  # type: ignore[attr-defined]
-            if not isinstance(key, str):
-                raise self._fail(key_node.start_mark, f"key {key!r} must be a string")
-            if key in result:
-                raise self._fail(key_node.start_mark, f"duplicate key {key!r}")
-            result[key] = self.construct_object(value_node, deep=True)  # type: ignore[attr-defined]
-            result.key_lines[key] = self._line(key_node.start_mark)
-        return result
-
-    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
-        try:
-            return int(yaml.SafeLoader.construct_yaml_int(self, node))  # type: ignore[arg-type]
-        except ValueError:  # thousands of digits: Python refuses to read it, and so do we (issue 15)
-            raise self._fail(node.start_mark, "a number too long to read") from None
-
-    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LineList:
-        result = LineList(self.construct_object(child, deep=True) for child in node.value)  # type: ignore[attr-defined]
-        result.line = self._line(node.start_mark)
-        result.item_lines = [self._line(child.start_mark) for child in node.value]
-        return result
-
-
-class _StrictLoader(_StrictChecks, yaml.SafeLoader):  # type: ignore[misc]
-    """SafeLoader without aliases, duplicate keys or unbounded nesting: it gives every error its exact words."""
-
-    def __init__(self, stream: str, path: str, line_offset: int = 0) -> None:
-        yaml.SafeLoader.__init__(self, stream)
-        self._setup(stream, path, line_offset)
-        self._depth = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise self._fail(event.start_mark, "YAML aliases (*name) are not allowed in phase17 files")
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                event = self.peek_event()  # type: ignore[no-untyped-call]
-                raise self._fail(event.start_mark, f"nested deeper than {MAX_DEPTH} levels")
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-
-_FAST_LOADER_BASE: Any = getattr(yaml, "CSafeLoader", None)  # libyaml, when PyYAML was built with it
-
-
-class _FastLoader(_StrictChecks, _FAST_LOADER_BASE or yaml.SafeLoader):  # type: ignore[misc]
-    """libyaml's parser (ten times faster) with the same checks. It composes in C, so aliases and nesting are
-    checked on the finished nodes; any problem at all is handed to _StrictLoader for its exact message."""
-
-    def __init__(self, stream: str, path: str, line_offset: int = 0) -> None:
-        _FAST_LOADER_BASE.__init__(self, stream)
-        self._setup(stream, path, line_offset)
-
-
-_loader: Any
-for _loader in (_StrictLoader, _FastLoader):
-    _loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _loader.construct_mapping)
-    _loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _loader.construct_sequence)
-    _loader.add_constructor("tag:yaml.org,2002:int", _loader.construct_yaml_int)
-
-
-def _plain_tree(node: yaml.Node, seen: set[int], depth: int = 1) -> bool:
-    """No node reached twice (an alias) and no deeper than MAX_DEPTH."""
-    if depth > MAX_DEPTH or id(node) in seen:
-        return False
-    seen.add(id(node))
-    if isinstance(node, yaml.MappingNode):
-        return all(
-            _plain_tree(key, seen, depth + 1) and _plain_tree(value, seen, depth + 1) for key, value in node.value
-        )
-    if isinstance(node, yaml.SequenceNode):
-        return all(_plain_tree(child, seen, depth + 1) for child in node.value)
-    return True
-
-
-def _fast_parse(text: str, path: str, line_offset: int) -> tuple[bool, Any]:
-    """(True, data) when libyaml reads `text` with no problem; (False, None) to let _StrictLoader say what it is.
-
-    Deep flow nesting (`[[[[...`) would recurse in C without a limit, so such text never reaches libyaml.
-    """
-    if _FAST_LOADER_BASE is None or text.count("[") + text.count("{") > 4 * MAX_DEPTH:
-        return False, None
-    loader = _FastLoader(text, path, line_offset)
-    try:
-        node = loader.get_single_node()
-        if node is None or not _plain_tree(node, set()):
-            return False, None
-        return True, loader.construct_document(node)
-    except (yaml.YAMLError, InvalidFileError):
-        return False, None
-    finally:
-        loader.dispose()
-
-
 def parse_yaml(text: str, path: str, line_offset: int = 0) -> Any:
     """Parse one YAML document strictly; every error is an InvalidFileError starting with `path:line:`.
 
-    `line_offset` shifts reported lines, for YAML embedded in a larger file (the pin's fenced block).
+    `line_offset` shifts reported lines, for YAML embedded in a larger file (the pin's fenced block). A text
+    parsed before (same text, same offset, same loader code) is read back from the parse cache.
     """
     if len(text.encode("utf-8", errors="replace")) > MAX_YAML_BYTES:
         raise InvalidFileError(f"{path}:1: file is larger than {MAX_YAML_BYTES // 1024 // 1024} MiB")
-    parsed, data = _fast_parse(text, path, line_offset)
-    if parsed:
-        return data
+    from phase17.cache import cache_root, code_digest
+
+    key = hashlib.sha256(
+        f"{code_digest('yamlfile.py', 'yamlparse.py')}\0{line_offset}\0".encode()
+        + text.encode("utf-8", "surrogatepass")
+    ).hexdigest()
+    kept = cache_root() / "parsed" / key
     try:
-        loader = _StrictLoader(text, path, line_offset)
-    except yaml.reader.ReaderError as error:  # a character YAML forbids (NUL, other controls)
-        raise _reader_error(error, text, path, line_offset) from None
+        from phase17.safefiles import read_limited  # a FIFO or link planted in the cache is refused, not read
+
+        return _from_kept(json.loads(read_limited(kept, 8 * MAX_YAML_BYTES)))
+    except (OSError, ValueError, LookupError, TypeError, UnreadableSourceError):
+        pass  # not kept yet, or not readable as kept: parse it
+    from phase17.yamlparse import parse_strictly
+
+    data = parse_strictly(text, path, line_offset)
     try:
-        return loader.get_single_data()
-    except yaml.reader.ReaderError as error:
-        raise _reader_error(error, text, path, line_offset) from None
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = (_editor_line(text, mark.index) if mark else 1) + line_offset
-        problem = error.problem or error.context or "malformed YAML"
-        if error.context and error.problem and error.context_mark is not None:
-            problem += f" ({error.context} at line {_editor_line(text, error.context_mark.index) + line_offset})"
-        raise InvalidFileError(f"{path}:{line}: {problem}") from None
-    except yaml.YAMLError as error:
-        raise InvalidFileError(f"{path}:{1 + line_offset}: {error}") from None
-    finally:
-        loader.dispose()
+        encoded = json.dumps(_to_kept(data), separators=(",", ":"))
+    except _NotKept:
+        return data  # a value JSON cannot carry back exactly (a date, bytes): parsed again next time
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomically(kept, encoded)
+        from phase17.cache import prune
+
+        prune(kept.parent)
+    except OSError:
+        pass  # a read-only cache only costs speed
+    return data
 
 
-def _editor_line(text: str, index: int) -> int:
-    """The 1-based line of character `index`, counting newlines only (not U+2028, NEL or a form feed)."""
-    return text.count("\n", 0, max(index, 0)) + 1
+class _NotKept(Exception):
+    """A parsed value the parse cache cannot give back exactly."""
 
 
-def _reader_error(error: yaml.reader.ReaderError, text: str, path: str, line_offset: int) -> InvalidFileError:
-    line = _editor_line(text, error.position) + line_offset
-    code = error.character if isinstance(error.character, int) else ord(str(error.character)[:1] or "\0")
-    return InvalidFileError(f"{path}:{line}: character U+{code:04X} is not allowed in YAML")
+def _to_kept(value: Any) -> Any:
+    """Parsed YAML as JSON, lines included: {"m": line, "k": [[key, key line, value], ...]} for a mapping,
+    {"s": line, "i": [[item line, value], ...]} for a sequence; text, numbers, booleans and null as they are."""
+    if isinstance(value, LineDict):
+        return {"m": value.line, "k": [[key, value.key_lines[key], _to_kept(item)] for key, item in value.items()]}
+    if isinstance(value, LineList):
+        return {
+            "s": value.line,
+            "i": [[line, _to_kept(item)] for line, item in zip(value.item_lines, value, strict=True)],
+        }
+    if value is None or type(value) in (str, int, float, bool):
+        return value
+    raise _NotKept(type(value).__name__)
+
+
+def _from_kept(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "m" in value:
+            mapping = LineDict()
+            mapping.line = int(value["m"])
+            mapping.key_lines = {}
+            for key, line, item in value["k"]:
+                mapping[str(key)] = _from_kept(item)
+                mapping.key_lines[str(key)] = int(line)
+            return mapping
+        sequence = LineList(_from_kept(item) for _, item in value["i"])
+        sequence.line = int(value["s"])
+        sequence.item_lines = [int(line) for line, _ in value["i"]]
+        return sequence
+    if isinstance(value, list):
+        raise TypeError("a bare list is not a kept value")
+    return value
 
 
 def read_yaml_text(path: Path, shown: str) -> str:
@@ -234,6 +149,8 @@ def read_yaml_file(path: Path, shown: str) -> Any:
 
 def _plain_resolves_to_str(text: str) -> bool:
     """Would PyYAML (YAML 1.1, which loads these files) read `text` back as a string if written plain?"""
+    import yaml
+
     resolved = yaml.resolver.Resolver().resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
     return bool(resolved == _STR_TAG)
 
