@@ -14,10 +14,9 @@ from typing import Any, Literal
 from phase17.errors import SymbolNotFoundError, UnreadableSourceError
 from phase17.guide import Target
 from phase17.refs import Ref, parse_ref
+from phase17.symbolindex import MAX_SOURCE_BYTES, SKIPPED_DIRECTORIES
 from phase17.symbols import Symbol, parse_definitions
 
-MAX_SOURCE_BYTES = 8 * 1024 * 1024  # larger "Python" files are generated data, not reading material
-SKIPPED_DIRECTORIES = {".git", "__pycache__", ".mypy_cache", ".pytest_cache", "node_modules", ".tours"}
 LookupStatus = Literal["found", "missing", "ambiguous", "choices"]
 
 

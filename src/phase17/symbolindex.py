@@ -21,13 +21,17 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from phase17.cache import cache_root, code_digest
 from phase17.progress import ProgressReporter, SilentReporter
-from phase17.symbols import Site
+
+if TYPE_CHECKING:  # symbols.py (and its ast import) loads only when sites are asked for, not for a warm refresh
+    from phase17.symbols import Site
 
 INDEX_FORMAT = "phase17-symbol-index-2"
+MAX_SOURCE_BYTES = 8 * 1024 * 1024  # larger "Python" files are generated data, not reading material
+SKIPPED_DIRECTORIES = {".git", "__pycache__", ".mypy_cache", ".pytest_cache", "node_modules", ".tours"}
 _RACY_NANOSECONDS = 2_000_000_000  # a file changed this close to its check may change again unseen: re-read it
 _SITE_CODE = ("symbols.py", "queries/python-definitions.scm")  # what decides a site: a change makes all stale
 _PARALLEL_FROM = 48  # fewer files than this are parsed in this process: starting workers costs more
@@ -189,8 +193,9 @@ def _remove(location: Path) -> None:
 # ---------------------------------------------------------------- the files of the tree
 
 
-@dataclass(frozen=True)
-class _Seen:
+class _Seen(NamedTuple):
+    """A file met on the walk, with its stat key (a tuple: thousands are made on every whole-tree lookup)."""
+
     path: str
     size: int
     mtime_ns: int
@@ -201,10 +206,9 @@ class _Seen:
 def _walk(upstream: Path, under: str) -> Iterator[_Seen]:
     """Every .py path below upstream/under with its stat key; symlinks out, FIFOs and devices are reported.
 
-    Plain strings and the directory entries' own stat calls: this runs on every whole-tree lookup.
+    Plain strings, the directory entries' own stat calls and no object per regular file: this runs on every
+    whole-tree lookup, so it is kept to the system calls (a regular file is yielded as a bare stat key tuple).
     """
-    from phase17.sourcetree import SKIPPED_DIRECTORIES
-
     top = str(upstream)
     start = os.path.join(top, under) if under else top
     if not os.path.isdir(start) or os.path.islink(start):
@@ -212,24 +216,32 @@ def _walk(upstream: Path, under: str) -> Iterator[_Seen]:
             yield _seen(upstream, under, os.stat(start, follow_symlinks=False), start)
         return
     skip = len(top) + 1
+    regular = stat.S_ISREG
+    native = os.sep == "/"
     stack = [start]
     while stack:
         folder = stack.pop()
         try:
-            entries = list(os.scandir(folder))
+            with os.scandir(folder) as listing:
+                entries = list(listing)
         except OSError:
             continue
         for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                if entry.name not in SKIPPED_DIRECTORIES:
-                    stack.append(entry.path)
-            elif entry.name.endswith(".py"):
+            name = entry.name
+            if name.endswith(".py"):
                 try:
                     status = entry.stat(follow_symlinks=False)
                 except OSError as error:
                     yield _Seen(entry.path[skip:], 0, 0, 0, f"cannot read ({error.strerror})")
                     continue
-                yield _seen(upstream, entry.path[skip:], status, entry.path)
+                if regular(status.st_mode) and status.st_size <= MAX_SOURCE_BYTES and native:
+                    yield _Seen(entry.path[skip:], status.st_size, status.st_mtime_ns, status.st_ino)
+                elif stat.S_ISDIR(status.st_mode):  # a folder named like a module
+                    stack.append(entry.path)
+                else:
+                    yield _seen(upstream, entry.path[skip:], status, entry.path)
+            elif name not in SKIPPED_DIRECTORIES and entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
 
 
 def _seen(upstream: Path, relative: str, status: os.stat_result, full: str) -> _Seen:
@@ -244,8 +256,6 @@ def _seen(upstream: Path, relative: str, status: os.stat_result, full: str) -> _
             return _Seen(relative, 0, 0, 0, f"cannot read ({getattr(error, 'strerror', None) or error})")
     if not stat.S_ISREG(status.st_mode):
         return _Seen(relative, 0, 0, 0, "not a regular file (a FIFO, device or folder), not read")
-    from phase17.sourcetree import MAX_SOURCE_BYTES
-
     if status.st_size > MAX_SOURCE_BYTES:
         return _Seen(relative, status.st_size, 0, 0, f"larger than {MAX_SOURCE_BYTES // 1024 // 1024} MiB, not read")
     return _Seen(relative, status.st_size, status.st_mtime_ns, status.st_ino)
@@ -465,6 +475,8 @@ class SymbolIndex:
             f"WHERE sites.{column} = ? ORDER BY files.path, sites.start_byte",
             (value,),
         ).fetchall()
+        from phase17.symbols import Site
+
         return [IndexedSite(row[0], Site(*row[1:])) for row in rows if _below(row[0], under)]
 
     def derived(
