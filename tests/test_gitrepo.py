@@ -58,3 +58,19 @@ def test_a_commit_records_every_file_with_a_fixed_date(tmp_path: Path):
     gitrepo.commit_all(folder, "subject\n\nTrailer: yes\n", "2000-01-01T00:00:00+0000")
     assert git(folder, "ls-files").split() == [".gitignore", "a.py"]
     assert git(folder, "log", "-1", "--format=%ad %s", "--date=iso-strict") == "2000-01-01T00:00:00+00:00 subject"
+
+
+def test_the_worktree_status_names_renames_both_ways_and_ignored_files_apart(tmp_path: Path, git_source):
+    repo = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(git_source[0]), str(repo)], check=True)
+    tracked = sorted(path for _, _, path in gitrepo.tree_files(repo, "HEAD"))
+    assert tracked and all(len(digest) == 40 for _, digest, _ in gitrepo.tree_files(repo, "HEAD"))
+    moved = next(path for path in tracked if path.endswith(".py"))
+    git(repo, "mv", moved, "renamed.py")
+    (repo / ".git" / "info" / "exclude").write_text("build/\n")
+    (repo / "build").mkdir()
+    (repo / "build" / "made.py").write_text("x = 1\n")
+    (repo / "odd name\twith tab.py").write_text("y = 2\n")
+    status = gitrepo.worktree_status(repo)
+    assert sorted(status.changed) == sorted(["renamed.py", "odd name\twith tab.py"])
+    assert sorted(status.differing) == sorted([moved, "renamed.py", "odd name\twith tab.py", "build/"])

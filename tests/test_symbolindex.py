@@ -146,3 +146,90 @@ def test_an_unwritable_index_folder_still_answers_from_memory(plain_upstream: Pa
     monkeypatch.setenv("PHASE17_CACHE_DIR", str(blocked))
     summary = build_index(plain_upstream)
     assert summary.location == ":memory:" and summary.definitions > 10
+
+
+# ---------------------------------------------------------------- trusting git's status instead of a walk
+
+
+def _checkout(plain_upstream: Path) -> Path:
+    from helpers import git
+
+    git(plain_upstream, "init", "-q")
+    git(plain_upstream, "add", "-A")
+    git(plain_upstream, "commit", "-qm", "the tree")
+    return plain_upstream
+
+
+def _trust_git(upstream: Path) -> None:
+    from phase17 import gitrepo
+
+    symbolindex.forget()
+    tree = gitrepo.head_commit(upstream).tree
+    symbolindex.use_git_view(upstream, tree, gitrepo.worktree_status(upstream).differing)
+
+
+def _never_walk(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(*_: object) -> None:
+        raise AssertionError("walked the whole tree although git said what differs")
+
+    monkeypatch.setattr(symbolindex, "_walk", refused)
+
+
+def test_with_git_status_in_hand_a_clean_checkout_is_looked_up_without_walking_it(
+    plain_upstream: Path, monkeypatch: pytest.MonkeyPatch
+):
+    upstream = _checkout(plain_upstream)
+    expected = _sites_by_parse(upstream)
+    _trust_git(upstream)
+    _never_walk(monkeypatch)
+    assert _sites_by_index(upstream) == expected  # first time: HEAD's tree listed by git, every blob parsed
+    _trust_git(upstream)
+    before = sqlite3.connect(index_location(upstream)).execute("SELECT value FROM meta WHERE key = 'clean_tree'")
+    assert before.fetchone() is not None
+    assert _sites_by_index(upstream) == expected  # then: nothing read at all
+
+
+def test_what_git_says_differs_is_looked_at_modified_untracked_ignored_and_deleted(
+    plain_upstream: Path, monkeypatch: pytest.MonkeyPatch
+):
+    upstream = _checkout(plain_upstream)
+    _trust_git(upstream)
+    _sites_by_index(upstream)  # the clean tree, indexed through git
+    cpu = upstream / "vllm" / "platforms" / "cpu.py"
+    cpu.write_text(cpu.read_text().replace("class CpuPlatform", "class RenamedCpuPlatform"))
+    (upstream / "vllm" / "untracked.py").write_text("def brand_new():\n    pass\n")
+    (upstream / ".gitignore").write_text("generated/\n")
+    (upstream / "generated").mkdir()
+    (upstream / "generated" / "made.py").write_text("class MadeByABuild:\n    pass\n")
+    (upstream / "vllm" / "platforms" / "cuda.py").unlink()
+    _trust_git(upstream)
+    walked: list[str] = []
+    walk = symbolindex._walk
+
+    def only_the_ignored_folder(tree: Path, under: str):  # git lists an ignored folder whole: it is walked
+        walked.append(under)
+        return walk(tree, under)
+
+    monkeypatch.setattr(symbolindex, "_walk", only_the_ignored_folder)
+    through_git = _sites_by_index(upstream)
+    assert walked == ["generated"]
+    assert through_git == _sites_by_parse(upstream)
+    assert find_sites(upstream, qualname="RenamedCpuPlatform")[0][0].path == "vllm/platforms/cpu.py"
+    assert find_sites(upstream, qualname="CpuPlatform")[0] == []
+    assert find_sites(upstream, qualname="brand_new")[0][0].path == "vllm/untracked.py"
+    assert find_sites(upstream, qualname="MadeByABuild")[0][0].path == "generated/made.py"
+    assert find_sites(upstream, qualname="CudaPlatformBase")[0] == []
+
+
+def test_a_view_of_git_lasts_one_command_and_a_tree_id_that_is_no_id_is_ignored(plain_upstream: Path):
+    upstream = _checkout(plain_upstream)
+    symbolindex.use_git_view(upstream, "HEAD; rm -rf /", [])
+    assert symbolindex._GIT_VIEWS == {}
+    _trust_git(upstream)
+    assert upstream.resolve() in symbolindex._GIT_VIEWS
+
+    from phase17.terminal import reporting_errors
+
+    with reporting_errors():
+        pass
+    assert symbolindex._GIT_VIEWS == {}  # a later edit is never hidden behind an old status

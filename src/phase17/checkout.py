@@ -30,6 +30,8 @@ class UpstreamState:
     source: str | None = None  # "git" or "pypi"
     modified: tuple[str, ...] = ()
     verified: bool = True  # False when fetched with --insecure-skip-verify
+    tree: str | None = None  # HEAD's tree id
+    differing: tuple[str, ...] = ()  # every path whose content may not be HEAD's (gitrepo.WorktreeStatus)
 
     @property
     def is_verified(self) -> bool:
@@ -65,7 +67,8 @@ def inspect_upstream(upstream: Path, pin: Pin) -> UpstreamState:
     trailer = commit_trailer(head.message)
     if trailer and not same_commit(head.sha, pin.commit):
         carries, source = trailer, "pypi"
-    modified = tuple(gitrepo.changed_paths(upstream))
+    status_now = gitrepo.worktree_status(upstream)
+    modified = tuple(status_now.changed)
     fetched_tree = re.search(rf"^{TREE_TRAILER}: ([0-9a-f]{{40,64}})$", head.message, re.MULTILINE)
     if fetched_tree and head.tree and fetched_tree.group(1) != head.tree:  # committed on top, or amended
         modified = tuple(sorted({*modified, *gitrepo.paths_changed_since(upstream, fetched_tree.group(1))}))
@@ -85,6 +88,8 @@ def inspect_upstream(upstream: Path, pin: Pin) -> UpstreamState:
         source=source,
         modified=modified,
         verified=verified,
+        tree=head.tree or None,
+        differing=tuple(status_now.differing),
     )
 
 

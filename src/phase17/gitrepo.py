@@ -134,8 +134,21 @@ def paths_changed_since(path: Path, tree: str) -> list[str]:
 
 def changed_paths(path: Path) -> list[str]:
     """Modified and untracked files (untracked count: the tree must be exactly upstream's)."""
-    output = _run_git(path, "status", "--porcelain=v1", "-z", "--untracked-files=all") or ""
-    paths = []
+    return worktree_status(path).changed
+
+
+@dataclass(frozen=True)
+class WorktreeStatus:
+    """`git status` of a checkout: what makes it differ from HEAD, and everything that is not HEAD's content."""
+
+    changed: list[str]  # modified, staged, deleted or untracked files (a rename: its new name)
+    differing: list[str]  # all of those, renames' old names, and ignored files and folders ("dir/")
+
+
+def worktree_status(path: Path) -> WorktreeStatus:
+    output = _run_git(path, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=matching") or ""
+    changed: list[str] = []
+    differing: list[str] = []
     entries = output.split("\0")  # -z keeps unusual file names intact
     index = 0
     while index < len(entries):
@@ -145,9 +158,25 @@ def changed_paths(path: Path) -> list[str]:
             continue
         code, name = entry[:2], entry[3:]
         if "R" in code or "C" in code:
-            index += 1  # the rename's source path follows
-        paths.append(name)
-    return paths
+            if index < len(entries):
+                differing.append(entries[index])  # the rename's source path follows
+            index += 1
+        differing.append(name)
+        if code != "!!":
+            changed.append(name)
+    return WorktreeStatus(changed=changed, differing=differing)
+
+
+def tree_files(path: Path, tree: str) -> list[tuple[str, str, str]]:
+    """(mode, object id, path) of every file in the tree `tree` of the checkout at `path`."""
+    output = _run_git(path, "ls-tree", "-r", "-z", "--full-tree", tree) or ""
+    files = []
+    for line in output.split("\0"):
+        header, tab, name = line.partition("\t")
+        parts = header.split(" ")
+        if tab and len(parts) == 3:
+            files.append((parts[0], parts[2], name))
+    return files
 
 
 def _run_git(path: Path, *arguments: str, missing_repository_ok: bool = False) -> str | None:

@@ -80,6 +80,10 @@ def ensure_upstream(
     A reader's own checkout (--upstream) that is not a git checkout is a plain source tree: read, not verified.
     """
     state = inspect_upstream(project.upstream, pin)
+    if state.tree is not None:  # git has just compared every file with HEAD: the index need not walk the tree
+        from phase17.symbolindex import use_git_view
+
+        use_git_view(project.upstream, state.tree, state.differing)
     if state.status == "missing":
         if fetch_missing is None:
             raise UpstreamError(f"{project.upstream} is missing; run phase17 fetch first.")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sqlite3
 import stat
 import time
@@ -29,7 +30,7 @@ from phase17.progress import ProgressReporter, SilentReporter
 if TYPE_CHECKING:  # symbols.py (and its ast import) loads only when sites are asked for, not for a warm refresh
     from phase17.symbols import Site
 
-INDEX_FORMAT = "phase17-symbol-index-2"
+INDEX_FORMAT = "phase17-symbol-index-3"
 MAX_SOURCE_BYTES = 8 * 1024 * 1024  # larger "Python" files are generated data, not reading material
 SKIPPED_DIRECTORIES = {".git", "__pycache__", ".mypy_cache", ".pytest_cache", "node_modules", ".tours"}
 _RACY_NANOSECONDS = 2_000_000_000  # a file changed this close to its check may change again unseen: re-read it
@@ -48,7 +49,10 @@ CREATE TABLE files(
     path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, checked_ns INTEGER, blob INTEGER,
     problem TEXT);
 CREATE TABLE derived(blob INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (blob, kind));
+CREATE TABLE trees(id INTEGER PRIMARY KEY, tree TEXT NOT NULL UNIQUE);
+CREATE TABLE tree_files(tree INTEGER NOT NULL, path TEXT NOT NULL, digest TEXT, PRIMARY KEY (tree, path));
 """
+_KEPT_TREES = 4  # git trees whose .py entries are kept (the pin and the trees re-pins replaced)
 
 T = TypeVar("T")
 
@@ -201,6 +205,7 @@ class _Seen(NamedTuple):
     mtime_ns: int
     inode: int
     problem: str | None = None  # set for what is not a regular file inside upstream/
+    digest: str | None = None  # the content's blob id, when git vouches for it (no stat key then)
 
 
 def _walk(upstream: Path, under: str) -> Iterator[_Seen]:
@@ -352,23 +357,34 @@ class SymbolIndex:
         self, under: Sequence[str] = ("",), reporter: ProgressReporter | None = None, *, recheck: bool = False
     ) -> RefreshReport:
         """Bring the rows of the files below each of `under` up to date with the tree: once per process for a
-        folder (a command reads the tree once), every time with `recheck` (one file, cheaply)."""
+        folder (a command reads the tree once), every time with `recheck` (one file, cheaply).
+
+        When git has just said what differs from HEAD (use_git_view), only those files are looked at; the others
+        hold HEAD's blobs. Otherwise every file's stat key is compared with the one recorded."""
         report = RefreshReport(rebuilt_because=self.rebuilt_because)
         places = [place for place in under if recheck or not _below(place, list(self._fresh))]
         if not places:
             return report
+        view = None if recheck else _GIT_VIEWS.get(self.upstream.resolve())
+        seen: dict[str, _Seen] | None = None
+        if view is not None:
+            if self._meta("clean_tree") == view.tree and not any(_below(path, places) for path in view.differing):
+                self._fresh.update(places)  # the rows are HEAD's tree, and git says the files are too
+                return report
+            seen = self._seen_through_git(view, places)
+        if seen is None:
+            seen = {item.path: item for place in places for item in _walk(self.upstream, place)}
         known = self._known_rows(places)
         now = time.time_ns()
-        seen: dict[str, _Seen] = {}
-        for place in places:
-            for item in _walk(self.upstream, place):
-                seen[item.path] = item
         changed: list[_Seen] = []
         for item in seen.values():
             row = known.get(item.path)
             if item.problem is not None:
                 report.unreadable[item.path] = item.problem
                 if row is None or row[4] is not None or row[5] != item.problem:
+                    changed.append(item)
+            elif item.digest is not None:
+                if row is None or row[6] != item.digest:
                     changed.append(item)
             elif (
                 row is None
@@ -382,31 +398,116 @@ class SymbolIndex:
         file_rows: list[tuple[Any, ...]] = []
         digests = self._blob_ids() if len(changed) > 64 else {}  # a few files: look each content up alone
         for item in changed:
+            if item.digest is not None and self._stored_blob(item.digest, digests, len(changed)):
+                report.reused += 1  # git vouches for the content, and it is parsed already: nothing to read
+                file_rows.append((item.path, 0, 0, 0, now, item.digest, None))
+                continue
             data = _read(self.upstream, item) if item.problem is None else item.problem
             if isinstance(data, str):
                 report.unreadable[item.path] = data
                 file_rows.append((item.path, item.size, item.mtime_ns, item.inode, now, None, data))
                 continue
             digest = blob_digest(data)
-            if digest not in digests and len(changed) <= 64:
-                found = self._connection.execute("SELECT id FROM blobs WHERE digest = ?", (digest,)).fetchone()
-                if found is not None:
-                    digests[digest] = found[0]
-            if digest in digests:
+            if self._stored_blob(digest, digests, len(changed)):
                 report.reused += 1
             else:
                 contents[digest] = data
             file_rows.append((item.path, item.size, item.mtime_ns, item.inode, now, digest, None))
         report.files = len(seen)
         report.removed = len(removed)
-        if changed or removed:
-            self._write(file_rows, removed, contents, digests, reporter, report)
+        stored_clean = self._meta("clean_tree")
+        if view is not None and "" in places and not view.differing:
+            clean_tree: str | None = view.tree  # every row is now HEAD's tree, as git said the files are
+        else:
+            clean_tree = None if changed or removed else stored_clean
+        if changed or removed or clean_tree != stored_clean:
+            self._write(file_rows, removed, contents, digests, reporter, report, clean_tree)
         self._fresh.update(places)
         return report
 
+    def _meta(self, key: str) -> str | None:
+        found = self._connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if found is None else str(found[0])
+
+    def _stored_blob(self, digest: str, digests: dict[str, int], changes: int) -> bool:
+        """Is this content parsed already? (`digests` holds every blob id when many files changed.)"""
+        if digest not in digests and changes <= 64:
+            found = self._connection.execute("SELECT id FROM blobs WHERE digest = ?", (digest,)).fetchone()
+            if found is not None:
+                digests[digest] = found[0]
+        return digest in digests
+
+    def _seen_through_git(self, view: GitView, places: Sequence[str]) -> dict[str, _Seen] | None:
+        """The files below `places` as git sees them: HEAD's blobs, except what differs, which is looked at
+        (None when git cannot list HEAD's tree: the caller walks the tree instead)."""
+        entries = self._tree_entries(view.tree)
+        if entries is None:
+            return None
+        seen: dict[str, _Seen] = {}
+        to_look_at: list[str] = []
+        differing = set(view.differing)
+        for path, digest in entries:
+            if not _below(path, places):
+                continue
+            if digest is None or path in differing:  # a symlink or a submodule in the tree, or changed
+                to_look_at.append(path)
+            else:
+                seen[path] = _Seen(path, 0, 0, 0, None, digest)
+        to_look_at += [path for path in differing if _below(path.rstrip("/"), places) or path.endswith("/")]
+        for path in to_look_at:
+            folder = path.rstrip("/")
+            if any(part in SKIPPED_DIRECTORIES for part in folder.split("/")):
+                continue
+            if path.endswith("/") or os.path.isdir(os.path.join(self.upstream, folder)):
+                seen.update((item.path, item) for item in _walk(self.upstream, folder) if _below(item.path, places))
+            elif folder.endswith(".py"):
+                full = os.path.join(self.upstream, folder)
+                try:
+                    seen[folder] = _seen(self.upstream, folder, os.stat(full, follow_symlinks=False), full)
+                except FileNotFoundError:
+                    continue  # deleted
+                except OSError as error:
+                    seen[folder] = _Seen(folder, 0, 0, 0, f"cannot read ({error.strerror})")
+        return seen
+
+    def _tree_entries(self, tree: str) -> list[tuple[str, str | None]] | None:
+        """(path, blob id) of the .py files of git tree `tree` (blob id None for a symlink or a submodule), listed
+        by git once per tree and kept."""
+        connection = self._connection
+        found = connection.execute("SELECT id FROM trees WHERE tree = ?", (tree,)).fetchone()
+        if found is not None:
+            return connection.execute("SELECT path, digest FROM tree_files WHERE tree = ?", (found[0],)).fetchall()
+        from phase17 import gitrepo
+        from phase17.errors import Phase17Error
+
+        try:
+            listed = gitrepo.tree_files(self.upstream, tree)
+        except Phase17Error:
+            return None
+        entries = [
+            (path, digest if mode in ("100644", "100755") else None)
+            for mode, digest, path in listed
+            if path.endswith(".py") and not any(part in SKIPPED_DIRECTORIES for part in path.split("/")[:-1])
+        ]
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            old = [row[0] for row in connection.execute("SELECT id FROM trees ORDER BY id DESC")][_KEPT_TREES - 1 :]
+            connection.executemany("DELETE FROM tree_files WHERE tree = ?", [(tree_id,) for tree_id in old])
+            connection.executemany("DELETE FROM trees WHERE id = ?", [(tree_id,) for tree_id in old])
+            tree_id = connection.execute("INSERT INTO trees(tree) VALUES (?)", (tree,)).lastrowid
+            connection.executemany("INSERT INTO tree_files VALUES (?, ?, ?)", [(tree_id, *entry) for entry in entries])
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        return entries
+
     def _known_rows(self, places: Sequence[str]) -> dict[str, tuple[Any, ...]]:
         """The files rows below `places` (all of them for the whole tree), by path."""
-        columns = "SELECT path, size, mtime_ns, inode, checked_ns, blob, problem FROM files"
+        columns = (
+            "SELECT path, size, mtime_ns, inode, checked_ns, blob, problem, blobs.digest "
+            "FROM files LEFT JOIN blobs ON blobs.id = files.blob"
+        )
         if "" in places:
             return {row[0]: row[1:] for row in self._connection.execute(columns)}
         rows: dict[str, tuple[Any, ...]] = {}
@@ -428,6 +529,7 @@ class SymbolIndex:
         digests: dict[str, int],
         reporter: ProgressReporter | None,
         report: RefreshReport,
+        clean_tree: str | None = None,
     ) -> None:
         progress = (
             reporter
@@ -452,6 +554,9 @@ class SymbolIndex:
                 "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(*row[:5], digests.get(row[5]) if row[5] else None, row[6]) for row in file_rows],
             )
+            connection.execute("DELETE FROM meta WHERE key = 'clean_tree'")
+            if clean_tree is not None:
+                connection.execute("INSERT INTO meta VALUES ('clean_tree', ?)", (clean_tree,))
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
@@ -551,6 +656,29 @@ def _below(path: str, under: Sequence[str]) -> bool:
 
 
 _OPEN: dict[Path, SymbolIndex] = {}
+_GIT_VIEWS: dict[Path, GitView] = {}
+
+
+@dataclass(frozen=True)
+class GitView:
+    """What git said of a checkout in this command: HEAD's tree and the paths whose content may not be HEAD's."""
+
+    tree: str
+    differing: tuple[str, ...]
+
+
+def use_git_view(upstream: Path, tree: str, differing: Iterable[str]) -> None:
+    """Let this command's lookups in `upstream` trust git's status instead of walking the tree: the files are
+    HEAD's tree `tree` except `differing` (gitrepo.WorktreeStatus.differing). Only Python files and folders
+    (an ignored "dir/") matter; what the walk skips is left out."""
+    if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", tree):
+        return
+    kept = tuple(
+        path
+        for path in differing
+        if path.endswith((".py", "/")) and not any(part in SKIPPED_DIRECTORIES for part in path.rstrip("/").split("/"))
+    )
+    _GIT_VIEWS[upstream.resolve()] = GitView(tree, kept)
 
 
 def tree_index(upstream: Path) -> SymbolIndex:
@@ -614,6 +742,8 @@ def forget(upstream: Path | None = None) -> None:
     """
     for key in [key for key in _OPEN if upstream is None or key == upstream.resolve()]:
         _OPEN.pop(key).close()
+    for key in [key for key in _GIT_VIEWS if upstream is None or key == upstream.resolve()]:
+        del _GIT_VIEWS[key]
 
 
 def stored_definitions(upstream: Path, relative: str, parse: Callable[[bytes], list[Any]]) -> list[Any] | None:

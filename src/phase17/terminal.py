@@ -90,9 +90,7 @@ def reporting_errors() -> Iterator[None]:
     """A Phase17Error becomes `Error: <message>` on stderr and exit code 2, and so does an error of the operating
     system (a name too long, a folder where a file should be, no permission): the machine's state, not a bug.
     Anything else is a bug, and shows its traceback."""
-    index = sys.modules.get("phase17.symbolindex")
-    if index is not None:  # a command reads the tree afresh (several commands can run in one process: tests)
-        index.forget()
+    _forget_the_tree()  # a command reads the tree afresh (several commands can run in one process: tests)
     try:
         yield
     except Phase17Error as error:
@@ -106,6 +104,14 @@ def reporting_errors() -> Iterator[None]:
         shown = f"{where}{error.strerror or error}"
         session.err.print(f"Error: {shown[:600]}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None
+    finally:
+        _forget_the_tree()  # what git said of the tree held for this command only
+
+
+def _forget_the_tree() -> None:
+    index = sys.modules.get("phase17.symbolindex")
+    if index is not None:
+        index.forget()
 
 
 def locate() -> ProjectPaths:
