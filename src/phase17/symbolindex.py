@@ -30,7 +30,7 @@ from phase17.progress import ProgressReporter, SilentReporter
 if TYPE_CHECKING:  # symbols.py (and its ast import) loads only when sites are asked for, not for a warm refresh
     from phase17.symbols import Site
 
-INDEX_FORMAT = "phase17-symbol-index-3"
+INDEX_FORMAT = "phase17-symbol-index-4"
 MAX_SOURCE_BYTES = 8 * 1024 * 1024  # larger "Python" files are generated data, not reading material
 SKIPPED_DIRECTORIES = {".git", "__pycache__", ".mypy_cache", ".pytest_cache", "node_modules", ".tours"}
 _RACY_NANOSECONDS = 2_000_000_000  # a file changed this close to its check may change again unseen: re-read it
@@ -48,6 +48,7 @@ CREATE INDEX sites_by_blob ON sites(blob);
 CREATE TABLE files(
     path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, checked_ns INTEGER, blob INTEGER,
     problem TEXT);
+CREATE INDEX files_by_blob ON files(blob);  -- a name's sites, then their files: not every file's sites
 CREATE TABLE derived(blob INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (blob, kind));
 CREATE TABLE trees(id INTEGER PRIMARY KEY, tree TEXT NOT NULL UNIQUE);
 CREATE TABLE tree_files(tree INTEGER NOT NULL, path TEXT NOT NULL, digest TEXT, PRIMARY KEY (tree, path));
