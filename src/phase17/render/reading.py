@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -12,11 +13,14 @@ from rich.style import Style
 from rich.text import Text
 from rich.tree import Tree
 
-from phase17.pin import Pin
-from phase17.reading import TargetStatus, TargetView
 from phase17.render.layout import FittedTable, code_lines
-from phase17.sourcetree import Lookup, Unreadable, editor_lines
-from phase17.symbols import OutlineNode, Symbol
+from phase17.sourcetree import editor_lines
+
+if TYPE_CHECKING:  # types only: `resolve` prints a table without loading the reading view and the notes store
+    from phase17.pin import Pin
+    from phase17.reading import TargetStatus, TargetView
+    from phase17.sourcetree import Lookup, Unreadable
+    from phase17.symbols import OutlineNode, Symbol
 
 FOLD_AFTER_LINES = 40  # a longer key symbol is shown as its first lines, with the range to open
 FOLDED_LINES = 14
