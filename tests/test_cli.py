@@ -1304,7 +1304,8 @@ def test_a_cited_line_whose_text_is_gone_is_changed_never_ok(fetched_project: Pa
 
 
 def test_a_run_builds_only_the_command_it_names_and_leaves_everything_else_to_the_whole_app():
-    from phase17.cli import app_for, asked_command
+    from phase17.cli import app_for
+    from phase17.start import asked_command
 
     assert asked_command(["--upstream", "tree", "-v", "index", "--json"]) == "index"
     assert asked_command(["--upstream", "index"]) is None  # "index" is the option's value here
@@ -1327,3 +1328,29 @@ def test_shell_completion_always_gets_the_whole_app(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setenv("_PHASE17_COMPLETE", "complete_bash")
     assert app_for(["index"]) is app
+
+
+def test_a_verifying_command_starts_git_before_the_command_line_loads_and_others_never_do(
+    fetched_project: Path, tmp_path: Path
+):
+    from phase17 import gitrepo
+    from phase17.start import start_verification, upstream_option
+
+    assert upstream_option(["--upstream", "elsewhere", "read"]) == "elsewhere"
+    assert upstream_option(["--upstream=there", "read"]) == "there"
+    assert upstream_option(["read", "--upstream", "not-a-global-option"]) is None
+    upstream = os.path.realpath(fetched_project / "upstream")
+    try:
+        for command in (["fetch"], ["pin", "0.23.0"], ["index"], ["--help"], []):
+            start_verification(command)
+            assert gitrepo._PREFETCHED == {}, command
+        start_verification(["-v", "resolve", "Platform"])
+        assert {path for path, _ in gitrepo._PREFETCHED} == {upstream}
+        result = CliRunner().invoke(app, ["resolve", "Platform", "--json"])
+        assert result.exit_code == 0 and gitrepo._PREFETCHED == {}  # the command read what was started
+        other = tmp_path / "other"
+        shutil.copytree(fetched_project / "upstream", other, symlinks=True)
+        start_verification(["--upstream", str(other), "read", "interface"])
+        assert {path for path, _ in gitrepo._PREFETCHED} == {os.path.realpath(other)}
+    finally:
+        gitrepo._stop_unread()

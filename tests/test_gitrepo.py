@@ -74,3 +74,22 @@ def test_the_worktree_status_names_renames_both_ways_and_ignored_files_apart(tmp
     status = gitrepo.worktree_status(repo)
     assert sorted(status.changed) == sorted(["renamed.py", "odd name\twith tab.py"])
     assert sorted(status.differing) == sorted([moved, "renamed.py", "odd name\twith tab.py", "build/"])
+
+
+def test_verification_started_early_is_read_once_and_what_is_never_read_is_stopped(tmp_path: Path, git_source):
+    repo = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(git_source[0]), str(repo)], check=True)
+    gitrepo.prefetch_verification(tmp_path)  # no checkout there: nothing started
+    assert gitrepo._PREFETCHED == {}
+    gitrepo.prefetch_verification(repo)
+    assert len(gitrepo._PREFETCHED) == 2
+    (repo / "late.py").write_text("x = 1\n")  # the status started before this file existed...
+    assert gitrepo.head_commit(repo).sha == git_source[2]
+    assert gitrepo.worktree_status(repo).changed == []  # ...and is what the first question after it gets
+    assert gitrepo._PREFETCHED == {}
+    assert gitrepo.worktree_status(repo).changed == ["late.py"]  # an answer is used once: then git runs again
+
+    gitrepo.prefetch_verification(repo)
+    started = list(gitrepo._PREFETCHED.values())
+    gitrepo._stop_unread()
+    assert gitrepo._PREFETCHED == {} and all(process.returncode is not None for process in started)

@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from phase17 import completion
+from phase17.start import asked_command
 from phase17.terminal import (
     existing_upstream,
     load_all,
@@ -586,24 +587,6 @@ def export(
             path = exporting.write_export(project.annotations, project.notebooks, reading_list, pinned, gathered)
         shown = path.relative_to(project.root) if path.is_relative_to(project.root) else path
         session.out.print(f"Wrote {shown}.", highlight=False)
-
-
-_GLOBAL_OPTIONS_WITH_VALUE = ("--upstream",)
-
-
-def asked_command(arguments: list[str]) -> str | None:
-    """The subcommand named on the command line, skipping the options before it (None when there is none)."""
-    waiting_for_value = False
-    for argument in arguments:
-        if waiting_for_value:
-            waiting_for_value = False
-        elif argument in _GLOBAL_OPTIONS_WITH_VALUE:
-            waiting_for_value = True
-        elif argument == "--":
-            return None
-        elif not argument.startswith("-"):
-            return argument
-    return None
 
 
 def app_for(arguments: list[str]) -> typer.Typer:

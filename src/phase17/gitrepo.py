@@ -7,6 +7,7 @@ repository's configuration or hooks can run a program.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
@@ -21,6 +22,8 @@ from phase17.errors import FetchError, NetworkError, ToolError
 TIMEOUT_SECONDS = 600
 HISTORY_REF_PREFIX = "refs/phase17/"
 _SAFE_OPTIONS = ["core.fsmonitor=false", "core.hooksPath=/dev/null"]
+_HEAD_ARGUMENTS = ("log", "-1", "--format=%H%n%T%n%B", "HEAD")
+_STATUS_ARGUMENTS = ("status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=matching")
 _SAFE_ENVIRONMENT = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
 _IDENTITY = ["user.name=phase17", "user.email=phase17@localhost", "commit.gpgsign=false"]
 # Signs in git's stderr that the remote could not be reached at all (as opposed to refusing the request).
@@ -114,7 +117,7 @@ def head_commit(path: Path) -> HeadCommit:
     require_git_executable()
     if not (path / ".git").exists():  # the top of a checkout holds its .git (a folder, or a file for a worktree)
         raise NotARepositoryError(str(path))
-    logged = _run_git(path, "log", "-1", "--format=%H%n%T%n%B", "HEAD", missing_repository_ok=True)
+    logged = _run_git(path, *_HEAD_ARGUMENTS, missing_repository_ok=True)
     if logged is None:  # a repository with no commit yet
         raise NotARepositoryError(str(path))
     sha, tree, message = (logged.split("\n", 2) + ["", ""])[:3]
@@ -146,7 +149,7 @@ class WorktreeStatus:
 
 
 def worktree_status(path: Path) -> WorktreeStatus:
-    output = _run_git(path, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=matching") or ""
+    output = _run_git(path, *_STATUS_ARGUMENTS) or ""
     changed: list[str] = []
     differing: list[str] = []
     entries = output.split("\0")  # -z keeps unusual file names intact
@@ -180,27 +183,25 @@ def tree_files(path: Path, tree: str) -> list[tuple[str, str, str]]:
 
 
 def _run_git(path: Path, *arguments: str, missing_repository_ok: bool = False) -> str | None:
-    """Run git in `path` with the hardened options and environment; its output as text.
+    """Run git in `path` with the hardened options and environment; its output as text (the output of the same
+    command started earlier by `prefetch`, when there is one).
 
     A failure is a ToolError naming the command, or None when `path` is not a repository (or has no commit)
     and `missing_repository_ok`.
     """
     require_git_executable()
-    executable = os.environ.get("GIT_PYTHON_GIT_EXECUTABLE", "git")
+    started = _PREFETCHED.pop((os.path.realpath(path), arguments), None)
     try:
-        result = subprocess.run(
-            [executable, *_config_arguments(_SAFE_OPTIONS), *arguments],
-            cwd=path,
-            capture_output=True,
-            env={**os.environ, **_SAFE_ENVIRONMENT},
-            timeout=TIMEOUT_SECONDS,
-            check=False,
-        )
+        if started is None:
+            started = _start_git(path, arguments)
+        stdout, stderr = started.communicate(timeout=TIMEOUT_SECONDS)
     except (OSError, subprocess.TimeoutExpired) as error:
+        if started is not None:
+            started.kill()
         raise ToolError(f"git {arguments[0]} could not run in {path}: {error}") from None
-    if result.returncode == 0:
-        return result.stdout.decode("utf-8", errors="surrogateescape")
-    message = result.stderr.decode("utf-8", errors="replace").strip()
+    if started.returncode == 0:
+        return stdout.decode("utf-8", errors="surrogateescape")
+    message = stderr.decode("utf-8", errors="replace").strip()
     if missing_repository_ok and (
         "not a git repository" in message
         or "does not have any commits" in message
@@ -209,7 +210,45 @@ def _run_git(path: Path, *arguments: str, missing_repository_ok: bool = False) -
         or "must be run in a work tree" in message
     ):
         return None
-    raise ToolError(f"git {arguments[0]} failed in {path}: {message or f'exit {result.returncode}'}")
+    raise ToolError(f"git {arguments[0]} failed in {path}: {message or f'exit {started.returncode}'}")
+
+
+def _start_git(path: Path, arguments: tuple[str, ...]) -> subprocess.Popen[bytes]:
+    executable = os.environ.get("GIT_PYTHON_GIT_EXECUTABLE", "git")
+    return subprocess.Popen(
+        [executable, *_config_arguments(_SAFE_OPTIONS), *arguments],
+        cwd=path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **_SAFE_ENVIRONMENT},
+    )
+
+
+_PREFETCHED: dict[tuple[str, tuple[str, ...]], subprocess.Popen[bytes]] = {}
+
+
+def prefetch_verification(path: Path) -> None:
+    """Start the git commands that verifying the checkout at `path` runs (HEAD, then the status), so they work
+    while Python loads the command line: the status alone is a sixth of a warm command (issue 12). Their answers
+    are read by the first _run_git asking exactly the same thing; nothing is started when `path` is no checkout."""
+    if not (path / ".git").exists() or not git_available():
+        return
+    for arguments in (_HEAD_ARGUMENTS, _STATUS_ARGUMENTS):
+        try:
+            _PREFETCHED[(os.path.realpath(path), arguments)] = _start_git(path, arguments)
+        except OSError:
+            return
+    if len(_PREFETCHED) == 2:
+        atexit.register(_stop_unread)
+
+
+def _stop_unread() -> None:
+    """A command that never asked (it failed first, or it did not verify): its git processes are stopped."""
+    while _PREFETCHED:
+        _, started = _PREFETCHED.popitem()
+        started.kill()
+        started.communicate()
 
 
 def file_versions(path: Path, relative: str, limit: int = 20) -> list[tuple[str, bytes, str]]:

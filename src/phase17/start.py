@@ -1,0 +1,66 @@
+"""The `phase17` program. For a command that verifies upstream/ against the pin, the git commands of that check
+are started first, so they run on another core while typer and the command's modules load (issue 12); then the
+command line runs as usual. This module imports nothing heavy: it runs before everything else."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+# Commands that read upstream/ as it is and verify it first (never the ones that replace it: fetch, pin).
+VERIFYING_COMMANDS = frozenset(
+    {"read", "resolve", "check", "outline", "export", "answer", "notebook", "list", "status"}
+)
+_GLOBAL_OPTIONS_WITH_VALUE = ("--upstream",)
+
+
+def asked_command(arguments: list[str]) -> str | None:
+    """The subcommand named on the command line, skipping the options before it (None when there is none)."""
+    waiting_for_value = False
+    for argument in arguments:
+        if waiting_for_value:
+            waiting_for_value = False
+        elif argument in _GLOBAL_OPTIONS_WITH_VALUE:
+            waiting_for_value = True
+        elif argument == "--":
+            return None
+        elif not argument.startswith("-"):
+            return argument
+    return None
+
+
+def upstream_option(arguments: list[str]) -> str | None:
+    """The --upstream given before the subcommand (or PHASE17_UPSTREAM), as the command line will read it."""
+    for position, argument in enumerate(arguments):
+        if not argument.startswith("-"):
+            break
+        if argument == "--upstream" and position + 1 < len(arguments):
+            return arguments[position + 1]
+        if argument.startswith("--upstream="):
+            return argument.removeprefix("--upstream=")
+    return os.environ.get("PHASE17_UPSTREAM") or None
+
+
+def start_verification(arguments: list[str]) -> None:
+    """Start verifying the upstream/ the command will read, if it is one that verifies; never an error here (the
+    command itself reports a missing project or tree in its own words)."""
+    if asked_command(arguments) not in VERIFYING_COMMANDS:
+        return
+    from phase17.errors import Phase17Error
+    from phase17.gitrepo import prefetch_verification
+    from phase17.project import locate_project
+
+    override = upstream_option(arguments)
+    try:
+        project = locate_project(Path.cwd(), Path(override) if override else None)
+        prefetch_verification(project.upstream)
+    except (Phase17Error, OSError):
+        return
+
+
+def main() -> None:
+    start_verification(sys.argv[1:])
+    from phase17.cli import main as run_command_line
+
+    run_command_line()
