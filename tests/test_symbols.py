@@ -297,3 +297,81 @@ def test_deeply_nested_valid_python_never_exhausts_the_stack():
     assert f.signature.startswith("def f(x=1+1+1")
     outline = build_outline(symbols)
     assert outline
+
+
+_EVERY_STATEMENT_HOLDER = b"""
+import typing
+A = B = 1
+(C, [D, *E]) = 1, [2, 3]
+F: int
+type Alias = list[int]
+if typing.TYPE_CHECKING:
+    G = 1
+elif True:
+    def in_elif(): pass
+else:
+    class InElse: H = 2
+for _ in []:
+    def in_for(): pass
+else:
+    I = 3
+while False:
+    J = 4
+else:
+    def in_while_else(): pass
+try:
+    K = 5
+except ValueError:
+    def in_except(): pass
+except* TypeError:
+    pass
+else:
+    L = 6
+finally:
+    class InFinally: pass
+with open("x") as handle:
+    M = 7
+match M:
+    case 7:
+        def in_case(): pass
+    case _:
+        N = 8
+@decorated
+class Outer:
+    P = Q = 9
+    async def method(self):
+        local = 1
+        class InFunction:
+            hidden = 2
+            def deeper(self): pass
+        async with x:
+            def in_async_with(): pass
+        async for _ in y:
+            def in_async_for(): pass
+        return local
+    if True:
+        R = 10
+"""
+
+
+@pytest.mark.parametrize("source", [_EVERY_STATEMENT_HOLDER, b"def broken(:\n    pass\nclass Kept:\n    X = 1\n"])
+def test_walking_statements_finds_exactly_what_the_query_finds_anywhere(source: bytes, monkeypatch):
+    """A tree without errors is walked statement by statement; the query (which visits every node) is the
+    reference, and it alone reads a tree with errors."""
+    from phase17 import symbols
+
+    walked = [site for site, _ in symbols._sites(symbols.parse_tree(source))]
+    monkeypatch.setattr(symbols, "_found_in_blocks", symbols._found_by_query)
+    queried = [site for site, _ in symbols._sites(symbols.parse_tree(source))]
+    assert walked == queried
+    names = {site.qualname for site in walked}
+    if b"broken" not in source:
+        root = symbols.parse_tree(source).root_node
+        assert root.type == "module" and not root.has_error  # so this source took the walk
+        expected = {"A", "B", "C", "D", "E", "F", "Alias", "G", "in_elif", "InElse", "InElse.H", "in_for", "I", "J"}
+        expected |= {"in_while_else", "K", "in_except", "L", "InFinally", "M", "in_case", "N", "Outer", "Outer.P"}
+        expected |= {"Outer.Q", "Outer.method", "Outer.method.InFunction", "Outer.method.InFunction.deeper"}
+        expected |= {"Outer.method.in_async_with", "Outer.method.in_async_for", "Outer.R"}
+        assert names == expected
+    else:
+        assert {"Kept", "Kept.X"} <= names

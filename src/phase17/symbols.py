@@ -252,14 +252,9 @@ def _sites(tree: tree_sitter.Tree) -> list[tuple[Site, tree_sitter.Node]]:
 
     Scopes come from nesting byte ranges with a stack, not from walking each node's parents: one pass.
     """
-    captures = _run_captures(load_query("python-definitions"), tree.root_node)
-    definitions = captures.get("definition.class", []) + captures.get("definition.function", [])
-    statements: dict[int, tuple[tree_sitter.Node, list[tree_sitter.Node]]] = {}
-    bound = [name for left in captures.get("name.definition.assignment", []) for name in _bound_names(left)]
-    for name_node in bound + captures.get("name.definition.type_alias", []):
-        statement = _statement_of(name_node)
-        if statement is not None:
-            statements.setdefault(statement.start_byte, (statement, []))[1].append(name_node)
+    root = tree.root_node
+    recovered = root.has_error or root.type != "module"  # an ERROR root does not always say has_error
+    definitions, statements = _found_by_query(root) if recovered else _found_in_blocks(root)
     events: list[tuple[int, int, int, tree_sitter.Node]] = [
         (node.start_byte, -node.end_byte, 0, node) for node in definitions
     ]
@@ -284,6 +279,95 @@ def _sites(tree: tree_sitter.Tree) -> list[tuple[Site, tree_sitter.Node]]:
             found[(site.start_byte, site.qualname)] = (site, node)
         stack.append((node.end_byte, name, node.type == "class_definition"))
     return sorted(found.values(), key=lambda item: (item[0].start_byte, item[0].def_line, item[0].qualname))
+
+
+_Statements = dict[int, tuple["tree_sitter.Node", list["tree_sitter.Node"]]]  # start byte: statement, names bound
+
+# What holds statements in a tree without errors: a definition or an assignment is a statement, so it is in one
+# of these (or in a class or function body, walked apart), never inside an expression.
+_STATEMENT_HOLDERS = frozenset(
+    {
+        "module",
+        "block",
+        "decorated_definition",
+        "if_statement",
+        "elif_clause",
+        "else_clause",
+        "for_statement",
+        "while_statement",
+        "try_statement",
+        "except_clause",
+        "except_group_clause",
+        "finally_clause",
+        "with_statement",
+        "match_statement",
+        "case_clause",
+    }
+)
+
+
+def _found_in_blocks(root: tree_sitter.Node) -> tuple[list[tree_sitter.Node], _Statements]:
+    """The class and function definitions of a tree without errors, and the assignments outside functions, found
+    by walking statements only (never an expression): five times faster than the query, which visits every node.
+    """
+    definitions: list[tree_sitter.Node] = []
+    statements: _Statements = {}
+    holders = _STATEMENT_HOLDERS
+    stack: list[tuple[tree_sitter.Node, bool]] = [(root, True)]  # (node, outside every function)
+    while stack:
+        node, outside_functions = stack.pop()
+        for child in node.children:
+            kind = child.type
+            if kind in holders:
+                stack.append((child, outside_functions))
+            elif kind == "class_definition" or kind == "function_definition":
+                definitions.append(child)
+                body = child.child_by_field_name("body")
+                if body is not None:
+                    stack.append((body, outside_functions and kind == "class_definition"))
+            elif not outside_functions:
+                continue  # a local: not a definition a reader looks up
+            elif kind == "expression_statement":
+                names = [
+                    name
+                    for assignment in child.named_children
+                    for left in _chained_targets(assignment)
+                    for name in _bound_names(left)
+                ]
+                if names:
+                    statements[child.start_byte] = (child, names)
+            elif kind == "type_alias_statement":
+                left = child.child_by_field_name("left")
+                alias = left.named_children[0] if left is not None and left.named_children else None
+                if left is not None and left.type == "type" and alias is not None and alias.type == "identifier":
+                    statements[child.start_byte] = (child, [alias])
+    return definitions, statements
+
+
+def _chained_targets(node: tree_sitter.Node) -> Iterator[tree_sitter.Node]:
+    """The left side of each assignment of `A = B = value` (nothing for an expression that assigns nothing)."""
+    while node.type == "assignment":
+        left = node.child_by_field_name("left")
+        if left is not None:
+            yield left
+        right = node.child_by_field_name("right")
+        if right is None:
+            return
+        node = right
+
+
+def _found_by_query(root: tree_sitter.Node) -> tuple[list[tree_sitter.Node], _Statements]:
+    """The same as _found_in_blocks for a tree with errors, where recovery can leave a definition anywhere: the
+    query finds it at any depth."""
+    captures = _run_captures(load_query("python-definitions"), root)
+    definitions = captures.get("definition.class", []) + captures.get("definition.function", [])
+    statements: _Statements = {}
+    bound = [name for left in captures.get("name.definition.assignment", []) for name in _bound_names(left)]
+    for name_node in bound + captures.get("name.definition.type_alias", []):
+        statement = _statement_of(name_node)
+        if statement is not None:
+            statements.setdefault(statement.start_byte, (statement, []))[1].append(name_node)
+    return definitions, statements
 
 
 def _statement_of(name_node: tree_sitter.Node) -> tree_sitter.Node | None:
@@ -362,13 +446,15 @@ def _kind_of(node: tree_sitter.Node, decorators: list[str], *, in_class: bool) -
 def _last_token_row(node: tree_sitter.Node) -> int:
     """The row of the last token that is not a comment: tree-sitter lets a block swallow trailing comments."""
     current = node
-    while current.child_count:
-        children = [
-            child for child in current.children if child.type != "comment" and child.end_byte > child.start_byte
-        ]
-        if not children:
+    while count := current.child_count:  # from the last child back, one node at a time (no list of children)
+        index = count - 1
+        child: tree_sitter.Node | None = current.child(index)
+        while child is not None and (child.type == "comment" or child.end_byte <= child.start_byte):
+            index -= 1
+            child = current.child(index) if index >= 0 else None
+        if child is None:
             break
-        current = children[-1]
+        current = child
     row = current.end_point.row
     if current.end_point.column == 0 and row > current.start_point.row:
         row -= 1  # a token that ends with its newline belongs to the line before
