@@ -42,9 +42,6 @@ CREATE TABLE blobs(id INTEGER PRIMARY KEY, digest TEXT NOT NULL UNIQUE);
 CREATE TABLE sites(
     blob INTEGER NOT NULL, qualname TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, start_line INTEGER,
     def_line INTEGER, end_line INTEGER, start_byte INTEGER, end_byte INTEGER, scope TEXT NOT NULL);
-CREATE INDEX sites_by_qualname ON sites(qualname);
-CREATE INDEX sites_by_name ON sites(name);
-CREATE INDEX sites_by_blob ON sites(blob);
 CREATE TABLE files(
     path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, checked_ns INTEGER, blob INTEGER,
     problem TEXT);
@@ -53,6 +50,9 @@ CREATE TABLE derived(blob INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NU
 CREATE TABLE trees(id INTEGER PRIMARY KEY, tree TEXT NOT NULL UNIQUE);
 CREATE TABLE tree_files(tree INTEGER NOT NULL, path TEXT NOT NULL, digest TEXT, PRIMARY KEY (tree, path));
 """
+_SITE_INDEXES = (("sites_by_qualname", "qualname"), ("sites_by_name", "name"), ("sites_by_blob", "blob"))
+_SCHEMA += "".join(f"CREATE INDEX {name} ON sites({column});\n" for name, column in _SITE_INDEXES)
+_BULK_FROM = 1000  # files parsed in one refresh from which the sites' indexes are dropped and made again
 _KEPT_TREES = 4  # git trees whose .py entries are kept (the pin and the trees re-pins replaced)
 
 T = TypeVar("T")
@@ -540,8 +540,11 @@ class SymbolIndex:
         if contents:
             progress.start(f"indexing {len(contents)} files of {self.upstream.name}/", len(contents))
         connection = self._connection
+        bulk = len(contents) >= _BULK_FROM  # many rows at once: the sites' indexes are made after them, faster
         try:
             connection.execute("BEGIN IMMEDIATE")
+            for name, _ in _SITE_INDEXES if bulk else ():
+                connection.execute(f"DROP INDEX {name}")  # inside the transaction: a killed run keeps them
             for digest, rows in _parse_all(contents, progress):
                 blob = connection.execute("INSERT INTO blobs(digest) VALUES (?)", (digest,)).lastrowid
                 assert blob is not None
@@ -555,6 +558,9 @@ class SymbolIndex:
                 "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(*row[:5], digests.get(row[5]) if row[5] else None, row[6]) for row in file_rows],
             )
+            if bulk:
+                for name, column in _SITE_INDEXES:
+                    connection.execute(f"CREATE INDEX {name} ON sites({column})")
             connection.execute("DELETE FROM meta WHERE key = 'clean_tree'")
             if clean_tree is not None:
                 connection.execute("INSERT INTO meta VALUES ('clean_tree', ?)", (clean_tree,))
