@@ -307,20 +307,27 @@ def _sites_rows(item: tuple[str, bytes]) -> tuple[str, list[tuple[Any, ...]]]:
     return digest, rows
 
 
-def _parse_all(contents: dict[str, bytes], reporter: ProgressReporter) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
-    items = sorted(contents.items(), key=lambda item: -len(item[1]))  # big files first: the workers end together
+def _parse_all(
+    contents: Iterator[tuple[str, bytes]], expected: int, reporter: ProgressReporter
+) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
+    """The sites of each (digest, content), in worker processes when there are many (`expected` at most): they
+    start on the first contents while the rest are still being read."""
     workers = min(os.cpu_count() or 1, 8)
-    if len(items) < _PARALLEL_FROM or workers < 2:
-        for item in items:
+    if expected < _PARALLEL_FROM or workers < 2:
+        for item in contents:
             yield _sites_rows(item)
             reporter.advance(1)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    import gc
+
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-        for result in pool.map(_sites_rows, items, chunksize=16):
+    context = multiprocessing.get_context(method)
+    # A worker makes many small objects and no cycles: the cycle collector would only scan them, again and again.
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=gc.disable) as pool:
+        for result in pool.map(_sites_rows, contents, chunksize=16):
             yield result
             reporter.advance(1)
 
@@ -395,25 +402,35 @@ class SymbolIndex:
             ):
                 changed.append(item)
         removed = [path for path in known if path not in seen and _below(path, places)]
-        contents: dict[str, bytes] = {}
         file_rows: list[tuple[Any, ...]] = []
         digests = self._blob_ids() if len(changed) > 64 else {}  # a few files: look each content up alone
-        for item in changed:
-            if item.digest is not None and self._stored_blob(item.digest, digests, len(changed)):
-                report.reused += 1  # git vouches for the content, and it is parsed already: nothing to read
-                file_rows.append((item.path, 0, 0, 0, now, item.digest, None))
-                continue
-            data = _read(self.upstream, item) if item.problem is None else item.problem
-            if isinstance(data, str):
-                report.unreadable[item.path] = data
-                file_rows.append((item.path, item.size, item.mtime_ns, item.inode, now, None, data))
-                continue
-            digest = blob_digest(data)
-            if self._stored_blob(digest, digests, len(changed)):
-                report.reused += 1
-            else:
-                contents[digest] = data
-            file_rows.append((item.path, item.size, item.mtime_ns, item.inode, now, digest, None))
+        changed.sort(key=lambda item: -item.size)  # the biggest first: the workers end together
+
+        def new_contents(progress: ProgressReporter) -> Iterator[tuple[str, bytes]]:
+            """Each content not parsed yet, read when the parser asks for it (the workers start on the first while
+            the rest are read); every file's row is noted on the way."""
+            queued: set[str] = set()
+            for item in changed:
+                if item.digest is not None and self._stored_blob(item.digest, digests, len(changed)):
+                    report.reused += 1  # git vouches for the content, and it is parsed already: nothing to read
+                    file_rows.append((item.path, 0, 0, 0, now, item.digest, None))
+                    progress.advance(1)
+                    continue
+                data = _read(self.upstream, item) if item.problem is None else item.problem
+                if isinstance(data, str):
+                    report.unreadable[item.path] = data
+                    file_rows.append((item.path, item.size, item.mtime_ns, item.inode, now, None, data))
+                    progress.advance(1)
+                    continue
+                digest = blob_digest(data)
+                file_rows.append((item.path, item.size, item.mtime_ns, item.inode, now, digest, None))
+                if self._stored_blob(digest, digests, len(changed)) or digest in queued:
+                    report.reused += digest not in queued
+                    progress.advance(1)
+                else:
+                    queued.add(digest)
+                    yield digest, data
+
         report.files = len(seen)
         report.removed = len(removed)
         stored_clean = self._meta("clean_tree")
@@ -422,7 +439,7 @@ class SymbolIndex:
         else:
             clean_tree = None if changed or removed else stored_clean
         if changed or removed or clean_tree != stored_clean:
-            self._write(file_rows, removed, contents, digests, reporter, report, clean_tree)
+            self._write(file_rows, removed, new_contents, len(changed), digests, reporter, report, clean_tree)
         self._fresh.update(places)
         return report
 
@@ -526,26 +543,29 @@ class SymbolIndex:
         self,
         file_rows: list[tuple[Any, ...]],
         removed: list[str],
-        contents: dict[str, bytes],
+        new_contents: Callable[[ProgressReporter], Iterator[tuple[str, bytes]]],
+        changes: int,
         digests: dict[str, int],
         reporter: ProgressReporter | None,
         report: RefreshReport,
         clean_tree: str | None = None,
     ) -> None:
+        """In one transaction: parse the new contents (reading them as the parser asks), then store their sites,
+        the files' rows (complete once the contents are all read) and the tree's cleanliness."""
         progress = (
             reporter
             if reporter is not None
-            else (reporter_factory() if len(contents) >= _PARALLEL_FROM else SilentReporter())
+            else (reporter_factory() if changes >= _PARALLEL_FROM else SilentReporter())
         )
-        if contents:
-            progress.start(f"indexing {len(contents)} files of {self.upstream.name}/", len(contents))
+        if changes:
+            progress.start(f"indexing {changes} files of {self.upstream.name}/", changes)
         connection = self._connection
-        bulk = len(contents) >= _BULK_FROM  # many rows at once: the sites' indexes are made after them, faster
+        bulk = changes >= _BULK_FROM  # many rows at once: the sites' indexes are made after them, faster
         try:
             connection.execute("BEGIN IMMEDIATE")
             for name, _ in _SITE_INDEXES if bulk else ():
                 connection.execute(f"DROP INDEX {name}")  # inside the transaction: a killed run keeps them
-            for digest, rows in _parse_all(contents, progress):
+            for digest, rows in _parse_all(new_contents(progress), changes, progress):
                 blob = connection.execute("INSERT INTO blobs(digest) VALUES (?)", (digest,)).lastrowid
                 assert blob is not None
                 digests[digest] = blob
@@ -558,9 +578,8 @@ class SymbolIndex:
                 "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(*row[:5], digests.get(row[5]) if row[5] else None, row[6]) for row in file_rows],
             )
-            if bulk:
-                for name, column in _SITE_INDEXES:
-                    connection.execute(f"CREATE INDEX {name} ON sites({column})")
+            for name, column in _SITE_INDEXES if bulk else ():
+                connection.execute(f"CREATE INDEX {name} ON sites({column})")
             connection.execute("DELETE FROM meta WHERE key = 'clean_tree'")
             if clean_tree is not None:
                 connection.execute("INSERT INTO meta VALUES ('clean_tree', ?)", (clean_tree,))
@@ -570,7 +589,7 @@ class SymbolIndex:
                 connection.execute("ROLLBACK")
             raise
         finally:
-            if contents:
+            if changes:
                 progress.finish()
 
     # ------------------------------------------------------------ questions
