@@ -318,10 +318,9 @@ def _parse_all(
             yield _sites_rows(item)
             reporter.advance(1)
         return
+    import gc
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-
-    import gc
 
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
     context = multiprocessing.get_context(method)
