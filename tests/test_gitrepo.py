@@ -83,7 +83,9 @@ def test_verification_started_early_is_read_once_and_what_is_never_read_is_stopp
     assert gitrepo._PREFETCHED == {}
     gitrepo.prefetch_verification(repo)
     assert len(gitrepo._PREFETCHED) == 2
-    (repo / "late.py").write_text("x = 1\n")  # the status started before this file existed...
+    for started in gitrepo._PREFETCHED.values():
+        started.wait()  # (small outputs: nothing blocks on the pipes)
+    (repo / "late.py").write_text("x = 1\n")  # the status ran before this file existed...
     assert gitrepo.head_commit(repo).sha == git_source[2]
     assert gitrepo.worktree_status(repo).changed == []  # ...and is what the first question after it gets
     assert gitrepo._PREFETCHED == {}

@@ -233,3 +233,23 @@ def test_a_view_of_git_lasts_one_command_and_a_tree_id_that_is_no_id_is_ignored(
     with reporting_errors():
         pass
     assert symbolindex._GIT_VIEWS == {}  # a later edit is never hidden behind an old status
+
+
+def test_the_index_command_asks_git_about_a_checkout_and_walks_only_to_rebuild(
+    plain_upstream: Path, monkeypatch: pytest.MonkeyPatch
+):
+    upstream = _checkout(plain_upstream)
+    assert build_index(upstream).parsed > 5
+    symbolindex.forget()
+    _never_walk(monkeypatch)
+    assert build_index(upstream).parsed == 0  # git says nothing changed: nothing is read or walked
+    symbolindex.forget()
+    cpu = upstream / "vllm" / "platforms" / "cpu.py"
+    cpu.write_text(cpu.read_text() + "\nclass AddedLater:\n    pass\n")
+    again = build_index(upstream)
+    assert (again.parsed, again.reused) == (1, 0)
+    assert find_sites(upstream, qualname="AddedLater")[0][0].path == "vllm/platforms/cpu.py"
+    monkeypatch.undo()
+    symbolindex.forget()
+    rebuilt = build_index(upstream, rebuild=True)  # a rebuild walks the tree itself
+    assert rebuilt.parsed == rebuilt.contents and rebuilt.definitions == again.definitions

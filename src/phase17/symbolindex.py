@@ -670,7 +670,7 @@ class SymbolIndex:
             contents=count("SELECT count(*) FROM blobs").fetchone()[0],
             parsed=report.parsed,
             reused=report.reused,
-            unreadable=report.unreadable,
+            unreadable=dict(count("SELECT path, problem FROM files WHERE problem IS NOT NULL")),
             rebuilt_because=report.rebuilt_because,
             seconds=seconds,
         )
@@ -755,8 +755,26 @@ def build_index(upstream: Path, *, rebuild: bool = False, reporter: ProgressRepo
         _OPEN.pop(key).close()
     index = SymbolIndex.open(upstream, rebuild=rebuild)
     _OPEN[key] = index
+    if not rebuild:
+        view_through_git(upstream)
     report = index.refresh(("",), reporter=reporter)
     return index.summary(report, time.perf_counter() - started)
+
+
+def view_through_git(upstream: Path) -> None:
+    """For the top of a git checkout, ask git what differs from HEAD and trust it for this command (use_git_view):
+    one `git status` in C instead of a walk in Python. Anything else (a plain tree, no git, a failure) walks."""
+    from phase17 import gitrepo
+    from phase17.errors import Phase17Error
+
+    if not (upstream / ".git").exists() or not gitrepo.git_available():
+        return
+    try:
+        head = gitrepo.head_commit(upstream)
+        status = gitrepo.worktree_status(upstream)
+    except (gitrepo.NotARepositoryError, Phase17Error):
+        return
+    use_git_view(upstream, head.tree, status.differing)
 
 
 def forget(upstream: Path | None = None) -> None:
