@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import bisect
 import hashlib
+import operator
 import re
 import warnings
 from collections.abc import Iterator, Sequence
@@ -259,7 +260,7 @@ def _sites(tree: tree_sitter.Tree, source: bytes) -> list[tuple[Site, tree_sitte
         (node.start_byte, -node.end_byte, 0, node) for node in definitions
     ]
     events += [(statement.start_byte, -statement.end_byte, 1, statement) for statement, _ in statements.values()]
-    events.sort(key=lambda event: (event[0], event[1], event[2]))
+    events.sort(key=_EVENT_ORDER)
     stack: list[tuple[int, str, bool]] = []  # (end_byte, name, is_class) of the enclosing definitions
     found: dict[tuple[int, str], tuple[Site, tree_sitter.Node]] = {}
     for start, _, is_statement, node in events:
@@ -281,6 +282,7 @@ def _sites(tree: tree_sitter.Tree, source: bytes) -> list[tuple[Site, tree_sitte
     return sorted(found.values(), key=lambda item: (item[0].start_byte, item[0].def_line, item[0].qualname))
 
 
+_EVENT_ORDER = operator.itemgetter(0, 1, 2)  # start, then the longer first, then definitions before statements
 _Statements = dict[int, tuple["tree_sitter.Node", list["tree_sitter.Node"]]]  # start byte: statement, names bound
 
 # What holds statements in a tree without errors: a definition or an assignment is a statement, so it is in one
@@ -461,6 +463,9 @@ def _kind_of(node: tree_sitter.Node, decorators: list[str], *, in_class: bool) -
 
 def _last_token_row(node: tree_sitter.Node) -> int:
     """The row of the last token that is not a comment: tree-sitter lets a block swallow trailing comments."""
+    start_row = node.start_point.row
+    if node.end_point.row == start_row:
+        return start_row  # one line: its last token is on it
     current = node
     while count := current.child_count:  # from the last child back, one node at a time (no list of children)
         index = count - 1
@@ -474,7 +479,7 @@ def _last_token_row(node: tree_sitter.Node) -> int:
     row = current.end_point.row
     if current.end_point.column == 0 and row > current.start_point.row:
         row -= 1  # a token that ends with its newline belongs to the line before
-    return max(row, node.start_point.row)
+    return max(row, start_row)
 
 
 def _signature(node: tree_sitter.Node, body: tree_sitter.Node | None, source: bytes) -> str:
