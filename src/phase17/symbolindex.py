@@ -3,9 +3,11 @@
 It is an SQLite file (stdlib; one transaction per refresh, so a killed run leaves the previous index) kept in
 upstream/.git/phase17/ for a checkout phase17 made, else in the user cache. Rows are keyed by each file's
 content (its git blob id): a file is parsed once per content, ever, so a re-pin parses only what changed and
-the old versions in upstream/'s history share the same store. A file is re-read only when its size, mtime or
-inode changed (or it changed too recently to tell). The index holds sites only (names, kinds, lines); a
-command parses the few files it shows for signatures and fingerprints.
+the old versions in upstream/'s history share the same store. Which files changed: in a git checkout whose
+status the command has just asked (use_git_view), HEAD's tree holds every file but the ones git names, so
+nothing is walked; otherwise a file is re-read only when its size, mtime or inode changed (or it changed too
+recently to tell). The index holds sites only (names, kinds, lines); a command parses the few files it shows
+for signatures and fingerprints.
 
 An index that is corrupt, truncated, from another phase17 or parser version, or made for another tree is
 deleted and rebuilt, never read.
