@@ -261,14 +261,15 @@ def _sites(tree: tree_sitter.Tree, source: bytes) -> list[tuple[Site, tree_sitte
     ]
     events += [(statement.start_byte, -statement.end_byte, 1, statement) for statement, _ in statements.values()]
     events.sort(key=_EVENT_ORDER)
-    stack: list[tuple[int, str, bool]] = []  # (end_byte, name, is_class) of the enclosing definitions
+    # The enclosing definitions: (end_byte, is_class, the scope inside it, whether a function is among them).
+    stack: list[tuple[int, bool, str, bool]] = []
     found: dict[tuple[int, str], tuple[Site, tree_sitter.Node]] = {}
     for start, _, is_statement, node in events:
         while stack and stack[-1][0] <= start:
             stack.pop()
-        scope = ".".join(name for _, name, _ in stack)
+        scope, in_function = (stack[-1][2], stack[-1][3]) if stack else ("", False)
         if is_statement:
-            if not any(not is_class for _, _, is_class in stack):  # locals are not definitions a reader looks up
+            if not in_function:  # locals are not definitions a reader looks up
                 for name_node in statements[node.start_byte][1]:
                     site = _assignment_site(node, node_text(name_node), scope, in_class=bool(stack))
                     found.setdefault((site.start_byte, site.qualname), (site, node))
@@ -276,9 +277,10 @@ def _sites(tree: tree_sitter.Tree, source: bytes) -> list[tuple[Site, tree_sitte
         name_field = node.child_by_field_name("name")
         name = node_text(name_field) if name_field is not None else "?"
         if name_field is not None and not name_field.is_missing:
-            site = _definition_site(node, name, scope, in_class=bool(stack) and stack[-1][2])
+            site = _definition_site(node, name, scope, in_class=bool(stack) and stack[-1][1])
             found[(site.start_byte, site.qualname)] = (site, node)
-        stack.append((node.end_byte, name, node.type == "class_definition"))
+        is_class = node.type == "class_definition"
+        stack.append((node.end_byte, is_class, f"{scope}.{name}" if scope else name, in_function or not is_class))
     return sorted(found.values(), key=lambda item: (item[0].start_byte, item[0].def_line, item[0].qualname))
 
 
