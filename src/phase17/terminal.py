@@ -109,9 +109,12 @@ def reporting_errors() -> Iterator[None]:
 
 
 def _forget_the_tree() -> None:
-    index = sys.modules.get("phase17.symbolindex")
-    if index is not None:
-        index.forget()
+    if "phase17.symbolindex" in sys.modules:  # (never imported just for this)
+        from phase17 import symbolindex
+        from phase17.progress import SilentReporter
+
+        symbolindex.forget()
+        symbolindex.reporter_factory = SilentReporter  # a bar is this command's (_bar_when_indexing)
 
 
 def locate() -> ProjectPaths:
@@ -184,7 +187,15 @@ def ready_upstream(project: ProjectPaths, pin: Pin, *, fetch_missing: bool = Fal
         session.err.print(render.fetch_summary(ready.fetched, pin))
     if ready.warnings:
         session.err.print(render.warnings(ready.warnings))
+    _bar_when_indexing()
     return ready.path
+
+
+def _bar_when_indexing() -> None:
+    """A lookup that must first index many files (the first after a fetch or a re-pin: seconds) draws a bar."""
+    from phase17 import symbolindex
+
+    symbolindex.reporter_factory = _BarOnFirstUse
 
 
 def existing_upstream() -> Path:
@@ -194,6 +205,7 @@ def existing_upstream() -> Path:
     upstream = locate().upstream
     if not upstream.is_dir():
         raise UpstreamError(f"{upstream} is missing: run phase17 fetch first.")
+    _bar_when_indexing()
     return upstream
 
 
