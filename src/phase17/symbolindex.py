@@ -32,7 +32,7 @@ from phase17.progress import ProgressReporter, SilentReporter
 if TYPE_CHECKING:  # symbols.py (and its ast import) loads only when sites are asked for, not for a warm refresh
     from phase17.symbols import Site
 
-INDEX_FORMAT = "phase17-symbol-index-4"
+INDEX_FORMAT = "phase17-symbol-index-5"
 MAX_SOURCE_BYTES = 8 * 1024 * 1024  # larger "Python" files are generated data, not reading material
 SKIPPED_DIRECTORIES = {".git", "__pycache__", ".mypy_cache", ".pytest_cache", "node_modules", ".tours"}
 _RACY_NANOSECONDS = 2_000_000_000  # a file changed this close to its check may change again unseen: re-read it
@@ -40,7 +40,7 @@ _SITE_CODE = ("symbols.py", "queries/python-definitions.scm")  # what decides a 
 _PARALLEL_FROM = 48  # fewer files than this are parsed in this process: starting workers costs more
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE blobs(id INTEGER PRIMARY KEY, digest TEXT NOT NULL UNIQUE);
+CREATE TABLE blobs(id INTEGER PRIMARY KEY, digest TEXT NOT NULL UNIQUE, sites INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE sites(
     blob INTEGER NOT NULL, qualname TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, start_line INTEGER,
     def_line INTEGER, end_line INTEGER, start_byte INTEGER, end_byte INTEGER, scope TEXT NOT NULL);
@@ -52,7 +52,8 @@ CREATE TABLE derived(blob INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NU
 CREATE TABLE trees(id INTEGER PRIMARY KEY, tree TEXT NOT NULL UNIQUE);
 CREATE TABLE tree_files(tree INTEGER NOT NULL, path TEXT NOT NULL, digest TEXT, PRIMARY KEY (tree, path));
 """
-_SITE_INDEXES = (("sites_by_qualname", "qualname"), ("sites_by_name", "name"), ("sites_by_blob", "blob"))
+# A name's sites, then their files (files_by_blob): no query starts from a blob's sites, so they need no index.
+_SITE_INDEXES = (("sites_by_qualname", "qualname"), ("sites_by_name", "name"))
 _SCHEMA += "".join(f"CREATE INDEX {name} ON sites({column});\n" for name, column in _SITE_INDEXES)
 _BULK_FROM = 1000  # files parsed in one refresh from which the sites' indexes are dropped and made again
 _KEPT_TREES = 4  # git trees whose .py entries are kept (the pin and the trees re-pins replaced)
@@ -567,7 +568,9 @@ class SymbolIndex:
             for name, _ in _SITE_INDEXES if bulk else ():
                 connection.execute(f"DROP INDEX {name}")  # inside the transaction: a killed run keeps them
             for digest, rows in _parse_all(new_contents(progress), changes, progress):
-                blob = connection.execute("INSERT INTO blobs(digest) VALUES (?)", (digest,)).lastrowid
+                blob = connection.execute(
+                    "INSERT INTO blobs(digest, sites) VALUES (?, ?)", (digest, len(rows))
+                ).lastrowid
                 assert blob is not None
                 digests[digest] = blob
                 connection.executemany(
@@ -668,7 +671,9 @@ class SymbolIndex:
         return IndexSummary(
             location=str(self.location),
             files=count("SELECT count(*) FROM files").fetchone()[0],
-            definitions=count("SELECT count(*) FROM sites JOIN files ON files.blob = sites.blob").fetchone()[0],
+            definitions=count(
+                "SELECT coalesce(sum(blobs.sites), 0) FROM files JOIN blobs ON blobs.id = files.blob"
+            ).fetchone()[0],
             contents=count("SELECT count(*) FROM blobs").fetchone()[0],
             parsed=report.parsed,
             reused=report.reused,
