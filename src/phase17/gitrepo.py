@@ -184,7 +184,7 @@ def tree_files(path: Path, tree: str) -> list[tuple[str, str, str]]:
 
 def _run_git(path: Path, *arguments: str, missing_repository_ok: bool = False) -> str | None:
     """Run git in `path` with the hardened options and environment; its output as text (the output of the same
-    command started earlier by `prefetch`, when there is one).
+    command started earlier by `prefetch_verification`, when there is one).
 
     A failure is a ToolError naming the command, or None when `path` is not a repository (or has no commit)
     and `missing_repository_ok`.
@@ -234,13 +234,12 @@ def prefetch_verification(path: Path) -> None:
     are read by the first _run_git asking exactly the same thing; nothing is started when `path` is no checkout."""
     if not (path / ".git").exists() or not git_available():
         return
+    atexit.register(_stop_unread)  # (registering it again is harmless: it stops what is left, once)
     for arguments in (_HEAD_ARGUMENTS, _STATUS_ARGUMENTS):
         try:
             _PREFETCHED[(os.path.realpath(path), arguments)] = _start_git(path, arguments)
         except OSError:
             return
-    if len(_PREFETCHED) == 2:
-        atexit.register(_stop_unread)
 
 
 def _stop_unread() -> None:

@@ -1,6 +1,7 @@
-"""The `phase17` program. For a command that verifies upstream/ against the pin, the git commands of that check
-are started first, so they run on another core while typer and the command's modules load (issue 12); then the
-command line runs as usual. This module imports nothing heavy: it runs before everything else."""
+"""The `phase17` program. For a command that asks git about upstream/ (to verify it against the pin, and to learn
+which files changed), those git commands are started first, so they run on another core while typer and the
+command's modules load (issue 12); then the command line runs as usual. This module imports nothing heavy: it
+runs before everything else."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 # Commands that ask git about upstream/ as it is (never the ones that replace it: fetch, pin): the verifying ones,
 # and `index`, which trusts git's status of a checkout instead of walking it.
-VERIFYING_COMMANDS = frozenset(
+COMMANDS_ASKING_GIT = frozenset(
     {"read", "resolve", "check", "outline", "export", "answer", "notebook", "list", "status", "index"}
 )
 _GLOBAL_OPTIONS_WITH_VALUE = ("--upstream",)
@@ -45,9 +46,9 @@ def upstream_option(arguments: list[str]) -> str | None:
 
 
 def start_verification(arguments: list[str]) -> None:
-    """Start verifying the upstream/ the command will read, if it is one that verifies; never an error here (the
+    """Start the git commands about the upstream/ the command will read, if it asks git; never an error here (the
     command itself reports a missing project or tree in its own words)."""
-    if asked_command(arguments) not in VERIFYING_COMMANDS:
+    if asked_command(arguments) not in COMMANDS_ASKING_GIT:
         return
     from phase17.errors import Phase17Error
     from phase17.gitrepo import prefetch_verification

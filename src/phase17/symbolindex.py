@@ -473,7 +473,10 @@ class SymbolIndex:
                 to_look_at.append(path)
             else:
                 seen[path] = _Seen(path, 0, 0, 0, None, digest)
-        to_look_at += [path for path in differing if _below(path.rstrip("/"), places) or path.endswith("/")]
+        for path in differing:
+            folder = path.rstrip("/")
+            if _below(folder, places) or (path.endswith("/") and any(_below(place, [folder]) for place in places)):
+                to_look_at.append(path)  # (a folder git lists whole may hold a place looked in)
         for path in to_look_at:
             folder = path.rstrip("/")
             if any(part in SKIPPED_DIRECTORIES for part in folder.split("/")):
@@ -518,7 +521,8 @@ class SymbolIndex:
             connection.executemany("INSERT INTO tree_files VALUES (?, ?, ?)", [(tree_id, *entry) for entry in entries])
             connection.execute("COMMIT")
         except BaseException:
-            connection.execute("ROLLBACK")
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
             raise
         return entries
 
