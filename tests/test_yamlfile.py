@@ -51,7 +51,7 @@ def test_a_damaged_kept_parse_is_parsed_again_and_a_value_json_cannot_carry_is_n
     text = "a: [1, 2]\n"
     expected = parse_yaml(text, "f.yaml")
     (kept,) = _kept_files(tmp_path)
-    for damage in ('{"m": 1, "k": [["a"]]}', "[1, 2]", "not json", ""):
+    for damage in ('{"m": 1, "k": [["a"]]}', "[1, 2]", "not json", "", "[" * 100_000 + "]" * 100_000):
         kept.write_text(damage)
         assert parse_yaml(text, "f.yaml") == expected
     kept.unlink()

@@ -60,7 +60,7 @@ def parse_yaml(text: str, path: str, line_offset: int = 0) -> Any:
         from phase17.safefiles import read_limited  # a FIFO or link planted in the cache is refused, not read
 
         return _from_kept(json.loads(read_limited(kept, 8 * MAX_YAML_BYTES)))
-    except (OSError, ValueError, LookupError, TypeError, UnreadableSourceError):
+    except (OSError, ValueError, LookupError, TypeError, RecursionError, UnreadableSourceError):
         pass  # not kept yet, or not readable as kept: parse it
     from phase17.yamlparse import parse_strictly
 
