@@ -354,7 +354,15 @@ class Outer:
 """
 
 
-@pytest.mark.parametrize("source", [_EVERY_STATEMENT_HOLDER, b"def broken(:\n    pass\nclass Kept:\n    X = 1\n"])
+_NESTED_ODDLY = (
+    b"def outer():\n    x = 'no such word here'\n    def\\\n  inner(): pass\n    return x\ndef plain():\n    return 1\n"
+)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [_EVERY_STATEMENT_HOLDER, _NESTED_ODDLY, b"def broken(:\n    pass\nclass Kept:\n    X = 1\n"],
+)
 def test_walking_statements_finds_exactly_what_the_query_finds_anywhere(source: bytes, monkeypatch):
     """A tree without errors is walked statement by statement; the query (which visits every node) is the
     reference, and it alone reads a tree with errors."""
@@ -365,7 +373,9 @@ def test_walking_statements_finds_exactly_what_the_query_finds_anywhere(source: 
     queried = [site for site, _ in symbols._sites(symbols.parse_tree(source), source)]
     assert walked == queried
     names = {site.qualname for site in walked}
-    if b"broken" not in source:
+    if source is _NESTED_ODDLY:
+        assert names == {"outer", "outer.inner", "plain"}  # `def` then a line continuation: still a definition
+    elif b"broken" not in source:
         root = symbols.parse_tree(source).root_node
         assert root.type == "module" and not root.has_error  # so this source took the walk
         expected = {"A", "B", "C", "D", "E", "F", "Alias", "G", "in_elif", "InElse", "InElse.H", "in_for", "I", "J"}
