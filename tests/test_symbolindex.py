@@ -235,21 +235,28 @@ def test_a_view_of_git_lasts_one_command_and_a_tree_id_that_is_no_id_is_ignored(
     assert symbolindex._GIT_VIEWS == {}  # a later edit is never hidden behind an old status
 
 
-def test_the_index_command_asks_git_about_a_checkout_and_walks_only_to_rebuild(
+def test_a_checkout_is_indexed_through_git_with_stat_keys_and_walked_only_to_rebuild(
     plain_upstream: Path, monkeypatch: pytest.MonkeyPatch
 ):
     upstream = _checkout(plain_upstream)
+    symbolindex.view_through_git(upstream)  # as every command reading a checkout does
     assert build_index(upstream).parsed > 5
     symbolindex.forget()
+    walked = build_index(upstream)  # no view: a walk, which finds the stat keys the rows git vouched for got
+    assert (walked.parsed, walked.reused) == (0, 0)
+    symbolindex.forget()
     _never_walk(monkeypatch)
+    symbolindex.view_through_git(upstream)
     assert build_index(upstream).parsed == 0  # git says nothing changed: nothing is read or walked
     symbolindex.forget()
     cpu = upstream / "vllm" / "platforms" / "cpu.py"
     cpu.write_text(cpu.read_text() + "\nclass AddedLater:\n    pass\n")
+    symbolindex.view_through_git(upstream)
     again = build_index(upstream)
     assert (again.parsed, again.reused) == (1, 0)
     assert find_sites(upstream, qualname="AddedLater")[0][0].path == "vllm/platforms/cpu.py"
     monkeypatch.undo()
     symbolindex.forget()
+    symbolindex.view_through_git(upstream)
     rebuilt = build_index(upstream, rebuild=True)  # a rebuild walks the tree itself
     assert rebuilt.parsed == rebuilt.contents and rebuilt.definitions == again.definitions

@@ -11,9 +11,23 @@ import sys
 from pathlib import Path
 
 # Commands that ask git about upstream/ as it is (never the ones that replace it: fetch, pin): the verifying ones,
-# and `index`, which trusts git's status of a checkout instead of walking it.
+# and those that scan the tree, which trust git's status of a checkout instead of walking it.
 COMMANDS_ASKING_GIT = frozenset(
-    {"read", "resolve", "check", "outline", "export", "answer", "notebook", "list", "status", "index"}
+    {
+        "read",
+        "resolve",
+        "check",
+        "outline",
+        "export",
+        "answer",
+        "notebook",
+        "list",
+        "status",
+        "index",
+        "usages",
+        "contract",
+        "plugins",
+    }
 )
 _GLOBAL_OPTIONS_WITH_VALUE = ("--upstream",)
 

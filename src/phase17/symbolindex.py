@@ -270,6 +270,18 @@ def _seen(upstream: Path, relative: str, status: os.stat_result, full: str) -> _
     return _Seen(relative, status.st_size, status.st_mtime_ns, status.st_ino)
 
 
+def _with_stat_key(upstream: Path, item: _Seen) -> _Seen:
+    """A file git vouches for, with its stat key now (left without one when it cannot be stat'ed: then a walk
+    reads it again, which is only slower)."""
+    try:
+        status = os.stat(os.path.join(upstream, item.path), follow_symlinks=False)
+    except OSError:
+        return item
+    if not stat.S_ISREG(status.st_mode):
+        return item
+    return item._replace(size=status.st_size, mtime_ns=status.st_mtime_ns, inode=status.st_ino)
+
+
 def _read(upstream: Path, seen: _Seen) -> bytes | str:
     """The file's bytes, or why it cannot be read as Python (never blocks on a FIFO swapped in meanwhile)."""
     from phase17.errors import UnreadableSourceError
@@ -413,9 +425,11 @@ class SymbolIndex:
             the rest are read); every file's row is noted on the way."""
             queued: set[str] = set()
             for item in changed:
+                if item.digest is not None:
+                    item = _with_stat_key(self.upstream, item)  # so a later walk finds the file unchanged
                 if item.digest is not None and self._stored_blob(item.digest, digests, len(changed)):
                     report.reused += 1  # git vouches for the content, and it is parsed already: nothing to read
-                    file_rows.append((item.path, 0, 0, 0, now, item.digest, None))
+                    file_rows.append((item.path, item.size, item.mtime_ns, item.inode, now, item.digest, None))
                     progress.advance(1)
                     continue
                 data = _read(self.upstream, item) if item.problem is None else item.problem
@@ -764,10 +778,10 @@ def build_index(upstream: Path, *, rebuild: bool = False, reporter: ProgressRepo
     key = upstream.resolve()
     if rebuild and key in _OPEN:
         _OPEN.pop(key).close()
+    if rebuild:
+        _GIT_VIEWS.pop(key, None)  # a rebuild reads every file it walks, whatever git says
     index = SymbolIndex.open(upstream, rebuild=rebuild)
     _OPEN[key] = index
-    if not rebuild:
-        view_through_git(upstream)
     report = index.refresh(("",), reporter=reporter)
     return index.summary(report, time.perf_counter() - started)
 

@@ -199,12 +199,15 @@ def _bar_when_indexing() -> None:
 
 
 def existing_upstream() -> Path:
-    """upstream/ (or --upstream) as it is, unverified: for work that reads whatever tree is there."""
+    """upstream/ (or --upstream) as it is, unverified: for work that reads whatever tree is there. Of a checkout,
+    git's status says which files changed, so the index walks nothing (symbolindex.view_through_git)."""
     from phase17.errors import UpstreamError
+    from phase17.symbolindex import view_through_git
 
     upstream = locate().upstream
     if not upstream.is_dir():
         raise UpstreamError(f"{upstream} is missing: run phase17 fetch first.")
+    view_through_git(upstream)
     _bar_when_indexing()
     return upstream
 
