@@ -179,7 +179,7 @@ def main() -> None:
             "`index --rebuild` (cold, all of upstream/)",
             [*PHASE17, "index", "--rebuild"],
             ctags_all,
-            max(3, runs // 2),
+            runs,
             ROOT,
             env,
             "≤ 1.5× ctags upstream/",

@@ -14,19 +14,19 @@ from phase17.sourcetree import file_definitions, python_files
 from phase17.symbolindex import SymbolIndex, build_index, find_sites, index_location
 
 
-def _sites_by_parse(upstream: Path) -> set[tuple[str, str, int, int]]:
+def _sites_by_parse(upstream: Path) -> set[tuple[str, str, int]]:
     return {
-        (path, symbol.qualname, symbol.start_line, symbol.end_line)
+        (path, symbol.qualname, symbol.start_line)
         for path in python_files(upstream)
         for symbol in file_definitions(upstream, path)
     }
 
 
-def _sites_by_index(upstream: Path) -> set[tuple[str, str, int, int]]:
+def _sites_by_index(upstream: Path) -> set[tuple[str, str, int]]:
     index = SymbolIndex.open(upstream)
     try:
         return {
-            (found.path, found.site.qualname, found.site.start_line, found.site.end_line)
+            (found.path, found.qualname, found.start_line)
             for qualname in {name for _, name in index.qualnames()}
             for found in index.sites(qualname=qualname)
         }

@@ -368,9 +368,9 @@ def test_walking_statements_finds_exactly_what_the_query_finds_anywhere(source: 
     reference, and it alone reads a tree with errors."""
     from phase17 import symbols
 
-    walked = [site for site, _ in symbols._sites(symbols.parse_tree(source), source)]
+    walked = symbols.definition_sites(source)
     monkeypatch.setattr(symbols, "_found_in_blocks", symbols._found_by_query)
-    queried = [site for site, _ in symbols._sites(symbols.parse_tree(source), source)]
+    queried = symbols.definition_sites(source)
     assert walked == queried
     names = {site.qualname for site in walked}
     if source is _NESTED_ODDLY:

@@ -192,7 +192,7 @@ def plugins_report(upstream: Path, under: Sequence[str] = ("vllm",)) -> PluginsR
         for key, function in table["entries"]:
             sites, _ = find_sites(upstream, qualname=function, under=(str(Path(path).parent),))
             found = next((site for site in sites if site.path == path), sites[0] if sites else None)
-            site = Site(found.path, found.site.start_line, function, "") if found else functions[function]
+            site = Site(found.path, found.start_line, function, "") if found else functions[function]
             builtin.append((key, function, site))
     by_constant = {group.constant: group for group in groups}
     by_value = {group.value: group for group in groups}

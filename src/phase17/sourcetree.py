@@ -203,7 +203,7 @@ def find_name_end(upstream: Path, ref: Ref, within: Sequence[str] = ()) -> ScanR
         from phase17.symbolindex import find_sites
 
         sites, _ = find_sites(upstream, name=last, under=places)
-        ending = [site for site in sites if site.site.qualname.endswith("." + ref.qualname)]
+        ending = [site for site in sites if site.qualname.endswith("." + ref.qualname)]
         scan = scan_definitions(upstream, sorted({site.path for site in ending}))
     scan.symbols = [symbol for symbol in scan.symbols if symbol.qualname.endswith("." + ref.qualname)]
     scan.by_name_end = True

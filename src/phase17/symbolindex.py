@@ -24,15 +24,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from phase17.cache import cache_root, code_digest
 from phase17.progress import ProgressReporter, SilentReporter
 
-if TYPE_CHECKING:  # symbols.py (and its ast import) loads only when sites are asked for, not for a warm refresh
-    from phase17.symbols import Site
-
-INDEX_FORMAT = "phase17-symbol-index-5"
+INDEX_FORMAT = "phase17-symbol-index-6"
 MAX_SOURCE_BYTES = 8 * 1024 * 1024  # larger "Python" files are generated data, not reading material
 SKIPPED_DIRECTORIES = {".git", "__pycache__", ".mypy_cache", ".pytest_cache", "node_modules", ".tours"}
 _RACY_NANOSECONDS = 2_000_000_000  # a file changed this close to its check may change again unseen: re-read it
@@ -41,9 +38,7 @@ _PARALLEL_FROM = 48  # fewer files than this are parsed in this process: startin
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE blobs(id INTEGER PRIMARY KEY, digest TEXT NOT NULL UNIQUE, sites INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE sites(
-    blob INTEGER NOT NULL, qualname TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, start_line INTEGER,
-    def_line INTEGER, end_line INTEGER, start_byte INTEGER, end_byte INTEGER, scope TEXT NOT NULL);
+CREATE TABLE sites(blob INTEGER NOT NULL, qualname TEXT NOT NULL, name TEXT NOT NULL, start_line INTEGER NOT NULL);
 CREATE TABLE files(
     path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, checked_ns INTEGER, blob INTEGER,
     problem TEXT);
@@ -66,10 +61,11 @@ reporter_factory: Callable[[], ProgressReporter] = SilentReporter
 
 @dataclass(frozen=True)
 class IndexedSite:
-    """A definition's site in one file of the tree."""
+    """Where a definition is: its file and first line. A lookup then parses the few files found for the rest."""
 
     path: str
-    site: Site
+    qualname: str
+    start_line: int
 
 
 @dataclass
@@ -302,24 +298,13 @@ def blob_digest(data: bytes) -> str:
 
 
 def _sites_rows(item: tuple[str, bytes]) -> tuple[str, list[tuple[Any, ...]]]:
-    from phase17.symbols import definition_sites
+    """(qualified name, last name part, first line) of each definition of a content: names only (issue 12)."""
+    from phase17.symbols import definition_names
 
     digest, data = item
-    rows = [
-        (
-            site.qualname,
-            site.qualname.rsplit(".", 1)[-1],
-            site.kind,
-            site.start_line,
-            site.def_line,
-            site.end_line,
-            site.start_byte,
-            site.end_byte,
-            site.scope,
-        )
-        for site in definition_sites(data)
+    return digest, [
+        (site.qualname, site.qualname.rpartition(".")[2], site.start_line) for site in definition_names(data)
     ]
-    return digest, rows
 
 
 def _parse_all(
@@ -591,9 +576,7 @@ class SymbolIndex:
                 ).lastrowid
                 assert blob is not None
                 digests[digest] = blob
-                connection.executemany(
-                    "INSERT INTO sites VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [(blob, *row) for row in rows]
-                )
+                connection.executemany("INSERT INTO sites VALUES (?, ?, ?, ?)", [(blob, *row) for row in rows])
                 report.parsed += 1
             connection.executemany("DELETE FROM files WHERE path = ?", [(path,) for path in removed])
             connection.executemany(
@@ -623,14 +606,11 @@ class SymbolIndex:
         self.refresh(under)
         column, value = ("qualname", qualname) if qualname is not None else ("name", name)
         rows = self._connection.execute(
-            f"SELECT files.path, sites.qualname, sites.kind, sites.start_line, sites.def_line, sites.end_line, "
-            f"sites.start_byte, sites.end_byte, sites.scope FROM sites JOIN files ON files.blob = sites.blob "
-            f"WHERE sites.{column} = ? ORDER BY files.path, sites.start_byte",
+            f"SELECT files.path, sites.qualname, sites.start_line FROM sites JOIN files ON files.blob = sites.blob "
+            f"WHERE sites.{column} = ? ORDER BY files.path, sites.start_line",
             (value,),
         ).fetchall()
-        from phase17.symbols import Site
-
-        return [IndexedSite(row[0], Site(*row[1:])) for row in rows if _below(row[0], under)]
+        return [IndexedSite(*row) for row in rows if _below(row[0], under)]
 
     def derived(
         self, kind: str, under: Sequence[str], compute: Callable[[str, bytes], Any], *, recheck: bool = False

@@ -13,11 +13,11 @@ import hashlib
 import operator
 import re
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib.resources import files
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
     import tree_sitter
@@ -212,7 +212,36 @@ class Site:
 
 def definition_sites(source: bytes, tree: tree_sitter.Tree | None = None) -> list[Site]:
     """Every definition in `source`, in source order: names, kinds and lines only (`tree`: its parse, if made)."""
-    return [site for site, _ in _sites(tree if tree is not None else parse_tree(source), source)]
+    tree = tree if tree is not None else parse_tree(source)
+    return [site for site, _ in _sites(tree, source, _definition_site, _assignment_site)]
+
+
+class SiteName(NamedTuple):
+    """A definition's qualified name and first line: what the symbol index keeps of it. Which files hold a name
+    is what a whole-tree lookup asks; the few files found are then parsed whole (issue 12: names first)."""
+
+    qualname: str
+    start_line: int
+    def_line: int
+    start_byte: int
+
+
+def definition_names(source: bytes, tree: tree_sitter.Tree | None = None) -> list[SiteName]:
+    """definition_sites' qualified names and first lines, in the same order, without kinds or last lines."""
+    tree = tree if tree is not None else parse_tree(source)
+    return [site for site, _ in _sites(tree, source, _named_definition, _named_assignment)]
+
+
+def _named_definition(node: tree_sitter.Node, name: str, scope: str, *, in_class: bool) -> SiteName:
+    parent = node.parent
+    outer = parent if parent is not None and parent.type == "decorated_definition" else node
+    qualname = f"{scope}.{name}" if scope else name
+    return SiteName(qualname, outer.start_point.row + 1, node.start_point.row + 1, outer.start_byte)
+
+
+def _named_assignment(statement: tree_sitter.Node, name: str, scope: str, *, in_class: bool) -> SiteName:
+    row = statement.start_point.row + 1
+    return SiteName(f"{scope}.{name}" if scope else name, row, row, statement.start_byte)
 
 
 def parse_definitions(source: bytes, path: str) -> list[Symbol]:
@@ -220,7 +249,7 @@ def parse_definitions(source: bytes, path: str) -> list[Symbol]:
     tree = parse_tree(source)
     fingerprints = _Fingerprinter(tree.root_node)
     symbols = []
-    for site, node in _sites(tree, source):
+    for site, node in _sites(tree, source, _definition_site, _assignment_site):
         if site.kind in ("assignment", "attribute"):
             first_line = node_text(node).splitlines()[0] if node.end_byte > node.start_byte else site.qualname
             signature, docstring = first_line.strip()[:160], None
@@ -248,8 +277,17 @@ def parse_definitions(source: bytes, path: str) -> list[Symbol]:
     return symbols
 
 
-def _sites(tree: tree_sitter.Tree, source: bytes) -> list[tuple[Site, tree_sitter.Node]]:
-    """Each definition's site and its node (the class or def, or the assignment statement), in source order.
+_AnySite = TypeVar("_AnySite", "Site", SiteName)
+
+
+def _sites(
+    tree: tree_sitter.Tree,
+    source: bytes,
+    definition_site: Callable[..., _AnySite],
+    assignment_site: Callable[..., _AnySite],
+) -> list[tuple[_AnySite, tree_sitter.Node]]:
+    """Each definition's site (made by `definition_site` or `assignment_site`: a Site, or a SiteName) and its node
+    (the class or def, or the assignment statement), in source order.
 
     Scopes come from nesting byte ranges with a stack, not from walking each node's parents: one pass.
     """
@@ -263,7 +301,7 @@ def _sites(tree: tree_sitter.Tree, source: bytes) -> list[tuple[Site, tree_sitte
     events.sort(key=_EVENT_ORDER)
     # The enclosing definitions: (end_byte, is_class, the scope inside it, whether a function is among them).
     stack: list[tuple[int, bool, str, bool]] = []
-    found: dict[tuple[int, str], tuple[Site, tree_sitter.Node]] = {}
+    found: dict[tuple[int, str], tuple[_AnySite, tree_sitter.Node]] = {}
     for start, _, is_statement, node in events:
         while stack and stack[-1][0] <= start:
             stack.pop()
@@ -271,13 +309,13 @@ def _sites(tree: tree_sitter.Tree, source: bytes) -> list[tuple[Site, tree_sitte
         if is_statement:
             if not in_function:  # locals are not definitions a reader looks up
                 for name_node in statements[node.start_byte][1]:
-                    site = _assignment_site(node, node_text(name_node), scope, in_class=bool(stack))
+                    site = assignment_site(node, node_text(name_node), scope, in_class=bool(stack))
                     found.setdefault((site.start_byte, site.qualname), (site, node))
             continue
         name_field = node.child_by_field_name("name")
         name = node_text(name_field) if name_field is not None else "?"
         if name_field is not None and not name_field.is_missing:
-            site = _definition_site(node, name, scope, in_class=bool(stack) and stack[-1][1])
+            site = definition_site(node, name, scope, in_class=bool(stack) and stack[-1][1])
             found[(site.start_byte, site.qualname)] = (site, node)
         is_class = node.type == "class_definition"
         stack.append((node.end_byte, is_class, f"{scope}.{name}" if scope else name, in_function or not is_class))
