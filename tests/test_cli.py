@@ -1341,7 +1341,7 @@ def test_a_verifying_command_starts_git_before_the_command_line_loads_and_others
     assert upstream_option(["read", "--upstream", "not-a-global-option"]) is None
     upstream = os.path.realpath(fetched_project / "upstream")
     try:
-        for command in (["fetch"], ["pin", "0.23.0"], ["nosuch"], ["--help"], []):
+        for command in (["fetch"], ["pin", "0.23.0"], ["index", "--rebuild"], ["nosuch"], ["--help"], []):
             start_verification(command)
             assert gitrepo._PREFETCHED == {}, command
         start_verification(["-v", "resolve", "Platform"])

@@ -220,7 +220,7 @@ def index(
     from phase17.terminal import print_index_summary, progress_reporter
 
     with reporting_errors():
-        upstream = existing_upstream()
+        upstream = existing_upstream(ask_git=not rebuild)
         with progress_reporter() as reporter:
             summary = build_index(upstream, rebuild=rebuild, reporter=reporter)
         if as_json:

@@ -62,8 +62,9 @@ def upstream_option(arguments: list[str]) -> str | None:
 def start_verification(arguments: list[str]) -> None:
     """Start the git commands about the upstream/ the command will read, if it asks git; never an error here (the
     command itself reports a missing project or tree in its own words)."""
-    if asked_command(arguments) not in COMMANDS_ASKING_GIT:
-        return
+    name = asked_command(arguments)
+    if name not in COMMANDS_ASKING_GIT or (name == "index" and "--rebuild" in arguments):
+        return  # (a rebuild reads every file: it does not ask git)
     from phase17.errors import Phase17Error
     from phase17.gitrepo import prefetch_verification
     from phase17.project import locate_project

@@ -198,16 +198,18 @@ def _bar_when_indexing() -> None:
     symbolindex.reporter_factory = _BarOnFirstUse
 
 
-def existing_upstream() -> Path:
+def existing_upstream(*, ask_git: bool = True) -> Path:
     """upstream/ (or --upstream) as it is, unverified: for work that reads whatever tree is there. Of a checkout,
-    git's status says which files changed, so the index walks nothing (symbolindex.view_through_git)."""
+    git's status says which files changed, so the index walks nothing (symbolindex.view_through_git); without
+    `ask_git` (a rebuild reads every file anyway) git is not asked."""
     from phase17.errors import UpstreamError
     from phase17.symbolindex import view_through_git
 
     upstream = locate().upstream
     if not upstream.is_dir():
         raise UpstreamError(f"{upstream} is missing: run phase17 fetch first.")
-    view_through_git(upstream)
+    if ask_git:
+        view_through_git(upstream)
     _bar_when_indexing()
     return upstream
 
