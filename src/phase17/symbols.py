@@ -232,16 +232,14 @@ def definition_names(source: bytes, tree: tree_sitter.Tree | None = None) -> lis
     return [site for site, _ in _sites(tree, source, _named_definition, _named_assignment)]
 
 
-def _named_definition(node: tree_sitter.Node, name: str, scope: str, *, in_class: bool) -> SiteName:
-    parent = node.parent
-    outer = parent if parent is not None and parent.type == "decorated_definition" else node
-    qualname = f"{scope}.{name}" if scope else name
+def _named_definition(node: tree_sitter.Node, qualname: str, scope: str, *, in_class: bool) -> SiteName:
+    outer = _decorated(node)
     return SiteName(qualname, outer.start_point.row + 1, node.start_point.row + 1, outer.start_byte)
 
 
-def _named_assignment(statement: tree_sitter.Node, name: str, scope: str, *, in_class: bool) -> SiteName:
+def _named_assignment(statement: tree_sitter.Node, qualname: str, scope: str, *, in_class: bool) -> SiteName:
     row = statement.start_point.row + 1
-    return SiteName(f"{scope}.{name}" if scope else name, row, row, statement.start_byte)
+    return SiteName(qualname, row, row, statement.start_byte)
 
 
 def parse_definitions(source: bytes, path: str) -> list[Symbol]:
@@ -309,16 +307,17 @@ def _sites(
         if is_statement:
             if not in_function:  # locals are not definitions a reader looks up
                 for name_node in statements[node.start_byte][1]:
-                    site = assignment_site(node, node_text(name_node), scope, in_class=bool(stack))
+                    qualname = _qualified(scope, node_text(name_node))
+                    site = assignment_site(node, qualname, scope, in_class=bool(stack))
                     found.setdefault((site.start_byte, site.qualname), (site, node))
             continue
         name_field = node.child_by_field_name("name")
-        name = node_text(name_field) if name_field is not None else "?"
+        qualname = _qualified(scope, node_text(name_field) if name_field is not None else "?")
         if name_field is not None and not name_field.is_missing:
-            site = definition_site(node, name, scope, in_class=bool(stack) and stack[-1][1])
+            site = definition_site(node, qualname, scope, in_class=bool(stack) and stack[-1][1])
             found[(site.start_byte, site.qualname)] = (site, node)
         is_class = node.type == "class_definition"
-        stack.append((node.end_byte, is_class, f"{scope}.{name}" if scope else name, in_function or not is_class))
+        stack.append((node.end_byte, is_class, qualname, in_function or not is_class))
     return sorted(found.values(), key=lambda item: (item[0].start_byte, item[0].def_line, item[0].qualname))
 
 
@@ -448,14 +447,23 @@ def _bound_names(target: tree_sitter.Node) -> Iterator[tree_sitter.Node]:
             stack.extend(reversed(node.named_children))
 
 
-def _definition_site(node: tree_sitter.Node, name: str, scope: str, *, in_class: bool) -> Site:
+def _qualified(scope: str, name: str) -> str:
+    return f"{scope}.{name}" if scope else name
+
+
+def _decorated(node: tree_sitter.Node) -> tree_sitter.Node:
+    """The definition with its decorators (the decorated_definition around it), or the definition itself."""
     parent = node.parent
-    outer = parent if parent is not None and parent.type == "decorated_definition" else node
+    return parent if parent is not None and parent.type == "decorated_definition" else node
+
+
+def _definition_site(node: tree_sitter.Node, qualname: str, scope: str, *, in_class: bool) -> Site:
+    outer = _decorated(node)
     decorators = (
         [_decorator_text(child) for child in outer.children if child.type == "decorator"] if outer is not node else []
     )
     return Site(
-        qualname=f"{scope}.{name}" if scope else name,
+        qualname=qualname,
         kind=_kind_of(node, decorators, in_class=in_class),
         start_line=outer.start_point.row + 1,
         def_line=node.start_point.row + 1,
@@ -466,9 +474,9 @@ def _definition_site(node: tree_sitter.Node, name: str, scope: str, *, in_class:
     )
 
 
-def _assignment_site(statement: tree_sitter.Node, name: str, scope: str, *, in_class: bool) -> Site:
+def _assignment_site(statement: tree_sitter.Node, qualname: str, scope: str, *, in_class: bool) -> Site:
     return Site(
-        qualname=f"{scope}.{name}" if scope else name,
+        qualname=qualname,
         kind="attribute" if in_class else "assignment",
         start_line=statement.start_point.row + 1,
         def_line=statement.start_point.row + 1,
