@@ -225,6 +225,9 @@ def test_a_view_of_git_lasts_one_command_and_a_tree_id_that_is_no_id_is_ignored(
     upstream = _checkout(plain_upstream)
     symbolindex.use_git_view(upstream, "HEAD; rm -rf /", [])
     assert symbolindex._GIT_VIEWS == {}
+    listed = [".tours/", "node_modules/pkg/x.py", "vllm/__pycache__/y.py", "README.md", "build/", "vllm/z.py"]
+    symbolindex.use_git_view(upstream, "a" * 40, listed)
+    assert symbolindex._GIT_VIEWS[upstream.resolve()].differing == ("build/", "vllm/z.py")  # what the walk reads
     _trust_git(upstream)
     assert upstream.resolve() in symbolindex._GIT_VIEWS
 

@@ -373,9 +373,10 @@ class SymbolIndex:
         if not places:
             return report
         view = None if recheck else _GIT_VIEWS.get(self.upstream.resolve())
+        stored_clean = self._meta("clean_tree")
         seen: dict[str, _Seen] | None = None
         if view is not None:
-            if self._meta("clean_tree") == view.tree and not any(_below(path, places) for path in view.differing):
+            if stored_clean == view.tree and not any(_below(path, places) for path in view.differing):
                 self._fresh.update(places)  # the rows are HEAD's tree, and git says the files are too
                 return report
             seen = self._seen_through_git(view, places)
@@ -434,7 +435,6 @@ class SymbolIndex:
 
         report.files = len(seen)
         report.removed = len(removed)
-        stored_clean = self._meta("clean_tree")
         if view is not None and "" in places and not view.differing:
             clean_tree: str | None = view.tree  # every row is now HEAD's tree, as git said the files are
         else:
@@ -476,10 +476,8 @@ class SymbolIndex:
             folder = path.rstrip("/")
             if _below(folder, places) or (path.endswith("/") and any(_below(place, [folder]) for place in places)):
                 to_look_at.append(path)  # (a folder git lists whole may hold a place looked in)
-        for path in to_look_at:
+        for path in to_look_at:  # (none in a skipped folder: _tree_entries and use_git_view left those out)
             folder = path.rstrip("/")
-            if any(part in SKIPPED_DIRECTORIES for part in folder.split("/")):
-                continue
             if path.endswith("/") or os.path.isdir(os.path.join(self.upstream, folder)):
                 seen.update((item.path, item) for item in _walk(self.upstream, folder) if _below(item.path, places))
             elif folder.endswith(".py"):
@@ -509,7 +507,7 @@ class SymbolIndex:
         entries = [
             (path, digest if mode in ("100644", "100755") else None)
             for mode, digest, path in listed
-            if path.endswith(".py") and not any(part in SKIPPED_DIRECTORIES for part in path.split("/")[:-1])
+            if path.endswith(".py") and not _in_skipped_folder(path)
         ]
         connection.execute("BEGIN IMMEDIATE")
         try:
@@ -681,6 +679,11 @@ class SymbolIndex:
         )
 
 
+def _in_skipped_folder(path: str) -> bool:
+    """Is the file `path` (or the folder `path/`) inside a folder the walk skips (SKIPPED_DIRECTORIES)?"""
+    return any(part in SKIPPED_DIRECTORIES for part in path.split("/")[:-1])
+
+
 def _below(path: str, under: Sequence[str]) -> bool:
     return any(place == "" or path == place or path.startswith(place.rstrip("/") + "/") for place in under)
 
@@ -703,11 +706,7 @@ def use_git_view(upstream: Path, tree: str, differing: Iterable[str]) -> None:
     (an ignored "dir/") matter; what the walk skips is left out."""
     if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", tree):
         return
-    kept = tuple(
-        path
-        for path in differing
-        if path.endswith((".py", "/")) and not any(part in SKIPPED_DIRECTORIES for part in path.rstrip("/").split("/"))
-    )
+    kept = tuple(path for path in differing if path.endswith((".py", "/")) and not _in_skipped_folder(path))
     _GIT_VIEWS[upstream.resolve()] = GitView(tree, kept)
 
 
