@@ -32,7 +32,7 @@ def test_a_repositorys_own_config_never_runs_a_program(tmp_path: Path, git_sourc
         (hooks / hook).write_text(f"#!/bin/sh\ntouch {marker}\n")
         (hooks / hook).chmod(0o755)
     (repo / "new.py").write_text("x = 1\n")
-    assert gitrepo.changed_paths(repo) == ["new.py"]
+    assert gitrepo.worktree_status(repo).changed == ["new.py"]
     assert gitrepo.head_commit(repo).sha == git_source[2]
     gitrepo.keep_ref(repo, "kept")
     assert not marker.exists()

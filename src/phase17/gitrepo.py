@@ -135,16 +135,13 @@ def paths_changed_since(path: Path, tree: str) -> list[str]:
     return [name for name in output.split("\0") if name]
 
 
-def changed_paths(path: Path) -> list[str]:
-    """Modified and untracked files (untracked count: the tree must be exactly upstream's)."""
-    return worktree_status(path).changed
-
-
 @dataclass(frozen=True)
 class WorktreeStatus:
     """`git status` of a checkout: what makes it differ from HEAD, and everything that is not HEAD's content."""
 
-    changed: list[str]  # modified, staged, deleted or untracked files (a rename: its new name)
+    changed: list[
+        str
+    ]  # modified, staged, deleted or untracked (the tree must be exactly upstream's); a rename: its new name
     differing: list[str]  # all of those, renames' old names, and ignored files and folders ("dir/")
 
 
