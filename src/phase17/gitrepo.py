@@ -139,9 +139,8 @@ def paths_changed_since(path: Path, tree: str) -> list[str]:
 class WorktreeStatus:
     """`git status` of a checkout: what makes it differ from HEAD, and everything that is not HEAD's content."""
 
-    changed: list[
-        str
-    ]  # modified, staged, deleted or untracked (the tree must be exactly upstream's); a rename: its new name
+    # modified, staged, deleted or untracked (the tree must be exactly upstream's); a rename: its new name
+    changed: list[str]
     differing: list[str]  # all of those, renames' old names, and ignored files and folders ("dir/")
 
 
