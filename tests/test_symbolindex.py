@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import RecordingReporter
 from phase17 import symbolindex
 from phase17.sourcetree import file_definitions, python_files
 from phase17.symbolindex import SymbolIndex, build_index, find_sites, index_location
@@ -69,6 +70,38 @@ def test_many_files_are_parsed_by_worker_processes_with_the_same_result(plain_up
     summary = build_index(plain_upstream)
     assert summary.parsed >= 60
     assert _sites_by_index(plain_upstream) == _sites_by_parse(plain_upstream)
+
+
+def test_the_bar_counts_every_changed_file_once_parsed_reused_or_unreadable(plain_upstream: Path):
+    for number in range(60):
+        (plain_upstream / f"generated_{number}.py").write_text(f"class Made{number}:\n    pass\n")
+    for number in range(5):  # the same content five times: parsed once, counted five times
+        (plain_upstream / f"same_{number}.py").write_text("class Same:\n    pass\n")
+    (plain_upstream / "binary.py").write_bytes(b"\0\0")
+    reporter = RecordingReporter()
+    summary = build_index(plain_upstream, reporter=reporter)
+    kinds = [kind for kind, _ in reporter.events]
+    assert kinds[0] == "start" and kinds[-1] == "finish" and "start" not in kinds[1:]
+    advanced = sum(amount for kind, amount in reporter.events if kind == "advance")
+    assert advanced == summary.files  # the four copies of Same are neither parsed nor re-used from before
+    assert summary.parsed == summary.files - 1 - 4 and "binary.py" in summary.unreadable
+
+
+def test_an_interrupted_parallel_build_stops_its_workers_and_keeps_the_last_index(plain_upstream: Path):
+    import multiprocessing
+
+    build_index(plain_upstream)
+    symbolindex.forget()
+    for number in range(200):
+        (plain_upstream / f"generated_{number}.py").write_text(f"class Made{number}:\n    pass\n" * 50)
+    with pytest.raises(KeyboardInterrupt):
+        build_index(plain_upstream, reporter=RecordingReporter(interrupt_on="indexing", after=3))
+    assert multiprocessing.active_children() == []
+    symbolindex.forget()
+    with sqlite3.connect(index_location(plain_upstream)) as connection:  # read as it is, without a refresh
+        kept = connection.execute("SELECT count(*) FROM files WHERE path LIKE 'generated_%'").fetchone()[0]
+    assert kept == 0  # nothing of the interrupted run was kept
+    assert build_index(plain_upstream).parsed == 200
 
 
 @pytest.mark.parametrize(
