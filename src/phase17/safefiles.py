@@ -46,11 +46,15 @@ def read_limited(path: Path, limit: int, *, root: Path | None = None) -> bytes:
         if status.st_size > limit:
             raise UnreadableSourceError(shown, f"larger than {_size(limit)}, not read")
         chunks, total = [], 0
-        while chunk := os.read(descriptor, min(1 << 20, limit + 1 - total)):
+        # The first read asks for the whole file and one byte more (a 1 MiB buffer for a 2 KiB file costs more than
+        # the read); a file that grew is read on, up to the limit.
+        want = min(status.st_size + 1, limit + 1)
+        while chunk := os.read(descriptor, want):
             chunks.append(chunk)
             total += len(chunk)
             if total > limit:  # it grew while being read
                 raise UnreadableSourceError(shown, f"larger than {_size(limit)}, not read")
+            want = min(1 << 20, limit + 1 - total)
     except OSError as error:
         raise UnreadableSourceError(shown, f"cannot read ({error.strerror})") from None
     finally:
