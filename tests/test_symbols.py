@@ -369,7 +369,7 @@ def test_walking_statements_finds_exactly_what_the_query_finds_anywhere(source: 
     from phase17 import symbols
 
     walked = symbols.definition_sites(source)
-    monkeypatch.setattr(symbols, "_found_in_blocks", symbols._found_by_query)
+    monkeypatch.setattr(symbols, "_sites_in_blocks", symbols._sites_by_query)
     queried = symbols.definition_sites(source)
     assert walked == queried
     names = {site.qualname for site in walked}

@@ -285,44 +285,15 @@ def _sites(
     assignment_site: Callable[..., _AnySite],
 ) -> list[tuple[_AnySite, tree_sitter.Node]]:
     """Each definition's site (made by `definition_site` or `assignment_site`: a Site, or a SiteName) and its node
-    (the class or def, or the assignment statement), in source order.
-
-    Scopes come from nesting byte ranges with a stack, not from walking each node's parents: one pass.
-    """
+    (the class or def, or the assignment statement), in source order."""
     root = tree.root_node
     recovered = root.has_error or root.type != "module"  # an ERROR root does not always say has_error
-    definitions, statements = (_found_by_query if recovered else _found_in_blocks)(root, source)
-    events: list[tuple[int, int, int, tree_sitter.Node]] = [
-        (node.start_byte, -node.end_byte, 0, node) for node in definitions
-    ]
-    events += [(statement.start_byte, -statement.end_byte, 1, statement) for statement, _ in statements.values()]
-    events.sort(key=_EVENT_ORDER)
-    # The enclosing definitions: (end_byte, is_class, the scope inside it, whether a function is among them).
-    stack: list[tuple[int, bool, str, bool]] = []
-    found: dict[tuple[int, str], tuple[_AnySite, tree_sitter.Node]] = {}
-    for start, _, is_statement, node in events:
-        while stack and stack[-1][0] <= start:
-            stack.pop()
-        scope, in_function = (stack[-1][2], stack[-1][3]) if stack else ("", False)
-        if is_statement:
-            if not in_function:  # locals are not definitions a reader looks up
-                for name_node in statements[node.start_byte][1]:
-                    qualname = _qualified(scope, node_text(name_node))
-                    site = assignment_site(node, qualname, scope, in_class=bool(stack))
-                    found.setdefault((site.start_byte, site.qualname), (site, node))
-            continue
-        name_field = node.child_by_field_name("name")
-        qualname = _qualified(scope, node_text(name_field) if name_field is not None else "?")
-        if name_field is not None and not name_field.is_missing:
-            site = definition_site(node, qualname, scope, in_class=bool(stack) and stack[-1][1])
-            found[(site.start_byte, site.qualname)] = (site, node)
-        is_class = node.type == "class_definition"
-        stack.append((node.end_byte, is_class, qualname, in_function or not is_class))
+    found = (_sites_by_query if recovered else _sites_in_blocks)(root, source, definition_site, assignment_site)
     return sorted(found.values(), key=lambda item: (item[0].start_byte, item[0].def_line, item[0].qualname))
 
 
-_EVENT_ORDER = operator.itemgetter(0, 1, 2)  # start, then the longer first, then definitions before statements
-_Statements = dict[int, tuple["tree_sitter.Node", list["tree_sitter.Node"]]]  # start byte: statement, names bound
+# Sites by (first byte, qualified name): an assignment binding one name twice (`a = a = 1`) is one site.
+_Found = dict[tuple[int, str], tuple[_AnySite, "tree_sitter.Node"]]
 
 # What holds statements in a tree without errors: a definition or an assignment is a statement, so it is in one
 # of these (or in a class or function body, walked apart), never inside an expression.
@@ -353,50 +324,108 @@ _DEF_WORD = re.compile(rb"def(?!\w)(?<!\wdef)")
 _CLASS_WORD = re.compile(rb"class(?!\w)(?<!\wclass)")
 
 
-def _found_in_blocks(root: tree_sitter.Node, source: bytes) -> tuple[list[tree_sitter.Node], _Statements]:
-    """The class and function definitions of a tree without errors, and the assignments outside functions, found
-    by walking statements only (never an expression): five times faster than the query, which visits every node.
-    A function body is walked only if its text has the word `def` or `class` (its locals are not definitions).
-    """
+def _sites_in_blocks(
+    root: tree_sitter.Node,
+    source: bytes,
+    definition_site: Callable[..., _AnySite],
+    assignment_site: Callable[..., _AnySite],
+) -> _Found[_AnySite]:
+    """The sites of a tree without errors, found by walking statements only (never an expression: five times
+    faster than the query, which visits every node), each scope carried down the walk. A function body is walked
+    only if its text has the word `def` or `class`; assignments in it are locals, not definitions."""
     def_word, class_word = _DEF_WORD.search, _CLASS_WORD.search
-    definitions: list[tree_sitter.Node] = []
-    statements: _Statements = {}
+    found: _Found[_AnySite] = {}
     holders = _STATEMENT_HOLDERS
-    stack: list[tuple[tree_sitter.Node, bool]] = [(root, True)]  # (node, outside every function)
+    # (a statement holder, its scope, whether a class holds it directly, whether any definition holds it,
+    # whether it is outside every function)
+    stack: list[tuple[tree_sitter.Node, str, bool, bool, bool]] = [(root, "", False, False, True)]
     while stack:
-        node, outside_functions = stack.pop()
+        node, scope, in_class, nested, outside_functions = stack.pop()
         for child in node.children:
             kind = child.type
             if kind in holders:
-                stack.append((child, outside_functions))
+                stack.append((child, scope, in_class, nested, outside_functions))
             elif kind == "class_definition" or kind == "function_definition":
-                definitions.append(child)
+                name_field = child.child_by_field_name("name")
+                qualname = _qualified(scope, node_text(name_field) if name_field is not None else "?")
+                if name_field is not None and not name_field.is_missing:
+                    site = definition_site(child, qualname, scope, in_class=in_class)
+                    found[(site.start_byte, site.qualname)] = (site, child)
                 body = child.child_by_field_name("body")
                 if body is None:
                     continue
                 if kind == "class_definition":
-                    stack.append((body, outside_functions))
+                    stack.append((body, qualname, True, True, outside_functions))
                 elif def_word(source, body.start_byte, body.end_byte) or class_word(
                     source, body.start_byte, body.end_byte
                 ):
-                    stack.append((body, False))
+                    stack.append((body, qualname, False, True, False))
             elif not outside_functions:
                 continue  # a local: not a definition a reader looks up
-            elif kind == "expression_statement":
-                names = [
-                    name
-                    for assignment in child.named_children
-                    for left in _chained_targets(assignment)
-                    for name in _bound_names(left)
-                ]
-                if names:
-                    statements[child.start_byte] = (child, names)
-            elif kind == "type_alias_statement":
-                left = child.child_by_field_name("left")
-                alias = left.named_children[0] if left is not None and left.named_children else None
-                if left is not None and left.type == "type" and alias is not None and alias.type == "identifier":
-                    statements[child.start_byte] = (child, [alias])
-    return definitions, statements
+            elif kind == "expression_statement" or kind == "type_alias_statement":
+                for name_node in _assigned_names(child):
+                    site = assignment_site(child, _qualified(scope, node_text(name_node)), scope, in_class=nested)
+                    found.setdefault((site.start_byte, site.qualname), (site, child))
+    return found
+
+
+def _assigned_names(statement: tree_sitter.Node) -> list[tree_sitter.Node]:
+    """The names an expression statement assigns (`a = b = 1`, `x, y = pair`, `n: int = 0`), or the alias a type
+    alias statement names; nothing for any other statement."""
+    if statement.type == "type_alias_statement":
+        left = statement.child_by_field_name("left")
+        alias = left.named_children[0] if left is not None and left.named_children else None
+        if left is not None and left.type == "type" and alias is not None and alias.type == "identifier":
+            return [alias]
+        return []
+    return [
+        name
+        for assignment in statement.named_children
+        for left in _chained_targets(assignment)
+        for name in _bound_names(left)
+    ]
+
+
+def _sites_by_query(
+    root: tree_sitter.Node,
+    source: bytes,
+    definition_site: Callable[..., _AnySite],
+    assignment_site: Callable[..., _AnySite],
+) -> _Found[_AnySite]:
+    """The same as _sites_in_blocks for a tree with errors, where recovery can leave a definition anywhere: the
+    query finds it at any depth, and scopes come from nesting byte ranges with a stack (one pass, no parents)."""
+    definitions, statements = _found_by_query(root)
+    events: list[tuple[int, int, int, tree_sitter.Node]] = [
+        (node.start_byte, -node.end_byte, 0, node) for node in definitions
+    ]
+    events += [(statement.start_byte, -statement.end_byte, 1, statement) for statement, _ in statements.values()]
+    events.sort(key=_EVENT_ORDER)
+    # The enclosing definitions: (end_byte, is_class, the scope inside it, whether a function is among them).
+    stack: list[tuple[int, bool, str, bool]] = []
+    found: _Found[_AnySite] = {}
+    for start, _, is_statement, node in events:
+        while stack and stack[-1][0] <= start:
+            stack.pop()
+        scope, in_function = (stack[-1][2], stack[-1][3]) if stack else ("", False)
+        if is_statement:
+            if not in_function:  # locals are not definitions a reader looks up
+                for name_node in statements[node.start_byte][1]:
+                    qualname = _qualified(scope, node_text(name_node))
+                    site = assignment_site(node, qualname, scope, in_class=bool(stack))
+                    found.setdefault((site.start_byte, site.qualname), (site, node))
+            continue
+        name_field = node.child_by_field_name("name")
+        qualname = _qualified(scope, node_text(name_field) if name_field is not None else "?")
+        if name_field is not None and not name_field.is_missing:
+            site = definition_site(node, qualname, scope, in_class=bool(stack) and stack[-1][1])
+            found[(site.start_byte, site.qualname)] = (site, node)
+        is_class = node.type == "class_definition"
+        stack.append((node.end_byte, is_class, qualname, in_function or not is_class))
+    return found
+
+
+_EVENT_ORDER = operator.itemgetter(0, 1, 2)  # start, then the longer first, then definitions before statements
+_Statements = dict[int, tuple["tree_sitter.Node", list["tree_sitter.Node"]]]  # start byte: statement, names bound
 
 
 def _chained_targets(node: tree_sitter.Node) -> Iterator[tree_sitter.Node]:
@@ -411,9 +440,8 @@ def _chained_targets(node: tree_sitter.Node) -> Iterator[tree_sitter.Node]:
         node = right
 
 
-def _found_by_query(root: tree_sitter.Node, source: bytes = b"") -> tuple[list[tree_sitter.Node], _Statements]:
-    """The same as _found_in_blocks for a tree with errors, where recovery can leave a definition anywhere: the
-    query finds it at any depth."""
+def _found_by_query(root: tree_sitter.Node) -> tuple[list[tree_sitter.Node], _Statements]:
+    """The class and function definitions anywhere in the tree, and the statements that assign names."""
     captures = _run_captures(load_query("python-definitions"), root)
     definitions = captures.get("definition.class", []) + captures.get("definition.function", [])
     statements: _Statements = {}
