@@ -205,7 +205,7 @@ def _never_walk(monkeypatch: pytest.MonkeyPatch) -> None:
     def refused(*_: object) -> None:
         raise AssertionError("walked the whole tree although git said what differs")
 
-    monkeypatch.setattr(symbolindex, "_walk", refused)
+    monkeypatch.setattr(symbolindex, "walk", refused)
 
 
 def test_with_git_status_in_hand_a_clean_checkout_is_looked_up_without_walking_it(
@@ -237,13 +237,13 @@ def test_what_git_says_differs_is_looked_at_modified_untracked_ignored_and_delet
     (upstream / "vllm" / "platforms" / "cuda.py").unlink()
     _trust_git(upstream)
     walked: list[str] = []
-    walk = symbolindex._walk
+    walk = symbolindex.walk
 
     def only_the_ignored_folder(tree: Path, under: str):  # git lists an ignored folder whole: it is walked
         walked.append(under)
         return walk(tree, under)
 
-    monkeypatch.setattr(symbolindex, "_walk", only_the_ignored_folder)
+    monkeypatch.setattr(symbolindex, "walk", only_the_ignored_folder)
     through_git = _sites_by_index(upstream)
     assert walked == ["generated"]
     assert through_git == _sites_by_parse(upstream)

@@ -14,8 +14,8 @@ from typing import Any, Literal
 from phase17.errors import SymbolNotFoundError, UnreadableSourceError
 from phase17.guide import Target
 from phase17.refs import Ref, parse_ref
-from phase17.symbolindex import MAX_SOURCE_BYTES, SKIPPED_DIRECTORIES
 from phase17.symbols import Symbol, parse_definitions
+from phase17.treefiles import SKIPPED_DIRECTORIES, read_source
 
 LookupStatus = Literal["found", "missing", "ambiguous", "choices"]
 
@@ -38,20 +38,6 @@ class ScanResult:
 
 
 # ---------------------------------------------------------------- files
-
-
-def read_source(path: Path, root: Path | None = None) -> bytes:
-    """The bytes of a Python file, or an UnreadableSourceError saying why it cannot be read as one (with `root`,
-    a symlink leading out of it is refused too)."""
-    from phase17.safefiles import read_limited
-
-    try:
-        data = read_limited(path, MAX_SOURCE_BYTES, root=root)  # a FIFO or a device is refused before any read
-    except FileNotFoundError as error:
-        raise UnreadableSourceError(str(path), f"cannot read ({error.strerror})") from None
-    if b"\0" in data:
-        raise UnreadableSourceError(str(path), "binary content (NUL bytes), not Python source")
-    return data
 
 
 @lru_cache(maxsize=256)

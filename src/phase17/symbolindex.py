@@ -19,20 +19,27 @@ import hashlib
 import os
 import re
 import sqlite3
-import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 from phase17.cache import cache_root, code_digest
 from phase17.progress import ProgressReporter, SilentReporter
+from phase17.treefiles import (
+    SeenFile,
+    below,
+    blob_digest,
+    in_skipped_folder,
+    read_or_reason,
+    seen_file,
+    walk,
+    with_stat_key,
+)
 
 INDEX_FORMAT = "phase17-symbol-index-7"
-MAX_SOURCE_BYTES = 8 * 1024 * 1024  # larger "Python" files are generated data, not reading material
-SKIPPED_DIRECTORIES = {".git", "__pycache__", ".mypy_cache", ".pytest_cache", "node_modules", ".tours"}
 _RACY_NANOSECONDS = 2_000_000_000  # a file changed this close to its check may change again unseen: re-read it
 _SITE_CODE = ("symbols.py", "queries/python-definitions.scm")  # what decides a site: a change makes all stale
 _PARALLEL_FROM = 48  # fewer files than this are parsed in this process: starting workers costs more
@@ -196,106 +203,6 @@ def _remove(location: Path) -> None:
         Path(f"{location}{suffix}").unlink(missing_ok=True)
 
 
-# ---------------------------------------------------------------- the files of the tree
-
-
-class _Seen(NamedTuple):
-    """A file met on the walk, with its stat key (a tuple: thousands are made on every whole-tree lookup)."""
-
-    path: str
-    size: int
-    mtime_ns: int
-    inode: int
-    problem: str | None = None  # set for what is not a regular file inside upstream/
-    digest: str | None = None  # the content's blob id, when git vouches for it (no stat key then)
-
-
-def _walk(upstream: Path, under: str) -> Iterator[_Seen]:
-    """Every .py path below upstream/under with its stat key; symlinks out, FIFOs and devices are reported.
-
-    Plain strings, the directory entries' own stat calls and no object per regular file: this runs on every
-    whole-tree lookup, so it is kept to the system calls (a regular file is yielded as a bare stat key tuple).
-    """
-    top = str(upstream)
-    start = os.path.join(top, under) if under else top
-    if not os.path.isdir(start) or os.path.islink(start):
-        if os.path.lexists(start):
-            yield _seen(upstream, under, os.stat(start, follow_symlinks=False), start)
-        return
-    skip = len(top) + 1
-    regular = stat.S_ISREG
-    native = os.sep == "/"
-    stack = [start]
-    while stack:
-        folder = stack.pop()
-        try:
-            with os.scandir(folder) as listing:
-                entries = list(listing)
-        except OSError:
-            continue
-        for entry in entries:
-            name = entry.name
-            if name.endswith(".py"):
-                try:
-                    status = entry.stat(follow_symlinks=False)
-                except OSError as error:
-                    yield _Seen(entry.path[skip:], 0, 0, 0, f"cannot read ({error.strerror})")
-                    continue
-                if regular(status.st_mode) and status.st_size <= MAX_SOURCE_BYTES and native:
-                    yield _Seen(entry.path[skip:], status.st_size, status.st_mtime_ns, status.st_ino)
-                elif stat.S_ISDIR(status.st_mode):  # a folder named like a module
-                    stack.append(entry.path)
-                else:
-                    yield _seen(upstream, entry.path[skip:], status, entry.path)
-            elif name not in SKIPPED_DIRECTORIES and entry.is_dir(follow_symlinks=False):
-                stack.append(entry.path)
-
-
-def _seen(upstream: Path, relative: str, status: os.stat_result, full: str) -> _Seen:
-    relative = relative.replace(os.sep, "/")
-    if stat.S_ISLNK(status.st_mode):
-        try:
-            target = Path(full).resolve(strict=True)
-            if upstream.resolve() not in target.parents:
-                return _Seen(relative, 0, 0, 0, "symlink out of upstream/, not followed")
-            status = target.stat()
-        except (OSError, RuntimeError) as error:  # a dangling link, or a loop (RuntimeError before 3.13)
-            return _Seen(relative, 0, 0, 0, f"cannot read ({getattr(error, 'strerror', None) or error})")
-    if not stat.S_ISREG(status.st_mode):
-        return _Seen(relative, 0, 0, 0, "not a regular file (a FIFO, device or folder), not read")
-    if status.st_size > MAX_SOURCE_BYTES:
-        return _Seen(relative, status.st_size, 0, 0, f"larger than {MAX_SOURCE_BYTES // 1024 // 1024} MiB, not read")
-    return _Seen(relative, status.st_size, status.st_mtime_ns, status.st_ino)
-
-
-def _with_stat_key(upstream: Path, item: _Seen) -> _Seen:
-    """A file git vouches for, with its stat key now (left without one when it cannot be stat'ed: then a walk
-    reads it again, which is only slower)."""
-    try:
-        status = os.stat(os.path.join(upstream, item.path), follow_symlinks=False)
-    except OSError:
-        return item
-    if not stat.S_ISREG(status.st_mode):
-        return item
-    return item._replace(size=status.st_size, mtime_ns=status.st_mtime_ns, inode=status.st_ino)
-
-
-def _read(upstream: Path, seen: _Seen) -> bytes | str:
-    """The file's bytes, or why it cannot be read as Python (never blocks on a FIFO swapped in meanwhile)."""
-    from phase17.errors import UnreadableSourceError
-    from phase17.sourcetree import read_source
-
-    try:
-        return read_source(upstream / seen.path, root=upstream)
-    except UnreadableSourceError as error:
-        return error.reason
-
-
-def blob_digest(data: bytes) -> str:
-    """git's blob id of `data`: the same key for a file in the tree and the same content in upstream/'s history."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
-
-
 # ---------------------------------------------------------------- parsing, in parallel when it pays
 
 
@@ -382,22 +289,22 @@ class SymbolIndex:
         When git has just said what differs from HEAD (use_git_view), only those files are looked at; the others
         hold HEAD's blobs. Otherwise every file's stat key is compared with the one recorded."""
         report = RefreshReport(rebuilt_because=self.rebuilt_because)
-        places = [place for place in under if recheck or not _below(place, list(self._fresh))]
+        places = [place for place in under if recheck or not below(place, list(self._fresh))]
         if not places:
             return report
         view = None if recheck else _GIT_VIEWS.get(self.upstream.resolve())
         stored_clean = self._meta("clean_tree")
-        seen: dict[str, _Seen] | None = None
+        seen: dict[str, SeenFile] | None = None
         if view is not None:
-            if stored_clean == view.tree and not any(_below(path, places) for path in view.differing):
+            if stored_clean == view.tree and not any(below(path, places) for path in view.differing):
                 self._fresh.update(places)  # the rows are HEAD's tree, and git says the files are too
                 return report
             seen = self._seen_through_git(view, places)
         if seen is None:
-            seen = {item.path: item for place in places for item in _walk(self.upstream, place)}
+            seen = {item.path: item for place in places for item in walk(self.upstream, place)}
         known = self._known_rows(places)
         now = time.time_ns()
-        changed: list[_Seen] = []
+        changed: list[SeenFile] = []
         for item in seen.values():
             row = known.get(item.path)
             if item.problem is not None:
@@ -414,7 +321,7 @@ class SymbolIndex:
                 or row[4] is None
             ):
                 changed.append(item)
-        removed = [path for path in known if path not in seen and _below(path, places)]
+        removed = [path for path in known if path not in seen and below(path, places)]
         file_rows: list[tuple[Any, ...]] = []
         digests = self._blob_ids() if len(changed) > 64 else {}  # a few files: look each content up alone
         changed.sort(key=lambda item: -item.size)  # the biggest first: the workers end together
@@ -425,13 +332,13 @@ class SymbolIndex:
             queued: set[str] = set()
             for item in changed:
                 if item.digest is not None:
-                    item = _with_stat_key(self.upstream, item)  # so a later walk finds the file unchanged
+                    item = with_stat_key(self.upstream, item)  # so a later walk finds the file unchanged
                 if item.digest is not None and self._stored_blob(item.digest, digests, len(changed)):
                     report.reused += 1  # git vouches for the content, and it is parsed already: nothing to read
                     file_rows.append((item.path, item.size, item.mtime_ns, item.inode, now, item.digest, None))
                     passed.count += 1
                     continue
-                data = _read(self.upstream, item) if item.problem is None else item.problem
+                data = read_or_reason(self.upstream, item) if item.problem is None else item.problem
                 if isinstance(data, str):
                     report.unreadable[item.path] = data
                     file_rows.append((item.path, item.size, item.mtime_ns, item.inode, now, None, data))
@@ -469,38 +376,38 @@ class SymbolIndex:
                 digests[digest] = found[0]
         return digest in digests
 
-    def _seen_through_git(self, view: GitView, places: Sequence[str]) -> dict[str, _Seen] | None:
+    def _seen_through_git(self, view: GitView, places: Sequence[str]) -> dict[str, SeenFile] | None:
         """The files below `places` as git sees them: HEAD's blobs, except what differs, which is looked at
         (None when git cannot list HEAD's tree: the caller walks the tree instead)."""
         entries = self._tree_entries(view.tree)
         if entries is None:
             return None
-        seen: dict[str, _Seen] = {}
+        seen: dict[str, SeenFile] = {}
         to_look_at: list[str] = []
         differing = set(view.differing)
         for path, digest in entries:
-            if not _below(path, places):
+            if not below(path, places):
                 continue
             if digest is None or path in differing:  # a symlink or a submodule in the tree, or changed
                 to_look_at.append(path)
             else:
-                seen[path] = _Seen(path, 0, 0, 0, None, digest)
+                seen[path] = SeenFile(path, 0, 0, 0, None, digest)
         for path in differing:
             folder = path.rstrip("/")
-            if _below(folder, places) or (path.endswith("/") and any(_below(place, [folder]) for place in places)):
+            if below(folder, places) or (path.endswith("/") and any(below(place, [folder]) for place in places)):
                 to_look_at.append(path)  # (a folder git lists whole may hold a place looked in)
         for path in to_look_at:  # (none in a skipped folder: _tree_entries and use_git_view left those out)
             folder = path.rstrip("/")
             if path.endswith("/") or os.path.isdir(os.path.join(self.upstream, folder)):
-                seen.update((item.path, item) for item in _walk(self.upstream, folder) if _below(item.path, places))
+                seen.update((item.path, item) for item in walk(self.upstream, folder) if below(item.path, places))
             elif folder.endswith(".py"):
                 full = os.path.join(self.upstream, folder)
                 try:
-                    seen[folder] = _seen(self.upstream, folder, os.stat(full, follow_symlinks=False), full)
+                    seen[folder] = seen_file(self.upstream, folder, os.stat(full, follow_symlinks=False), full)
                 except FileNotFoundError:
                     continue  # deleted
                 except OSError as error:
-                    seen[folder] = _Seen(folder, 0, 0, 0, f"cannot read ({error.strerror})")
+                    seen[folder] = SeenFile(folder, 0, 0, 0, f"cannot read ({error.strerror})")
         return seen
 
     def _tree_entries(self, tree: str) -> list[tuple[str, str | None]] | None:
@@ -520,7 +427,7 @@ class SymbolIndex:
         entries = [
             (path, digest if mode in ("100644", "100755") else None)
             for mode, digest, path in listed
-            if path.endswith(".py") and not _in_skipped_folder(path)
+            if path.endswith(".py") and not in_skipped_folder(path)
         ]
         connection.execute("BEGIN IMMEDIATE")
         try:
@@ -629,7 +536,7 @@ class SymbolIndex:
             f"WHERE {condition} ORDER BY files.path, sites.start_line",
             values,
         ).fetchall()
-        return [IndexedSite(*row) for row in rows if _below(row[0], under)]
+        return [IndexedSite(*row) for row in rows if below(row[0], under)]
 
     def derived(
         self, kind: str, under: Sequence[str], compute: Callable[[str, bytes], Any], *, recheck: bool = False
@@ -656,7 +563,7 @@ class SymbolIndex:
             if blob in known:
                 answers.append((path, json.loads(known[blob])))
                 continue
-            content = _read(self.upstream, _Seen(path, 0, 0, 0))
+            content = read_or_reason(self.upstream, SeenFile(path, 0, 0, 0))
             if isinstance(content, str):
                 continue  # became unreadable since the refresh: skipped, as the next refresh will say
             value = compute(path, content)
@@ -673,7 +580,7 @@ class SymbolIndex:
         """The files below `under` that could not be read as Python, and why."""
         self.refresh(under)
         rows = self._connection.execute("SELECT path, problem FROM files WHERE problem IS NOT NULL")
-        return {path: problem for path, problem in rows if _below(path, under)}
+        return {path: problem for path, problem in rows if below(path, under)}
 
     def qualnames(self, under: Sequence[str] = ("",)) -> Iterable[tuple[str, str]]:
         """(path, qualified name) of every definition below `under` (for did-you-mean)."""
@@ -681,7 +588,7 @@ class SymbolIndex:
         rows = self._connection.execute(
             "SELECT files.path, sites.qualname FROM sites JOIN files ON files.blob = sites.blob"
         )
-        return [(path, qualname) for path, qualname in rows if _below(path, under)]
+        return [(path, qualname) for path, qualname in rows if below(path, under)]
 
     def summary(self, report: RefreshReport, seconds: float) -> IndexSummary:
         count = self._connection.execute
@@ -698,15 +605,6 @@ class SymbolIndex:
             rebuilt_because=report.rebuilt_because,
             seconds=seconds,
         )
-
-
-def _in_skipped_folder(path: str) -> bool:
-    """Is the file `path` (or the folder `path/`) inside a folder the walk skips (SKIPPED_DIRECTORIES)?"""
-    return any(part in SKIPPED_DIRECTORIES for part in path.split("/")[:-1])
-
-
-def _below(path: str, under: Sequence[str]) -> bool:
-    return any(place == "" or path == place or path.startswith(place.rstrip("/") + "/") for place in under)
 
 
 _OPEN: dict[Path, SymbolIndex] = {}
@@ -727,7 +625,7 @@ def use_git_view(upstream: Path, tree: str, differing: Iterable[str]) -> None:
     (an ignored "dir/") matter; what the walk skips is left out."""
     if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", tree):
         return
-    kept = tuple(path for path in differing if path.endswith((".py", "/")) and not _in_skipped_folder(path))
+    kept = tuple(path for path in differing if path.endswith((".py", "/")) and not in_skipped_folder(path))
     _GIT_VIEWS[upstream.resolve()] = GitView(tree, kept)
 
 
