@@ -1312,9 +1312,16 @@ def test_a_run_builds_only_the_command_it_names_and_leaves_everything_else_to_th
     assert asked_command(["--verbose"]) is None
     assert [info.name for info in app_for(["status", "--json"]).registered_commands] == ["status"]
     assert len(app_for(["resolve", "Platform"]).registered_commands) == 1
-    for whole in ([], ["--help"], ["idnex"], ["--upstream"]):
-        assert app_for(whole) is app
-    assert len(app.registered_commands) > 10  # the lean copy never trims the app itself
+    assert app_for(["idnex"]) is app
+    for no_command in ([], ["--help"], ["--upstream"], ["-v", "--help"]):
+        listing = app_for(no_command)  # the commands listed, without reading their options
+        assert listing is not app and len(listing.registered_commands) == len(app.registered_commands)
+        for width in (60, 200):
+            listed = CliRunner().invoke(listing, no_command, terminal_width=width)
+            whole = CliRunner().invoke(app, no_command, terminal_width=width)
+            assert (listed.exit_code, listed.output) == (whole.exit_code, whole.output)
+            assert "notebook" in listed.output or no_command == ["--upstream"]
+    assert len(app.registered_commands) > 10  # the lean copies never trim the app itself
 
     lean = app_for(["index", "--help"])
     result = CliRunner().invoke(lean, ["index", "--help"])
