@@ -102,3 +102,25 @@ def test_a_second_run_reads_stored_answers_and_a_changed_file_is_read_again(tree
 def test_a_name_that_is_not_python_is_refused(tree: Path):
     with pytest.raises(BadReferenceError, match="is not a Python name"):
         find_usages(tree, 'x"); (identifier')
+
+
+def test_many_files_are_answered_by_workers_with_a_bar_the_same_as_here(tree: Path, monkeypatch: pytest.MonkeyPatch):
+    from helpers import RecordingReporter
+
+    for number in range(70):  # enough to fork workers; three copies of each content, answered once
+        for copy in range(3):
+            (tree / "vllm" / f"user_{number}_{copy}.py").write_text(
+                f"from vllm.platforms import current_platform\n\n\ndef use_{number}():\n"
+                f"    return current_platform.attribute_{number}\n"
+            )
+    bars: list[RecordingReporter] = []
+    monkeypatch.setattr(symbolindex, "reporter_factory", lambda: bars.append(RecordingReporter()) or bars[-1])
+    in_workers = find_usages(tree, "current_platform")
+    searching = [bar for bar in bars if bar.events[0][1] == "searching 73 files of tree/"]  # 70 contents, 3 files
+    assert len(searching) == 1 and sum(amount for kind, amount in searching[0].events if kind == "advance") == 73
+    assert searching[0].events[-1][0] == "finish"
+    symbolindex.forget()
+    symbolindex.index_location(tree).unlink()
+    monkeypatch.setattr(symbolindex, "_PARALLEL_FROM", 10_000)
+    here = find_usages(tree, "current_platform")
+    assert in_workers == here and len(here.usages) == 70 * 3 + 7

@@ -251,6 +251,57 @@ class _Tally:
         return count
 
 
+# The question each worker asks of a file: set before the workers are forked, which inherit it (a question is a
+# closure over what the command asked, which cannot be pickled to a worker).
+_QUESTION: Callable[[str, bytes], Any] | None = None
+
+
+def _answer(item: tuple[str, str]) -> tuple[str, Any] | None:
+    """One file's answer to _QUESTION, read by the worker itself; None when it cannot be read."""
+    upstream, path = item
+    content = read_or_reason(Path(upstream), SeenFile(path, 0, 0, 0))
+    if isinstance(content, str) or _QUESTION is None:
+        return None
+    return path, _QUESTION(path, content)
+
+
+def _answered(upstream: Path, paths: list[str], question: Callable[[str, bytes], Any]) -> Iterator[tuple[str, Any]]:
+    """(path, question(path, content)) for each readable file: in forked workers with a bar when there are many
+    (the first `usages` or `contract` after a re-pin parses thousands of files), else here."""
+    global _QUESTION
+    import multiprocessing
+
+    workers = min(os.cpu_count() or 1, 8)
+    items = [(str(upstream), path) for path in paths]
+    if len(paths) < _PARALLEL_FROM or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        _QUESTION = question
+        try:
+            yield from filter(None, map(_answer, items))
+        finally:
+            _QUESTION = None
+        return
+    import gc
+    from concurrent.futures import ProcessPoolExecutor
+
+    _QUESTION = question
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=gc.disable)
+    progress, started = reporter_factory(), False
+    try:
+        results = pool.map(_answer, items, chunksize=8)  # the workers are forked now, with _QUESTION
+        _QUESTION = None
+        progress.start(f"searching {len(paths)} files of {upstream.name}/", len(paths))
+        started = True
+        for result in results:
+            progress.advance(1)
+            if result is not None:
+                yield result
+    finally:
+        _QUESTION = None
+        pool.shutdown(cancel_futures=True)
+        if started:
+            progress.finish()
+
+
 # ---------------------------------------------------------------- the index
 
 
@@ -543,11 +594,12 @@ class SymbolIndex:
     ) -> list[tuple[str, Any]]:
         """(path, compute(path, content)) for every readable file below `under`, each computed once per content
         and kind, ever (`kind` names the question and the code answering it: change either, and it is asked
-        again). How `usages` answers at once the second time."""
+        again). How `usages` answers at once the second time; the first time, many files are read by workers."""
         import json
 
         self.refresh(under, recheck=recheck)
-        rows = [(path, row[4]) for path, row in self._known_rows(under).items() if row[4] is not None]
+        known_rows = self._known_rows(under)
+        rows = [(path, row[4]) for path, row in known_rows.items() if row[4] is not None]
         if len(rows) > 64:
             known = dict(self._connection.execute("SELECT blob, data FROM derived WHERE kind = ?", (kind,)))
         else:  # a few files: only their answers
@@ -557,19 +609,19 @@ class SymbolIndex:
                 for _, blob in rows
                 if (found := self._connection.execute(query, (kind, blob)).fetchone())
             }
+        # Each content not answered yet, asked of its first path (answers never depend on the path).
+        asked = {blob: path for path, blob in sorted(rows, reverse=True) if blob not in known}
+        by_size = sorted(asked.values(), key=lambda path: -known_rows[path][0])  # the biggest first
+        computed = dict(_answered(self.upstream, by_size, compute))
         answers: list[tuple[str, Any]] = []
         fresh: list[tuple[int, str, str]] = []
         for path, blob in sorted(rows):
-            if blob in known:
-                answers.append((path, json.loads(known[blob])))
-                continue
-            content = read_or_reason(self.upstream, SeenFile(path, 0, 0, 0))
-            if isinstance(content, str):
-                continue  # became unreadable since the refresh: skipped, as the next refresh will say
-            value = compute(path, content)
-            answers.append((path, value))
-            fresh.append((blob, kind, json.dumps(value)))
-            known[blob] = fresh[-1][2]
+            if blob not in known:
+                if asked[blob] not in computed:
+                    continue  # became unreadable since the refresh: skipped, as the next refresh will say
+                known[blob] = json.dumps(computed[asked[blob]])
+                fresh.append((blob, kind, known[blob]))
+            answers.append((path, json.loads(known[blob])))
         if fresh:
             self._connection.execute("BEGIN IMMEDIATE")
             self._connection.executemany("INSERT OR REPLACE INTO derived VALUES (?, ?, ?)", fresh)
