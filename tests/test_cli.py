@@ -1374,3 +1374,26 @@ def test_a_lookup_that_must_index_many_files_first_draws_a_bar(fetched_project: 
     assert symbolindex.reporter_factory is SilentReporter  # the bar was that command's
     again = CliRunner().invoke(app, ["resolve", "Platform.get_attn_backend_cls", "--json"])
     assert again.exit_code == 0 and "indexing" not in again.stderr  # indexed: nothing to draw
+
+
+def test_commands_load_only_what_they_use(fetched_project: Path):
+    """Issue 12: `--help` and a warm lookup never load GitPython, the parser's worker pool, rich's progress or
+    syntax modules, PyYAML (a parsed YAML text is kept) or the fetch code; `pin` parses nothing."""
+
+    def loaded(*arguments: str) -> set[str]:
+        run = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "phase17", *arguments],
+            cwd=fetched_project,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return {line.rsplit("|", 1)[1].strip() for line in run.stderr.splitlines() if line.startswith("import time:")}
+
+    never = {"git", "multiprocessing", "concurrent.futures", "rich.progress", "rich.syntax", "filelock", "yaml"}
+    never |= {"phase17.fetch", "phase17.sdist", "pypi_simple", "pydantic"}
+    assert "typer" in loaded("--help") and not loaded("--help") & (never | {"tree_sitter", "sqlite3", "rich"})
+    loaded("resolve", "Platform", "--json")  # indexes the tree and keeps the parsed pin and reading list
+    warm = loaded("resolve", "Platform.get_attn_backend_cls", "--json")
+    assert "sqlite3" in warm and not warm & never
+    assert not loaded("pin", "--json") & (never | {"tree_sitter"})

@@ -265,15 +265,19 @@ def _answer(item: tuple[str, str]) -> tuple[str, Any] | None:
     return path, _QUESTION(path, content)
 
 
+def _can_fork() -> bool:
+    import multiprocessing  # only when there is work for workers: it costs a warm command 8 ms
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
 def _answered(upstream: Path, paths: list[str], question: Callable[[str, bytes], Any]) -> Iterator[tuple[str, Any]]:
     """(path, question(path, content)) for each readable file: in forked workers with a bar when there are many
     (the first `usages` or `contract` after a re-pin parses thousands of files), else here."""
     global _QUESTION
-    import multiprocessing
-
     workers = min(os.cpu_count() or 1, 8)
     items = [(str(upstream), path) for path in paths]
-    if len(paths) < _PARALLEL_FROM or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if len(paths) < _PARALLEL_FROM or workers < 2 or not _can_fork():
         _QUESTION = question
         try:
             yield from filter(None, map(_answer, items))
@@ -281,6 +285,7 @@ def _answered(upstream: Path, paths: list[str], question: Callable[[str, bytes],
             _QUESTION = None
         return
     import gc
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     _QUESTION = question
