@@ -116,9 +116,9 @@ def test_many_files_are_answered_by_workers_with_a_bar_the_same_as_here(tree: Pa
     bars: list[RecordingReporter] = []
     monkeypatch.setattr(symbolindex, "reporter_factory", lambda: bars.append(RecordingReporter()) or bars[-1])
     in_workers = find_usages(tree, "current_platform")
-    searching = [bar for bar in bars if bar.events[0][1] == "searching 73 files of tree/"]  # 70 contents, 3 files
-    assert len(searching) == 1 and sum(amount for kind, amount in searching[0].events if kind == "advance") == 73
-    assert searching[0].events[-1][0] == "finish"
+    scanning = [bar for bar in bars if bar.events[0][1] == "scanning 73 files of tree/"]  # 70 contents, 3 files
+    assert len(scanning) == 1 and sum(amount for kind, amount in scanning[0].events if kind == "advance") == 73
+    assert scanning[0].events[-1][0] == "finish"
     symbolindex.forget()
     symbolindex.index_location(tree).unlink()
     monkeypatch.setattr(symbolindex, "_PARALLEL_FROM", 10_000)

@@ -294,7 +294,7 @@ def _answered(upstream: Path, paths: list[str], question: Callable[[str, bytes],
     try:
         results = pool.map(_answer, items, chunksize=8)  # the workers are forked now, with _QUESTION
         _QUESTION = None
-        progress.start(f"searching {len(paths)} files of {upstream.name}/", len(paths))
+        progress.start(f"scanning {len(paths)} files of {upstream.name}/", len(paths))
         started = True
         for result in results:
             progress.advance(1)
