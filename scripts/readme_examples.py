@@ -49,8 +49,12 @@ def capture(upstream: Path) -> str:
             shutil.copy2(shipped, project / "annotations")
         environment = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1", "PHASE17_UPSTREAM": str(upstream)}
         blocks = []
-        # What a reader sees day to day: the symbol index is there (its first build draws a progress bar).
-        subprocess.run([sys.executable, "-m", "phase17", "index"], cwd=project, env=environment, capture_output=True)
+        # What a reader sees day to day: the symbol index is there, and the instruments' answers are kept (their
+        # first runs draw progress bars).
+        for warming in (["index"], ["usages", "current_platform"], ["contract"], ["plugins"]):
+            subprocess.run(
+                [sys.executable, "-m", "phase17", *warming], cwd=project, env=environment, capture_output=True
+            )
         for command in EXAMPLES:
             run = subprocess.run(
                 [sys.executable, "-m", "phase17", *command],
