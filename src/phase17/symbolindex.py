@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from phase17.cache import cache_root, code_digest
 from phase17.progress import ProgressReporter, SilentReporter
@@ -38,6 +38,9 @@ from phase17.treefiles import (
     walk,
     with_stat_key,
 )
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 INDEX_FORMAT = "phase17-symbol-index-7"
 _RACY_NANOSECONDS = 2_000_000_000  # a file changed this close to its check may change again unseen: re-read it
@@ -59,7 +62,7 @@ CREATE TABLE tree_files(tree INTEGER NOT NULL, path TEXT NOT NULL, digest TEXT, 
 # looked up by its last part too (the same rows, fewer), so one index serves both: one fewer to build.
 _SITES_INDEX = "CREATE INDEX sites_by_name ON sites(name)"
 _SCHEMA += _SITES_INDEX + ";\n"
-_BULK_FROM = 1000  # files parsed in one refresh from which the sites' indexes are dropped and made again
+_BULK_FROM = 1000  # files parsed in one refresh from which the sites' index is dropped and made again
 _KEPT_TREES = 4  # git trees whose .py entries are kept (the pin and the trees re-pins replaced)
 
 T = TypeVar("T")
@@ -216,6 +219,24 @@ def _sites_rows(item: tuple[str, bytes]) -> tuple[str, list[tuple[Any, ...]]]:
     ]
 
 
+def _worker_pool(files: int, *, inherit: bool = False) -> ProcessPoolExecutor | None:
+    """Worker processes for work on `files` files, or None when this process should do it: few files, one core,
+    or no fork for work that must `inherit` this process's state. The workers start at the first submit."""
+    workers = min(os.cpu_count() or 1, 8)
+    if files < _PARALLEL_FROM or workers < 2:
+        return None
+    import gc
+    import multiprocessing  # (only here: importing it costs a warm command 8 ms)
+    from concurrent.futures import ProcessPoolExecutor
+
+    forks = "fork" in multiprocessing.get_all_start_methods()
+    if inherit and not forks:
+        return None
+    # A worker makes many small objects and no cycles: the cycle collector would only scan them, again and again.
+    context = multiprocessing.get_context("fork" if forks else None)
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=gc.disable)
+
+
 @contextmanager
 def _parsing(contents: Iterator[tuple[str, bytes]], expected: int) -> Iterator[Iterable[tuple[str, list[Any]]]]:
     """The sites of each (digest, content), in worker processes when there are many (`expected` at most).
@@ -223,17 +244,10 @@ def _parsing(contents: Iterator[tuple[str, bytes]], expected: int) -> Iterator[I
     With workers, every content is handed out (read) on entering, so they are parsing while the caller goes on
     (its bar loads rich: 50 ms). The results come in the contents' order; leaving stops the workers, at once when
     an error or ^C ends the reading early."""
-    workers = min(os.cpu_count() or 1, 8)
-    if expected < _PARALLEL_FROM or workers < 2:
+    pool = _worker_pool(expected)
+    if pool is None:
         yield map(_sites_rows, contents)
         return
-    import gc
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-    # A worker makes many small objects and no cycles: the cycle collector would only scan them, again and again.
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method), initializer=gc.disable)
     try:
         yield pool.map(_sites_rows, contents, chunksize=16)
     finally:
@@ -265,31 +279,19 @@ def _answer(item: tuple[str, str]) -> tuple[str, Any] | None:
     return path, _QUESTION(path, content)
 
 
-def _can_fork() -> bool:
-    import multiprocessing  # only when there is work for workers: it costs a warm command 8 ms
-
-    return "fork" in multiprocessing.get_all_start_methods()
-
-
 def _answered(upstream: Path, paths: list[str], question: Callable[[str, bytes], Any]) -> Iterator[tuple[str, Any]]:
     """(path, question(path, content)) for each readable file: in forked workers with a bar when there are many
     (the first `usages` or `contract` after a re-pin parses thousands of files), else here."""
     global _QUESTION
-    workers = min(os.cpu_count() or 1, 8)
     items = [(str(upstream), path) for path in paths]
-    if len(paths) < _PARALLEL_FROM or workers < 2 or not _can_fork():
-        _QUESTION = question
+    pool = _worker_pool(len(paths), inherit=True)
+    _QUESTION = question
+    if pool is None:
         try:
             yield from filter(None, map(_answer, items))
         finally:
             _QUESTION = None
         return
-    import gc
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    _QUESTION = question
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=gc.disable)
     progress, started = reporter_factory(), False
     try:
         results = pool.map(_answer, items, chunksize=8)  # the workers are forked now, with _QUESTION
