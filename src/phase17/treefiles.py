@@ -82,8 +82,8 @@ def walk(upstream: Path, under: str) -> Iterator[SeenFile]:
 
 
 def seen_file(upstream: Path, relative: str, status: os.stat_result, full: str) -> SeenFile:
-    """What the walk makes of an entry that is not a plain regular file: a link followed inside upstream/, or why
-    it is not read."""
+    """An entry the walk does not take at face value (a link, a FIFO, a file too big, a path named directly): a
+    link is followed while it stays inside upstream/, and what is not read says why."""
     relative = relative.replace(os.sep, "/")
     if stat.S_ISLNK(status.st_mode):
         try:
@@ -131,4 +131,5 @@ def in_skipped_folder(path: str) -> bool:
 
 
 def below(path: str, under: Sequence[str]) -> bool:
+    """Is `path` one of the places in `under`, or inside one ("" is the whole tree)?"""
     return any(place == "" or path == place or path.startswith(place.rstrip("/") + "/") for place in under)
