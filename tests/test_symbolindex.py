@@ -296,3 +296,37 @@ def test_a_checkout_is_indexed_through_git_with_stat_keys_and_walked_only_to_reb
     symbolindex.view_through_git(upstream)
     rebuilt = build_index(upstream, rebuild=True)  # a rebuild walks the tree itself
     assert rebuilt.parsed == rebuilt.contents and rebuilt.definitions == again.definitions
+
+
+def test_a_worker_that_dies_is_one_clear_error_and_nothing_of_the_run_is_kept(
+    plain_upstream: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from phase17.errors import WorkerError
+
+    for number in range(60):
+        (plain_upstream / f"generated_{number}.py").write_text(f"class Made{number}:\n    pass\n")
+    monkeypatch.setattr(symbolindex, "_sites_rows", _dies_on_made7)
+    with pytest.raises(WorkerError, match="ended abruptly while indexing"):
+        build_index(plain_upstream)
+    symbolindex.forget()
+    with sqlite3.connect(index_location(plain_upstream)) as connection:
+        assert connection.execute("SELECT count(*) FROM files").fetchone()[0] == 0
+
+    def question(path: str, content: bytes) -> int:
+        if b"Made7:" in content:
+            os._exit(9)
+        return len(content)
+
+    monkeypatch.setattr(symbolindex, "_sites_rows", _PARSE)
+    with pytest.raises(WorkerError, match="ended abruptly while scanning"):
+        symbolindex.derived_answers(plain_upstream, "lengths", [""], question)
+
+
+_PARSE = symbolindex._sites_rows
+
+
+def _dies_on_made7(item: tuple[str, bytes]):
+    """The index's parse, run in forked workers (so named at module level), except that it dies on one content."""
+    if b"Made7:" in item[1]:
+        os._exit(9)  # as the kernel's out-of-memory killer would end it
+    return _PARSE(item)

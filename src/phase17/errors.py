@@ -70,3 +70,7 @@ class MendError(Phase17Error):
 
 class ToolError(Phase17Error):
     """An outside program phase17 needs (git, the reader's editor) is missing or failed."""
+
+
+class WorkerError(Phase17Error):
+    """A worker process parsing upstream/ ended abruptly (killed, or out of memory); nothing it did was stored."""

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from phase17.cache import cache_root, code_digest
+from phase17.errors import WorkerError
 from phase17.progress import ProgressReporter, SilentReporter
 from phase17.treefiles import (
     SeenFile,
@@ -248,10 +249,21 @@ def _parsing(contents: Iterator[tuple[str, bytes]], expected: int) -> Iterator[I
     if pool is None:
         yield map(_sites_rows, contents)
         return
+    from concurrent.futures.process import BrokenProcessPool
+
     try:
         yield pool.map(_sites_rows, contents, chunksize=16)
+    except BrokenProcessPool:
+        raise _worker_lost("indexing") from None
     finally:
         pool.shutdown(cancel_futures=True)
+
+
+def _worker_lost(doing: str) -> WorkerError:
+    return WorkerError(
+        f"a worker process ended abruptly while {doing} (killed, or out of memory); nothing of this run was stored. "
+        "Run the command again."
+    )
 
 
 class _Tally:
@@ -292,6 +304,8 @@ def _answered(upstream: Path, paths: list[str], question: Callable[[str, bytes],
         finally:
             _QUESTION = None
         return
+    from concurrent.futures.process import BrokenProcessPool
+
     progress, started = reporter_factory(), False
     try:
         results = pool.map(_answer, items, chunksize=8)  # the workers are forked now, with _QUESTION
@@ -302,6 +316,8 @@ def _answered(upstream: Path, paths: list[str], question: Callable[[str, bytes],
             progress.advance(1)
             if result is not None:
                 yield result
+    except BrokenProcessPool:
+        raise _worker_lost(f"scanning {upstream.name}/") from None
     finally:
         _QUESTION = None
         pool.shutdown(cancel_futures=True)
