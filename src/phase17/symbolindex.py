@@ -202,6 +202,20 @@ def _distrust(location: Path, expected: dict[str, str]) -> str | None:
     return None
 
 
+@contextmanager
+def _transaction(connection: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction: committed at the end, rolled back when anything (an error, ^C) ends it early, so a
+    killed or failed run leaves the index as it was."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+
+
 def _remove(location: Path) -> None:
     for suffix in ("", "-journal", "-wal", "-shm"):
         Path(f"{location}{suffix}").unlink(missing_ok=True)
@@ -503,18 +517,12 @@ class SymbolIndex:
             for mode, digest, path in listed
             if path.endswith(".py") and not in_skipped_folder(path)
         ]
-        connection.execute("BEGIN IMMEDIATE")
-        try:
+        with _transaction(connection):
             old = [row[0] for row in connection.execute("SELECT id FROM trees ORDER BY id DESC")][_KEPT_TREES - 1 :]
             connection.executemany("DELETE FROM tree_files WHERE tree = ?", [(tree_id,) for tree_id in old])
             connection.executemany("DELETE FROM trees WHERE id = ?", [(tree_id,) for tree_id in old])
             tree_id = connection.execute("INSERT INTO trees(tree) VALUES (?)", (tree,)).lastrowid
             connection.executemany("INSERT INTO tree_files VALUES (?, ?, ?)", [(tree_id, *entry) for entry in entries])
-            connection.execute("COMMIT")
-        except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
         return entries
 
     def _known_rows(self, places: Sequence[str]) -> dict[str, tuple[Any, ...]]:
@@ -558,39 +566,34 @@ class SymbolIndex:
         bulk = changes >= _BULK_FROM  # many rows at once: the sites' index is made after them, faster
         passed, started = _Tally(), False
         try:
-            connection.execute("BEGIN IMMEDIATE")
-            if bulk:
-                connection.execute("DROP INDEX sites_by_name")  # inside the transaction: a killed run keeps it
-            with _parsing(new_contents(passed), changes) as parsed:  # the workers start before the bar is drawn
-                if changes:
-                    progress.start(f"indexing {changes} files of {self.upstream.name}/", changes)
-                    started = True
-                for digest, rows in parsed:
-                    blob = connection.execute(
-                        "INSERT INTO blobs(digest, sites) VALUES (?, ?)", (digest, len(rows))
-                    ).lastrowid
-                    assert blob is not None
-                    digests[digest] = blob
-                    connection.executemany("INSERT INTO sites VALUES (?, ?, ?, ?)", [(blob, *row) for row in rows])
-                    report.parsed += 1
-                    progress.advance(1 + passed.pop())
-            if left := passed.pop():
-                progress.advance(left)
-            connection.executemany("DELETE FROM files WHERE path = ?", [(path,) for path in removed])
-            connection.executemany(
-                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(*row[:5], digests.get(row[5]) if row[5] else None, row[6]) for row in file_rows],
-            )
-            if bulk:
-                connection.execute(_SITES_INDEX)
-            connection.execute("DELETE FROM meta WHERE key = 'clean_tree'")
-            if clean_tree is not None:
-                connection.execute("INSERT INTO meta VALUES ('clean_tree', ?)", (clean_tree,))
-            connection.execute("COMMIT")
-        except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
+            with _transaction(connection):
+                if bulk:
+                    connection.execute("DROP INDEX sites_by_name")  # inside the transaction: a killed run keeps it
+                with _parsing(new_contents(passed), changes) as parsed:  # the workers start before the bar is drawn
+                    if changes:
+                        progress.start(f"indexing {changes} files of {self.upstream.name}/", changes)
+                        started = True
+                    for digest, rows in parsed:
+                        blob = connection.execute(
+                            "INSERT INTO blobs(digest, sites) VALUES (?, ?)", (digest, len(rows))
+                        ).lastrowid
+                        assert blob is not None
+                        digests[digest] = blob
+                        connection.executemany("INSERT INTO sites VALUES (?, ?, ?, ?)", [(blob, *row) for row in rows])
+                        report.parsed += 1
+                        progress.advance(1 + passed.pop())
+                if left := passed.pop():
+                    progress.advance(left)
+                connection.executemany("DELETE FROM files WHERE path = ?", [(path,) for path in removed])
+                connection.executemany(
+                    "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(*row[:5], digests.get(row[5]) if row[5] else None, row[6]) for row in file_rows],
+                )
+                if bulk:
+                    connection.execute(_SITES_INDEX)
+                connection.execute("DELETE FROM meta WHERE key = 'clean_tree'")
+                if clean_tree is not None:
+                    connection.execute("INSERT INTO meta VALUES ('clean_tree', ?)", (clean_tree,))
         finally:
             if started:
                 progress.finish()
@@ -646,9 +649,8 @@ class SymbolIndex:
                 fresh.append((blob, kind, known[blob]))
             answers.append((path, json.loads(known[blob])))
         if fresh:
-            self._connection.execute("BEGIN IMMEDIATE")
-            self._connection.executemany("INSERT OR REPLACE INTO derived VALUES (?, ?, ?)", fresh)
-            self._connection.execute("COMMIT")
+            with _transaction(self._connection):
+                self._connection.executemany("INSERT OR REPLACE INTO derived VALUES (?, ?, ?)", fresh)
         return answers
 
     def unreadable(self, under: Sequence[str] = ("",)) -> dict[str, str]:
