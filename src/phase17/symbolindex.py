@@ -169,10 +169,15 @@ def _connect(location: Path, expected: dict[str, str], rebuild: bool) -> tuple[s
         reason = "no index yet"
     _remove(location)
     location.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(location, timeout=30, isolation_level=None, check_same_thread=False)
+    return _created(str(location), expected), reason
+
+
+def _created(where: str, expected: dict[str, str]) -> sqlite3.Connection:
+    """A new, empty index at `where` (a file, or ":memory:"), stamped with what it is made for."""
+    connection = sqlite3.connect(where, timeout=30, isolation_level=None, check_same_thread=False)
     connection.executescript(_SCHEMA)
     connection.executemany("INSERT INTO meta VALUES (?, ?)", sorted(expected.items()))
-    return connection, reason
+    return connection
 
 
 def _distrust(location: Path, expected: dict[str, str]) -> str | None:
@@ -359,9 +364,7 @@ class SymbolIndex:
         try:
             connection, reason = _connect(location, expected, rebuild)
         except (sqlite3.Error, OSError):  # an unwritable place: an index in memory, for this run
-            connection = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-            connection.executescript(_SCHEMA)
-            connection.executemany("INSERT INTO meta VALUES (?, ?)", sorted(expected.items()))
+            connection = _created(":memory:", expected)
             location, reason = Path(":memory:"), "the index folder is not writable; kept in memory"
         return cls(upstream, connection, location, reason)
 
