@@ -600,16 +600,17 @@ def app_for(arguments: list[str]) -> typer.Typer:
     name = asked_command(arguments)
     if name is None:
         return _listing_app()
-    chosen = [
-        info
-        for info in app.registered_commands
-        if (info.name or typer.main.get_command_name(info.callback.__name__ if info.callback else "")) == name
-    ]
+    chosen = [info for info in app.registered_commands if _command_name(info) == name]
     if len(chosen) != 1:
         return app
     lean = copy.copy(app)
     lean.registered_commands = chosen
     return lean
+
+
+def _command_name(info: typer.models.CommandInfo) -> str:
+    """The name a registered command is called by: its own, or typer's from its function."""
+    return info.name or typer.main.get_command_name(info.callback.__name__ if info.callback else "")
 
 
 def _listing_app() -> typer.Typer:
@@ -624,7 +625,7 @@ def _listing_app() -> typer.Typer:
     listing.registered_commands = []
     for info in app.registered_commands:
         listed = copy.copy(info)
-        listed.name = info.name or typer.main.get_command_name(info.callback.__name__ if info.callback else "")
+        listed.name = _command_name(info)
         listed.help = info.help if info.help is not None else inspect.getdoc(info.callback)
         listed.callback = listed_only
         listing.registered_commands.append(listed)
