@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,11 +39,6 @@ class ScanResult:
 # ---------------------------------------------------------------- files
 
 
-@lru_cache(maxsize=256)
-def _cached_definitions(path: str, relative: str, size: int, mtime_ns: int, inode: int) -> tuple[Symbol, ...]:
-    return tuple(parse_definitions(read_source(Path(path)), relative))
-
-
 def file_definitions(upstream: Path, relative: str) -> list[Symbol]:
     """The definitions of one file under upstream/, by its path relative to upstream/ (cached on size, mtime, inode).
 
@@ -58,20 +52,21 @@ def file_definitions(upstream: Path, relative: str) -> list[Symbol]:
     if not path.is_file():
         raise SymbolNotFoundError(f"{relative}: not a file in {upstream}")
     key = (str(path), relative, status.st_size, status.st_mtime_ns, status.st_ino)
-    if key not in _STORED:
+    if key not in _DEFINITIONS:
         from phase17.symbolindex import stored_definitions
 
         records = stored_definitions(
             upstream, relative, lambda data: [s.to_record() for s in parse_definitions(data, relative)]
         )
-        _STORED[key] = (
-            tuple(Symbol.from_record(relative, record) for record in records) if records is not None else None
+        _DEFINITIONS[key] = (
+            tuple(Symbol.from_record(relative, record) for record in records)
+            if records is not None
+            else tuple(parse_definitions(read_source(path), relative))  # no index to keep them: parsed here
         )
-    stored = _STORED[key]
-    return list(stored) if stored is not None else list(_cached_definitions(*key))
+    return list(_DEFINITIONS[key])
 
 
-_STORED: dict[tuple[str, str, int, int, int], tuple[Symbol, ...] | None] = {}  # per process, by stat key
+_DEFINITIONS: dict[tuple[str, str, int, int, int], tuple[Symbol, ...]] = {}  # per process, by stat key
 
 
 def _inside(upstream: Path, relative: str) -> Path:
