@@ -24,17 +24,19 @@ def read_limited(path: Path, limit: int, *, root: Path | None = None) -> bytes:
     or one that cannot be opened (FileNotFoundError is raised as is, for callers that treat it apart).
     """
     shown = str(path)
-    if root is not None and path.is_symlink():
-        try:
-            target = path.resolve(strict=True)
-        except FileNotFoundError:
-            raise
-        except (OSError, RuntimeError):
-            raise UnreadableSourceError(shown, "a symlink loop, not followed") from None
-        if not target.is_relative_to(root.resolve()):
-            raise UnreadableSourceError(shown, f"a symlink out of {root.name}/, not followed")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    # With a root, a symlink is refused by the open itself (one system call less than asking first, for every
+    # file of a tree), then followed only if it stays inside the root.
+    no_follow = getattr(os, "O_NOFOLLOW", 0) if root is not None else 0
+    if root is not None and not no_follow and path.is_symlink():  # no O_NOFOLLOW on this system: ask first
+        path = _link_inside(path, root)
     try:
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+        try:
+            descriptor = os.open(path, flags | no_follow)
+        except OSError:
+            if not (no_follow and root is not None and os.path.islink(path)):
+                raise
+            descriptor = os.open(_link_inside(path, root), flags)
     except FileNotFoundError:
         raise
     except OSError as error:
@@ -54,12 +56,27 @@ def read_limited(path: Path, limit: int, *, root: Path | None = None) -> bytes:
             total += len(chunk)
             if total > limit:  # it grew while being read
                 raise UnreadableSourceError(shown, f"larger than {_size(limit)}, not read")
+            if total == status.st_size and len(chunk) < want:
+                break  # all of it, and the read stopped short of the extra byte: the end (one read less per file)
             want = min(1 << 20, limit + 1 - total)
     except OSError as error:
         raise UnreadableSourceError(shown, f"cannot read ({error.strerror})") from None
     finally:
         os.close(descriptor)
     return b"".join(chunks)
+
+
+def _link_inside(link: Path, root: Path) -> Path:
+    """Where the symlink `link` leads, when that is inside `root`; else UnreadableSourceError."""
+    try:
+        target = link.resolve(strict=True)
+    except FileNotFoundError:
+        raise
+    except (OSError, RuntimeError):
+        raise UnreadableSourceError(str(link), "a symlink loop, not followed") from None
+    if not target.is_relative_to(root.resolve()):
+        raise UnreadableSourceError(str(link), f"a symlink out of {root.name}/, not followed")
+    return target
 
 
 def _size(limit: int) -> str:

@@ -122,7 +122,9 @@ def read_or_reason(upstream: Path, seen: SeenFile) -> bytes | str:
 
 def blob_digest(data: bytes) -> str:
     """git's blob id of `data`: the same key for a file in the tree and the same content in upstream/'s history."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+    digest = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
+    digest.update(data)  # (not header + data: that copies every file once more)
+    return digest.hexdigest()
 
 
 def in_skipped_folder(path: str) -> bool:

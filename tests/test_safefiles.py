@@ -1,0 +1,53 @@
+"""safefiles.read_limited: the one guarded read of a file phase17 did not write."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from phase17.errors import UnreadableSourceError
+from phase17.safefiles import read_limited
+
+
+@pytest.fixture
+def rooted(tmp_path: Path) -> Path:
+    root = tmp_path / "root"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "real.py").write_bytes(b"x = 1\n")
+    (tmp_path / "outside.py").write_bytes(b"secret = 1\n")
+    return root
+
+
+def test_links_are_followed_only_while_they_stay_inside_the_root(rooted: Path, tmp_path: Path):
+    (rooted / "inside.py").symlink_to(rooted / "pkg" / "real.py")
+    (rooted / "out.py").symlink_to(tmp_path / "outside.py")
+    (rooted / "loop.py").symlink_to(rooted / "loop.py")
+    (rooted / "dangling.py").symlink_to(rooted / "gone.py")
+
+    assert read_limited(rooted / "inside.py", 100, root=rooted) == b"x = 1\n"
+    with pytest.raises(UnreadableSourceError, match="symlink out of root/"):
+        read_limited(rooted / "out.py", 100, root=rooted)
+    with pytest.raises(UnreadableSourceError, match="symlink loop"):
+        read_limited(rooted / "loop.py", 100, root=rooted)
+    with pytest.raises(FileNotFoundError):
+        read_limited(rooted / "dangling.py", 100, root=rooted)
+    assert read_limited(rooted / "out.py", 100) == b"secret = 1\n"  # without a root, a link is a file like any
+
+
+def test_every_size_is_read_whole_and_the_limit_holds(rooted: Path):
+    for size in (0, 1, 4095, 4096, 4097, 1 << 20, (1 << 20) + 3):
+        path = rooted / f"s{size}.py"
+        data = os.urandom(size)
+        path.write_bytes(data)
+        assert read_limited(path, 2 << 20, root=rooted) == data
+    with pytest.raises(UnreadableSourceError, match="larger than 4096 bytes"):
+        read_limited(rooted / "s4097.py", 4096, root=rooted)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_a_fifo_is_refused_without_blocking(rooted: Path):
+    os.mkfifo(rooted / "pipe.py")
+    with pytest.raises(UnreadableSourceError, match="not a regular file"):
+        read_limited(rooted / "pipe.py", 100, root=rooted)
