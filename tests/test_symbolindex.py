@@ -305,7 +305,7 @@ def test_a_worker_that_dies_is_one_clear_error_and_nothing_of_the_run_is_kept(
 
     for number in range(60):
         (plain_upstream / f"generated_{number}.py").write_text(f"class Made{number}:\n    pass\n")
-    monkeypatch.setattr(symbolindex, "_sites_rows", _dies_on_made7)
+    monkeypatch.setattr(symbolindex, "_site_rows", _dies_on_made7)
     with pytest.raises(WorkerError, match="ended abruptly while indexing"):
         build_index(plain_upstream)
     symbolindex.forget()
@@ -317,16 +317,16 @@ def test_a_worker_that_dies_is_one_clear_error_and_nothing_of_the_run_is_kept(
             os._exit(9)
         return len(content)
 
-    monkeypatch.setattr(symbolindex, "_sites_rows", _PARSE)
+    monkeypatch.setattr(symbolindex, "_site_rows", _PARSE)
     with pytest.raises(WorkerError, match="ended abruptly while scanning"):
         symbolindex.derived_answers(plain_upstream, "lengths", [""], question)
 
 
-_PARSE = symbolindex._sites_rows
+_PARSE = symbolindex._site_rows
 
 
-def _dies_on_made7(item: tuple[str, bytes]):
+def _dies_on_made7(data: bytes):
     """The index's parse, run in forked workers (so named at module level), except that it dies on one content."""
-    if b"Made7:" in item[1]:
+    if b"Made7:" in data:
         os._exit(9)  # as the kernel's out-of-memory killer would end it
-    return _PARSE(item)
+    return _PARSE(data)

@@ -20,11 +20,11 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from phase17.cache import cache_root, code_digest
 from phase17.errors import WorkerError
@@ -229,49 +229,82 @@ def _remove(location: Path) -> None:
 # ---------------------------------------------------------------- parsing, in parallel when it pays
 
 
-def _sites_rows(item: tuple[str, bytes]) -> tuple[str, list[tuple[Any, ...]]]:
+class _FileSites(NamedTuple):
+    """What one file gives the index: its content's blob id, or why it cannot be read; and the sites of a content
+    not parsed yet (None when it was, or cannot be read)."""
+
+    digest: str | None
+    problem: str | None
+    rows: list[tuple[str, str, int]] | None
+
+
+def _file_sites(upstream: Path, path: str, known: Callable[[str], bool]) -> _FileSites:
+    """Read one file, name its content, and find its sites when the content is not `known`: all of a file's work,
+    done where it is read (a worker reads its own files: no content is copied through a pipe)."""
+    data = read_or_reason(upstream, SeenFile(path, 0, 0, 0))
+    if isinstance(data, str):
+        return _FileSites(None, data, None)
+    digest = blob_digest(data)
+    return _FileSites(digest, None, None if known(digest) else _site_rows(data))
+
+
+def _site_rows(data: bytes) -> list[tuple[str, str, int]]:
     """(qualified name, last name part, first line) of each definition of a content: names only (issue 12)."""
     from phase17.symbols import definition_names
 
-    digest, data = item
-    return digest, [
-        (site.qualname, site.qualname.rpartition(".")[2], site.start_line) for site in definition_names(data)
-    ]
+    return [(site.qualname, site.qualname.rpartition(".")[2], site.start_line) for site in definition_names(data)]
 
 
-def _worker_pool(files: int, *, inherit: bool = False) -> ProcessPoolExecutor | None:
+# The contents the index held when the workers started: they skip parsing those (set by _start_worker).
+_KNOWN_CONTENTS: frozenset[str] = frozenset()
+
+
+def _start_worker(known: frozenset[str]) -> None:
+    global _KNOWN_CONTENTS
+    import gc
+
+    gc.disable()  # a worker makes many small objects and no cycles: the collector would only scan them, again and again
+    _KNOWN_CONTENTS = known
+
+
+def _file_sites_in_worker(item: tuple[str, str]) -> _FileSites:
+    return _file_sites(Path(item[0]), item[1], _KNOWN_CONTENTS.__contains__)
+
+
+def _worker_pool(files: int, *, inherit: bool = False, known: Collection[str] = ()) -> ProcessPoolExecutor | None:
     """Worker processes for work on `files` files, or None when this process should do it: few files, one core,
-    or no fork for work that must `inherit` this process's state. The workers start at the first submit."""
+    or no fork for work that must `inherit` this process's state. The workers start at the first submit, knowing
+    the contents `known`."""
     workers = min(os.cpu_count() or 1, 8)
     if files < _PARALLEL_FROM or workers < 2:
         return None
-    import gc
     import multiprocessing  # (only here: importing it costs a warm command 8 ms)
     from concurrent.futures import ProcessPoolExecutor
 
     forks = "fork" in multiprocessing.get_all_start_methods()
     if inherit and not forks:
         return None
-    # A worker makes many small objects and no cycles: the cycle collector would only scan them, again and again.
     context = multiprocessing.get_context("fork" if forks else None)
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=gc.disable)
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(frozenset(known),))
 
 
 @contextmanager
-def _parsing(contents: Iterator[tuple[str, bytes]], expected: int) -> Iterator[Iterable[tuple[str, list[Any]]]]:
-    """The sites of each (digest, content), in worker processes when there are many (`expected` at most).
+def _parsing(
+    upstream: Path, paths: Sequence[str], known: Callable[[str], bool], stored: Collection[str]
+) -> Iterator[Iterable[_FileSites]]:
+    """The _FileSites of each file, in the paths' order: in worker processes when there are many, which skip the
+    contents `stored` when they start; here, one at a time, skipping those `known` as the caller stores more.
 
-    With workers, every content is handed out (read) on entering, so they are parsing while the caller goes on
-    (its bar loads rich: 50 ms). The results come in the contents' order; leaving stops the workers, at once when
-    an error or ^C ends the reading early."""
-    pool = _worker_pool(expected)
+    With workers, every file is handed out on entering, so they are parsing while the caller goes on (its bar
+    loads rich: 50 ms). Leaving stops the workers, at once when an error or ^C ends the reading early."""
+    pool = _worker_pool(len(paths), known=stored)
     if pool is None:
-        yield map(_sites_rows, contents)
+        yield (_file_sites(upstream, path, known) for path in paths)
         return
     from concurrent.futures.process import BrokenProcessPool
 
     try:
-        yield pool.map(_sites_rows, contents, chunksize=16)
+        yield pool.map(_file_sites_in_worker, [(str(upstream), path) for path in paths], chunksize=16)
     except BrokenProcessPool:
         raise _worker_lost("indexing") from None
     finally:
@@ -283,17 +316,6 @@ def _worker_lost(doing: str) -> WorkerError:
         f"a worker process ended abruptly while {doing} (killed, or out of memory); nothing of this run was stored. "
         "Run the command again."
     )
-
-
-class _Tally:
-    """Files done without a parse (re-used or unreadable) since the bar last moved: the parse loop moves it."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def pop(self) -> int:
-        count, self.count = self.count, 0
-        return count
 
 
 # The question each worker asks of a file: set before the workers are forked, which inherit it (a question is a
@@ -413,36 +435,22 @@ class SymbolIndex:
             ):
                 changed.append(item)
         removed = [path for path in known if path not in seen and below(path, places)]
-        file_rows: list[tuple[Any, ...]] = []
-        digests = self._blob_ids() if len(changed) > 64 else {}  # a few files: look each content up alone
-        changed.sort(key=lambda item: -item.size)  # the biggest first: the workers end together
-
-        def new_contents(passed: _Tally) -> Iterator[tuple[str, bytes]]:
-            """Each content not parsed yet, read as the parser asks for it; every file's row is noted on the way,
-            and each file that needs no parse is counted in `passed`."""
-            queued: set[str] = set()
-            for item in changed:
-                if item.digest is not None:
-                    item = with_stat_key(self.upstream, item)  # so a later walk finds the file unchanged
-                if item.digest is not None and self._stored_blob(item.digest, digests, len(changed)):
+        file_rows: list[tuple[Any, ...]] = []  # each file's row, as decided
+        digests = self._blob_ids() if len(changed) >= _PARALLEL_FROM else {}  # a few files: each content looked up
+        to_read: list[SeenFile] = []
+        for item in changed:
+            if item.problem is not None:
+                report.unreadable[item.path] = item.problem
+                file_rows.append((item.path, item.size, item.mtime_ns, item.inode, now, None, item.problem))
+                continue
+            if (vouched := item.digest) is not None:
+                item = with_stat_key(self.upstream, item)  # so a later walk finds the file unchanged
+                if self._stored_blob(vouched, digests, len(changed)):
                     report.reused += 1  # git vouches for the content, and it is parsed already: nothing to read
-                    file_rows.append((item.path, item.size, item.mtime_ns, item.inode, now, item.digest, None))
-                    passed.count += 1
+                    file_rows.append((item.path, item.size, item.mtime_ns, item.inode, now, vouched, None))
                     continue
-                data = read_or_reason(self.upstream, item) if item.problem is None else item.problem
-                if isinstance(data, str):
-                    report.unreadable[item.path] = data
-                    file_rows.append((item.path, item.size, item.mtime_ns, item.inode, now, None, data))
-                    passed.count += 1
-                    continue
-                digest = blob_digest(data)
-                file_rows.append((item.path, item.size, item.mtime_ns, item.inode, now, digest, None))
-                if self._stored_blob(digest, digests, len(changed)) or digest in queued:
-                    report.reused += digest not in queued
-                    passed.count += 1
-                else:
-                    queued.add(digest)
-                    yield digest, data
+            to_read.append(item)
+        to_read.sort(key=lambda item: -item.size)  # the biggest first: the workers end together
 
         report.files = len(seen)
         report.removed = len(removed)
@@ -451,7 +459,7 @@ class SymbolIndex:
         else:
             clean_tree = None if changed or removed else stored_clean
         if changed or removed or clean_tree != stored_clean:
-            self._write(file_rows, removed, new_contents, len(changed), digests, reporter, report, clean_tree)
+            self._write(file_rows, removed, to_read, now, digests, reporter, report, clean_tree)
         self._fresh.update(places)
         return report
 
@@ -461,7 +469,7 @@ class SymbolIndex:
 
     def _stored_blob(self, digest: str, digests: dict[str, int], changes: int) -> bool:
         """Is this content parsed already? (`digests` holds every blob id when many files changed.)"""
-        if digest not in digests and changes <= 64:
+        if digest not in digests and changes < _PARALLEL_FROM:
             found = self._connection.execute("SELECT id FROM blobs WHERE digest = ?", (digest,)).fetchone()
             if found is not None:
                 digests[digest] = found[0]
@@ -551,42 +559,54 @@ class SymbolIndex:
         self,
         file_rows: list[tuple[Any, ...]],
         removed: list[str],
-        new_contents: Callable[[_Tally], Iterator[tuple[str, bytes]]],
-        changes: int,
+        to_read: list[SeenFile],
+        now: int,
         digests: dict[str, int],
         reporter: ProgressReporter | None,
         report: RefreshReport,
         clean_tree: str | None = None,
     ) -> None:
-        """In one transaction: parse the new contents (read as the parser asks), then store their sites, the files'
-        rows (complete once the contents are all read) and the tree's cleanliness."""
+        """In one transaction: read and parse the files `to_read`, store the sites of each new content, then the
+        files' rows (`file_rows`: those decided without a read; the others are added) and the tree's cleanliness."""
+        changes = len(file_rows) + len(to_read)
         progress = (
             reporter
             if reporter is not None
             else (reporter_factory() if changes >= _PARALLEL_FROM else SilentReporter())
         )
         connection = self._connection
-        bulk = changes >= _BULK_FROM  # many rows at once: the sites' index is made after them, faster
-        passed, started = _Tally(), False
+        bulk = len(to_read) >= _BULK_FROM  # many rows at once: the sites' index is made after them, faster
+        inserted: set[str] = set()
+        started = False
         try:
             with _transaction(connection):
                 if bulk:
                     connection.execute("DROP INDEX sites_by_name")  # inside the transaction: a killed run keeps it
-                with _parsing(new_contents(passed), changes) as parsed:  # the workers start before the bar is drawn
+                paths = [item.path for item in to_read]
+                known = lambda digest: self._stored_blob(digest, digests, changes)  # noqa: E731
+                with _parsing(self.upstream, paths, known, digests) as parsed:  # the workers start before the bar
                     if changes:
                         progress.start(f"indexing {changes} files of {self.upstream.name}/", changes)
                         started = True
-                    for digest, rows in parsed:
-                        blob = connection.execute(
-                            "INSERT INTO blobs(digest, sites) VALUES (?, ?)", (digest, len(rows))
-                        ).lastrowid
-                        assert blob is not None
-                        digests[digest] = blob
-                        connection.executemany("INSERT INTO sites VALUES (?, ?, ?, ?)", [(blob, *row) for row in rows])
-                        report.parsed += 1
-                        progress.advance(1 + passed.pop())
-                if left := passed.pop():
-                    progress.advance(left)
+                        progress.advance(len(file_rows))  # decided without a read
+                    for item, (digest, problem, rows) in zip(to_read, parsed, strict=True):
+                        file_rows.append((item.path, item.size, item.mtime_ns, item.inode, now, digest, problem))
+                        if digest is None:
+                            report.unreadable[item.path] = str(problem)
+                        elif rows is None or self._stored_blob(digest, digests, changes):
+                            report.reused += digest not in inserted  # (a copy of a file parsed just now is not)
+                        else:
+                            blob = connection.execute(
+                                "INSERT INTO blobs(digest, sites) VALUES (?, ?)", (digest, len(rows))
+                            ).lastrowid
+                            assert blob is not None
+                            digests[digest] = blob
+                            inserted.add(digest)
+                            connection.executemany(
+                                "INSERT INTO sites VALUES (?, ?, ?, ?)", [(blob, *row) for row in rows]
+                            )
+                            report.parsed += 1
+                        progress.advance(1)
                 connection.executemany("DELETE FROM files WHERE path = ?", [(path,) for path in removed])
                 connection.executemany(
                     "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
