@@ -72,6 +72,25 @@ def test_many_files_are_parsed_by_worker_processes_with_the_same_result(plain_up
     assert _sites_by_index(plain_upstream) == _sites_by_parse(plain_upstream)
 
 
+def test_workers_parse_only_contents_the_index_does_not_hold(plain_upstream: Path, monkeypatch: pytest.MonkeyPatch):
+    for number in range(60):
+        (plain_upstream / f"generated_{number}.py").write_text(f"class Made{number}:\n    pass\n")
+    build_index(plain_upstream)
+    symbolindex.forget()
+    for number in range(60):  # every file touched (so read again), one changed, one a copy of another
+        path = plain_upstream / f"generated_{number}.py"
+        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 5_000_000_000))
+    (plain_upstream / "generated_0.py").write_text("class Changed:\n    pass\n")
+    (plain_upstream / "generated_1.py").write_text("class Made2:\n    pass\n")
+    monkeypatch.setattr(symbolindex, "_site_rows", _refuses_made)  # a parse of a known content kills its worker
+    again = build_index(plain_upstream)
+    assert (again.parsed, again.reused) == (1, 59)
+    assert [site.path for site in find_sites(plain_upstream, qualname="Made2")[0]] == [
+        "generated_1.py",
+        "generated_2.py",
+    ]
+
+
 def test_the_bar_counts_every_changed_file_once_parsed_reused_or_unreadable(plain_upstream: Path):
     for number in range(60):
         (plain_upstream / f"generated_{number}.py").write_text(f"class Made{number}:\n    pass\n")
@@ -329,4 +348,11 @@ def _dies_on_made7(data: bytes):
     """The index's parse, run in forked workers (so named at module level), except that it dies on one content."""
     if b"Made7:" in data:
         os._exit(9)  # as the kernel's out-of-memory killer would end it
+    return _PARSE(data)
+
+
+def _refuses_made(data: bytes):
+    """The index's parse, except that a content the index already holds ends the worker."""
+    if b"class Made" in data:
+        os._exit(9)
     return _PARSE(data)
