@@ -583,7 +583,10 @@ class SymbolIndex:
                 if bulk:
                     connection.execute("DROP INDEX sites_by_name")  # inside the transaction: a killed run keeps it
                 paths = [item.path for item in to_read]
-                known = lambda digest: self._stored_blob(digest, digests, changes)  # noqa: E731
+
+                def known(digest: str) -> bool:
+                    return self._stored_blob(digest, digests, changes)
+
                 with _parsing(self.upstream, paths, known, digests) as parsed:  # the workers start before the bar
                     if changes:
                         progress.start(f"indexing {changes} files of {self.upstream.name}/", changes)
