@@ -356,3 +356,15 @@ def _refuses_made(data: bytes):
     if b"class Made" in data:
         os._exit(9)
     return _PARSE(data)
+
+
+def test_workers_are_started_only_for_the_cores_this_process_may_use(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3}, raising=False)
+    assert symbolindex._worker_pool(5000) is None  # one allowed core, however many the machine has
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 5}, raising=False)
+    pool = symbolindex._worker_pool(5000)
+    assert pool is not None
+    try:
+        assert pool._max_workers == 2
+    finally:
+        pool.shutdown()

@@ -271,11 +271,19 @@ def _file_sites_in_worker(item: tuple[str, str]) -> _FileSites:
     return _file_sites(Path(item[0]), item[1], _KNOWN_CONTENTS.__contains__)
 
 
+def _usable_cores() -> int:
+    """The cores this process may run on: its affinity where the system has one (a container or `taskset` may
+    allow fewer than the machine has, and workers beyond them only take turns)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _worker_pool(files: int, *, inherit: bool = False, known: Collection[str] = ()) -> ProcessPoolExecutor | None:
     """Worker processes for work on `files` files, or None when this process should do it: few files, one core,
     or no fork for work that must `inherit` this process's state. The workers start at the first submit, knowing
     the contents `known`."""
-    workers = min(os.cpu_count() or 1, 8)
+    workers = min(_usable_cores(), 8)
     if files < _PARALLEL_FROM or workers < 2:
         return None
     import multiprocessing  # (only here: importing it costs a warm command 8 ms)
