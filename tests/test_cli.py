@@ -1367,7 +1367,7 @@ def test_a_lookup_that_must_index_many_files_first_draws_a_bar(fetched_project: 
     from phase17 import symbolindex
     from phase17.progress import SilentReporter
 
-    monkeypatch.setattr(symbolindex, "_PARALLEL_FROM", 1)  # the fixture tree is small: any indexing is "many"
+    monkeypatch.setattr(symbolindex, "PARALLEL_FROM", 1)  # the fixture tree is small: any indexing is "many"
     result = CliRunner().invoke(app, ["resolve", "Platform.get_attn_backend_cls", "--json"])
     assert result.exit_code == 0, result.output
     assert "indexing" in result.stderr and "files of upstream/" in result.stderr

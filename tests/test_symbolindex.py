@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from helpers import RecordingReporter
-from phase17 import symbolindex
+from phase17 import symbolindex, workers
 from phase17.sourcetree import file_definitions, python_files
 from phase17.symbolindex import SymbolIndex, build_index, find_sites, index_location
 
@@ -82,7 +82,7 @@ def test_workers_parse_only_contents_the_index_does_not_hold(plain_upstream: Pat
         os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 5_000_000_000))
     (plain_upstream / "generated_0.py").write_text("class Changed:\n    pass\n")
     (plain_upstream / "generated_1.py").write_text("class Made2:\n    pass\n")
-    monkeypatch.setattr(symbolindex, "_site_rows", _refuses_made)  # a parse of a known content kills its worker
+    monkeypatch.setattr(workers, "site_rows", _refuses_made)  # a parse of a known content kills its worker
     again = build_index(plain_upstream)
     assert (again.parsed, again.reused) == (1, 59)
     assert [site.path for site in find_sites(plain_upstream, qualname="Made2")[0]] == [
@@ -324,7 +324,7 @@ def test_a_worker_that_dies_is_one_clear_error_and_nothing_of_the_run_is_kept(
 
     for number in range(60):
         (plain_upstream / f"generated_{number}.py").write_text(f"class Made{number}:\n    pass\n")
-    monkeypatch.setattr(symbolindex, "_site_rows", _dies_on_made7)
+    monkeypatch.setattr(workers, "site_rows", _dies_on_made7)
     with pytest.raises(WorkerError, match="ended abruptly while indexing"):
         build_index(plain_upstream)
     symbolindex.forget()
@@ -336,12 +336,12 @@ def test_a_worker_that_dies_is_one_clear_error_and_nothing_of_the_run_is_kept(
             os._exit(9)
         return len(content)
 
-    monkeypatch.setattr(symbolindex, "_site_rows", _PARSE)
+    monkeypatch.setattr(workers, "site_rows", _PARSE)
     with pytest.raises(WorkerError, match="ended abruptly while scanning"):
         symbolindex.derived_answers(plain_upstream, "lengths", [""], question)
 
 
-_PARSE = symbolindex._site_rows
+_PARSE = workers.site_rows
 
 
 def _dies_on_made7(data: bytes):
@@ -356,15 +356,3 @@ def _refuses_made(data: bytes):
     if b"class Made" in data:
         os._exit(9)
     return _PARSE(data)
-
-
-def test_workers_are_started_only_for_the_cores_this_process_may_use(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3}, raising=False)
-    assert symbolindex._worker_pool(5000) is None  # one allowed core, however many the machine has
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 5}, raising=False)
-    pool = symbolindex._worker_pool(5000)
-    assert pool is not None
-    try:
-        assert pool._max_workers == 2
-    finally:
-        pool.shutdown()

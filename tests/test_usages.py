@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from phase17 import symbolindex
+from phase17 import symbolindex, workers
 from phase17.errors import BadReferenceError
 from phase17.usages import find_usages
 
@@ -121,6 +121,6 @@ def test_many_files_are_answered_by_workers_with_a_bar_the_same_as_here(tree: Pa
     assert scanning[0].events[-1][0] == "finish"
     symbolindex.forget()
     symbolindex.index_location(tree).unlink()
-    monkeypatch.setattr(symbolindex, "_PARALLEL_FROM", 10_000)
+    monkeypatch.setattr(workers, "PARALLEL_FROM", 10_000)  # every file read here
     here = find_usages(tree, "current_platform")
     assert in_workers == here and len(here.usages) == 70 * 3 + 7

@@ -20,33 +20,20 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 from phase17.cache import cache_root, code_digest
-from phase17.errors import WorkerError
 from phase17.progress import ProgressReporter, SilentReporter
-from phase17.treefiles import (
-    SeenFile,
-    below,
-    blob_digest,
-    in_skipped_folder,
-    read_or_reason,
-    seen_file,
-    walk,
-    with_stat_key,
-)
-
-if TYPE_CHECKING:
-    from concurrent.futures import ProcessPoolExecutor
+from phase17.treefiles import SeenFile, below, in_skipped_folder, seen_file, walk, with_stat_key
+from phase17.workers import PARALLEL_FROM, answered, parsed_files
 
 INDEX_FORMAT = "phase17-symbol-index-7"
 _RACY_NANOSECONDS = 2_000_000_000  # a file changed this close to its check may change again unseen: re-read it
 _SITE_CODE = ("symbols.py", "queries/python-definitions.scm")  # what decides a site: a change makes all stale
-_PARALLEL_FROM = 48  # fewer files than this are parsed in this process: starting workers costs more
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE blobs(id INTEGER PRIMARY KEY, digest TEXT NOT NULL UNIQUE, sites INTEGER NOT NULL DEFAULT 0);
@@ -226,154 +213,6 @@ def _remove(location: Path) -> None:
         Path(f"{location}{suffix}").unlink(missing_ok=True)
 
 
-# ---------------------------------------------------------------- parsing, in parallel when it pays
-
-
-class _FileSites(NamedTuple):
-    """What one file gives the index: its content's blob id, or why it cannot be read; and the sites of a content
-    not parsed yet (None when it was, or cannot be read)."""
-
-    digest: str | None
-    problem: str | None
-    rows: list[tuple[str, str, int]] | None
-
-
-def _file_sites(upstream: Path, path: str, known: Callable[[str], bool]) -> _FileSites:
-    """Read one file, name its content, and find its sites when the content is not `known`: all of a file's work,
-    done where it is read (a worker reads its own files: no content is copied through a pipe)."""
-    data = read_or_reason(upstream, SeenFile(path, 0, 0, 0))
-    if isinstance(data, str):
-        return _FileSites(None, data, None)
-    digest = blob_digest(data)
-    return _FileSites(digest, None, None if known(digest) else _site_rows(data))
-
-
-def _site_rows(data: bytes) -> list[tuple[str, str, int]]:
-    """(qualified name, last name part, first line) of each definition of a content: names only (issue 12)."""
-    from phase17.symbols import definition_names
-
-    return [(site.qualname, site.qualname.rpartition(".")[2], site.start_line) for site in definition_names(data)]
-
-
-# The contents the index held when the workers started: they skip parsing those (set by _start_worker).
-_KNOWN_CONTENTS: frozenset[str] = frozenset()
-
-
-def _start_worker(known: frozenset[str]) -> None:
-    global _KNOWN_CONTENTS
-    import gc
-
-    gc.disable()  # a worker makes many small objects and no cycles: the collector would only scan them, again and again
-    _KNOWN_CONTENTS = known
-
-
-def _file_sites_in_worker(item: tuple[str, str]) -> _FileSites:
-    return _file_sites(Path(item[0]), item[1], _KNOWN_CONTENTS.__contains__)
-
-
-def _usable_cores() -> int:
-    """The cores this process may run on: its affinity where the system has one (a container or `taskset` may
-    allow fewer than the machine has, and workers beyond them only take turns)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def _worker_pool(files: int, *, inherit: bool = False, known: Collection[str] = ()) -> ProcessPoolExecutor | None:
-    """Worker processes for work on `files` files, or None when this process should do it: few files, one core,
-    or no fork for work that must `inherit` this process's state. The workers start at the first submit, knowing
-    the contents `known`."""
-    workers = min(_usable_cores(), 8)
-    if files < _PARALLEL_FROM or workers < 2:
-        return None
-    import multiprocessing  # (only here: importing it costs a warm command 8 ms)
-    from concurrent.futures import ProcessPoolExecutor
-
-    forks = "fork" in multiprocessing.get_all_start_methods()
-    if inherit and not forks:
-        return None
-    context = multiprocessing.get_context("fork" if forks else None)
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(frozenset(known),))
-
-
-@contextmanager
-def _parsing(
-    upstream: Path, paths: Sequence[str], known: Callable[[str], bool], stored: Collection[str]
-) -> Iterator[Iterable[_FileSites]]:
-    """The _FileSites of each file, in the paths' order: in worker processes when there are many, which skip the
-    contents `stored` when they start; here, one at a time, skipping those `known` as the caller stores more.
-
-    With workers, every file is handed out on entering, so they are parsing while the caller goes on (its bar
-    loads rich: 50 ms). Leaving stops the workers, at once when an error or ^C ends the reading early."""
-    pool = _worker_pool(len(paths), known=stored)
-    if pool is None:
-        yield (_file_sites(upstream, path, known) for path in paths)
-        return
-    from concurrent.futures.process import BrokenProcessPool
-
-    try:
-        yield pool.map(_file_sites_in_worker, [(str(upstream), path) for path in paths], chunksize=16)
-    except BrokenProcessPool:
-        raise _worker_lost("indexing") from None
-    finally:
-        pool.shutdown(cancel_futures=True)
-
-
-def _worker_lost(doing: str) -> WorkerError:
-    return WorkerError(
-        f"a worker process ended abruptly while {doing} (killed, or out of memory); nothing of this run was stored. "
-        "Run the command again."
-    )
-
-
-# The question each worker asks of a file: set before the workers are forked, which inherit it (a question is a
-# closure over what the command asked, which cannot be pickled to a worker).
-_QUESTION: Callable[[str, bytes], Any] | None = None
-
-
-def _answer(item: tuple[str, str]) -> tuple[str, Any] | None:
-    """One file's answer to _QUESTION, read by the worker itself; None when it cannot be read."""
-    upstream, path = item
-    content = read_or_reason(Path(upstream), SeenFile(path, 0, 0, 0))
-    if isinstance(content, str) or _QUESTION is None:
-        return None
-    return path, _QUESTION(path, content)
-
-
-def _answered(upstream: Path, paths: list[str], question: Callable[[str, bytes], Any]) -> Iterator[tuple[str, Any]]:
-    """(path, question(path, content)) for each readable file: in forked workers with a bar when there are many
-    (the first `usages` or `contract` after a re-pin parses thousands of files), else here."""
-    global _QUESTION
-    items = [(str(upstream), path) for path in paths]
-    pool = _worker_pool(len(paths), inherit=True)
-    _QUESTION = question
-    if pool is None:
-        try:
-            yield from filter(None, map(_answer, items))
-        finally:
-            _QUESTION = None
-        return
-    from concurrent.futures.process import BrokenProcessPool
-
-    progress, started = reporter_factory(), False
-    try:
-        results = pool.map(_answer, items, chunksize=8)  # the workers are forked now, with _QUESTION
-        _QUESTION = None
-        progress.start(f"scanning {len(paths)} files of {upstream.name}/", len(paths))
-        started = True
-        for result in results:
-            progress.advance(1)
-            if result is not None:
-                yield result
-    except BrokenProcessPool:
-        raise _worker_lost(f"scanning {upstream.name}/") from None
-    finally:
-        _QUESTION = None
-        pool.shutdown(cancel_futures=True)
-        if started:
-            progress.finish()
-
-
 # ---------------------------------------------------------------- the index
 
 
@@ -444,7 +283,7 @@ class SymbolIndex:
                 changed.append(item)
         removed = [path for path in known if path not in seen and below(path, places)]
         file_rows: list[tuple[Any, ...]] = []  # each file's row, as decided
-        digests = self._blob_ids() if len(changed) >= _PARALLEL_FROM else {}  # a few files: each content looked up
+        digests = self._blob_ids() if len(changed) >= PARALLEL_FROM else {}  # a few files: each content looked up
         to_read: list[SeenFile] = []
         for item in changed:
             if item.problem is not None:
@@ -477,7 +316,7 @@ class SymbolIndex:
 
     def _stored_blob(self, digest: str, digests: dict[str, int], changes: int) -> bool:
         """Is this content parsed already? (`digests` holds every blob id when many files changed.)"""
-        if digest not in digests and changes < _PARALLEL_FROM:
+        if digest not in digests and changes < PARALLEL_FROM:
             found = self._connection.execute("SELECT id FROM blobs WHERE digest = ?", (digest,)).fetchone()
             if found is not None:
                 digests[digest] = found[0]
@@ -578,9 +417,7 @@ class SymbolIndex:
         files' rows (`file_rows`: those decided without a read; the others are added) and the tree's cleanliness."""
         changes = len(file_rows) + len(to_read)
         progress = (
-            reporter
-            if reporter is not None
-            else (reporter_factory() if changes >= _PARALLEL_FROM else SilentReporter())
+            reporter if reporter is not None else (reporter_factory() if changes >= PARALLEL_FROM else SilentReporter())
         )
         connection = self._connection
         bulk = len(to_read) >= _BULK_FROM  # many rows at once: the sites' index is made after them, faster
@@ -595,7 +432,7 @@ class SymbolIndex:
                 def known(digest: str) -> bool:
                     return self._stored_blob(digest, digests, changes)
 
-                with _parsing(self.upstream, paths, known, digests) as parsed:  # the workers start before the bar
+                with parsed_files(self.upstream, paths, known, digests) as parsed:  # the workers start before the bar
                     if changes:
                         progress.start(f"indexing {changes} files of {self.upstream.name}/", changes)
                         started = True
@@ -672,7 +509,7 @@ class SymbolIndex:
         # Each content not answered yet, asked of its first path (answers never depend on the path).
         asked = {blob: path for path, blob in sorted(rows, reverse=True) if blob not in known}
         by_size = sorted(asked.values(), key=lambda path: -known_rows[path][0])  # the biggest first
-        computed = dict(_answered(self.upstream, by_size, compute))
+        computed = dict(answered(self.upstream, by_size, compute, reporter_factory))
         answers: list[tuple[str, Any]] = []
         fresh: list[tuple[int, str, str]] = []
         for path, blob in sorted(rows):

@@ -1,0 +1,169 @@
+"""The work of reading upstream's files for the index: in worker processes when there are many (one per core
+this process may use), else here, with the same results in the same order. Two kinds: naming and parsing each
+file's content (parsed_files), and asking each file a command's question (answered). A worker that dies (killed,
+out of memory) is one WorkerError, never a traceback, and ^C stops them all at once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from phase17.errors import WorkerError
+from phase17.progress import ProgressReporter
+from phase17.treefiles import SeenFile, blob_digest, read_or_reason
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
+PARALLEL_FROM = 48  # fewer files than this are read in this process: starting workers costs more
+
+
+class FileSites(NamedTuple):
+    """What one file gives the index: its content's blob id, or why it cannot be read; and the sites of a content
+    not parsed yet (None when it was, or cannot be read)."""
+
+    digest: str | None
+    problem: str | None
+    rows: list[tuple[str, str, int]] | None
+
+
+def file_sites(upstream: Path, path: str, known: Callable[[str], bool]) -> FileSites:
+    """Read one file, name its content, and find its sites when the content is not `known`: all of a file's work,
+    done where it is read (a worker reads its own files: no content is copied through a pipe)."""
+    data = read_or_reason(upstream, SeenFile(path, 0, 0, 0))
+    if isinstance(data, str):
+        return FileSites(None, data, None)
+    digest = blob_digest(data)
+    return FileSites(digest, None, None if known(digest) else site_rows(data))
+
+
+def site_rows(data: bytes) -> list[tuple[str, str, int]]:
+    """(qualified name, last name part, first line) of each definition of a content: names only (issue 12)."""
+    from phase17.symbols import definition_names
+
+    return [(site.qualname, site.qualname.rpartition(".")[2], site.start_line) for site in definition_names(data)]
+
+
+# The contents the index held when the workers started: they skip parsing those (set by _start_worker).
+_KNOWN_CONTENTS: frozenset[str] = frozenset()
+
+
+def _start_worker(known: frozenset[str]) -> None:
+    global _KNOWN_CONTENTS
+    import gc
+
+    gc.disable()  # a worker makes many small objects and no cycles: the collector would only scan them, again and again
+    _KNOWN_CONTENTS = known
+
+
+def _file_sites_in_worker(item: tuple[str, str]) -> FileSites:
+    return file_sites(Path(item[0]), item[1], _KNOWN_CONTENTS.__contains__)
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on: its affinity where the system has one (a container or `taskset` may
+    allow fewer than the machine has, and workers beyond them only take turns)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _worker_pool(files: int, *, inherit: bool = False, known: Collection[str] = ()) -> ProcessPoolExecutor | None:
+    """Worker processes for work on `files` files, or None when this process should do it: few files, one core,
+    or no fork for work that must `inherit` this process's state. The workers start at the first submit, knowing
+    the contents `known`."""
+    workers = min(_usable_cores(), 8)
+    if files < PARALLEL_FROM or workers < 2:
+        return None
+    import multiprocessing  # (only here: importing it costs a warm command 8 ms)
+    from concurrent.futures import ProcessPoolExecutor
+
+    forks = "fork" in multiprocessing.get_all_start_methods()
+    if inherit and not forks:
+        return None
+    context = multiprocessing.get_context("fork" if forks else None)
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(frozenset(known),))
+
+
+@contextmanager
+def parsed_files(
+    upstream: Path, paths: Sequence[str], known: Callable[[str], bool], stored: Collection[str]
+) -> Iterator[Iterable[FileSites]]:
+    """The FileSites of each file, in the paths' order: in worker processes when there are many, which skip the
+    contents `stored` when they start; here, one at a time, skipping those `known` as the caller stores more.
+
+    With workers, every file is handed out on entering, so they are parsing while the caller goes on (its bar
+    loads rich: 50 ms). Leaving stops the workers, at once when an error or ^C ends the reading early."""
+    pool = _worker_pool(len(paths), known=stored)
+    if pool is None:
+        yield (file_sites(upstream, path, known) for path in paths)
+        return
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        yield pool.map(_file_sites_in_worker, [(str(upstream), path) for path in paths], chunksize=16)
+    except BrokenProcessPool:
+        raise _worker_lost("indexing") from None
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def _worker_lost(doing: str) -> WorkerError:
+    return WorkerError(
+        f"a worker process ended abruptly while {doing} (killed, or out of memory); nothing of this run was stored. "
+        "Run the command again."
+    )
+
+
+# The question each worker asks of a file: set before the workers are forked, which inherit it (a question is a
+# closure over what the command asked, which cannot be pickled to a worker).
+_QUESTION: Callable[[str, bytes], Any] | None = None
+
+
+def _answer(item: tuple[str, str]) -> tuple[str, Any] | None:
+    """One file's answer to _QUESTION, read by the worker itself; None when it cannot be read."""
+    upstream, path = item
+    content = read_or_reason(Path(upstream), SeenFile(path, 0, 0, 0))
+    if isinstance(content, str) or _QUESTION is None:
+        return None
+    return path, _QUESTION(path, content)
+
+
+def answered(
+    upstream: Path, paths: list[str], question: Callable[[str, bytes], Any], reporter: Callable[[], ProgressReporter]
+) -> Iterator[tuple[str, Any]]:
+    """(path, question(path, content)) for each readable file: in forked workers, with the progress `reporter`
+    makes, when there are many (the first `usages` or `contract` after a re-pin parses thousands of files), else
+    here."""
+    global _QUESTION
+    items = [(str(upstream), path) for path in paths]
+    pool = _worker_pool(len(paths), inherit=True)
+    _QUESTION = question
+    if pool is None:
+        try:
+            yield from filter(None, map(_answer, items))
+        finally:
+            _QUESTION = None
+        return
+    from concurrent.futures.process import BrokenProcessPool
+
+    progress, started = reporter(), False
+    try:
+        results = pool.map(_answer, items, chunksize=8)  # the workers are forked now, with _QUESTION
+        _QUESTION = None
+        progress.start(f"scanning {len(paths)} files of {upstream.name}/", len(paths))
+        started = True
+        for result in results:
+            progress.advance(1)
+            if result is not None:
+                yield result
+    except BrokenProcessPool:
+        raise _worker_lost(f"scanning {upstream.name}/") from None
+    finally:
+        _QUESTION = None
+        pool.shutdown(cancel_futures=True)
+        if started:
+            progress.finish()
