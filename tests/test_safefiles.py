@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from phase17.errors import UnreadableSourceError
-from phase17.safefiles import read_limited
+from phase17.safefiles import read_limited, write_text_atomically
 
 
 @pytest.fixture
@@ -51,3 +51,22 @@ def test_a_fifo_is_refused_without_blocking(rooted: Path):
     os.mkfifo(rooted / "pipe.py")
     with pytest.raises(UnreadableSourceError, match="not a regular file"):
         read_limited(rooted / "pipe.py", 100, root=rooted)
+
+
+def test_an_atomic_write_replaces_the_file_and_keeps_its_mode(tmp_path: Path):
+    path = tmp_path / "deep" / "notes.yaml"
+    write_text_atomically(path, "a: 1\n")
+    path.chmod(0o600)
+    write_text_atomically(path, "a: 2\n")
+    assert path.read_text() == "a: 2\n" and (path.stat().st_mode & 0o777) == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["notes.yaml"]
+
+
+def test_an_atomic_write_replaces_a_planted_link_instead_of_writing_through_it(tmp_path: Path):
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("keep me\n")
+    path = tmp_path / "notes" / "cpu.yaml"
+    path.parent.mkdir()
+    path.symlink_to(target)
+    write_text_atomically(path, "a: 1\n")
+    assert not path.is_symlink() and path.read_text() == "a: 1\n" and target.read_text() == "keep me\n"

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from phase17.errors import InvalidFileError
-from phase17.yamlfile import LineDict, LineList, parse_yaml, read_yaml_file, render_yaml, write_text_atomically
+from phase17.yamlfile import LineDict, LineList, parse_yaml, read_yaml_file, render_yaml
 
 
 def test_lines_of_keys_and_items_are_remembered():
@@ -163,15 +163,6 @@ def test_any_text_is_read_back_by_the_strict_loader_exactly(first: str, second: 
     rewritten = render_yaml({"a": second, "b": [first]}, previous=fresh)
     assert parse_yaml(rewritten, "f.yaml") == {"a": second, "b": [first]}
     assert render_yaml({"a": second, "b": [first]}, previous=rewritten) == rewritten
-
-
-def test_an_atomic_write_replaces_the_file_and_keeps_its_mode(tmp_path: Path):
-    path = tmp_path / "deep" / "notes.yaml"
-    write_text_atomically(path, "a: 1\n")
-    path.chmod(0o600)
-    write_text_atomically(path, "a: 2\n")
-    assert path.read_text() == "a: 2\n" and (path.stat().st_mode & 0o777) == 0o600
-    assert [p.name for p in path.parent.iterdir()] == ["notes.yaml"]
 
 
 def test_a_number_too_long_to_read_is_an_error_at_its_line():

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from phase17.errors import InvalidFileError, WriteError
+from phase17.safefiles import write_text_atomically
 from phase17.validation import require_valid
-from phase17.yamlfile import parse_yaml, render_yaml, write_text_atomically
+from phase17.yamlfile import parse_yaml, render_yaml
 
 PIN_FILE_NAME = "UPSTREAM_PIN.md"
 # The repositories phase17 fetches from without asking; any other in the pin needs the reader's yes.

@@ -85,8 +85,6 @@ def _size(limit: int) -> str:
 
 def replace_with_copy(source: Path, destination: Path, limit: int) -> None:
     """Copy `source` to `destination` through a temporary file renamed over it (a symlink there is replaced)."""
-    from phase17.yamlfile import write_bytes_atomically
-
     write_bytes_atomically(destination, read_limited(source, limit, root=source.parent))
 
 
@@ -100,3 +98,45 @@ def refuse_odd_file(path: Path, what: str) -> None:
         raise UnreadableSourceError(str(path), f"{what} is a symlink; remove it (phase17 never follows it)")
     if not stat.S_ISREG(status.st_mode):
         raise UnreadableSourceError(str(path), f"{what} is not a regular file; remove it")
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write through a temp file in the same folder, fsync, then rename: a reader sees old or new, never half.
+
+    Raises OSError (disk full, read-only, permission) with the old file untouched. A symlink at `path` is
+    replaced by the new file, never written through.
+    """
+    write_bytes_atomically(path, text.encode("utf-8"))
+
+
+def write_bytes_atomically(path: Path, data: bytes) -> None:
+    """write_text_atomically for bytes."""
+    import tempfile  # (here: it loads shutil and random, which no read needs)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        mode = path.lstat().st_mode & 0o777 if path.exists() and not path.is_symlink() else 0o644
+        os.chmod(temp_name, mode)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass  # Some filesystems refuse fsync on folders; the rename is still atomic.
+    finally:
+        os.close(descriptor)

@@ -1,4 +1,4 @@
-"""The one home of YAML: strict, line-aware loading (PyYAML) and comment-keeping, atomic writing (ruamel.yaml).
+"""The one home of YAML: strict, line-aware loading (PyYAML) and comment-keeping rendering (ruamel.yaml).
 
 Loading uses PyYAML's safe loader only (yamlparse.py), refuses aliases (no "billion laughs"), duplicate keys, deep
 nesting and oversized files, and remembers the line of every key and item so shape errors can say `path:line`.
@@ -13,13 +13,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from phase17.errors import InvalidFileError, UnreadableSourceError
+from phase17.safefiles import read_limited, write_text_atomically
 
 MAX_YAML_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 32
@@ -57,8 +56,7 @@ def parse_yaml(text: str, path: str, line_offset: int = 0) -> Any:
     ).hexdigest()
     kept = cache_root() / "parsed" / key
     try:
-        from phase17.safefiles import read_limited  # a FIFO or link planted in the cache is refused, not read
-
+        # read_limited: a FIFO or link planted in the cache is refused, not read
         return _from_kept(json.loads(read_limited(kept, 8 * MAX_YAML_BYTES)))
     except (OSError, ValueError, LookupError, TypeError, RecursionError, UnreadableSourceError):
         pass  # not kept yet, or not readable as kept: parse it
@@ -121,9 +119,6 @@ def _from_kept(value: Any) -> Any:
 def read_yaml_text(path: Path, shown: str) -> str:
     """A YAML file's text, refusing oversized and non-UTF-8 files with `shown:line:`, and links out of its folder,
     FIFOs and devices before reading a byte (safefiles)."""
-    from phase17.errors import UnreadableSourceError
-    from phase17.safefiles import read_limited
-
     try:
         raw = read_limited(path, MAX_YAML_BYTES, root=path.parent)
     except FileNotFoundError:
@@ -276,43 +271,3 @@ def _plain(value: Any) -> Any:
         if isinstance(value, kind):
             return kind(value)
     return value
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    """Write through a temp file in the same folder, fsync, then rename: a reader sees old or new, never half.
-
-    Raises OSError (disk full, read-only, permission) with the old file untouched. A symlink at `path` is
-    replaced by the new file, never written through.
-    """
-    write_bytes_atomically(path, text.encode("utf-8"))
-
-
-def write_bytes_atomically(path: Path, data: bytes) -> None:
-    """write_text_atomically for bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        mode = path.lstat().st_mode & 0o777 if path.exists() and not path.is_symlink() else 0o644
-        os.chmod(temp_name, mode)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    _fsync_folder(path.parent)
-
-
-def _fsync_folder(folder: Path) -> None:
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass  # Some filesystems refuse fsync on folders; the rename is still atomic.
-    finally:
-        os.close(descriptor)
