@@ -162,8 +162,10 @@ def _connect(location: Path, expected: dict[str, str], rebuild: bool) -> tuple[s
 def _created(where: str, expected: dict[str, str]) -> sqlite3.Connection:
     """A new, empty index at `where` (a file, or ":memory:"), stamped with what it is made for."""
     connection = sqlite3.connect(where, timeout=30, isolation_level=None, check_same_thread=False)
-    connection.executescript(_SCHEMA)
+    # One transaction, so one sync to disk, for the schema and its stamp (each statement alone is one: 12 ms).
+    connection.executescript("BEGIN IMMEDIATE;\n" + _SCHEMA)
     connection.executemany("INSERT INTO meta VALUES (?, ?)", sorted(expected.items()))
+    connection.execute("COMMIT")
     return connection
 
 
