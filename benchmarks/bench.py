@@ -64,6 +64,19 @@ def paired(
     print(f"| {label} | {mine:.3f} s | {other:.3f} s ({shown}) | {mine / other:.2f}× | {target} |")
 
 
+# The floor under a cold `index --rebuild`: the same files read, named and parsed by the same worker processes,
+# with nothing stored, no command line and no bar.
+PARSE_ONLY = """
+import sys
+from pathlib import Path
+from phase17 import treefiles, workers
+upstream = Path(sys.argv[1])
+paths = [seen.path for seen in sorted(treefiles.walk(upstream, ""), key=lambda seen: -seen.size)]
+with workers.parsed_files(upstream, paths, lambda digest: False, ()) as parsed:
+    sum(1 for _ in parsed)
+"""
+
+
 def ctags_command(folder: str, output: Path) -> list[str] | None:
     executable = shutil.which("ctags")
     if executable is None:
@@ -183,6 +196,15 @@ def main() -> None:
             ROOT,
             env,
             "≤ 1.5× ctags upstream/",
+        )
+        paired(
+            "parse only, nothing stored (the floor under the cold rebuild)",
+            [sys.executable, "-c", PARSE_ONLY, "upstream"],
+            ctags_all,
+            runs,
+            ROOT,
+            env,
+            "(reference)",
         )
         paired("`index` (warm)", [*PHASE17, "index"], ctags_vllm, runs, ROOT, env, "≤ 0.15× ctags vllm/")
         if not options.no_repin:
