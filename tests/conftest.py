@@ -148,9 +148,29 @@ def real_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+# What `noted` writes, made by the CLI once per test process and copied into later tests' projects: the same
+# files every time, since they hold no path (checked when they are made).
+_NOTED_FILES: dict[str, bytes] = {}
+
+
+def _notes_files(project: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(project)): path.read_bytes()
+        for folder in ("annotations", "notebooks")
+        for path in sorted((project / folder).rglob("*"))
+        if path.is_file()
+    }
+
+
 @pytest.fixture
 def noted(fetched_project: Path) -> Path:
     """Notes written at v1: the templates plus citations of a hoisted method and a path:line inside a method."""
+    if _NOTED_FILES:
+        for relative, data in _NOTED_FILES.items():
+            (fetched_project / relative).parent.mkdir(parents=True, exist_ok=True)
+            (fetched_project / relative).write_bytes(data)
+        return fetched_project
+    before = _notes_files(fetched_project)
     upstream = fetched_project / "upstream"
     line = line_of(upstream / "vllm/platforms/cpu.py", 'return "cpu_attn"')
     result = invoke(
@@ -161,6 +181,11 @@ def noted(fetched_project: Path) -> Path:
     )
     assert result.exit_code == 0, result.output
     assert invoke("check").exit_code == 0
+    written = {
+        relative: data for relative, data in _notes_files(fetched_project).items() if before.get(relative) != data
+    }
+    assert not any(str(fetched_project).encode() in data for data in written.values()), "noted's files name a path"
+    _NOTED_FILES.update(written)
     return fetched_project
 
 
