@@ -123,6 +123,34 @@ def test_an_interrupted_parallel_build_stops_its_workers_and_keeps_the_last_inde
     assert build_index(plain_upstream).parsed == 200
 
 
+def test_a_bulk_build_stopped_after_it_made_its_name_index_again_keeps_the_last_index(
+    plain_upstream: Path, monkeypatch: pytest.MonkeyPatch
+):
+    for path in plain_upstream.rglob("*.py"):  # old enough to be trusted by their stat keys: only new files are read
+        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns - 10_000_000_000))
+    build_index(plain_upstream)
+    symbolindex.forget()
+    monkeypatch.setattr(symbolindex, "_BULK_FROM", 100)  # 200 files: a bulk build, its name index made at the 188th
+    for number in range(200):
+        (plain_upstream / f"generated_{number}.py").write_text(f"class Made{number}:\n    pass\n")
+    reporter = RecordingReporter(interrupt_on="indexing", after=198)
+    with pytest.raises(KeyboardInterrupt):
+        build_index(plain_upstream, reporter=reporter)
+    assert [event for event in reporter.events if event[0] == "start"] == [
+        ("start", "indexing 200 files of plain-upstream/")
+    ]
+    assert sum(kind == "advance" for kind, _ in reporter.events) == 198  # 197 files in: past the name index's remaking
+    symbolindex.forget()
+    with sqlite3.connect(index_location(plain_upstream)) as connection:
+        assert connection.execute("SELECT count(*) FROM files WHERE path LIKE 'generated_%'").fetchone()[0] == 0
+        assert connection.execute("SELECT name FROM sqlite_master WHERE name = 'sites_by_name'").fetchone()
+        assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    again = build_index(plain_upstream)  # a bulk build that ends: its name index is there
+    assert again.parsed == 200 and find_sites(plain_upstream, qualname="Made199")[0][0].path == "generated_199.py"
+    with sqlite3.connect(index_location(plain_upstream)) as connection:
+        assert connection.execute("SELECT name FROM sqlite_master WHERE name = 'sites_by_name'").fetchone()
+
+
 @pytest.mark.parametrize(
     ("damage", "reason"),
     [
