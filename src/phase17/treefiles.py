@@ -112,10 +112,11 @@ def with_stat_key(upstream: Path, item: SeenFile) -> SeenFile:
     return item._replace(size=status.st_size, mtime_ns=status.st_mtime_ns, inode=status.st_ino)
 
 
-def read_or_reason(upstream: Path, seen: SeenFile) -> bytes | str:
-    """The file's bytes, or why it cannot be read as Python (never blocks on a FIFO swapped in meanwhile)."""
+def read_or_reason(upstream: Path, relative: str) -> bytes | str:
+    """The bytes of upstream/`relative`, or why it cannot be read as Python (never blocks on a FIFO swapped in
+    meanwhile)."""
     try:
-        return read_source(upstream / seen.path, root=upstream)
+        return read_source(upstream / relative, root=upstream)
     except UnreadableSourceError as error:
         return error.reason
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from phase17.errors import WorkerError
 from phase17.progress import ProgressReporter
-from phase17.treefiles import SeenFile, blob_digest, read_or_reason
+from phase17.treefiles import blob_digest, read_or_reason
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -33,7 +33,7 @@ class FileSites(NamedTuple):
 def file_sites(upstream: Path, path: str, known: Callable[[str], bool]) -> FileSites:
     """Read one file, name its content, and find its sites when the content is not `known`: all of a file's work,
     done where it is read (a worker reads its own files: no content is copied through a pipe)."""
-    data = read_or_reason(upstream, SeenFile(path, 0, 0, 0))
+    data = read_or_reason(upstream, path)
     if isinstance(data, str):
         return FileSites(None, data, None)
     digest = blob_digest(data)
@@ -126,7 +126,7 @@ _QUESTION: Callable[[str, bytes], Any] | None = None
 def _answer(item: tuple[str, str]) -> tuple[str, Any] | None:
     """One file's answer to _QUESTION, read by the worker itself; None when it cannot be read."""
     upstream, path = item
-    content = read_or_reason(Path(upstream), SeenFile(path, 0, 0, 0))
+    content = read_or_reason(Path(upstream), path)
     if isinstance(content, str) or _QUESTION is None:
         return None
     return path, _QUESTION(path, content)
