@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sqlite3
 import threading
@@ -104,6 +105,31 @@ def test_the_bar_counts_every_changed_file_once_parsed_reused_or_unreadable(plai
     advanced = sum(amount for kind, amount in reporter.events if kind == "advance")
     assert advanced == summary.files  # the four copies of Same are neither parsed nor re-used from before
     assert summary.parsed == summary.files - 1 - 4 and "binary.py" in summary.unreadable
+
+
+class _WatchingCollector(RecordingReporter):
+    """Notes, at each file stored, whether the cycle collector is on."""
+
+    def __init__(self, interrupt_on: str | None = None, after: int = 0) -> None:
+        super().__init__(interrupt_on, after)
+        self.collecting: list[bool] = []
+
+    def advance(self, amount: int) -> None:
+        self.collecting.append(gc.isenabled())
+        super().advance(amount)
+
+
+def test_a_build_pauses_the_cycle_collector_only_while_it_stores_rows(plain_upstream: Path):
+    assert gc.isenabled()
+    watching = _WatchingCollector()
+    build_index(plain_upstream, reporter=watching)
+    assert watching.collecting and not any(watching.collecting)
+    assert gc.isenabled()  # on again after the build
+    symbolindex.forget()
+    (plain_upstream / "vllm" / "added.py").write_text("class Added:\n    pass\n")
+    with pytest.raises(KeyboardInterrupt):
+        build_index(plain_upstream, reporter=_WatchingCollector(interrupt_on="indexing"))
+    assert gc.isenabled()  # and after one that was stopped
 
 
 def test_an_interrupted_parallel_build_stops_its_workers_and_keeps_the_last_index(plain_upstream: Path):
