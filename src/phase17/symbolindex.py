@@ -429,9 +429,9 @@ class SymbolIndex:
         report: RefreshReport,
         clean_tree: str | None = None,
     ) -> None:
-        """In one transaction: read and parse the files `to_read` and store the sites of each new content, the files'
-        rows (`file_rows`, decided without a read, and one per file read, written in batches) and the tree's
-        cleanliness."""
+        """In one transaction: read and parse the files `to_read`; store each new content and its sites, and the
+        files' rows (`file_rows`, decided without a read, and one per file read), all written in batches; and the
+        tree's cleanliness."""
         changes = len(file_rows) + len(to_read)
         progress = (
             reporter if reporter is not None else (reporter_factory() if changes >= PARALLEL_FROM else SilentReporter())
