@@ -302,8 +302,7 @@ class SymbolIndex:
         digests = self._blob_ids() if len(changed) >= PARALLEL_FROM else {}  # a few files: each content looked up
         to_read: list[SeenFile] = []
         for item in changed:
-            if item.problem is not None:
-                report.unreadable[item.path] = item.problem
+            if item.problem is not None:  # (in report.unreadable already: every seen file's problem is)
                 file_rows.append((item.path, item.size, item.mtime_ns, item.inode, now, None, item.problem))
                 continue
             if (vouched := item.digest) is not None:
