@@ -889,6 +889,27 @@ def test_an_unexpected_repository_needs_a_yes(tmp_path: Path, git_source):
     assert inspect_upstream(root / "upstream", load_pin(root / "UPSTREAM_PIN.md")).status == "matches"
 
 
+def test_an_answer_is_not_saved_while_another_notes_file_is_broken(drifted: tuple[Path, str]):
+    project, _ = drifted
+    notes = project / "annotations"
+    assert invoke("answer", "2", "The first answer.").exit_code == 0
+    questions_before = (notes / "questions.yaml").read_bytes()
+    (notes / "cpu.yaml").write_text((notes / "cpu.yaml").read_text() + "notes: [broken\n", encoding="utf-8")
+    refused = invoke("answer", "2", "TEST ANSWER")
+    assert refused.exit_code == 2 and "cpu.yaml" in refused.stderr, refused.output
+    assert (notes / "questions.yaml").read_bytes() == questions_before
+
+
+def test_every_save_keeps_the_previous_file_to_undo_it(drifted: tuple[Path, str]):
+    project, _ = drifted
+    notes = project / "annotations"
+    assert invoke("answer", "2", "The first answer.").exit_code == 0
+    first = (notes / "questions.yaml").read_text()
+    assert invoke("answer", "2", "The second answer.").exit_code == 0
+    assert (notes / "questions.yaml.bak").read_text() == first
+    assert store.load_notes(notes, "questions").notes["2"] == "The second answer."
+
+
 def test_comments_added_by_hand_survive_answer_and_check_fix(drifted: tuple[Path, str]):
     project, _ = drifted
     cpu = project / "annotations" / "cpu.yaml"
@@ -1127,6 +1148,7 @@ def test_links_planted_beside_the_notes_are_replaced_never_written_through(
     victims = {name: tmp_path / f"victim-{name}" for name in ("bak", "last-check", "draft", "rejected")}
     for victim in victims.values():
         victim.write_text("precious\n")
+    (notes / "interface.yaml.bak").unlink(missing_ok=True)  # the save above kept one
     os.symlink(victims["bak"], notes / "interface.yaml.bak")
     os.symlink(victims["last-check"], notes / ".last-check.json")
     os.symlink(victims["draft"], notes / ".interface.edit.yaml")
@@ -1256,6 +1278,9 @@ def test_retire_keeps_a_note_on_deleted_code_linked_where_it_was_last_seen(drift
         f"/blob/{first}/vllm/platforms/cuda.py#L" in line and f"retired: this code is gone after {first[:12]}" in line
     )
     assert invoke("check", "--retire", "CpuPlatform").exit_code == 2  # only deleted or missing code is retired
+    after = invoke("check")  # the text report of a retired anchor, not only its JSON
+    assert after.exit_code in (0, 1) and (after.exception is None or isinstance(after.exception, SystemExit))
+    assert "retired    _get_backend_priorities" in after.stdout, after.output
 
 
 def test_mended_lines_carry_the_commit_they_belong_to_and_links_follow(drifted: tuple[Path, str]):

@@ -8,7 +8,7 @@ from rich.console import Console
 
 from phase17 import render
 from phase17.checkout import UpstreamState
-from phase17.drift import Finding, Location
+from phase17.drift import STATUSES, Finding, Location
 from phase17.pin import Pin
 from phase17.suggestions import Suggestion
 from phase17.symbols import parse_definitions
@@ -57,6 +57,17 @@ def test_the_findings_report_names_each_status_and_counts_them():
     assert "  missing    A.gone  -> vllm/a.py::A.renamed (0.91, renamed in place)" in shown
     assert "phase17 check --relink A.gone vllm/a.py::A.renamed" in shown
     assert "\n1 ok, 1 missing\n" in shown
+
+
+def test_every_drift_status_has_a_text_line_and_a_count():
+    recorded = Location("vllm/a.py", 10, 12, "f")
+    findings = [
+        Finding("cpu", f"vllm/a.py::A.{status}", "method", status, recorded, current=recorded) for status in STATUSES
+    ]
+    shown = _text(render.findings_report(findings), width=200)
+    for status in STATUSES:
+        assert f"  {status:<10} A.{status}" in shown, shown
+        assert f"1 {status}" in shown.splitlines()[-1] or f"1 {status}" in shown
 
 
 def test_the_upstream_state_says_what_to_run():

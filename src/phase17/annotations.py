@@ -249,14 +249,15 @@ def save_notes(notes_dir: Path, notes: NotesFile, *, backup: bool = False) -> Pa
 def update_notes(
     notes_dir: Path, name: str, change: Mapping[str, str], citations: tuple[Citation, ...] | None = None
 ) -> NotesFile:
-    """Load, change some notes (and their citations), save: all under the lock, so nothing is lost to a race."""
+    """Load, change some notes (and their citations), save: all under the lock, so nothing is lost to a race; the
+    previous file is kept as .bak, so one save can always be undone."""
     with locked(notes_dir, name):
         current = load_notes(notes_dir, name)
         notes = dict(current.notes)
         notes.update(change)
         kept = tuple(citation for citation in current.citations if citation.note not in change)
         updated = replace(current, notes=notes, citations=kept + (citations or ()))
-        save_notes(notes_dir, updated)
+        save_notes(notes_dir, updated, backup=True)
         return updated
 
 

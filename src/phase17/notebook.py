@@ -92,6 +92,13 @@ def ensure_notes_files(notes_dir: Path, upstream: Path, reading_list: ReadingLis
     return created
 
 
+def _require_readable_notes(notes_dir: Path, reading_list: ReadingList) -> None:
+    """Load every notes file the export after a save reads, so that a broken one stops the save before anything
+    is written: a command that fails has changed nothing."""
+    for name in [target.key for target in reading_list.targets] + [QUESTIONS_FILE]:
+        load_notes_if_present(notes_dir, name)
+
+
 def first_unfinished_target(notes_dir: Path, reading_list: ReadingList) -> Target | None:
     """The first target (in reading order) whose three notes are not all written."""
     for target in reading_list.targets:
@@ -150,6 +157,7 @@ def record_note(
         raise UnknownTargetError(f"no prompt {key!r}; the prompts are {', '.join(PROMPT_KEYS)}.")
     _refuse_raw_bytes(key.replace("_", " "), text)
     ensure_notes_files(where.notes, upstream, reading_list, pin)
+    _require_readable_notes(where.notes, reading_list)
     citations, warnings = resolve_citations(upstream, key, text, (target.place,))
     saved = update_notes(where.notes, target.key, {key: text.strip()}, tuple(citations))
     write_export(where.notes, where.notebooks, reading_list, pin)
@@ -163,6 +171,7 @@ def record_answer(
     places = reading_list.places_for(reading_list.question(number))
     _refuse_raw_bytes(f"Q{number}", text)
     ensure_notes_files(where.notes, upstream, reading_list, pin)
+    _require_readable_notes(where.notes, reading_list)
     citations, warnings = resolve_citations(upstream, str(number), text, places)
     saved = update_notes(where.notes, QUESTIONS_FILE, {str(number): text.strip()}, tuple(citations))
     write_export(where.notes, where.notebooks, reading_list, pin)

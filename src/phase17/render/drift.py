@@ -7,18 +7,21 @@ from collections.abc import Sequence
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from phase17.drift import STATUSES, CheckOutcome, Finding, summary_counts
+from phase17.drift import STATUSES, CheckOutcome, Finding, Status, summary_counts
 from phase17.mends import Mend
 from phase17.render.layout import diff_lines
 
-_STATUS_STYLE = {
+_STATUS_STYLE: dict[Status, str] = {
     "ok": "green",
     "moved": "cyan",
     "changed": "yellow",
     "missing": "red",
     "deleted": "red",
     "ambiguous": "magenta",
+    "retired": "dim",
 }
+# A status added to the Literal without a style here fails on import, not on the first reader who meets it.
+assert set(_STATUS_STYLE) == set(STATUSES), sorted(set(STATUSES) ^ set(_STATUS_STYLE))
 
 
 def findings_report(findings: Sequence[Finding], *, diffs: bool = False) -> RenderableType:
