@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from phase17.errors import UnreadableSourceError
-from phase17.safefiles import read_limited, write_text_atomically
+from phase17.safety.files import read_limited, write_text_atomically
 
 
 @pytest.fixture

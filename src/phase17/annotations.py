@@ -16,7 +16,7 @@ from typing import Any
 
 from phase17.errors import InvalidFileError, Phase17Error, WriteError
 from phase17.guide import PROMPT_KEYS, ReadingList
-from phase17.safefiles import read_limited, refuse_odd_file, replace_with_copy, write_text_atomically
+from phase17.safety.files import read_limited, refuse_odd_file, replace_with_copy, write_text_atomically
 from phase17.validation import require_valid
 from phase17.yamlfile import MAX_YAML_BYTES, read_yaml_file, render_yaml
 

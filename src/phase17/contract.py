@@ -394,7 +394,7 @@ def compare(
 
 def contract_markdown(contract: Contract) -> str:
     """The matrix as a Markdown table, to paste into a note or the exported notebook."""
-    from phase17.textsafety import neutralized
+    from phase17.safety.text import neutralized
 
     def cell(text: str) -> str:
         return neutralized(text).replace("|", "\\|").replace("`", "'")

@@ -10,9 +10,9 @@ from phase17.annotations import QUESTIONS_FILE, Anchor, Citation, NotesFile, loa
 from phase17.errors import Phase17Error, WriteError
 from phase17.guide import PROMPT_KEYS, ReadingList
 from phase17.pin import Pin
-from phase17.safefiles import write_text_atomically
+from phase17.safety.files import write_text_atomically
+from phase17.safety.text import code_span, markdown_text, safe_url
 from phase17.sourcetree import locate_key_symbols, look_up
-from phase17.textsafety import code_span, markdown_text, safe_url
 
 EXPORT_FILE = "phase17.md"
 
@@ -134,7 +134,7 @@ def write_export(
 
 def _kept_evidence(path: Path) -> str:
     from phase17.errors import UnreadableSourceError
-    from phase17.safefiles import read_limited
+    from phase17.safety.files import read_limited
 
     try:
         text = read_limited(path, 4 * 1024 * 1024, root=path.parent).decode("utf-8", errors="replace")

@@ -34,7 +34,7 @@ from phase17.errors import InvalidFileError, UnknownTargetError, UsageError, Wri
 from phase17.export import write_export
 from phase17.guide import PROMPT_KEYS, ReadingList, Target, find_target
 from phase17.pin import Pin
-from phase17.safefiles import replace_with_copy
+from phase17.safety.files import replace_with_copy
 from phase17.sourcetree import Lookup, locate_key_symbols
 from phase17.yamlfile import MAX_YAML_BYTES
 

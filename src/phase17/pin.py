@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from phase17.errors import InvalidFileError, WriteError
-from phase17.safefiles import write_text_atomically
+from phase17.safety.files import write_text_atomically
 from phase17.validation import require_valid
 from phase17.yamlfile import parse_yaml, render_yaml
 
@@ -60,7 +60,7 @@ def load_pin(pin_file: Path) -> Pin:
 
 def _read(pin_file: Path) -> str:
     from phase17.errors import UnreadableSourceError
-    from phase17.safefiles import read_limited
+    from phase17.safety.files import read_limited
 
     try:
         return read_limited(pin_file, 1024 * 1024, root=pin_file.parent).decode("utf-8")

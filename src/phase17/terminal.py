@@ -16,7 +16,7 @@ import typer
 
 from phase17.cache import cache_root
 from phase17.errors import FetchError, Phase17Error, UsageError
-from phase17.textsafety import has_controls, json_text, neutralized
+from phase17.safety.text import has_controls, json_text, neutralized
 
 if TYPE_CHECKING:  # imported where used, so that a command loads only what it needs (issue 12)
     from rich.console import Console, RenderableType

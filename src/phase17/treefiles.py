@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from phase17.errors import UnreadableSourceError
-from phase17.safefiles import read_limited
+from phase17.safety.files import read_limited
 
 MAX_SOURCE_BYTES = 8 * 1024 * 1024  # larger "Python" files are generated data, not reading material
 SKIPPED_DIRECTORIES = {".git", "__pycache__", ".mypy_cache", ".pytest_cache", "node_modules", ".tours"}

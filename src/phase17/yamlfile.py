@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from phase17.errors import InvalidFileError, UnreadableSourceError
-from phase17.safefiles import read_limited, write_text_atomically
+from phase17.safety.files import read_limited, write_text_atomically
 
 MAX_YAML_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 32
