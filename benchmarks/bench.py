@@ -69,7 +69,8 @@ def paired(
 PARSE_ONLY = """
 import sys
 from pathlib import Path
-from phase17 import treefiles, workers
+from phase17 import workers
+from phase17.source import files as treefiles
 upstream = Path(sys.argv[1])
 paths = [seen.path for seen in sorted(treefiles.walk(upstream, ""), key=lambda seen: -seen.size)]
 with workers.parsed_files(upstream, paths, lambda digest: False, ()) as parsed:
@@ -93,7 +94,7 @@ def citing_project(count: int, scratch: Path, own_upstream: bool = False) -> Pat
     import yaml
 
     from phase17.sourcetree import file_definitions, python_files
-    from phase17.symbols import Symbol
+    from phase17.source.symbols import Symbol
 
     project = scratch / f"project-{count}"
     project.mkdir()

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from phase17.symbols import definition_sites, parse_definitions, parse_tree
+from phase17.source.symbols import definition_sites, parse_definitions, parse_tree
 
 Definition = tuple[str, str, int, int, int]  # qualname, kind, first line (decorator), def line, end line
 _PROPERTY = re.compile(r"^(?:[\w.]*\.)?(?:property|cached_property)$|^\w+\.(?:setter|getter|deleter)$")

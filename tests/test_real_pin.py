@@ -197,7 +197,7 @@ def _links_open_on_the_cited_code(project: Path) -> int:
     import re
 
     from phase17 import annotations as store
-    from phase17.symbols import parse_definitions
+    from phase17.source.symbols import parse_definitions
 
     upstream = project / "upstream"
     log = git(upstream, "log", "--all", "--format=%H %(trailers:key=Phase17-Upstream-Commit,valueonly,separator=)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from phase17.errors import BadReferenceError
-from phase17.refs import parse_ref
+from phase17.source.refs import parse_ref
 
 
 @pytest.mark.parametrize(

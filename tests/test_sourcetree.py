@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from phase17.errors import SymbolNotFoundError
-from phase17.refs import parse_ref
+from phase17.source.refs import parse_ref
 from phase17.sourcetree import find_symbol, locate_key_symbols, look_up, python_files, source_lines
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from phase17.symbols import build_outline, load_query, parse_definitions
+from phase17.source.symbols import build_outline, load_query, parse_definitions
 
 
 def _by_name(source: str | bytes) -> dict[str, list]:
@@ -248,7 +248,9 @@ def test_outline_nests_by_range():
 def test_shipped_queries_compile():
     from importlib.resources import files
 
-    names = [entry.name[:-4] for entry in (files("phase17") / "queries").iterdir() if entry.name.endswith(".scm")]
+    names = [
+        entry.name[:-4] for entry in (files("phase17.source") / "queries").iterdir() if entry.name.endswith(".scm")
+    ]
     assert names
     for name in names:
         assert load_query(name).pattern_count > 0
@@ -366,7 +368,7 @@ _NESTED_ODDLY = (
 def test_walking_statements_finds_exactly_what_the_query_finds_anywhere(source: bytes, monkeypatch):
     """A tree without errors is walked statement by statement; the query (which visits every node) is the
     reference, and it alone reads a tree with errors."""
-    from phase17 import symbols
+    from phase17.source import symbols
 
     walked = symbols.definition_sites(source)
     monkeypatch.setattr(symbols, "_sites_in_blocks", symbols._sites_by_query)

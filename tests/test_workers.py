@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from phase17 import workers
-from phase17.treefiles import blob_digest
+from phase17.source.files import blob_digest
 
 
 def test_workers_are_started_only_for_the_cores_this_process_may_use(monkeypatch: pytest.MonkeyPatch):

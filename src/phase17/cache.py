@@ -21,8 +21,8 @@ def cache_root() -> Path:
 
 @cache
 def code_digest(*names: str) -> str:
-    """A hash of the package files `names` (`symbols.py`, `queries/python-definitions.scm`): an answer kept in a
-    cache and stamped with it is stale, never read, once that code changes."""
+    """A hash of the package files `names` (paths under phase17/, such as `source/symbols.py`): an answer kept in
+    a cache and stamped with it is stale, never read, once that code changes."""
     from importlib.resources import files  # not at start-up: `--help` never needs it
 
     digest = hashlib.sha256()

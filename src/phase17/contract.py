@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from phase17.cache import code_digest
 from phase17.errors import SymbolNotFoundError
-from phase17.symbols import node_text, parse_tree
+from phase17.source.symbols import node_text, parse_tree
 
 if TYPE_CHECKING:
     import tree_sitter
@@ -212,7 +212,9 @@ def _identifiers_in(node: tree_sitter.Node) -> list[tree_sitter.Node]:
 def _load(upstream: Path, under: Sequence[str]) -> tuple[list[ClassInfo], dict[str, list[tuple[str, list[str]]]]]:
     from phase17.symbolindex import derived_answers
 
-    answers, _ = derived_answers(upstream, f"classes:{code_digest('contract.py', 'symbols.py')}", under, classes_of)
+    answers, _ = derived_answers(
+        upstream, f"classes:{code_digest('contract.py', 'source/symbols.py')}", under, classes_of
+    )
     classes = [
         ClassInfo(
             name=item["name"],

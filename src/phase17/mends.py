@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from phase17.annotations import Anchor, Citation, NotesFile, PinStamp, load_notes, locked, save_notes
 from phase17.errors import MendError
-from phase17.refs import parse_ref
+from phase17.source.refs import parse_ref
 from phase17.sourcetree import find_symbol
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from phase17.cache import code_digest
-from phase17.symbols import definition_sites, enclosing_qualname, node_text, parse_tree, string_value
+from phase17.source.symbols import definition_sites, enclosing_qualname, node_text, parse_tree, string_value
 
 if TYPE_CHECKING:
     import tree_sitter
@@ -167,7 +167,9 @@ def plugins_report(upstream: Path, under: Sequence[str] = ("vllm",)) -> PluginsR
     """Every plugin group, where each loads, and how a platform plugin is chosen, below `under`."""
     from phase17.symbolindex import derived_answers
 
-    answers, _ = derived_answers(upstream, f"plugins:{code_digest('plugins.py', 'symbols.py')}", under, plugin_facts)
+    answers, _ = derived_answers(
+        upstream, f"plugins:{code_digest('plugins.py', 'source/symbols.py')}", under, plugin_facts
+    )
     groups: list[PluginGroup] = []
     loaders: list[Site] = []
     calls: list[tuple[str, dict[str, Any]]] = []

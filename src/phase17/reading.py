@@ -10,6 +10,7 @@ from phase17.annotations import QUESTIONS_FILE, Citation, NotesFile, load_health
 from phase17.errors import SymbolNotFoundError, UnreadableSourceError
 from phase17.guide import PROMPT_KEYS, Question, ReadingList, Target
 from phase17.pin import Pin
+from phase17.source.symbols import OutlineNode, build_outline
 from phase17.sourcetree import (
     Lookup,
     Unreadable,
@@ -20,7 +21,6 @@ from phase17.sourcetree import (
     source_lines,
     source_text,
 )
-from phase17.symbols import OutlineNode, build_outline
 
 
 @dataclass(frozen=True)

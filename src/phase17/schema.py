@@ -56,7 +56,7 @@ def _sha(value: str) -> str:
 
 def _reference(value: str) -> str:
     from phase17.errors import BadReferenceError
-    from phase17.refs import parse_ref  # the reference grammar has one home
+    from phase17.source.refs import parse_ref  # the reference grammar has one home
 
     try:
         parse_ref(value)

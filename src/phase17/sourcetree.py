@@ -12,9 +12,9 @@ from typing import Any, Literal
 
 from phase17.errors import SymbolNotFoundError, UnreadableSourceError
 from phase17.guide import Target
-from phase17.refs import Ref, parse_ref
-from phase17.symbols import Symbol, parse_definitions
-from phase17.treefiles import SKIPPED_DIRECTORIES, read_source
+from phase17.source.files import SKIPPED_DIRECTORIES, read_source
+from phase17.source.refs import Ref, parse_ref
+from phase17.source.symbols import Symbol, parse_definitions
 
 LookupStatus = Literal["found", "missing", "ambiguous", "choices"]
 

@@ -29,12 +29,15 @@ from typing import Any, TypeVar
 
 from phase17.cache import cache_root, code_digest
 from phase17.progress import ProgressReporter, SilentReporter
-from phase17.treefiles import SeenFile, below, in_skipped_folder, seen_file, walk, with_stat_key
+from phase17.source.files import SeenFile, below, in_skipped_folder, seen_file, walk, with_stat_key
 from phase17.workers import PARALLEL_FROM, answered, parsed_files
 
 INDEX_FORMAT = "phase17-symbol-index-7"
 _RACY_NANOSECONDS = 2_000_000_000  # a file changed this close to its check may change again unseen: re-read it
-_SITE_CODE = ("symbols.py", "queries/python-definitions.scm")  # what decides a site: a change makes all stale
+_SITE_CODE = (
+    "source/symbols.py",
+    "source/queries/python-definitions.scm",
+)  # what decides a site: a change makes all stale
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE blobs(id INTEGER PRIMARY KEY, digest TEXT NOT NULL UNIQUE, sites INTEGER NOT NULL DEFAULT 0);

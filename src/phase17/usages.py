@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from phase17.cache import code_digest
 from phase17.errors import BadReferenceError
+from phase17.source.symbols import definition_sites, enclosing_qualname, identifiers_named, node_text, parse_tree
 from phase17.sourcetree import Unreadable, editor_lines
-from phase17.symbols import definition_sites, enclosing_qualname, identifiers_named, node_text, parse_tree
 
 if TYPE_CHECKING:
     import tree_sitter
@@ -102,7 +102,7 @@ def find_usages(
     from phase17.symbolindex import derived_answers
 
     answers, problems = derived_answers(
-        upstream, f"uses:{code_digest('usages.py', 'symbols.py')}:{as_variable}:{last}", under, uses_of
+        upstream, f"uses:{code_digest('usages.py', 'source/symbols.py')}:{as_variable}:{last}", under, uses_of
     )
     usages = [
         Usage(path, line, group, is_call, enclosing, code, through, variable)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from phase17.errors import WorkerError
 from phase17.progress import ProgressReporter
-from phase17.treefiles import blob_digest, read_or_reason
+from phase17.source.files import blob_digest, read_or_reason
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -42,7 +42,7 @@ def file_sites(upstream: Path, path: str, known: Callable[[str], bool]) -> FileS
 
 def site_rows(data: bytes) -> list[tuple[str, str, int]]:
     """(qualified name, last name part, first line) of each definition of a content: names only (issue 12)."""
-    from phase17.symbols import definition_names
+    from phase17.source.symbols import definition_names
 
     return [(site.qualname, site.qualname.rpartition(".")[2], site.start_line) for site in definition_names(data)]
 

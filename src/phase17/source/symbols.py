@@ -140,7 +140,7 @@ def load_query(name: str) -> tree_sitter.Query:
     """Compile a shipped .scm query; a broken query file is a packaging bug, so it raises as is."""
     import tree_sitter
 
-    text = (files("phase17") / "queries" / f"{name}.scm").read_text(encoding="utf-8")
+    text = (files("phase17.source") / "queries" / f"{name}.scm").read_text(encoding="utf-8")
     return tree_sitter.Query(_language(), text)
 
 
