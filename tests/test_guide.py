@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from phase17.errors import InvalidFileError, UnknownTargetError
-from phase17.guide import PROMPT_KEYS, find_target, load_reading_list
+from phase17.guide import find_target, load_reading_list
+from phase17.prompts import PROMPT_KEYS
 
 
 def test_the_shipped_reading_list_follows_the_guide():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from phase17.errors import InvalidFileError
-from phase17.schema import PinFile, QuestionNotesFile, ReadingListFile, TargetNotesFile, validate
-from phase17.yamlfile import parse_yaml
+from phase17.yamlio.load import parse_yaml
+from phase17.yamlio.schema import PinFile, QuestionNotesFile, ReadingListFile, TargetNotesFile, validate
 
 NOTES = """\
 target: cpu

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from phase17.errors import InvalidFileError
-from phase17.validation import require_valid
-from phase17.yamlfile import parse_yaml
+from phase17.yamlio.load import parse_yaml
+from phase17.yamlio.validation import require_valid
 
 PIN = "repository: vllm-project/vllm\ntag: v1\ncommit: 0decac0\npypi:\n  distribution: vllm\n  version: '1'\n"
 
@@ -23,7 +23,7 @@ def test_valid_content_is_remembered_and_not_checked_again(tmp_path: Path, monke
     data = parse_yaml(PIN, "PIN.md")
     require_valid("PinFile", data, "PIN.md")
     assert len(_verdicts(tmp_path / "cache")) == 1
-    monkeypatch.setitem(sys.modules, "phase17.schema", None)  # importing the schema would now fail
+    monkeypatch.setitem(sys.modules, "phase17.yamlio.schema", None)  # importing the schema would now fail
     require_valid("PinFile", parse_yaml(PIN, "PIN.md"), "PIN.md")  # the same content: no check
 
 

@@ -10,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from phase17.errors import InvalidFileError
-from phase17.yamlfile import LineDict, LineList, parse_yaml, read_yaml_file, render_yaml
+from phase17.yamlio.lines import LineDict, LineList
+from phase17.yamlio.load import parse_yaml, read_yaml_file
+from phase17.yamlio.roundtrip import render_yaml
 
 
 def test_lines_of_keys_and_items_are_remembered():
@@ -31,12 +33,12 @@ def test_a_text_read_again_comes_from_the_parse_cache_with_the_same_data_and_lin
     first = parse_yaml(text, "f.yaml", line_offset=3)
     assert len(_kept_files(tmp_path)) == 1
 
-    import phase17.yamlparse
+    import phase17.yamlio.strict
 
     def never(*_: object) -> None:
         raise AssertionError("parsed again instead of read back")
 
-    monkeypatch.setattr(phase17.yamlparse, "parse_strictly", never)
+    monkeypatch.setattr(phase17.yamlio.strict, "parse_strictly", never)
     again = parse_yaml(text, "f.yaml", line_offset=3)
     assert again == first
     assert again.line == first.line == 4 and again.key_lines == first.key_lines == {"a": 4, "b": 5, "f": 8}
@@ -191,7 +193,7 @@ def test_lines_are_counted_as_an_editor_counts_them_even_with_unicode_line_separ
 def test_libyaml_and_the_pure_python_loader_read_the_same_data_and_lines(value):
     import yaml
 
-    import phase17.yamlparse as yamlparse
+    import phase17.yamlio.strict as yamlparse
 
     text = yaml.safe_dump({"value": value}, allow_unicode=True)
     fast_parsed, fast = yamlparse._fast_parse(text, "f.yaml", 0)

@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from phase17.errors import InvalidFileError, Phase17Error, WriteError
-from phase17.guide import PROMPT_KEYS, ReadingList
+from phase17.guide import ReadingList
+from phase17.prompts import PROMPT_KEYS
 from phase17.safety.files import read_limited, refuse_odd_file, replace_with_copy, write_text_atomically
-from phase17.validation import require_valid
-from phase17.yamlfile import MAX_YAML_BYTES, read_yaml_file, render_yaml
+from phase17.yamlio.lines import MAX_YAML_BYTES
+from phase17.yamlio.load import read_yaml_file
+from phase17.yamlio.roundtrip import render_yaml
+from phase17.yamlio.validation import require_valid
 
 QUESTIONS_FILE = "questions"
 LOCK_TIMEOUT_SECONDS = 30
@@ -115,7 +118,7 @@ def load_notes_from(path: Path, name: str, shown: str) -> NotesFile:
     # after this, the keys below exist with the right types (a missing list or note may be null: read as empty)
     require_valid("QuestionNotesFile" if is_questions else "TargetNotesFile", data, shown)
     if data["target"] != name:
-        from phase17.schema import located_error
+        from phase17.yamlio.schema import located_error
 
         raise located_error(shown, data, ("target",), f"target is {data['target']!r} but the file is named {name}.yaml")
     texts = {str(key): "" if text is None else text for key, text in data["notes"].items()}

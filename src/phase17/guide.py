@@ -11,11 +11,10 @@ from importlib.resources import files
 from pathlib import Path
 
 from phase17.errors import UnknownTargetError
-from phase17.yamlfile import parse_yaml, read_yaml_file
+from phase17.prompts import PROMPT_KEYS
+from phase17.yamlio.load import parse_yaml, read_yaml_file
 
-PROMPT_KEYS = ("data_structure", "invariant", "edge_case")  # the three sentences of every lab note
-
-__all__ = ["PROMPT_KEYS", "Question", "ReadingList", "Target", "find_target", "load_reading_list"]
+__all__ = ["Question", "ReadingList", "Target", "find_target", "load_reading_list"]
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,7 @@ class ReadingList:
 
 def load_reading_list(path: Path | None = None) -> ReadingList:
     """Load and validate a reading list (the shipped phase17.yaml unless `path` is given)."""
-    from phase17.validation import require_valid
+    from phase17.yamlio.validation import require_valid
 
     if path is None:
         shown = "phase17/readinglists/phase17.yaml"

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from phase17.errors import InvalidFileError, WriteError
 from phase17.safety.files import write_text_atomically
-from phase17.validation import require_valid
-from phase17.yamlfile import parse_yaml, render_yaml
+from phase17.yamlio.load import parse_yaml
+from phase17.yamlio.roundtrip import render_yaml
+from phase17.yamlio.validation import require_valid
 
 PIN_FILE_NAME = "UPSTREAM_PIN.md"
 # The repositories phase17 fetches from without asking; any other in the pin needs the reader's yes.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -25,10 +25,9 @@ from pydantic import (
 )
 
 from phase17.errors import InvalidFileError
-from phase17.guide import PROMPT_KEYS  # noqa: F401  (re-exported; the Literal below spells the same keys)
-from phase17.yamlfile import LineDict, LineList
+from phase17.prompts import PromptKey
+from phase17.yamlio.lines import LineDict, LineList
 
-PromptKey = Literal["data_structure", "invariant", "edge_case"]
 _SHA = re.compile(r"^[0-9a-f]{7,40}$")
 _QUESTION_KEY = re.compile(r"^[1-9][0-9]?$")
 

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from phase17.errors import InvalidFileError
-from phase17.yamlfile import MAX_DEPTH, LineDict, LineList
+from phase17.yamlio.lines import MAX_DEPTH, LineDict, LineList
 
 _NEWLINE = re.compile("\n")
 

@@ -18,7 +18,7 @@ def require_valid(model: str, data: Any, shown: str, first_line: int = 1) -> Non
     """Raise the InvalidFileError `shown:line: where: what` of `data`'s first problem as schema.`model`; content
     that passed before (same schema code, same model, same data) is not checked again."""
     key = hashlib.sha256(
-        code_digest("schema.py", "source/refs.py").encode()
+        code_digest("yamlio/schema.py", "source/refs.py").encode()
         + model.encode()
         + repr(data).encode("utf-8", "surrogatepass")
     ).hexdigest()
@@ -26,7 +26,7 @@ def require_valid(model: str, data: Any, shown: str, first_line: int = 1) -> Non
     marker = folder / key
     if marker.is_file():
         return
-    from phase17 import schema  # pydantic: only for content not seen before
+    from phase17.yamlio import schema
 
     schema.validate(getattr(schema, model), data, shown, first_line)
     try:
