@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-import phase17.project
 import phase17.symbolindex
+import phase17.upstream.project
 from helpers import UPSTREAM_V1, invoke, line_of, make_git_repository, make_v2, write_pin
 
 REAL_ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +55,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("COLUMNS", "100")
     monkeypatch.setenv("LINES", "50")
     monkeypatch.setenv("EDITOR", "false-editor-not-set-by-this-test")
-    real_locate = phase17.project.locate_project
+    real_locate = phase17.upstream.project.locate_project
 
     def guarded(start: Path, upstream_override: Path | None = None):
         found = real_locate(start, upstream_override)
@@ -63,7 +63,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
             raise AssertionError(f"a test reached the real project at {REAL_ROOT}")
         return found
 
-    monkeypatch.setattr(phase17.project, "locate_project", guarded)
+    monkeypatch.setattr(phase17.upstream.project, "locate_project", guarded)
     phase17.symbolindex.forget()
     yield
     phase17.symbolindex.forget()
@@ -113,8 +113,8 @@ def fetched_project(project: Path, fetched_upstream_template: Path) -> Path:
 def fetched_upstream_template(
     tmp_path_factory: pytest.TempPathFactory, git_source_template: tuple[Path, str, str]
 ) -> Path:
-    from phase17.fetch import fetch_upstream
-    from phase17.pin import load_pin
+    from phase17.upstream.fetch import fetch_upstream
+    from phase17.upstream.pin import load_pin
 
     root = tmp_path_factory.mktemp("fetched-template")
     source, first, _ = git_source_template
@@ -136,8 +136,8 @@ def plain_upstream(tmp_path: Path) -> Path:
 def real_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project with the real pin fetched from PyPI (network tests), cached for this test session only."""
 
-    from phase17.fetch import fetch_upstream
-    from phase17.pin import load_pin
+    from phase17.upstream.fetch import fetch_upstream
+    from phase17.upstream.pin import load_pin
 
     root = tmp_path_factory.mktemp("real-project")
     shutil.copy2(REAL_ROOT / "UPSTREAM_PIN.md", root / "UPSTREAM_PIN.md")
@@ -200,9 +200,9 @@ def repinned(drifted: tuple[Path, str]):
     """The drifted project moved to v9.9.10 by the core re-pin (no CLI): (paths, pin before, findings)."""
     from dataclasses import replace
 
-    from phase17.pin import load_pin
     from phase17.progress import SilentReporter
-    from phase17.project import locate_project, repin
+    from phase17.upstream.pin import load_pin
+    from phase17.upstream.project import locate_project, repin
 
     project, v2 = drifted
     paths = locate_project(project)

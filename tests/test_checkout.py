@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from helpers import FAKE_COMMIT, git
-from phase17.checkout import (
+from phase17.upstream.checkout import (
     file_history,
     inspect_upstream,
     keep_as_history,
     recorded_upstream_commits,
     same_commit,
 )
-from phase17.fetch import fetch_upstream
-from phase17.pin import load_pin
+from phase17.upstream.fetch import fetch_upstream
+from phase17.upstream.pin import load_pin
 
 REAL_PIN = Path(__file__).resolve().parent.parent / "UPSTREAM_PIN.md"
 

@@ -30,13 +30,13 @@ from helpers import (
     write_pin,
 )
 from phase17 import annotations as store
-from phase17.checkout import inspect_upstream
 from phase17.citations import resolve_citations
 from phase17.cli import app
 from phase17.errors import InvalidFileError
 from phase17.guide import load_reading_list
 from phase17.notebook import ensure_notes_files
-from phase17.pin import load_pin
+from phase17.upstream.checkout import inspect_upstream
+from phase17.upstream.pin import load_pin
 
 # ---------------------------------------------------------------- fetch and pin
 
@@ -1307,7 +1307,7 @@ def _https_repository(project: Path) -> None:
     """Point the pin at an https repository (a file:// one gets no links), through the pin's own writer."""
     from dataclasses import replace as replaced
 
-    from phase17.pin import write_pin as rewrite_pin
+    from phase17.upstream.pin import write_pin as rewrite_pin
 
     pin_file = project / "UPSTREAM_PIN.md"
     rewrite_pin(pin_file, replaced(load_pin(pin_file), repository="https://example.invalid/vllm"))
@@ -1365,8 +1365,8 @@ def test_shell_completion_always_gets_the_whole_app(monkeypatch: pytest.MonkeyPa
 def test_a_verifying_command_starts_git_before_the_command_line_loads_and_others_never_do(
     fetched_project: Path, tmp_path: Path
 ):
-    from phase17 import gitrepo
     from phase17.start import start_verification, upstream_option
+    from phase17.upstream import gitrepo
 
     assert upstream_option(["--upstream", "elsewhere", "read"]) == "elsewhere"
     assert upstream_option(["--upstream=there", "read"]) == "there"
@@ -1416,7 +1416,7 @@ def test_commands_load_only_what_they_use(fetched_project: Path):
         return {line.rsplit("|", 1)[1].strip() for line in run.stderr.splitlines() if line.startswith("import time:")}
 
     never = {"git", "multiprocessing", "concurrent.futures", "rich.progress", "rich.syntax", "filelock", "yaml"}
-    never |= {"phase17.fetch", "phase17.sdist", "pypi_simple", "pydantic"}
+    never |= {"phase17.upstream.fetch", "phase17.upstream.sdist", "pypi_simple", "pydantic"}
     assert "typer" in loaded("--help") and not loaded("--help") & (never | {"tree_sitter", "sqlite3", "rich"})
     loaded("resolve", "Platform", "--json")  # indexes the tree and keeps the parsed pin and reading list
     warm = loaded("resolve", "Platform.get_attn_backend_cls", "--json")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from phase17.annotations import load_health, load_notes
 from phase17.drift import STATUSES, MendRequest, check_and_mend, check_notes, finding_data, summary_counts
-from phase17.pin import load_pin
+from phase17.upstream.pin import load_pin
 
 
 def _by_qualname(findings):

@@ -11,7 +11,7 @@ from helpers import (
 )
 from phase17.export import EVIDENCE_MARK, export_markdown
 from phase17.guide import load_reading_list
-from phase17.pin import load_pin
+from phase17.upstream.pin import load_pin
 
 
 def test_export_matches_golden(fetched_project: Path):

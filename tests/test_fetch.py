@@ -22,8 +22,8 @@ from helpers import (
     write_pin,
 )
 from phase17.errors import FetchError, NetworkError, UpstreamError
-from phase17.fetch import fetch_upstream
-from phase17.pin import load_pin
+from phase17.upstream.fetch import fetch_upstream
+from phase17.upstream.pin import load_pin
 
 
 def _fetch(project: Path, **options):

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from helpers import git
-from phase17 import gitrepo
 from phase17.errors import FetchError, ToolError
+from phase17.upstream import gitrepo
 
 
 def test_without_git_every_operation_is_one_clear_error(tmp_path: Path, monkeypatch):

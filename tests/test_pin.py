@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from phase17.errors import InvalidFileError
-from phase17.pin import load_pin, write_pin
+from phase17.upstream.pin import load_pin, write_pin
 
 REAL_PIN = Path(__file__).resolve().parent.parent / "UPSTREAM_PIN.md"
 
@@ -117,8 +117,8 @@ def test_the_prose_naming_the_version_follows_the_pin():
 
 
 def test_a_repin_by_sdist_restores_a_full_commit_it_knows(monkeypatch, tmp_path: Path):
-    from phase17 import fetch, sdist
     from phase17.errors import NetworkError
+    from phase17.upstream import fetch, sdist
 
     def unreachable(repository: str, tag: str) -> str:
         raise NetworkError("Cannot reach the remote.", detail="test")

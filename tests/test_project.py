@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from helpers import write_pin
-from phase17.checkout import inspect_upstream
 from phase17.errors import ProjectNotFoundError, UpstreamError
-from phase17.pin import load_pin
-from phase17.project import ensure_upstream, locate_project
+from phase17.upstream.checkout import inspect_upstream
+from phase17.upstream.pin import load_pin
+from phase17.upstream.project import ensure_upstream, locate_project
 
 
 def test_project_is_found_from_a_subfolder(tmp_path: Path):
@@ -80,9 +80,9 @@ def test_a_plain_tree_is_an_error_as_upstream_but_a_warning_as_the_readers_own(p
 def test_a_repin_stopped_after_the_swap_is_finished_by_running_it_again(drifted, monkeypatch):
     from dataclasses import replace
 
-    import phase17.project as project_module
-    from phase17.pin import write_pin
+    import phase17.upstream.project as project_module
     from phase17.progress import SilentReporter
+    from phase17.upstream.pin import write_pin
 
     project, v2 = drifted
     paths = locate_project(project)

@@ -12,11 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 from helpers import ast_lines, git
-from phase17.checkout import inspect_upstream
 from phase17.cli import app
 from phase17.guide import load_reading_list
-from phase17.pin import load_pin
 from phase17.sourcetree import locate_key_symbols
+from phase17.upstream.checkout import inspect_upstream
+from phase17.upstream.pin import load_pin
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]  # a real 36 MB tree: the full run only
 runner = CliRunner()

@@ -7,11 +7,11 @@ from pathlib import Path
 from rich.console import Console
 
 from phase17 import render
-from phase17.checkout import UpstreamState
 from phase17.drift import STATUSES, Finding, Location
-from phase17.pin import Pin
 from phase17.source.symbols import parse_definitions
 from phase17.suggestions import Suggestion
+from phase17.upstream.checkout import UpstreamState
+from phase17.upstream.pin import Pin
 
 PIN = Pin(
     "https://github.com/vllm-project/vllm", "v0.22.1", "0decac0d96c42b49572498019f0a0e3600f50398", "vllm", "0.22.1"

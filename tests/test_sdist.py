@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from helpers import FAKE_COMMIT, RecordingReporter, build_sdist, git, publish, serve, write_pin
-from phase17.checkout import inspect_upstream
 from phase17.errors import FetchError, NetworkError
-from phase17.fetch import fetch_upstream
-from phase17.pin import load_pin
-from phase17.sdist import recorded_commit_id, sdist_cache_dir
+from phase17.upstream.checkout import inspect_upstream
+from phase17.upstream.fetch import fetch_upstream
+from phase17.upstream.pin import load_pin
+from phase17.upstream.sdist import recorded_commit_id, sdist_cache_dir
 
 
 @pytest.fixture

@@ -49,7 +49,7 @@ def test_code_that_already_existed_is_never_a_successor_and_a_base_class_wins_a_
 
     from helpers import git
     from phase17.drift import MendRequest, check_and_mend, check_notes
-    from phase17.project import locate_project
+    from phase17.upstream.project import locate_project
 
     paths = locate_project(Path(noted))
     cuda = paths.upstream / "vllm" / "platforms" / "cuda.py"

@@ -267,7 +267,7 @@ def _checkout(plain_upstream: Path) -> Path:
 
 
 def _trust_git(upstream: Path) -> None:
-    from phase17 import gitrepo
+    from phase17.upstream import gitrepo
 
     symbolindex.forget()
     tree = gitrepo.head_commit(upstream).tree

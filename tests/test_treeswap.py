@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from phase17.treeswap import building_beside, move_into_place, sweep_stale_temporaries
+from phase17.upstream.swap import building_beside, move_into_place, sweep_stale_temporaries
 
 
 def test_a_new_tree_replaces_the_old_in_one_step(tmp_path: Path):

@@ -95,8 +95,8 @@ def fetch(
     Example: phase17 fetch --source pypi
     """
     from phase17 import render
-    from phase17.pin import load_pin
     from phase17.terminal import fetcher
+    from phase17.upstream.pin import load_pin
 
     with reporting_errors():
         project = locate()
@@ -121,9 +121,9 @@ def pin(
     Example: phase17 pin 0.23.0 --dry-run
     """
     from phase17 import render
-    from phase17.checkout import inspect_upstream
-    from phase17.pin import load_pin
     from phase17.terminal import repin_and_check, report_findings
+    from phase17.upstream.checkout import inspect_upstream
+    from phase17.upstream.pin import load_pin
 
     with reporting_errors():
         project = locate()
@@ -400,7 +400,7 @@ def list_targets(as_json: JsonOption = False) -> None:
     Example: phase17 list
     """
     from phase17 import reading, render
-    from phase17.checkout import inspect_upstream
+    from phase17.upstream.checkout import inspect_upstream
 
     with reporting_errors():
         project, pinned, reading_list = load_all()

@@ -33,21 +33,14 @@ from phase17.citations import anchor_of, reanchor_citations, resolve_citations
 from phase17.errors import InvalidFileError, UnknownTargetError, UsageError, WriteError
 from phase17.export import write_export
 from phase17.guide import ReadingList, Target, find_target
-from phase17.pin import Pin
 from phase17.prompts import PROMPT_KEYS
 from phase17.safety.files import replace_with_copy
 from phase17.sourcetree import Lookup, locate_key_symbols
+from phase17.upstream.pin import Pin
+from phase17.upstream.project import NotebookPaths
 from phase17.yamlio.lines import MAX_YAML_BYTES
 
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z`\"'(]|\s*$)")
-
-
-@dataclass(frozen=True)
-class NotebookPaths:
-    """Where the notes are kept and where they are exported (the project's annotations/ and notebooks/)."""
-
-    notes: Path
-    notebooks: Path
 
 
 @dataclass(frozen=True)

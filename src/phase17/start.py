@@ -66,8 +66,8 @@ def start_verification(arguments: list[str]) -> None:
     if name not in COMMANDS_ASKING_GIT or (name == "index" and "--rebuild" in arguments):
         return  # (a rebuild reads every file: it does not ask git)
     from phase17.errors import Phase17Error
-    from phase17.gitrepo import prefetch_verification
-    from phase17.project import locate_project
+    from phase17.upstream.gitrepo import prefetch_verification
+    from phase17.upstream.project import locate_project
 
     override = upstream_option(arguments)
     try:

@@ -12,10 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from phase17.annotations import Anchor
-from phase17.checkout import HistoricFile, file_history
 from phase17.errors import Phase17Error
 from phase17.source.symbols import Symbol, parse_definitions
 from phase17.sourcetree import editor_lines, file_definitions, python_files, source_lines, source_text
+from phase17.upstream.checkout import HistoricFile, file_history
 
 SUGGESTION_THRESHOLD = 0.45
 MAX_SUGGESTIONS = 5

@@ -381,8 +381,8 @@ class SymbolIndex:
         found = connection.execute("SELECT id FROM trees WHERE tree = ?", (tree,)).fetchone()
         if found is not None:
             return connection.execute("SELECT path, digest FROM tree_files WHERE tree = ?", (found[0],)).fetchall()
-        from phase17 import gitrepo
         from phase17.errors import Phase17Error
+        from phase17.upstream import gitrepo
 
         try:
             listed = gitrepo.tree_files(self.upstream, tree)
@@ -669,8 +669,8 @@ def build_index(upstream: Path, *, rebuild: bool = False, reporter: ProgressRepo
 def view_through_git(upstream: Path) -> None:
     """For the top of a git checkout, ask git what differs from HEAD and trust it for this command (use_git_view):
     one `git status` in C instead of a walk in Python. Anything else (a plain tree, no git, a failure) walks."""
-    from phase17 import gitrepo
     from phase17.errors import Phase17Error
+    from phase17.upstream import gitrepo
 
     if not (upstream / ".git").exists() or not gitrepo.git_available():
         return

@@ -22,14 +22,14 @@ if TYPE_CHECKING:  # imported where used, so that a command loads only what it n
     from rich.console import Console, RenderableType
 
     from phase17 import drift
-    from phase17 import fetch as fetching
     from phase17 import notebook as notes
     from phase17.guide import ReadingList, Target
-    from phase17.pin import Pin
     from phase17.progress import ProgressReporter
-    from phase17.project import ProjectPaths
     from phase17.sourcetree import Lookup
     from phase17.symbolindex import IndexSummary
+    from phase17.upstream import fetch as fetching
+    from phase17.upstream.pin import Pin
+    from phase17.upstream.project import NotebookPaths, ProjectPaths
 
 
 def _console(*, stderr: bool) -> Console:
@@ -118,7 +118,7 @@ def _forget_the_tree() -> None:
 
 
 def locate() -> ProjectPaths:
-    from phase17.project import locate_project
+    from phase17.upstream.project import locate_project
 
     return locate_project(Path.cwd(), session.upstream)
 
@@ -130,7 +130,7 @@ def print_json(data: Any) -> None:
 
 def consent(pin: Pin, source: str) -> None:
     """A pin naming an unexpected repository is fetched only with the reader's yes (or PHASE17_TRUSTED_REPOSITORY)."""
-    from phase17 import fetch as fetching
+    from phase17.upstream import fetch as fetching
 
     if not fetching.needs_consent(pin, source, os.environ.get("PHASE17_TRUSTED_REPOSITORY")):
         return
@@ -150,14 +150,14 @@ def fetcher(
     project: ProjectPaths, pin: Pin, source: str = "auto", force: bool = False, verify: bool = True
 ) -> Callable[[], fetching.FetchResult]:
     """A fetch of the pin with progress bars on stderr (for `fetch`, and for `read`'s first use)."""
-    from phase17 import fetch as fetching
-    from phase17 import render
+    from phase17 import render, symbolindex
+    from phase17.upstream import fetch as fetching
 
     def run() -> fetching.FetchResult:
         consent(pin, source)
         reporter = render.RichReporter(session.err, session.verbose)
         try:
-            return fetching.fetch_upstream(
+            fetched = fetching.fetch_upstream(
                 pin,
                 project.upstream,
                 source=source,
@@ -167,6 +167,8 @@ def fetcher(
                 replaceable=project.upstream_is_own,
                 verify=verify,
             )
+            symbolindex.forget(project.upstream)  # what this process knew of the old tree
+            return fetched
         finally:
             reporter.finish()
 
@@ -176,13 +178,18 @@ def fetcher(
 def ready_upstream(project: ProjectPaths, pin: Pin, *, fetch_missing: bool = False) -> Path:
     """upstream/, fetched on first use when asked; its warnings go to stderr."""
     from phase17 import render
-    from phase17.project import ensure_upstream
+    from phase17.upstream.project import ensure_upstream
 
     if fetch_missing and not project.upstream.exists():
         session.err.print(
             f"upstream/ is missing: fetching {pin.describe()} first (this is phase17 fetch).", highlight=False
         )
     ready = ensure_upstream(project, pin, fetcher(project, pin) if fetch_missing else None)
+    if ready.state is not None and ready.state.tree is not None:
+        from phase17 import symbolindex
+
+        # git has just compared every file with HEAD: the index need not walk the tree
+        symbolindex.use_git_view(ready.path, ready.state.tree, ready.state.differing)
     if ready.fetched is not None:
         session.err.print(render.fetch_summary(ready.fetched, pin))
     if ready.warnings:
@@ -269,7 +276,7 @@ def print_index_summary(summary: IndexSummary) -> None:
 
 def load_all() -> tuple[ProjectPaths, Pin, ReadingList]:
     from phase17 import guide
-    from phase17.pin import load_pin
+    from phase17.upstream.pin import load_pin
 
     project = locate()
     return project, load_pin(project.pin_file), guide.load_reading_list()
@@ -344,13 +351,13 @@ def require_terminal(what: str, instead: str) -> None:
 def repin_and_check(project: ProjectPaths, current: Pin, ref: str, *, dry_run: bool, force: bool) -> drift.CheckOutcome:
     """Fetch the new tree (keeping the old one in upstream/'s history), rewrite the pin, and check the notes."""
     from phase17 import drift, render
-    from phase17.fetch import plan_repin
-    from phase17.project import repin
+    from phase17.upstream.fetch import plan_repin
+    from phase17.upstream.project import repin
 
     consent(current, "auto")
     reporter = render.RichReporter(session.err, session.verbose)
     try:
-        from phase17.checkout import recorded_upstream_commits
+        from phase17.upstream.checkout import recorded_upstream_commits
 
         known = recorded_upstream_commits(project.upstream) if project.upstream.is_dir() else []
         new = plan_repin(current, ref, cache_dir=cache_root(), reporter=reporter, known_commits=known)
@@ -391,7 +398,7 @@ def report_findings(outcome: drift.CheckOutcome, as_json: bool, *, diffs: bool =
     raise typer.Exit(code=1 if outcome.has_problems else 0)
 
 
-def run_interview(context: tuple[notes.NotebookPaths, Path, ReadingList, Pin], chosen: Target) -> None:
+def run_interview(context: tuple[NotebookPaths, Path, ReadingList, Pin], chosen: Target) -> None:
     """`notebook`'s interview on the terminal; never without one (issue 13)."""
     from phase17 import notebook as notes
     from phase17 import render

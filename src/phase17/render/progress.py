@@ -16,9 +16,9 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from phase17.checkout import UpstreamState
-from phase17.fetch import FetchResult
-from phase17.pin import Pin
+from phase17.upstream.checkout import UpstreamState
+from phase17.upstream.fetch import FetchResult
+from phase17.upstream.pin import Pin
 
 
 class RichReporter:

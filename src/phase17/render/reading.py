@@ -17,10 +17,10 @@ from phase17.render.layout import FittedTable, code_lines
 from phase17.sourcetree import editor_lines
 
 if TYPE_CHECKING:  # types only: `resolve` prints a table without loading the reading view and the notes store
-    from phase17.pin import Pin
     from phase17.reading import TargetStatus, TargetView
     from phase17.source.symbols import OutlineNode, Symbol
     from phase17.sourcetree import Lookup, Unreadable
+    from phase17.upstream.pin import Pin
 
 FOLD_AFTER_LINES = 40  # a longer key symbol is shown as its first lines, with the range to open
 FOLDED_LINES = 14

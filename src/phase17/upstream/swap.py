@@ -33,9 +33,6 @@ def move_into_place(building: Path, upstream: Path) -> None:
     Linux's renameat2(RENAME_EXCHANGE) swaps the two folders atomically; elsewhere two renames are used and
     a kill between them is undone by the next fetch (sweep_stale_temporaries puts the old tree back).
     """
-    from phase17.symbolindex import forget
-
-    forget(upstream)  # what this process knew of the old tree (the index file itself moves with .git)
     if not upstream.exists():
         os.replace(building, upstream)
         return

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from phase17 import gitrepo
-from phase17.pin import Pin
+from phase17.upstream import gitrepo
+from phase17.upstream.pin import Pin
 
 # A pypi-sourced upstream/ is a fresh git repository whose one commit names the upstream commit it carries.
 COMMIT_TRAILER = "Phase17-Upstream-Commit"

@@ -13,8 +13,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from phase17 import gitrepo, sdist
-from phase17.checkout import (
+from phase17.errors import FetchError, NetworkError, ToolError, UpstreamError
+from phase17.progress import ProgressReporter, SilentReporter
+from phase17.upstream import gitrepo, sdist
+from phase17.upstream.checkout import (
     COMMIT_TRAILER,
     PROVENANCE_FILE,
     TREE_TRAILER,
@@ -24,10 +26,8 @@ from phase17.checkout import (
     keep_as_history,
     same_commit,
 )
-from phase17.errors import FetchError, NetworkError, ToolError, UpstreamError
-from phase17.pin import KNOWN_REPOSITORIES, Pin
-from phase17.progress import ProgressReporter, SilentReporter
-from phase17.treeswap import building_beside, move_into_place, sweep_stale_temporaries
+from phase17.upstream.pin import KNOWN_REPOSITORIES, Pin
+from phase17.upstream.swap import building_beside, move_into_place, sweep_stale_temporaries
 
 SourceKind = Literal["git", "pypi"]
 _FIXED_DATE = "2000-01-01T00:00:00+0000"  # the same sdist always gives the same commit

@@ -17,10 +17,10 @@ from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import Any, TypeVar
 
-from phase17.checkout import same_commit
 from phase17.errors import FetchError, NetworkError
-from phase17.pin import Pin
 from phase17.progress import ProgressReporter, SilentReporter
+from phase17.upstream.checkout import same_commit
+from phase17.upstream.pin import Pin
 
 T = TypeVar("T")
 

@@ -10,15 +10,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from phase17.checkout import inspect_upstream
 from phase17.errors import ProjectNotFoundError, UpstreamError
-from phase17.pin import PIN_FILE_NAME, Pin, write_pin
+from phase17.upstream.checkout import UpstreamState, inspect_upstream
+from phase17.upstream.pin import PIN_FILE_NAME, Pin, write_pin
 
 if TYPE_CHECKING:  # the drift check, the fetch code and the notebook load only for the commands using them
     from phase17.drift import Finding
-    from phase17.fetch import FetchResult
-    from phase17.notebook import NotebookPaths
     from phase17.progress import ProgressReporter
+    from phase17.upstream.fetch import FetchResult
+
+
+@dataclass(frozen=True)
+class NotebookPaths:
+    """Where the notes are kept and where they are exported (the project's annotations/ and notebooks/)."""
+
+    notes: Path
+    notebooks: Path
 
 
 @dataclass(frozen=True)
@@ -43,8 +50,6 @@ class ProjectPaths:
 
     @property
     def notebook(self) -> NotebookPaths:
-        from phase17.notebook import NotebookPaths
-
         return NotebookPaths(notes=self.annotations, notebooks=self.notebooks)
 
 
@@ -70,6 +75,7 @@ class ReadyUpstream:
     path: Path
     warnings: tuple[str, ...] = ()
     fetched: FetchResult | None = None
+    state: UpstreamState | None = None  # what git said of the tree as it was found (None: just fetched)
 
 
 def ensure_upstream(
@@ -80,10 +86,6 @@ def ensure_upstream(
     A reader's own checkout (--upstream) that is not a git checkout is a plain source tree: read, not verified.
     """
     state = inspect_upstream(project.upstream, pin)
-    if state.tree is not None:  # git has just compared every file with HEAD: the index need not walk the tree
-        from phase17.symbolindex import use_git_view
-
-        use_git_view(project.upstream, state.tree, state.differing)
     if state.status == "missing":
         if fetch_missing is None:
             raise UpstreamError(f"{project.upstream} is missing; run phase17 fetch first.")
@@ -93,7 +95,8 @@ def ensure_upstream(
             raise UpstreamError(f"{project.upstream} is not a checkout phase17 can verify; run phase17 fetch --force.")
         return ReadyUpstream(
             project.upstream,
-            (
+            state=state,
+            warnings=(
                 f"{project.upstream} is not a git checkout, so it cannot be verified against the pin; "
                 "lines are of what is there.",
             ),
@@ -101,7 +104,10 @@ def ensure_upstream(
     if state.status == "unverifiable":
         return ReadyUpstream(
             project.upstream,
-            ("git is not on PATH, so upstream/ cannot be verified against the pin; lines are of what is there.",),
+            state=state,
+            warnings=(
+                "git is not on PATH, so upstream/ cannot be verified against the pin; lines are of what is there.",
+            ),
         )
     if state.status in ("other-commit", "modified"):
         what = (
@@ -110,14 +116,17 @@ def ensure_upstream(
             else f"modified ({len(state.modified)} files)"
         )
         return ReadyUpstream(
-            project.upstream, (f"upstream/ is {what}, not exactly {pin.describe()}; lines are of what is there.",)
+            project.upstream,
+            state=state,
+            warnings=(f"upstream/ is {what}, not exactly {pin.describe()}; lines are of what is there.",),
         )
     if not state.verified:
         return ReadyUpstream(
             project.upstream,
-            ("upstream/ was fetched with --insecure-skip-verify and is NOT verified; run phase17 fetch.",),
+            state=state,
+            warnings=("upstream/ was fetched with --insecure-skip-verify and is NOT verified; run phase17 fetch.",),
         )
-    return ReadyUpstream(project.upstream)
+    return ReadyUpstream(project.upstream, state=state)
 
 
 def repin(
@@ -136,7 +145,7 @@ def repin(
     neither the pin nor upstream/ changes. Only a full sha can be fetched with git; a sdist prefix needs PyPI.
     """
     from phase17.drift import check_notes, write_last_check
-    from phase17.fetch import fetch_upstream
+    from phase17.upstream.fetch import fetch_upstream
 
     source = "auto" if len(new.commit) == 40 else "pypi"
     if dry_run:
