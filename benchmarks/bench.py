@@ -69,7 +69,7 @@ def paired(
 PARSE_ONLY = """
 import sys
 from pathlib import Path
-from phase17 import workers
+from phase17.index import workers
 from phase17.source import files as treefiles
 upstream = Path(sys.argv[1])
 paths = [seen.path for seen in sorted(treefiles.walk(upstream, ""), key=lambda seen: -seen.size)]
@@ -93,7 +93,7 @@ def citing_project(count: int, scratch: Path, own_upstream: bool = False) -> Pat
     `own_upstream`, a copy of upstream/ it may re-pin, else a link to this project's)."""
     import yaml
 
-    from phase17.sourcetree import file_definitions, python_files
+    from phase17.index.lookup import file_definitions, python_files
     from phase17.source.symbols import Symbol
 
     project = scratch / f"project-{count}"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import phase17.symbolindex
+import phase17.index.symbolindex
 import phase17.upstream.project
 from helpers import UPSTREAM_V1, invoke, line_of, make_git_repository, make_v2, write_pin
 
@@ -64,9 +64,9 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         return found
 
     monkeypatch.setattr(phase17.upstream.project, "locate_project", guarded)
-    phase17.symbolindex.forget()
+    phase17.index.symbolindex.forget()
     yield
-    phase17.symbolindex.forget()
+    phase17.index.symbolindex.forget()
     assert _snapshot(REAL_ROOT / "annotations") == before, "a test changed the real annotations/"
 
 

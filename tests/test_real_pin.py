@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from helpers import ast_lines, git
 from phase17.cli import app
 from phase17.guide import load_reading_list
-from phase17.sourcetree import locate_key_symbols
+from phase17.index.lookup import locate_key_symbols
 from phase17.upstream.checkout import inspect_upstream
 from phase17.upstream.pin import load_pin
 

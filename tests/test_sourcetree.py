@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from phase17.errors import SymbolNotFoundError
+from phase17.index.lookup import find_symbol, locate_key_symbols, look_up, python_files, source_lines
 from phase17.source.refs import parse_ref
-from phase17.sourcetree import find_symbol, locate_key_symbols, look_up, python_files, source_lines
 
 
 def test_find_symbol_in_a_file_a_folder_and_the_whole_tree(plain_upstream: Path):

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from helpers import RecordingReporter
-from phase17 import symbolindex, workers
-from phase17.sourcetree import file_definitions, python_files
-from phase17.symbolindex import SymbolIndex, build_index, find_sites, index_location
+from phase17.index import symbolindex, workers
+from phase17.index.lookup import file_definitions, python_files
+from phase17.index.symbolindex import SymbolIndex, build_index, find_sites, index_location
 
 
 def _sites_by_parse(upstream: Path) -> set[tuple[str, str, int]]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from phase17 import symbolindex, workers
 from phase17.errors import BadReferenceError
+from phase17.index import symbolindex, workers
 from phase17.usages import find_usages
 
 ENGINE = """\

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from phase17 import workers
+from phase17.index import workers
 from phase17.source.files import blob_digest
 
 

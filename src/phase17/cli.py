@@ -161,7 +161,7 @@ def resolve(
     Example: phase17 resolve Platform.get_attn_backend_cls --json
     """
     from phase17 import guide
-    from phase17.sourcetree import look_up
+    from phase17.index.lookup import look_up
     from phase17.terminal import print_lookup
 
     with reporting_errors():
@@ -217,7 +217,7 @@ def index(
 
     Example: phase17 index --rebuild
     """
-    from phase17.symbolindex import build_index
+    from phase17.index.symbolindex import build_index
     from phase17.terminal import print_index_summary, progress_reporter
 
     with reporting_errors():

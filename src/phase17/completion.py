@@ -35,7 +35,7 @@ def question_numbers(incomplete: str) -> list[str]:
 def symbol_names(incomplete: str) -> list[str]:
     """Qualified names defined in the reading targets' files of the project here, from upstream/."""
     from phase17.guide import load_reading_list
-    from phase17.sourcetree import file_definitions, python_files
+    from phase17.index.lookup import file_definitions, python_files
     from phase17.upstream.project import locate_project
 
     try:

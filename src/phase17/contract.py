@@ -210,7 +210,7 @@ def _identifiers_in(node: tree_sitter.Node) -> list[tree_sitter.Node]:
 
 
 def _load(upstream: Path, under: Sequence[str]) -> tuple[list[ClassInfo], dict[str, list[tuple[str, list[str]]]]]:
-    from phase17.symbolindex import derived_answers
+    from phase17.index.symbolindex import derived_answers
 
     answers, _ = derived_answers(
         upstream, f"classes:{code_digest('contract.py', 'source/symbols.py')}", under, classes_of

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 from phase17.annotations import Anchor, Citation, NotesFile, PinStamp, load_notes, locked, save_notes
 from phase17.errors import MendError
+from phase17.index.lookup import find_symbol
 from phase17.source.refs import parse_ref
-from phase17.sourcetree import find_symbol
 
 if TYPE_CHECKING:
     from phase17.drift import Finding

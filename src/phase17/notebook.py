@@ -33,9 +33,9 @@ from phase17.citations import anchor_of, reanchor_citations, resolve_citations
 from phase17.errors import InvalidFileError, UnknownTargetError, UsageError, WriteError
 from phase17.export import write_export
 from phase17.guide import ReadingList, Target, find_target
+from phase17.index.lookup import Lookup, locate_key_symbols
 from phase17.prompts import PROMPT_KEYS
 from phase17.safety.files import replace_with_copy
-from phase17.sourcetree import Lookup, locate_key_symbols
 from phase17.upstream.pin import Pin
 from phase17.upstream.project import NotebookPaths
 from phase17.yamlio.lines import MAX_YAML_BYTES

@@ -165,7 +165,7 @@ def _string(node: tree_sitter.Node) -> str:
 
 def plugins_report(upstream: Path, under: Sequence[str] = ("vllm",)) -> PluginsReport:
     """Every plugin group, where each loads, and how a platform plugin is chosen, below `under`."""
-    from phase17.symbolindex import derived_answers
+    from phase17.index.symbolindex import derived_answers
 
     answers, _ = derived_answers(
         upstream, f"plugins:{code_digest('plugins.py', 'source/symbols.py')}", under, plugin_facts
@@ -188,7 +188,7 @@ def plugins_report(upstream: Path, under: Sequence[str] = ("vllm",)) -> PluginsR
     for path, table in tables:
         for key, function in table["entries"]:
             functions[function] = Site(path, table["line"], function, f"{key!r}: {function}")
-    from phase17.symbolindex import find_sites
+    from phase17.index.symbolindex import find_sites
 
     for path, table in tables:
         for key, function in table["entries"]:

@@ -9,9 +9,7 @@ from typing import Any
 from phase17.annotations import QUESTIONS_FILE, Citation, NotesFile, load_health, load_notes_if_present
 from phase17.errors import SymbolNotFoundError, UnreadableSourceError
 from phase17.guide import Question, ReadingList, Target
-from phase17.prompts import PROMPT_KEYS
-from phase17.source.symbols import OutlineNode, build_outline
-from phase17.sourcetree import (
+from phase17.index.lookup import (
     Lookup,
     Unreadable,
     file_definitions,
@@ -21,6 +19,8 @@ from phase17.sourcetree import (
     source_lines,
     source_text,
 )
+from phase17.prompts import PROMPT_KEYS
+from phase17.source.symbols import OutlineNode, build_outline
 from phase17.upstream.pin import Pin
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from phase17.annotations import Anchor
 from phase17.errors import Phase17Error
+from phase17.index.lookup import editor_lines, file_definitions, python_files, source_lines, source_text
 from phase17.source.symbols import Symbol, parse_definitions
-from phase17.sourcetree import editor_lines, file_definitions, python_files, source_lines, source_text
 from phase17.upstream.checkout import HistoricFile, file_history
 
 SUGGESTION_THRESHOLD = 0.45
@@ -198,7 +198,7 @@ def suggest(context: History, anchor: Anchor) -> list[Suggestion]:
 
 def _named_anywhere(upstream: Path, name: str) -> Iterable[Symbol]:
     """Every definition whose last name is `name`, at any scope, across upstream/ (from the symbol index)."""
-    from phase17.symbolindex import find_sites
+    from phase17.index.symbolindex import find_sites
 
     sites, _ = find_sites(upstream, name=name)
     for path in sorted({site.path for site in sites}):

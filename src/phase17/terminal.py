@@ -24,9 +24,9 @@ if TYPE_CHECKING:  # imported where used, so that a command loads only what it n
     from phase17 import drift
     from phase17 import notebook as notes
     from phase17.guide import ReadingList, Target
+    from phase17.index.lookup import Lookup
+    from phase17.index.symbolindex import IndexSummary
     from phase17.progress import ProgressReporter
-    from phase17.sourcetree import Lookup
-    from phase17.symbolindex import IndexSummary
     from phase17.upstream import fetch as fetching
     from phase17.upstream.pin import Pin
     from phase17.upstream.project import NotebookPaths, ProjectPaths
@@ -109,8 +109,8 @@ def reporting_errors() -> Iterator[None]:
 
 
 def _forget_the_tree() -> None:
-    if "phase17.symbolindex" in sys.modules:  # (never imported just for this)
-        from phase17 import symbolindex
+    if "phase17.index.symbolindex" in sys.modules:  # (never imported just for this)
+        from phase17.index import symbolindex
         from phase17.progress import SilentReporter
 
         symbolindex.forget()
@@ -150,7 +150,8 @@ def fetcher(
     project: ProjectPaths, pin: Pin, source: str = "auto", force: bool = False, verify: bool = True
 ) -> Callable[[], fetching.FetchResult]:
     """A fetch of the pin with progress bars on stderr (for `fetch`, and for `read`'s first use)."""
-    from phase17 import render, symbolindex
+    from phase17 import render
+    from phase17.index import symbolindex
     from phase17.upstream import fetch as fetching
 
     def run() -> fetching.FetchResult:
@@ -186,7 +187,7 @@ def ready_upstream(project: ProjectPaths, pin: Pin, *, fetch_missing: bool = Fal
         )
     ready = ensure_upstream(project, pin, fetcher(project, pin) if fetch_missing else None)
     if ready.state is not None and ready.state.tree is not None:
-        from phase17 import symbolindex
+        from phase17.index import symbolindex
 
         # git has just compared every file with HEAD: the index need not walk the tree
         symbolindex.use_git_view(ready.path, ready.state.tree, ready.state.differing)
@@ -200,7 +201,7 @@ def ready_upstream(project: ProjectPaths, pin: Pin, *, fetch_missing: bool = Fal
 
 def _bar_when_indexing() -> None:
     """A lookup that must first index many files (the first after a fetch or a re-pin: seconds) draws a bar."""
-    from phase17 import symbolindex
+    from phase17.index import symbolindex
 
     symbolindex.reporter_factory = _BarOnFirstUse
 
@@ -210,7 +211,7 @@ def existing_upstream(*, ask_git: bool = True) -> Path:
     git's status says which files changed, so the index walks nothing (symbolindex.view_through_git); without
     `ask_git` (a rebuild reads every file anyway) git is not asked."""
     from phase17.errors import UpstreamError
-    from phase17.symbolindex import view_through_git
+    from phase17.index.symbolindex import view_through_git
 
     upstream = locate().upstream
     if not upstream.is_dir():
@@ -374,7 +375,7 @@ def repin_and_check(project: ProjectPaths, current: Pin, ref: str, *, dry_run: b
 def print_lookup(upstream: Path, lookup: Lookup, within: str | None, show_source: bool) -> None:
     """`resolve`'s screen: every match (as source with --show), and on stderr what is missing or ambiguous."""
     from phase17 import render
-    from phase17.sourcetree import source_lines
+    from phase17.index.lookup import source_lines
 
     if lookup.unreadable:
         session.err.print(render.unreadable_notice(lookup.unreadable))

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from phase17.cache import code_digest
 from phase17.errors import BadReferenceError
+from phase17.index.lookup import Unreadable, editor_lines
 from phase17.source.symbols import definition_sites, enclosing_qualname, identifiers_named, node_text, parse_tree
-from phase17.sourcetree import Unreadable, editor_lines
 
 if TYPE_CHECKING:
     import tree_sitter
@@ -99,7 +99,7 @@ def find_usages(
         found, _ = _uses_in(source, path, last, as_variable=as_variable)
         return [[u.line, u.group, u.is_call, u.enclosing, u.code, u.through_attribute, u.as_variable] for u in found]
 
-    from phase17.symbolindex import derived_answers
+    from phase17.index.symbolindex import derived_answers
 
     answers, problems = derived_answers(
         upstream, f"uses:{code_digest('usages.py', 'source/symbols.py')}:{as_variable}:{last}", under, uses_of

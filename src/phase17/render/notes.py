@@ -9,8 +9,8 @@ from rich.table import Table
 from rich.text import Text
 
 from phase17.guide import Target
+from phase17.index.lookup import Lookup
 from phase17.notebook import Edited, InterviewResult, Recorded
-from phase17.sourcetree import Lookup
 
 
 def notebook_intro(target: Target, key_symbols: Sequence[Lookup], total: int) -> RenderableType:

@@ -13,13 +13,13 @@ from rich.style import Style
 from rich.text import Text
 from rich.tree import Tree
 
+from phase17.index.lookup import editor_lines
 from phase17.render.layout import FittedTable, code_lines
-from phase17.sourcetree import editor_lines
 
 if TYPE_CHECKING:  # types only: `resolve` prints a table without loading the reading view and the notes store
+    from phase17.index.lookup import Lookup, Unreadable
     from phase17.reading import TargetStatus, TargetView
     from phase17.source.symbols import OutlineNode, Symbol
-    from phase17.sourcetree import Lookup, Unreadable
     from phase17.upstream.pin import Pin
 
 FOLD_AFTER_LINES = 40  # a longer key symbol is shown as its first lines, with the range to open

@@ -8,10 +8,9 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from phase17.errors import SymbolNotFoundError, UnreadableSourceError
-from phase17.guide import Target
 from phase17.source.files import SKIPPED_DIRECTORIES, read_source
 from phase17.source.refs import Ref, parse_ref
 from phase17.source.symbols import Symbol, parse_definitions
@@ -53,7 +52,7 @@ def file_definitions(upstream: Path, relative: str) -> list[Symbol]:
         raise SymbolNotFoundError(f"{relative}: not a file in {upstream}")
     key = (str(path), relative, status.st_size, status.st_mtime_ns, status.st_ino)
     if key not in _DEFINITIONS:
-        from phase17.symbolindex import stored_definitions
+        from phase17.index.symbolindex import stored_definitions
 
         records = stored_definitions(
             upstream, relative, lambda data: [s.to_record() for s in parse_definitions(data, relative)]
@@ -145,7 +144,7 @@ def find_symbol(upstream: Path, ref: Ref, within: Sequence[str] = ()) -> ScanRes
     if all(place and (upstream / place).is_file() for place in places):
         scan = scan_definitions(upstream, places)
     else:
-        from phase17.symbolindex import find_sites
+        from phase17.index.symbolindex import find_sites
 
         sites, unreadable = find_sites(upstream, qualname=ref.qualname, under=places)
         scan = scan_definitions(upstream, sorted({site.path for site in sites}))
@@ -181,7 +180,7 @@ def find_name_end(upstream: Path, ref: Ref, within: Sequence[str] = ()) -> ScanR
     if all(place and (upstream / place).is_file() for place in places):
         scan = scan_definitions(upstream, places)
     else:
-        from phase17.symbolindex import find_sites
+        from phase17.index.symbolindex import find_sites
 
         sites, _ = find_sites(upstream, name=last, under=places)
         ending = [site for site in sites if site.qualname.endswith("." + ref.qualname)]
@@ -198,7 +197,7 @@ def did_you_mean(upstream: Path, ref: Ref, within: Sequence[str] = (), limit: in
     if all(place and (upstream / place).is_file() for place in places):
         names = {symbol.qualname for symbol in scan_definitions(upstream, places).symbols}
     else:
-        from phase17.symbolindex import all_qualnames
+        from phase17.index.symbolindex import all_qualnames
 
         names = {qualname for _, qualname in all_qualnames(upstream, places)}
     return close_names(ref.qualname, names, limit)
@@ -268,7 +267,17 @@ def look_up(upstream: Path, text: str, within: Sequence[str] = ()) -> Lookup:
     return _lookup(text, scan, lambda: did_you_mean(upstream, ref, within))
 
 
-def locate_key_symbols(upstream: Path, target: Target) -> list[Lookup]:
+class TargetPlace(Protocol):
+    """What a lookup needs of a reading target: where it is in the tree and which symbols it names."""
+
+    @property
+    def place(self) -> str: ...
+
+    @property
+    def symbols(self) -> Sequence[str]: ...
+
+
+def locate_key_symbols(upstream: Path, target: TargetPlace) -> list[Lookup]:
     """Find each key symbol by name, in the target's path unless the reference names its own file."""
     located = []
     for text in target.symbols:
@@ -278,7 +287,7 @@ def locate_key_symbols(upstream: Path, target: Target) -> list[Lookup]:
     return located
 
 
-def locate_near_target(upstream: Path, target: Target, text: str) -> Lookup:
+def locate_near_target(upstream: Path, target: TargetPlace, text: str) -> Lookup:
     """A symbol named on the command line: in the target first, then across upstream/ (did-you-mean if none)."""
     ref = parse_ref(text)
     scan = find_symbol_near(upstream, ref, (target.place,))

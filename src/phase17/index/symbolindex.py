@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from phase17.cache import cache_root, code_digest
+from phase17.index.workers import PARALLEL_FROM, answered, parsed_files
 from phase17.progress import ProgressReporter, SilentReporter
 from phase17.source.files import SeenFile, below, in_skipped_folder, seen_file, walk, with_stat_key
-from phase17.workers import PARALLEL_FROM, answered, parsed_files
 
 INDEX_FORMAT = "phase17-symbol-index-7"
 _RACY_NANOSECONDS = 2_000_000_000  # a file changed this close to its check may change again unseen: re-read it
