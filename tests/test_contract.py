@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from phase17.contract import build_contract, compare, contract_markdown
 from phase17.errors import SymbolNotFoundError
+from phase17.instruments.contract import build_contract, compare, contract_markdown
 
 INTERFACE = """\
 class Platform:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from phase17.plugins import plugins_report
+from phase17.instruments.plugins import plugins_report
 
 PLUGINS = """\
 GENERAL_PLUGINS_GROUP = "acme.general_plugins"

@@ -8,7 +8,7 @@ import pytest
 
 from phase17.errors import BadReferenceError
 from phase17.index import symbolindex, workers
-from phase17.usages import find_usages
+from phase17.instruments.usages import find_usages
 
 ENGINE = """\
 from vllm.platforms import current_platform

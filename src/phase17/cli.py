@@ -252,7 +252,7 @@ def usages(
     Example: phase17 usages current_platform --attr supports_fp8
     """
     from phase17 import render
-    from phase17.usages import find_usages
+    from phase17.instruments.usages import find_usages
 
     with reporting_errors():
         upstream = existing_upstream()
@@ -287,8 +287,8 @@ def contract(
 
     Example: phase17 contract --platforms CpuPlatform,CudaPlatformBase --members 'device|dist|attn'
     """
-    from phase17 import contract as contracts
     from phase17 import render
+    from phase17.instruments import contract as contracts
 
     with reporting_errors():
         upstream = existing_upstream()
@@ -329,7 +329,7 @@ def plugins(as_json: JsonOption = False) -> None:
     Example: phase17 plugins --json
     """
     from phase17 import render
-    from phase17.plugins import plugins_report
+    from phase17.instruments.plugins import plugins_report
 
     with reporting_errors():
         report = plugins_report(existing_upstream())

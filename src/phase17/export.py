@@ -148,7 +148,7 @@ def _kept_evidence(path: Path) -> str:
 def evidence_markdown(upstream: Path, reading_list: ReadingList) -> str:
     """The platform hierarchy as a Mermaid class diagram and the contract table of the guide's key members,
     both computed from upstream/ at the pin (phase17 contract), for the end of the exported notebook."""
-    from phase17.contract import build_contract, contract_markdown
+    from phase17.instruments.contract import build_contract, contract_markdown
 
     contract = build_contract(upstream)
     names = {info.name for info in contract.platforms} | {contract.base.name}

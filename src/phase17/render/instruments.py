@@ -5,10 +5,10 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from phase17.contract import ClassInfo, Contract, Difference, shorten
-from phase17.plugins import PluginsReport
+from phase17.instruments.contract import ClassInfo, Contract, Difference, shorten
+from phase17.instruments.plugins import PluginsReport
+from phase17.instruments.usages import UsageReport
 from phase17.render.layout import FittedTable
-from phase17.usages import UsageReport
 
 SHOWN_PER_GROUP = 3  # the rest with --attr GROUP (or --json)
 

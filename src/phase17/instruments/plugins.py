@@ -168,7 +168,7 @@ def plugins_report(upstream: Path, under: Sequence[str] = ("vllm",)) -> PluginsR
     from phase17.index.symbolindex import derived_answers
 
     answers, _ = derived_answers(
-        upstream, f"plugins:{code_digest('plugins.py', 'source/symbols.py')}", under, plugin_facts
+        upstream, f"plugins:{code_digest('instruments/plugins.py', 'source/symbols.py')}", under, plugin_facts
     )
     groups: list[PluginGroup] = []
     loaders: list[Site] = []

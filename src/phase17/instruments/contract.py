@@ -213,7 +213,7 @@ def _load(upstream: Path, under: Sequence[str]) -> tuple[list[ClassInfo], dict[s
     from phase17.index.symbolindex import derived_answers
 
     answers, _ = derived_answers(
-        upstream, f"classes:{code_digest('contract.py', 'source/symbols.py')}", under, classes_of
+        upstream, f"classes:{code_digest('instruments/contract.py', 'source/symbols.py')}", under, classes_of
     )
     classes = [
         ClassInfo(

@@ -102,7 +102,10 @@ def find_usages(
     from phase17.index.symbolindex import derived_answers
 
     answers, problems = derived_answers(
-        upstream, f"uses:{code_digest('usages.py', 'source/symbols.py')}:{as_variable}:{last}", under, uses_of
+        upstream,
+        f"uses:{code_digest('instruments/usages.py', 'source/symbols.py')}:{as_variable}:{last}",
+        under,
+        uses_of,
     )
     usages = [
         Usage(path, line, group, is_call, enclosing, code, through, variable)
