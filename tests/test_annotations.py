@@ -19,8 +19,8 @@ from helpers import (
     MALFORMED,
     MALFORMED_ERRORS,
 )
-from phase17 import annotations as store
 from phase17.errors import InvalidFileError, WriteError
+from phase17.notes import store
 
 PINNED = store.PinStamp(tag="v9.9.9", commit=FAKE_COMMIT)
 
@@ -176,7 +176,7 @@ def test_notes_round_trip_identically(report_figure):
 WRITER = """
 import sys
 from pathlib import Path
-from phase17 import annotations as store
+from phase17.notes import store
 notes_dir, rounds = Path(sys.argv[1]), int(sys.argv[2])
 print("ready", flush=True)
 for round_number in range(rounds):

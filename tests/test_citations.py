@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from phase17.annotations import NotesFile, PinStamp
-from phase17.citations import reanchor_citations, resolve_citations
-from phase17.guide import load_reading_list
+from phase17.notes.citations import reanchor_citations, resolve_citations
+from phase17.notes.guide import load_reading_list
+from phase17.notes.store import NotesFile, PinStamp
 
 NEAR_CPU = ("vllm/platforms/cpu.py",)
 

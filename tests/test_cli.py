@@ -29,12 +29,12 @@ from helpers import (
     statuses_of,
     write_pin,
 )
-from phase17 import annotations as store
-from phase17.citations import resolve_citations
 from phase17.cli import app
 from phase17.errors import InvalidFileError
-from phase17.guide import load_reading_list
-from phase17.notebook import ensure_notes_files
+from phase17.notes import store
+from phase17.notes.citations import resolve_citations
+from phase17.notes.guide import load_reading_list
+from phase17.notes.notebook import ensure_notes_files
 from phase17.upstream.checkout import inspect_upstream
 from phase17.upstream.pin import load_pin
 

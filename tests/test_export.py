@@ -9,8 +9,8 @@ from helpers import (
     assert_golden,
     invoke,
 )
-from phase17.export import EVIDENCE_MARK, export_markdown
-from phase17.guide import load_reading_list
+from phase17.notes.export import EVIDENCE_MARK, export_markdown
+from phase17.notes.guide import load_reading_list
 from phase17.upstream.pin import load_pin
 
 
@@ -54,7 +54,7 @@ def test_a_missing_annotations_folder_or_a_dangling_link_never_empties_the_expor
     import pytest
 
     from phase17.errors import InvalidFileError, WriteError
-    from phase17.export import write_export
+    from phase17.notes.export import write_export
 
     invoke("notebook", "cpu", "--invariant", "Worth keeping.")
     notes_dir, notebooks = fetched_project / "annotations", fetched_project / "notebooks"

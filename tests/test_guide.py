@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from phase17.errors import InvalidFileError, UnknownTargetError
-from phase17.guide import find_target, load_reading_list
+from phase17.notes.guide import find_target, load_reading_list
 from phase17.prompts import PROMPT_KEYS
 
 

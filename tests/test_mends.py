@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from phase17.annotations import load_notes
 from phase17.drift import check_notes
 from phase17.errors import MendError
 from phase17.mends import accept_changed, fix_moved, relink_missing
+from phase17.notes.store import load_notes
 
 
 def test_fix_moved_rewrites_lines_only_and_keeps_a_backup(repinned):

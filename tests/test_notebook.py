@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from phase17.annotations import load_notes
 from phase17.errors import InvalidFileError, UnknownTargetError, WriteError
-from phase17.guide import find_target, load_reading_list
-from phase17.notebook import edit_notes, interview, notes_target, record_note, sentence_warnings
+from phase17.notes.guide import find_target, load_reading_list
+from phase17.notes.notebook import edit_notes, interview, notes_target, record_note, sentence_warnings
+from phase17.notes.store import load_notes
 from phase17.upstream.pin import load_pin
 from phase17.upstream.project import locate_project
 

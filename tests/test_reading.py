@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from phase17.annotations import NotesFile, PinStamp, save_health, save_notes
 from phase17.errors import SymbolNotFoundError
-from phase17.guide import find_target, load_reading_list
-from phase17.reading import build_view, first_location, reading_status, status_data, view_data
+from phase17.notes.guide import find_target, load_reading_list
+from phase17.notes.reading import build_view, first_location, reading_status, status_data, view_data
+from phase17.notes.store import NotesFile, PinStamp, save_health, save_notes
 from phase17.upstream.pin import Pin
 
 PIN = Pin("https://example.invalid/vllm", "v9.9.9", "a" * 40, "vllm", "9.9.9")

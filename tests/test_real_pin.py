@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from helpers import ast_lines, git
 from phase17.cli import app
-from phase17.guide import load_reading_list
 from phase17.index.lookup import locate_key_symbols
+from phase17.notes.guide import load_reading_list
 from phase17.upstream.checkout import inspect_upstream
 from phase17.upstream.pin import load_pin
 
@@ -196,7 +196,7 @@ def _links_open_on_the_cited_code(project: Path) -> int:
     a symbol's lines start and end where that tree defines it; a cited line holds the text recorded for it."""
     import re
 
-    from phase17 import annotations as store
+    from phase17.notes import store
     from phase17.source.symbols import parse_definitions
 
     upstream = project / "upstream"
@@ -278,6 +278,6 @@ def test_drift_after_real_repins_keeps_lines_links_and_verdicts_true(real_projec
 
 
 def store_notes(project: Path, name: str):
-    from phase17 import annotations as store
+    from phase17.notes import store
 
     return store.load_notes(project / "annotations", name)

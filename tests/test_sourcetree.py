@@ -82,7 +82,7 @@ def test_look_up_says_found_missing_or_ambiguous(plain_upstream: Path):
 
 
 def test_key_symbols_are_found_in_their_target(plain_upstream: Path):
-    from phase17.guide import load_reading_list
+    from phase17.notes.guide import load_reading_list
 
     cpu = load_reading_list().targets[2]
     found = {lookup.ref: lookup.status for lookup in locate_key_symbols(plain_upstream, cpu)}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from phase17.annotations import load_notes
+from phase17.notes.store import load_notes
 from phase17.suggestions import History, recorded_source, suggest
 
 

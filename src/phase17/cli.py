@@ -160,8 +160,8 @@ def resolve(
 
     Example: phase17 resolve Platform.get_attn_backend_cls --json
     """
-    from phase17 import guide
     from phase17.index.lookup import look_up
+    from phase17.notes import guide
     from phase17.terminal import print_lookup
 
     with reporting_errors():
@@ -192,7 +192,8 @@ def outline(
 
     Example: phase17 outline cuda
     """
-    from phase17 import guide, reading, render
+    from phase17 import render
+    from phase17.notes import guide, reading
 
     with reporting_errors():
         project, pinned, reading_list = load_all()
@@ -376,7 +377,8 @@ def read(
 
     Example: phase17 read interface
     """
-    from phase17 import guide, launch, reading, render
+    from phase17 import launch, render
+    from phase17.notes import guide, reading
     from phase17.terminal import show
 
     with reporting_errors():
@@ -399,7 +401,8 @@ def list_targets(as_json: JsonOption = False) -> None:
 
     Example: phase17 list
     """
-    from phase17 import reading, render
+    from phase17 import render
+    from phase17.notes import reading
     from phase17.upstream.checkout import inspect_upstream
 
     with reporting_errors():
@@ -459,13 +462,13 @@ def check(
     Example: phase17 check --fix
     """
     from phase17 import drift, render
-    from phase17 import export as exporting
+    from phase17.notes import export as exporting
     from phase17.terminal import report_findings
 
     with reporting_errors():
         project, pinned, reading_list = load_all()
         upstream = ready_upstream(project, pinned, fetch_missing=fetch_missing)
-        from phase17.annotations import PinStamp
+        from phase17.notes.store import PinStamp
 
         request = drift.MendRequest(
             fix=fix,
@@ -508,7 +511,7 @@ def notebook(
     Example: phase17 notebook interface
     """
     from phase17 import launch, render
-    from phase17 import notebook as notes
+    from phase17.notes import notebook as notes
     from phase17.terminal import print_recorded, reopen_editor, run_interview
 
     with reporting_errors():
@@ -546,7 +549,7 @@ def answer(
 
     Example: phase17 answer 4 'The CPU path has no paging kernels; see cpu.py:115.'
     """
-    from phase17 import notebook as notes
+    from phase17.notes import notebook as notes
     from phase17.terminal import print_recorded
 
     with reporting_errors():
@@ -575,7 +578,7 @@ def export(
 
     Example: phase17 export --format codetour
     """
-    from phase17 import export as exporting
+    from phase17.notes import export as exporting
 
     with reporting_errors():
         project, pinned, reading_list = load_all()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 def target_keys(incomplete: str) -> list[str]:
     """The reading list's keys that start with what was typed."""
-    from phase17.guide import load_reading_list  # imported on a Tab, never at start-up
+    from phase17.notes.guide import load_reading_list  # imported on a Tab, never at start-up
 
     try:
         return [key for key in load_reading_list().keys if key.startswith(incomplete)]
@@ -20,7 +20,7 @@ def target_keys(incomplete: str) -> list[str]:
 
 
 def question_numbers(incomplete: str) -> list[str]:
-    from phase17.guide import load_reading_list
+    from phase17.notes.guide import load_reading_list
 
     try:
         return [
@@ -34,8 +34,8 @@ def question_numbers(incomplete: str) -> list[str]:
 
 def symbol_names(incomplete: str) -> list[str]:
     """Qualified names defined in the reading targets' files of the project here, from upstream/."""
-    from phase17.guide import load_reading_list
     from phase17.index.lookup import file_definitions, python_files
+    from phase17.notes.guide import load_reading_list
     from phase17.upstream.project import locate_project
 
     try:

@@ -11,10 +11,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, get_args
 
-from phase17.annotations import Anchor, Citation, PinStamp, list_notes_files, load_notes, save_health
 from phase17.errors import Phase17Error
 from phase17.index.lookup import file_definitions
 from phase17.mends import Mend, accept_changed, fix_moved, relink_missing, retire_deleted
+from phase17.notes.store import Anchor, Citation, PinStamp, list_notes_files, load_notes, save_health
 from phase17.source.symbols import Symbol
 from phase17.suggestions import History, Suggestion, diff_against_recorded, recorded_symbol, suggest
 

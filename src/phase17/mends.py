@@ -9,9 +9,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from phase17.annotations import Anchor, Citation, NotesFile, PinStamp, load_notes, locked, save_notes
 from phase17.errors import MendError
 from phase17.index.lookup import find_symbol
+from phase17.notes.store import Anchor, Citation, NotesFile, PinStamp, load_notes, locked, save_notes
 from phase17.source.refs import parse_ref
 
 if TYPE_CHECKING:

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from phase17.annotations import Anchor
 from phase17.errors import Phase17Error
 from phase17.index.lookup import editor_lines, file_definitions, python_files, source_lines, source_text
+from phase17.notes.store import Anchor
 from phase17.source.symbols import Symbol, parse_definitions
 from phase17.upstream.checkout import HistoricFile, file_history
 

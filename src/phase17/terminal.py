@@ -22,10 +22,10 @@ if TYPE_CHECKING:  # imported where used, so that a command loads only what it n
     from rich.console import Console, RenderableType
 
     from phase17 import drift
-    from phase17 import notebook as notes
-    from phase17.guide import ReadingList, Target
     from phase17.index.lookup import Lookup
     from phase17.index.symbolindex import IndexSummary
+    from phase17.notes import notebook as notes
+    from phase17.notes.guide import ReadingList, Target
     from phase17.progress import ProgressReporter
     from phase17.upstream import fetch as fetching
     from phase17.upstream.pin import Pin
@@ -276,7 +276,7 @@ def print_index_summary(summary: IndexSummary) -> None:
 
 
 def load_all() -> tuple[ProjectPaths, Pin, ReadingList]:
-    from phase17 import guide
+    from phase17.notes import guide
     from phase17.upstream.pin import load_pin
 
     project = locate()
@@ -299,7 +299,8 @@ class TerminalInterviewer:
     """notebook.Interviewer on the terminal: rich for the screens, typer's prompt for the answers."""
 
     def begin(self, target: Target, key_symbols: list[Lookup]) -> None:
-        from phase17 import guide, render
+        from phase17 import render
+        from phase17.notes import guide
 
         session.out.print(render.notebook_intro(target, key_symbols, len(guide.load_reading_list().targets)))
 
@@ -401,8 +402,8 @@ def report_findings(outcome: drift.CheckOutcome, as_json: bool, *, diffs: bool =
 
 def run_interview(context: tuple[NotebookPaths, Path, ReadingList, Pin], chosen: Target) -> None:
     """`notebook`'s interview on the terminal; never without one (issue 13)."""
-    from phase17 import notebook as notes
     from phase17 import render
+    from phase17.notes import notebook as notes
 
     require_terminal(
         f"ask the prompts of {chosen.key} on",

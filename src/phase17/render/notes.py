@@ -8,9 +8,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from phase17.guide import Target
 from phase17.index.lookup import Lookup
-from phase17.notebook import Edited, InterviewResult, Recorded
+from phase17.notes.guide import Target
+from phase17.notes.notebook import Edited, InterviewResult, Recorded
 
 
 def notebook_intro(target: Target, key_symbols: Sequence[Lookup], total: int) -> RenderableType:

@@ -18,7 +18,7 @@ from phase17.render.layout import FittedTable, code_lines
 
 if TYPE_CHECKING:  # types only: `resolve` prints a table without loading the reading view and the notes store
     from phase17.index.lookup import Lookup, Unreadable
-    from phase17.reading import TargetStatus, TargetView
+    from phase17.notes.reading import TargetStatus, TargetView
     from phase17.source.symbols import OutlineNode, Symbol
     from phase17.upstream.pin import Pin
 

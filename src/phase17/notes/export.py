@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 from urllib.parse import quote
 
-from phase17.annotations import QUESTIONS_FILE, Anchor, Citation, NotesFile, load_notes_if_present
 from phase17.errors import Phase17Error, WriteError
-from phase17.guide import ReadingList
 from phase17.index.lookup import locate_key_symbols, look_up
+from phase17.notes.guide import ReadingList
+from phase17.notes.store import QUESTIONS_FILE, Anchor, Citation, NotesFile, load_notes_if_present
 from phase17.prompts import PROMPT_KEYS
 from phase17.safety.files import write_text_atomically
 from phase17.safety.text import code_span, markdown_text, safe_url

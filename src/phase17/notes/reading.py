@@ -6,9 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from phase17.annotations import QUESTIONS_FILE, Citation, NotesFile, load_health, load_notes_if_present
 from phase17.errors import SymbolNotFoundError, UnreadableSourceError
-from phase17.guide import Question, ReadingList, Target
 from phase17.index.lookup import (
     Lookup,
     Unreadable,
@@ -19,6 +17,8 @@ from phase17.index.lookup import (
     source_lines,
     source_text,
 )
+from phase17.notes.guide import Question, ReadingList, Target
+from phase17.notes.store import QUESTIONS_FILE, Citation, NotesFile, load_health, load_notes_if_present
 from phase17.prompts import PROMPT_KEYS
 from phase17.source.symbols import OutlineNode, build_outline
 from phase17.upstream.pin import Pin

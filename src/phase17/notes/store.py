@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from phase17.errors import InvalidFileError, Phase17Error, WriteError
-from phase17.guide import ReadingList
+from phase17.notes.guide import ReadingList
 from phase17.prompts import PROMPT_KEYS
 from phase17.safety.files import read_limited, refuse_odd_file, replace_with_copy, write_text_atomically
 from phase17.yamlio.lines import MAX_YAML_BYTES

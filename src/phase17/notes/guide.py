@@ -1,6 +1,6 @@
 """The reading list: the guide's targets, in order, with their key symbols and the questions linked to them.
 
-It is data (readinglists/phase17.yaml, shipped with the package), checked against the schema on load.
+It is data (notes/readinglists/phase17.yaml, shipped with the package), checked against the schema on load.
 """
 
 from __future__ import annotations
@@ -81,8 +81,8 @@ def load_reading_list(path: Path | None = None) -> ReadingList:
     from phase17.yamlio.validation import require_valid
 
     if path is None:
-        shown = "phase17/readinglists/phase17.yaml"
-        data = parse_yaml((files("phase17") / "readinglists" / "phase17.yaml").read_text(encoding="utf-8"), shown)
+        shown = "phase17/notes/readinglists/phase17.yaml"
+        data = parse_yaml((files("phase17.notes") / "readinglists" / "phase17.yaml").read_text(encoding="utf-8"), shown)
     else:
         shown = str(path)
         data = read_yaml_file(path, shown)

@@ -9,10 +9,10 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from phase17.annotations import Anchor, Citation, NotesFile
 from phase17.errors import BadReferenceError, SymbolNotFoundError, UnreadableSourceError
-from phase17.guide import ReadingList
 from phase17.index.lookup import editor_lines, file_definitions, find_symbol_near, python_files, source_text
+from phase17.notes.guide import ReadingList
+from phase17.notes.store import Anchor, Citation, NotesFile
 from phase17.source.refs import parse_ref
 from phase17.source.symbols import Symbol
 

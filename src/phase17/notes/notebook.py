@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from phase17.annotations import (
+from phase17.errors import InvalidFileError, UnknownTargetError, UsageError, WriteError
+from phase17.index.lookup import Lookup, locate_key_symbols
+from phase17.notes.citations import anchor_of, reanchor_citations, resolve_citations
+from phase17.notes.export import write_export
+from phase17.notes.guide import ReadingList, Target, find_target
+from phase17.notes.store import (
     QUESTIONS_FILE,
     Citation,
     NotesFile,
@@ -29,11 +34,6 @@ from phase17.annotations import (
     save_notes,
     update_notes,
 )
-from phase17.citations import anchor_of, reanchor_citations, resolve_citations
-from phase17.errors import InvalidFileError, UnknownTargetError, UsageError, WriteError
-from phase17.export import write_export
-from phase17.guide import ReadingList, Target, find_target
-from phase17.index.lookup import Lookup, locate_key_symbols
 from phase17.prompts import PROMPT_KEYS
 from phase17.safety.files import replace_with_copy
 from phase17.upstream.pin import Pin
