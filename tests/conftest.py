@@ -200,9 +200,10 @@ def repinned(drifted: tuple[Path, str]):
     """The drifted project moved to v9.9.10 by the core re-pin (no CLI): (paths, pin before, findings)."""
     from dataclasses import replace
 
+    from phase17.drift.repin import repin
     from phase17.progress import SilentReporter
     from phase17.upstream.pin import load_pin
-    from phase17.upstream.project import locate_project, repin
+    from phase17.upstream.project import locate_project
 
     project, v2 = drifted
     paths = locate_project(project)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from phase17.drift import STATUSES, MendRequest, check_and_mend, check_notes, finding_data, summary_counts
+from phase17.drift.check import MendRequest, check_and_mend, check_notes
+from phase17.drift.findings import STATUSES, finding_data, summary_counts
 from phase17.notes.store import load_health, load_notes
 from phase17.upstream.pin import load_pin
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from phase17.drift import check_notes
+from phase17.drift.check import check_notes
+from phase17.drift.mends import accept_changed, fix_moved, relink_missing
 from phase17.errors import MendError
-from phase17.mends import accept_changed, fix_moved, relink_missing
 from phase17.notes.store import load_notes
 
 

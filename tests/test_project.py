@@ -80,7 +80,7 @@ def test_a_plain_tree_is_an_error_as_upstream_but_a_warning_as_the_readers_own(p
 def test_a_repin_stopped_after_the_swap_is_finished_by_running_it_again(drifted, monkeypatch):
     from dataclasses import replace
 
-    import phase17.upstream.project as project_module
+    import phase17.drift.repin as project_module
     from phase17.progress import SilentReporter
     from phase17.upstream.pin import write_pin
 

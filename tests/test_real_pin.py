@@ -101,7 +101,7 @@ def test_real_drift_from_v0_22_1_to_v0_23_0(real_project: Path, tmp_path: Path, 
     """
     import shutil
 
-    from phase17.drift import STATUSES
+    from phase17.drift.findings import STATUSES
 
     project = tmp_path / "copy"
     shutil.copytree(real_project, project, symlinks=True)

@@ -7,9 +7,8 @@ from pathlib import Path
 from rich.console import Console
 
 from phase17 import render
-from phase17.drift import STATUSES, Finding, Location
+from phase17.drift.findings import STATUSES, Finding, Location, Suggestion
 from phase17.source.symbols import parse_definitions
-from phase17.suggestions import Suggestion
 from phase17.upstream.checkout import UpstreamState
 from phase17.upstream.pin import Pin
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from phase17.drift.suggestions import History, recorded_source, suggest
 from phase17.notes.store import load_notes
-from phase17.suggestions import History, recorded_source, suggest
 
 
 def _anchor(paths, target: str, qualname: str):
@@ -48,7 +48,7 @@ def test_code_that_already_existed_is_never_a_successor_and_a_base_class_wins_a_
     from pathlib import Path
 
     from helpers import git
-    from phase17.drift import MendRequest, check_and_mend, check_notes
+    from phase17.drift.check import MendRequest, check_and_mend, check_notes
     from phase17.upstream.project import locate_project
 
     paths = locate_project(Path(noted))

@@ -461,7 +461,8 @@ def check(
 
     Example: phase17 check --fix
     """
-    from phase17 import drift, render
+    from phase17 import render
+    from phase17.drift.check import MendRequest, check_and_mend
     from phase17.notes import export as exporting
     from phase17.terminal import report_findings
 
@@ -470,7 +471,7 @@ def check(
         upstream = ready_upstream(project, pinned, fetch_missing=fetch_missing)
         from phase17.notes.store import PinStamp
 
-        request = drift.MendRequest(
+        request = MendRequest(
             fix=fix,
             accept=tuple(accept or ()),
             relink=relink,
@@ -479,7 +480,7 @@ def check(
             rewrite_lines=rewrite_lines,
             stamp=PinStamp(tag=pinned.tag, commit=pinned.commit),
         )
-        outcome = drift.check_and_mend(project.annotations, upstream, request)
+        outcome = check_and_mend(project.annotations, upstream, request)
         if outcome.mended:
             session.err.print(render.check_outcome(outcome))
             exporting.write_export(project.annotations, project.notebooks, reading_list, pinned)

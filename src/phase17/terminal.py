@@ -21,7 +21,7 @@ from phase17.safety.text import has_controls, json_text, neutralized
 if TYPE_CHECKING:  # imported where used, so that a command loads only what it needs (issue 12)
     from rich.console import Console, RenderableType
 
-    from phase17 import drift
+    from phase17.drift.check import CheckOutcome
     from phase17.index.lookup import Lookup
     from phase17.index.symbolindex import IndexSummary
     from phase17.notes import notebook as notes
@@ -350,11 +350,12 @@ def require_terminal(what: str, instead: str) -> None:
         raise UsageError(f"no terminal to {what}: {instead}")
 
 
-def repin_and_check(project: ProjectPaths, current: Pin, ref: str, *, dry_run: bool, force: bool) -> drift.CheckOutcome:
+def repin_and_check(project: ProjectPaths, current: Pin, ref: str, *, dry_run: bool, force: bool) -> CheckOutcome:
     """Fetch the new tree (keeping the old one in upstream/'s history), rewrite the pin, and check the notes."""
-    from phase17 import drift, render
+    from phase17 import render
+    from phase17.drift.check import CheckOutcome
+    from phase17.drift.repin import repin
     from phase17.upstream.fetch import plan_repin
-    from phase17.upstream.project import repin
 
     consent(current, "auto")
     reporter = render.RichReporter(session.err, session.verbose)
@@ -370,7 +371,7 @@ def repin_and_check(project: ProjectPaths, current: Pin, ref: str, *, dry_run: b
         findings = repin(project, current, new, cache_dir=cache_root(), reporter=reporter, dry_run=dry_run, force=force)
     finally:
         reporter.finish()
-    return drift.CheckOutcome(findings)
+    return CheckOutcome(findings)
 
 
 def print_lookup(upstream: Path, lookup: Lookup, within: str | None, show_source: bool) -> None:
@@ -389,12 +390,13 @@ def print_lookup(upstream: Path, lookup: Lookup, within: str | None, show_source
         session.err.print(problem)
 
 
-def report_findings(outcome: drift.CheckOutcome, as_json: bool, *, diffs: bool = False) -> None:
+def report_findings(outcome: CheckOutcome, as_json: bool, *, diffs: bool = False) -> None:
     """The findings (or their JSON records), then exit 1 if any needs the reader, else 0."""
-    from phase17 import drift, render
+    from phase17 import render
+    from phase17.drift.findings import finding_data
 
     if as_json:
-        print_json([drift.finding_data(finding) for finding in outcome.findings])
+        print_json([finding_data(finding) for finding in outcome.findings])
     else:
         session.out.print(render.findings_report(outcome.findings, diffs=diffs))
     raise typer.Exit(code=1 if outcome.has_problems else 0)

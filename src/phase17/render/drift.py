@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from phase17.drift import STATUSES, CheckOutcome, Finding, Status, summary_counts
-from phase17.mends import Mend
+from phase17.drift.check import CheckOutcome
+from phase17.drift.findings import STATUSES, Finding, Status, summary_counts
+from phase17.drift.mends import Mend
 from phase17.render.layout import diff_lines
 
 _STATUS_STYLE: dict[Status, str] = {

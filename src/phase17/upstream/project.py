@@ -4,7 +4,6 @@ moving the pin to another release (the old tree kept in upstream/'s history, the
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,11 +11,9 @@ from typing import TYPE_CHECKING
 
 from phase17.errors import ProjectNotFoundError, UpstreamError
 from phase17.upstream.checkout import UpstreamState, inspect_upstream
-from phase17.upstream.pin import PIN_FILE_NAME, Pin, write_pin
+from phase17.upstream.pin import PIN_FILE_NAME, Pin
 
 if TYPE_CHECKING:  # the drift check, the fetch code and the notebook load only for the commands using them
-    from phase17.drift import Finding
-    from phase17.progress import ProgressReporter
     from phase17.upstream.fetch import FetchResult
 
 
@@ -127,49 +124,3 @@ def ensure_upstream(
             warnings=("upstream/ was fetched with --insecure-skip-verify and is NOT verified; run phase17 fetch.",),
         )
     return ReadyUpstream(project.upstream, state=state)
-
-
-def repin(
-    project: ProjectPaths,
-    current: Pin,
-    new: Pin,
-    *,
-    cache_dir: Path,
-    reporter: ProgressReporter,
-    dry_run: bool = False,
-    force: bool = False,
-) -> list[Finding]:
-    """Move upstream/ and the pin to `new` (the old tree kept in upstream/'s history), then check every anchor.
-
-    With `dry_run` the new tree goes to a scratch folder instead, checked with old texts from upstream/, and
-    neither the pin nor upstream/ changes. Only a full sha can be fetched with git; a sdist prefix needs PyPI.
-    """
-    from phase17.drift import check_notes, write_last_check
-    from phase17.upstream.fetch import fetch_upstream
-
-    source = "auto" if len(new.commit) == 40 else "pypi"
-    if dry_run:
-        with tempfile.TemporaryDirectory(prefix=".phase17-dry-run-", dir=project.root) as scratch:
-            trial = Path(scratch) / "upstream"
-            fetch_upstream(new, trial, source=source, cache_dir=cache_dir, reporter=reporter)
-            return check_notes(project.annotations, trial, history_roots=(project.upstream,))
-    if inspect_upstream(project.upstream, new).is_verified:
-        # a `pin REF` stopped after the swap and before the pin was written: upstream/ already holds `new`,
-        # verified, with the old tree in its history; finishing means writing the pin (issue 15)
-        reporter.notice(f"upstream/ already holds {new.describe()}, verified: finishing the re-pin.")
-    else:
-        state = inspect_upstream(project.upstream, current)
-        fetch_upstream(
-            new,
-            project.upstream,
-            source=source,
-            force=force or state.status in ("missing", "matches", "other-commit"),  # local edits need --force
-            cache_dir=cache_dir,
-            reporter=reporter,
-            replaceable=project.upstream_is_own,
-            keep_history_as=current.tag,
-        )
-    write_pin(project.pin_file, new)
-    findings = check_notes(project.annotations, project.upstream)
-    write_last_check(project.annotations, findings)
-    return findings

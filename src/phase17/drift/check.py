@@ -9,62 +9,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal, get_args
 
+from phase17.drift.findings import Finding, Location, Status
+from phase17.drift.mends import Mend, accept_changed, fix_moved, relink_missing, retire_deleted
+from phase17.drift.suggestions import History, diff_against_recorded, recorded_symbol, suggest
 from phase17.errors import Phase17Error
 from phase17.index.lookup import file_definitions
-from phase17.mends import Mend, accept_changed, fix_moved, relink_missing, retire_deleted
 from phase17.notes.store import Anchor, Citation, PinStamp, list_notes_files, load_notes, save_health
 from phase17.source.symbols import Symbol
-from phase17.suggestions import History, Suggestion, diff_against_recorded, recorded_symbol, suggest
 
-Status = Literal["ok", "moved", "changed", "missing", "deleted", "ambiguous", "retired"]
-STATUSES: tuple[Status, ...] = get_args(Status)  # one spelling: the Literal
 # A missing anchor whose best candidate scores below this is `deleted`: its candidates are the closest code, not a
 # successor. Measured on the real releases (v0.22.1 -> v0.33.0): a deleted method's best look-alike scored 0.56
 # and the next ones 0.52 to 0.55 (same-file methods with similar names), while a rename scored 0.87 and a method
 # hoisted into the base class in another file 0.65.
 DELETED_BELOW = 0.6
-
-
-@dataclass(frozen=True)
-class Location:
-    path: str
-    start: int
-    end: int
-    fingerprint: str
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One anchor's verdict."""
-
-    target: str  # the notes file (target key, or "questions")
-    anchor: str  # path::qualname as recorded
-    kind: str
-    status: Status
-    recorded: Location
-    current: Location | None = None
-    matches: tuple[Location, ...] = ()  # every definition, when ambiguous
-    suggestions: tuple[Suggestion, ...] = ()
-    note: str | None = None  # set for a citation: the note it was cited in
-    cited: str | None = None  # the citation as written
-    line: int | None = None  # a path:line citation's line
-    line_inside: bool | None = None  # does that line still lie in the symbol it pointed into?
-    diff: str | None = None  # recorded -> current source of a changed anchor, when git has the old text
-    cosmetic: bool = False  # changed, but only in docstrings or comments (the logic is the recorded one)
-    line_now: int | None = None  # a cited line found again: where its text is now
-    line_text: str | None = None  # what the cited line held when the note was saved
-    nearby: tuple[str, ...] = ()  # a cited line whose text is gone: the lines now around where it was
-    symbol_status: Status | None = None  # for a cited line: the status of the symbol it lies in
-
-    @property
-    def is_problem(self) -> bool:
-        return self.status not in ("ok", "retired") or self.line_inside is False
-
-    @property
-    def qualname(self) -> str:
-        return self.anchor.split("::", 1)[-1]
 
 
 # ---------------------------------------------------------------- checking
@@ -218,15 +176,6 @@ def check_and_mend(notes_dir: Path, upstream: Path, request: MendRequest = MendR
     return CheckOutcome(findings=findings, mended=tuple(mended))
 
 
-def summary_counts(findings: Sequence[Finding]) -> dict[str, int]:
-    counts: dict[str, int] = {status: 0 for status in STATUSES}
-    counts["cosmetic"] = sum(finding.cosmetic for finding in findings)
-    for finding in findings:
-        counts[finding.status] += 1
-    counts["line left its symbol"] = sum(1 for finding in findings if finding.line_inside is False)
-    return counts
-
-
 def write_last_check(notes_dir: Path, findings: Sequence[Finding]) -> None:
     """Remember each target's anchor health for `phase17 list`."""
     health: dict[str, str] = {}
@@ -234,49 +183,3 @@ def write_last_check(notes_dir: Path, findings: Sequence[Finding]) -> None:
         problems = [finding for finding in findings if finding.target == name and finding.is_problem]
         health[name] = "ok" if not problems else f"{len(problems)} to review"
     save_health(notes_dir, health)
-
-
-def finding_data(finding: Finding) -> dict[str, object]:
-    """The JSON record of a finding (see `phase17 check --json`)."""
-
-    def place(location: Location | None) -> dict[str, object] | None:
-        return (
-            None
-            if location is None
-            else {
-                "path": location.path,
-                "start": location.start,
-                "end": location.end,
-                "fingerprint": location.fingerprint,
-            }
-        )
-
-    data: dict[str, object] = {
-        "target": finding.target,
-        "anchor": finding.anchor,
-        "kind": finding.kind,
-        "status": finding.status,
-        "recorded": place(finding.recorded),
-        "current": place(finding.current),
-        "suggestions": [suggestion.to_data() for suggestion in finding.suggestions],
-    }
-    if finding.matches:
-        data["matches"] = [place(location) for location in finding.matches]
-    if finding.cited is not None:
-        data.update({"note": finding.note, "cited": finding.cited})
-    if finding.line is not None:
-        data.update({"line": finding.line, "line_inside": finding.line_inside})
-    if finding.line_text is not None:
-        data.update(
-            {
-                "line_text": finding.line_text,
-                "line_now": finding.line_now,
-                "nearby": list(finding.nearby),
-                "symbol_status": finding.symbol_status,
-            }
-        )
-    if finding.status == "changed":
-        data["cosmetic"] = finding.cosmetic
-    if finding.diff is not None:
-        data["diff"] = finding.diff
-    return data

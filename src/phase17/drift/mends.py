@@ -15,7 +15,7 @@ from phase17.notes.store import Anchor, Citation, NotesFile, PinStamp, load_note
 from phase17.source.refs import parse_ref
 
 if TYPE_CHECKING:
-    from phase17.drift import Finding
+    from phase17.drift.findings import Finding
 
 AnchorChange = Callable[[Anchor, "Finding"], Anchor]
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from phase17.drift.findings import Suggestion
 from phase17.errors import Phase17Error
 from phase17.index.lookup import editor_lines, file_definitions, python_files, source_lines, source_text
 from phase17.notes.store import Anchor
@@ -20,30 +21,6 @@ from phase17.upstream.checkout import HistoricFile, file_history
 SUGGESTION_THRESHOLD = 0.45
 MAX_SUGGESTIONS = 5
 _TOKEN = re.compile(r"\w+|[^\w\s]")
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    """Where a missing anchor may have gone, with a score from 0 to 1 (name and source similarity)."""
-
-    ref: str
-    path: str
-    start: int
-    end: int
-    score: float
-    reason: str
-    existed: bool = False  # it was already there when the note was written: the closest code, not a successor
-
-    def to_data(self) -> dict[str, object]:
-        return {
-            "ref": self.ref,
-            "path": self.path,
-            "start": self.start,
-            "end": self.end,
-            "score": self.score,
-            "reason": self.reason,
-            "existed_when_recorded": self.existed,
-        }
 
 
 @dataclass
