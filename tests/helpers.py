@@ -206,7 +206,7 @@ def invoke(*args: str, **kwargs):
     """Run the CLI in-process with typer's CliRunner (stdout and stderr kept apart)."""
     from typer.testing import CliRunner
 
-    from phase17.cli import app
+    from phase17.cli.app import app
 
     return CliRunner().invoke(app, list(args), **kwargs)
 

@@ -29,7 +29,7 @@ from helpers import (
     statuses_of,
     write_pin,
 )
-from phase17.cli import app
+from phase17.cli.app import app
 from phase17.errors import InvalidFileError
 from phase17.notes import store
 from phase17.notes.citations import resolve_citations
@@ -728,7 +728,7 @@ def test_edit_validates_and_keeps_the_old_file_on_a_bad_edit(fetched_project: Pa
 
 def _writer(project: str, key: str, rounds: int) -> None:
     os.chdir(project)
-    from phase17.cli import app as cli_app
+    from phase17.cli.app import app as cli_app
 
     for round_number in range(rounds):
         CliRunner().invoke(cli_app, ["notebook", "interface", f"--{key.replace('_', '-')}", f"{key} {round_number}."])
@@ -1329,8 +1329,8 @@ def test_a_cited_line_whose_text_is_gone_is_changed_never_ok(fetched_project: Pa
 
 
 def test_a_run_builds_only_the_command_it_names_and_leaves_everything_else_to_the_whole_app():
-    from phase17.cli import app_for
-    from phase17.start import asked_command
+    from phase17.cli.app import app_for
+    from phase17.cli.start import asked_command
 
     assert asked_command(["--upstream", "tree", "-v", "index", "--json"]) == "index"
     assert asked_command(["--upstream", "index"]) is None  # "index" is the option's value here
@@ -1356,7 +1356,7 @@ def test_a_run_builds_only_the_command_it_names_and_leaves_everything_else_to_th
 
 
 def test_shell_completion_always_gets_the_whole_app(monkeypatch: pytest.MonkeyPatch):
-    from phase17.cli import app_for
+    from phase17.cli.app import app_for
 
     monkeypatch.setenv("_PHASE17_COMPLETE", "complete_bash")
     assert app_for(["index"]) is app
@@ -1365,7 +1365,7 @@ def test_shell_completion_always_gets_the_whole_app(monkeypatch: pytest.MonkeyPa
 def test_a_verifying_command_starts_git_before_the_command_line_loads_and_others_never_do(
     fetched_project: Path, tmp_path: Path
 ):
-    from phase17.start import start_verification, upstream_option
+    from phase17.cli.start import start_verification, upstream_option
     from phase17.upstream import gitrepo
 
     assert upstream_option(["--upstream", "elsewhere", "read"]) == "elsewhere"

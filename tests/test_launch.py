@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from phase17.cli.launch import editor_command, page
 from phase17.errors import ToolError
-from phase17.launch import editor_command, page
 
 
 def test_editor_and_pager_values_are_split_not_shelled(tmp_path: Path):

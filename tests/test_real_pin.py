@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from helpers import ast_lines, git
-from phase17.cli import app
+from phase17.cli.app import app
 from phase17.index.lookup import locate_key_symbols
 from phase17.notes.guide import load_reading_list
 from phase17.upstream.checkout import inspect_upstream

@@ -1,3 +1,3 @@
-from phase17.start import main
+from phase17.cli.start import main
 
 main()

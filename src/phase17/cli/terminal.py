@@ -285,7 +285,8 @@ def load_all() -> tuple[ProjectPaths, Pin, ReadingList]:
 
 def show(renderable: RenderableType, pager: bool) -> None:
     """Print, through the pager when stdout is a terminal and the output is longer than the screen."""
-    from phase17 import launch, render
+    from phase17 import render
+    from phase17.cli import launch
 
     if pager and session.out.is_terminal and sys.stdout.isatty():
         text = render.to_text(renderable, session.out)

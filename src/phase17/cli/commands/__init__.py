@@ -1,0 +1,1 @@
+"""One module per group of commands, each a typer app whose commands the main app registers."""

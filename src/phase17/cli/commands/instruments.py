@@ -1,0 +1,129 @@
+"""The study instruments' commands: where a name is used, the contract, how plugins load."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from phase17.cli.options import JsonOption
+from phase17.cli.terminal import (
+    existing_upstream,
+    print_json,
+    reporting_errors,
+    session,
+)
+
+# Core modules are imported inside the commands that use them: `--help` and a command that parses nothing never
+# load tree-sitter, GitPython, rich's syntax module or the fetch code.
+commands = typer.Typer()
+
+
+@commands.command(short_help="Where code uses a name: attributes read, calls, callers.")
+def usages(
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="[NAME]",
+            help="A variable (current_platform: its attributes used) or a function or method name (its callers).",
+        ),
+    ] = "current_platform",
+    attribute: Annotated[
+        Optional[str], typer.Option("--attr", metavar="NAME", help="Only this attribute (or receiver), every use.")
+    ] = None,
+    place: Annotated[
+        Optional[str], typer.Option("--in", metavar="PATH", help="Search below this upstream path (default: vllm).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every place in upstream/vllm that uses a name, in code only (never comments or strings), grouped and counted.
+
+    Example: phase17 usages current_platform --attr supports_fp8
+    """
+    from phase17 import render
+    from phase17.instruments.usages import find_usages
+
+    with reporting_errors():
+        upstream = existing_upstream()
+        report = find_usages(upstream, name, under=(place or "vllm",), attribute=attribute)
+        if as_json:
+            print_json(report.to_data())
+        else:
+            session.out.print(render.usage_report(report, every=attribute is not None))
+        if report.unreadable:
+            session.err.print(render.unreadable_notice(report.unreadable))
+
+
+@commands.command(short_help="Who overrides what: a base class against every subclass.")
+def contract(
+    base: Annotated[
+        str, typer.Argument(metavar="[BASE]", help="The base class (default Platform); with --vs, the subclass.")
+    ] = "Platform",
+    members: Annotated[
+        Optional[str], typer.Option(metavar="REGEX", help="Only members whose name matches this regex.")
+    ] = None,
+    platforms: Annotated[
+        Optional[str], typer.Option(metavar="A,B", help="Only these subclasses (comma-separated class names).")
+    ] = None,
+    vs: Annotated[
+        Optional[str], typer.Option("--vs", metavar="BASE", help="Compare the class BASE names against this base.")
+    ] = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the matrix as a Markdown table.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """The contract a base class sets and how each subclass in upstream/vllm meets it: a literal value, an
+    override (with its line) or inherited (from where), and what each subclass adds.
+
+    Example: phase17 contract --platforms CpuPlatform,CudaPlatformBase --members 'device|dist|attn'
+    """
+    from phase17 import render
+    from phase17.instruments import contract as contracts
+
+    with reporting_errors():
+        upstream = existing_upstream()
+        if vs is not None:
+            sub, root, differences = contracts.compare(upstream, base, vs)
+            if as_json:
+                print_json(
+                    {
+                        "class": {"name": sub.name, "path": sub.path, "line": sub.line},
+                        "base": {"name": root.name, "path": root.path, "line": root.line},
+                        "differences": [vars(item) for item in differences],
+                    }
+                )
+            else:
+                session.out.print(render.differences_table(sub, root, differences))
+            return
+        chosen = tuple(name.strip() for name in platforms.split(",") if name.strip()) if platforms else ()
+        matrix = contracts.build_contract(
+            upstream,
+            base,
+            contracts.BASE_PATH if base == contracts.BASE_NAME else None,
+            members=members,
+            platforms=chosen,
+        )
+        if as_json:
+            print_json(matrix.to_data())
+        elif markdown:
+            sys.stdout.write(contracts.contract_markdown(matrix))
+        else:
+            session.out.print(render.contract_matrix(matrix))
+
+
+@commands.command(short_help="How plugins load: groups, load sites, builtin platforms.")
+def plugins(as_json: JsonOption = False) -> None:
+    """The plugin groups upstream defines and where each is loaded, the builtin platform plugins and where one is
+    chosen, and a minimal out-of-tree platform plugin's entry point for the platform group found in the tree.
+
+    Example: phase17 plugins --json
+    """
+    from phase17 import render
+    from phase17.instruments.plugins import plugins_report
+
+    with reporting_errors():
+        report = plugins_report(existing_upstream())
+        if as_json:
+            print_json(report.to_data())
+        else:
+            session.out.print(render.plugins_screen(report))
