@@ -1422,3 +1422,12 @@ def test_commands_load_only_what_they_use(fetched_project: Path):
     warm = loaded("resolve", "Platform.get_attn_backend_cls", "--json")
     assert "sqlite3" in warm and not warm & never
     assert not loaded("pin", "--json") & (never | {"tree_sitter"})
+
+
+def test_every_command_is_classed_as_asking_git_or_replacing_the_tree():
+    from phase17.cli.app import _command_name
+    from phase17.cli.argv import COMMANDS_ASKING_GIT, COMMANDS_REPLACING_UPSTREAM
+
+    registered = {_command_name(info) for info in app.registered_commands}
+    assert not COMMANDS_ASKING_GIT & COMMANDS_REPLACING_UPSTREAM
+    assert registered == COMMANDS_ASKING_GIT | COMMANDS_REPLACING_UPSTREAM

@@ -78,3 +78,23 @@ def test_the_upstream_state_says_what_to_run():
 
 def test_plain_output_has_no_escape_codes():
     assert "\x1b" not in _text(render.warnings(["upstream/ is modified"]))
+
+
+def test_the_render_registry_lists_agree_and_each_name_is_served():
+    import ast
+    import importlib
+
+    package = Path(render.__file__)
+    tree = ast.parse(package.read_text(encoding="utf-8"))
+    typed = {
+        alias.name: node.module.rsplit(".", 1)[-1]
+        for block in tree.body
+        if isinstance(block, ast.If)
+        for node in block.body
+        if isinstance(node, ast.ImportFrom) and node.module
+        for alias in node.names
+    }
+    assert typed == render._HOMES
+    assert sorted(render.__all__) == sorted(render._HOMES)
+    for name, home in render._HOMES.items():
+        assert getattr(render, name) is getattr(importlib.import_module(f"phase17.render.{home}"), name)
