@@ -18,7 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from phase17.source.symbols import definition_sites, parse_definitions, parse_tree
+from phase17.source.parsing import parse_tree
+from phase17.source.sites import definition_sites
+from phase17.source.symbols import parse_definitions
 
 Definition = tuple[str, str, int, int, int]  # qualname, kind, first line (decorator), def line, end line
 _PROPERTY = re.compile(r"^(?:[\w.]*\.)?(?:property|cached_property)$|^\w+\.(?:setter|getter|deleter)$")

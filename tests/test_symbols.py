@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from phase17.source.symbols import build_outline, load_query, parse_definitions
+from phase17.source.parsing import load_query
+from phase17.source.symbols import build_outline, parse_definitions
 
 
 def _by_name(source: str | bytes) -> dict[str, list]:
@@ -368,7 +369,7 @@ _NESTED_ODDLY = (
 def test_walking_statements_finds_exactly_what_the_query_finds_anywhere(source: bytes, monkeypatch):
     """A tree without errors is walked statement by statement; the query (which visits every node) is the
     reference, and it alone reads a tree with errors."""
-    from phase17.source import symbols
+    from phase17.source import sites as symbols
 
     walked = symbols.definition_sites(source)
     monkeypatch.setattr(symbols, "_sites_in_blocks", symbols._sites_by_query)

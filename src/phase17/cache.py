@@ -21,17 +21,23 @@ def cache_root() -> Path:
 
 @cache
 def code_digest(*names: str) -> str:
-    """A hash of the package files `names` (paths under phase17/, such as `source/symbols.py`): an answer kept in
-    a cache and stamped with it is stale, never read, once that code changes."""
+    """A hash of the package files `names`, paths under phase17/ (`instruments/usages.py`), a folder ending in `/`
+    standing for every file below it (`source/`): an answer kept in a cache and stamped with it is stale, never
+    read, once that code changes. A folder keeps the stamp whole when its modules are split or added."""
     from importlib.resources import files  # not at start-up: `--help` never needs it
 
     digest = hashlib.sha256()
     for name in names:
-        part = files("phase17")
-        for piece in name.split("/"):
-            part = part / piece
-        digest.update(part.read_bytes())
+        part = files("phase17").joinpath(*name.strip("/").split("/"))
+        for path in _files_below(Path(str(part))) if name.endswith("/") else [Path(str(part))]:
+            digest.update(path.as_posix().rsplit("/phase17/", 1)[-1].encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def _files_below(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise FileNotFoundError(folder)  # a stamp naming a folder that moved is a packaging bug
+    return sorted(path for path in folder.rglob("*") if path.suffix in (".py", ".scm") and path.is_file())
 
 
 def prune(folder: Path, keep: int = 2000) -> None:

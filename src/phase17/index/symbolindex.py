@@ -34,10 +34,7 @@ from phase17.source.files import SeenFile, below, in_skipped_folder, seen_file, 
 
 INDEX_FORMAT = "phase17-symbol-index-7"
 _RACY_NANOSECONDS = 2_000_000_000  # a file changed this close to its check may change again unseen: re-read it
-_SITE_CODE = (
-    "source/symbols.py",
-    "source/queries/python-definitions.scm",
-)  # what decides a site: a change makes all stale
+_SITE_CODE = ("source/",)  # what decides a site (the parse, the queries): a change makes every stored site stale
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE blobs(id INTEGER PRIMARY KEY, digest TEXT NOT NULL UNIQUE, sites INTEGER NOT NULL DEFAULT 0);

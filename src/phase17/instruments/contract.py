@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from phase17.cache import code_digest
 from phase17.errors import SymbolNotFoundError
-from phase17.source.symbols import node_text, parse_tree
+from phase17.source.parsing import node_text, parse_tree
 
 if TYPE_CHECKING:
     import tree_sitter
@@ -213,7 +213,7 @@ def _load(upstream: Path, under: Sequence[str]) -> tuple[list[ClassInfo], dict[s
     from phase17.index.symbolindex import derived_answers
 
     answers, _ = derived_answers(
-        upstream, f"classes:{code_digest('instruments/contract.py', 'source/symbols.py')}", under, classes_of
+        upstream, f"classes:{code_digest('instruments/contract.py', 'source/')}", under, classes_of
     )
     classes = [
         ClassInfo(

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from phase17.cache import code_digest
-from phase17.source.symbols import definition_sites, enclosing_qualname, node_text, parse_tree, string_value
+from phase17.source.parsing import node_text, parse_tree, string_value
+from phase17.source.sites import definition_sites, enclosing_qualname
 
 if TYPE_CHECKING:
     import tree_sitter
@@ -168,7 +169,7 @@ def plugins_report(upstream: Path, under: Sequence[str] = ("vllm",)) -> PluginsR
     from phase17.index.symbolindex import derived_answers
 
     answers, _ = derived_answers(
-        upstream, f"plugins:{code_digest('instruments/plugins.py', 'source/symbols.py')}", under, plugin_facts
+        upstream, f"plugins:{code_digest('instruments/plugins.py', 'source/')}", under, plugin_facts
     )
     groups: list[PluginGroup] = []
     loaders: list[Site] = []

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from phase17.cache import code_digest
 from phase17.errors import BadReferenceError
 from phase17.index.lookup import Unreadable, editor_lines
-from phase17.source.symbols import definition_sites, enclosing_qualname, identifiers_named, node_text, parse_tree
+from phase17.source.parsing import identifiers_named, node_text, parse_tree
+from phase17.source.sites import definition_sites, enclosing_qualname
 
 if TYPE_CHECKING:
     import tree_sitter
@@ -103,7 +104,7 @@ def find_usages(
 
     answers, problems = derived_answers(
         upstream,
-        f"uses:{code_digest('instruments/usages.py', 'source/symbols.py')}:{as_variable}:{last}",
+        f"uses:{code_digest('instruments/usages.py', 'source/')}:{as_variable}:{last}",
         under,
         uses_of,
     )

@@ -1,0 +1,98 @@
+"""tree-sitter's one home: the Python grammar, the shipped queries, parses, and the text of a node.
+
+Imported on first parse: a command that parses nothing never loads tree-sitter.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import warnings
+from functools import cache, lru_cache
+from importlib.resources import files
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import tree_sitter
+
+
+@lru_cache(maxsize=1)
+def _language() -> tree_sitter.Language:
+    import tree_sitter  # imported on first parse: commands that parse nothing never load it
+    import tree_sitter_python
+
+    return tree_sitter.Language(tree_sitter_python.language())
+
+
+@cache
+def load_query(name: str) -> tree_sitter.Query:
+    """Compile a shipped .scm query; a broken query file is a packaging bug, so it raises as is."""
+    import tree_sitter
+
+    text = (files("phase17.source") / "queries" / f"{name}.scm").read_text(encoding="utf-8")
+    return tree_sitter.Query(_language(), text)
+
+
+def run_captures(query: tree_sitter.Query, node: tree_sitter.Node) -> dict[str, list[tree_sitter.Node]]:
+    """Captures by name. The bindings moved captures from Query (<0.23) to QueryCursor (>=0.23); this absorbs it."""
+    import tree_sitter
+
+    cursor_type = getattr(tree_sitter, "QueryCursor", None)
+    if cursor_type is not None:
+        return dict(cursor_type(query).captures(node))
+    captured = query.captures(node)  # type: ignore[attr-defined]
+    if isinstance(captured, dict):
+        return captured
+    grouped: dict[str, list[tree_sitter.Node]] = {}
+    for found, name in captured:
+        grouped.setdefault(name, []).append(found)
+    return grouped
+
+
+def identifiers_named(tree: tree_sitter.Tree, name: str) -> list[tree_sitter.Node]:
+    """Every identifier node spelled `name` (code only: comments and strings hold no identifiers), in order."""
+    import tree_sitter
+
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        return []
+    query = _identifier_query(name)
+    cursor_type = getattr(tree_sitter, "QueryCursor", None)
+    captured = cursor_type(query).captures(tree.root_node) if cursor_type else query.captures(tree.root_node)  # type: ignore[attr-defined]
+    nodes = captured.get("name", []) if isinstance(captured, dict) else [node for node, _ in captured]
+    return sorted(
+        (node for node in nodes if node.text == name.encode()),  # the predicate again, for older bindings
+        key=lambda node: node.start_byte,
+    )
+
+
+@lru_cache(maxsize=32)
+def _identifier_query(name: str) -> tree_sitter.Query:
+    import tree_sitter
+
+    return tree_sitter.Query(_language(), f'((identifier) @name (#eq? @name "{name}"))')
+
+
+def parse_tree(source: bytes) -> tree_sitter.Tree:
+    import tree_sitter
+
+    return tree_sitter.Parser(_language()).parse(source)
+
+
+def node_text(node: tree_sitter.Node) -> str:
+    """A node's source text (undecodable bytes replaced)."""
+    return decode_text(node.text or b"")
+
+
+def decode_text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace")
+
+
+def string_value(text: str) -> str | None:
+    """The value of a Python string literal as written (None when it is not one, or an f-string)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # upstream's own invalid escapes ("\(") are not ours to report
+            value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return value if isinstance(value, str) else None
