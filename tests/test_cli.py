@@ -1389,10 +1389,10 @@ def test_a_verifying_command_starts_git_before_the_command_line_loads_and_others
 
 
 def test_a_lookup_that_must_index_many_files_first_draws_a_bar(fetched_project: Path, monkeypatch: pytest.MonkeyPatch):
-    from phase17.index import symbolindex
+    from phase17.index import store, symbolindex
     from phase17.progress import SilentReporter
 
-    monkeypatch.setattr(symbolindex, "PARALLEL_FROM", 1)  # the fixture tree is small: any indexing is "many"
+    monkeypatch.setattr(store, "PARALLEL_FROM", 1)  # the fixture tree is small: any indexing is "many"
     result = CliRunner().invoke(app, ["resolve", "Platform.get_attn_backend_cls", "--json"])
     assert result.exit_code == 0, result.output
     assert "indexing" in result.stderr and "files of upstream/" in result.stderr

@@ -1,4 +1,4 @@
-"""symbolindex.py: the persistent symbol index, re-used by content, rebuilt whenever it cannot be trusted."""
+"""index/: the persistent symbol index, re-used by content, rebuilt whenever it cannot be trusted."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from helpers import RecordingReporter
-from phase17.index import symbolindex, workers
+from phase17.index import store, symbolindex, workers
+from phase17.index.database import index_location
 from phase17.index.lookup import file_definitions, python_files
-from phase17.index.symbolindex import SymbolIndex, build_index, find_sites, index_location
+from phase17.index.symbolindex import build_index, find_sites
 
 
 def _sites_by_parse(upstream: Path) -> set[tuple[str, str, int]]:
@@ -25,7 +26,7 @@ def _sites_by_parse(upstream: Path) -> set[tuple[str, str, int]]:
 
 
 def _sites_by_index(upstream: Path) -> set[tuple[str, str, int]]:
-    index = SymbolIndex.open(upstream)
+    index = symbolindex.open_index(upstream)
     try:
         return {
             (found.path, found.qualname, found.start_line)
@@ -156,7 +157,7 @@ def test_a_bulk_build_stopped_after_it_made_its_name_index_again_keeps_the_last_
         os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns - 10_000_000_000))
     build_index(plain_upstream)
     symbolindex.forget()
-    monkeypatch.setattr(symbolindex, "_BULK_FROM", 100)  # 200 files: a bulk build, its name index made at the 188th
+    monkeypatch.setattr(store, "_BULK_FROM", 100)  # 200 files: a bulk build, its name index made at the 188th
     for number in range(200):
         (plain_upstream / f"generated_{number}.py").write_text(f"class Made{number}:\n    pass\n")
     reporter = RecordingReporter(interrupt_on="indexing", after=198)
@@ -278,7 +279,7 @@ def _never_walk(monkeypatch: pytest.MonkeyPatch) -> None:
     def refused(*_: object) -> None:
         raise AssertionError("walked the whole tree although git said what differs")
 
-    monkeypatch.setattr(symbolindex, "walk", refused)
+    monkeypatch.setattr(store, "walk", refused)
 
 
 def test_with_git_status_in_hand_a_clean_checkout_is_looked_up_without_walking_it(
@@ -310,13 +311,13 @@ def test_what_git_says_differs_is_looked_at_modified_untracked_ignored_and_delet
     (upstream / "vllm" / "platforms" / "cuda.py").unlink()
     _trust_git(upstream)
     walked: list[str] = []
-    walk = symbolindex.walk
+    walk = store.walk
 
     def only_the_ignored_folder(tree: Path, under: str):  # git lists an ignored folder whole: it is walked
         walked.append(under)
         return walk(tree, under)
 
-    monkeypatch.setattr(symbolindex, "walk", only_the_ignored_folder)
+    monkeypatch.setattr(store, "walk", only_the_ignored_folder)
     through_git = _sites_by_index(upstream)
     assert walked == ["generated"]
     assert through_git == _sites_by_parse(upstream)

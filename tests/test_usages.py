@@ -8,6 +8,7 @@ import pytest
 
 from phase17.errors import BadReferenceError
 from phase17.index import symbolindex, workers
+from phase17.index.database import index_location
 from phase17.instruments.usages import find_usages
 
 ENGINE = """\
@@ -120,7 +121,7 @@ def test_many_files_are_answered_by_workers_with_a_bar_the_same_as_here(tree: Pa
     assert len(scanning) == 1 and sum(amount for kind, amount in scanning[0].events if kind == "advance") == 73
     assert scanning[0].events[-1][0] == "finish"
     symbolindex.forget()
-    symbolindex.index_location(tree).unlink()
+    index_location(tree).unlink()
     monkeypatch.setattr(workers, "PARALLEL_FROM", 10_000)  # every file read here
     here = find_usages(tree, "current_platform")
     assert in_workers == here and len(here.usages) == 70 * 3 + 7

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # imported where used, so that a command loads only what it n
 
     from phase17.drift.check import CheckOutcome
     from phase17.index.lookup import Lookup
-    from phase17.index.symbolindex import IndexSummary
+    from phase17.index.records import IndexSummary
     from phase17.notes import notebook as notes
     from phase17.notes.guide import ReadingList, Target
     from phase17.progress import ProgressReporter

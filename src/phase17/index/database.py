@@ -1,0 +1,156 @@
+"""The index's SQLite file: where it lives, its schema and stamp, and opening it safely (a file that is corrupt,
+truncated, from another phase17 or parser version, or made for another tree is deleted and made anew, never read);
+one transaction per write, so a killed run leaves the previous index."""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from phase17.cache import cache_root, code_digest
+
+INDEX_FORMAT = "phase17-symbol-index-7"
+
+
+SITE_CODE = ("source/",)  # what decides a site (the parse, the queries): a change makes every stored site stale
+
+
+_SCHEMA = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE blobs(id INTEGER PRIMARY KEY, digest TEXT NOT NULL UNIQUE, sites INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE sites(blob INTEGER NOT NULL, qualname TEXT NOT NULL, name TEXT NOT NULL, start_line INTEGER NOT NULL);
+CREATE TABLE files(
+    path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, checked_ns INTEGER, blob INTEGER,
+    problem TEXT);
+CREATE INDEX files_by_blob ON files(blob);  -- a name's sites, then their files: not every file's sites
+CREATE TABLE derived(blob INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (blob, kind));
+CREATE TABLE trees(id INTEGER PRIMARY KEY, tree TEXT NOT NULL UNIQUE);
+CREATE TABLE tree_files(tree INTEGER NOT NULL, path TEXT NOT NULL, digest TEXT, PRIMARY KEY (tree, path));
+"""
+
+
+# A name's sites, then their files (files_by_blob): no query starts from a blob's sites. A qualified name is
+# looked up by its last part too (the same rows, fewer), so one index serves both: one fewer to build.
+SITES_INDEX = "CREATE INDEX sites_by_name ON sites(name)"
+_SCHEMA += SITES_INDEX + ";\n"
+
+
+def index_location(upstream: Path) -> Path:
+    """upstream/.git/phase17/ for a checkout (it goes where the tree goes), else the user cache, by the tree's path."""
+    if (upstream / ".git").is_dir() and not (upstream / ".git").is_symlink():
+        return upstream / ".git" / "phase17" / "symbols.sqlite3"
+    key = hashlib.sha256(str(upstream.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    return cache_root() / "indexes" / f"{key}.sqlite3"
+
+
+def _parser_version() -> str:
+    """The installed parser's identity: its compiled modules' names, sizes and mtimes (importlib.metadata is too
+    slow for a command that must answer at once, and an upgrade replaces these files)."""
+    import importlib.util
+
+    parts = []
+    for package in ("tree_sitter", "tree_sitter_python"):
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.origin:
+            return "unknown"
+        folder = Path(spec.origin).parent
+        for binary in sorted(folder.glob("*.so")) + sorted(folder.glob("*.pyd")):
+            status = binary.stat()
+            parts.append(f"{binary.name}:{status.st_size}:{status.st_mtime_ns}")
+    return hashlib.sha256(" ".join(parts).encode()).hexdigest()[:16]
+
+
+def expected_meta(upstream: Path) -> dict[str, str]:
+    return {
+        "format": INDEX_FORMAT,
+        "phase17": code_digest(*SITE_CODE),
+        "parser": _parser_version(),
+        "root": str(upstream.resolve()),
+    }
+
+
+def connect(location: Path, expected: dict[str, str], rebuild: bool) -> tuple[sqlite3.Connection, str | None]:
+    """An open index matching `expected`, and why it was rebuilt (None when the one found was trusted)."""
+    reason = "asked to rebuild" if rebuild and location.exists() else None
+    if not rebuild and location.exists():
+        reason = _distrust(location, expected)
+        if reason is None:
+            return sqlite3.connect(location, timeout=30, isolation_level=None, check_same_thread=False), None
+    elif not location.exists():
+        reason = "no index yet"
+    _remove(location)
+    location.parent.mkdir(parents=True, exist_ok=True)
+    return created(str(location), expected), reason
+
+
+def created(where: str, expected: dict[str, str]) -> sqlite3.Connection:
+    """A new, empty index at `where` (a file, or ":memory:"), stamped with what it is made for."""
+    connection = sqlite3.connect(where, timeout=30, isolation_level=None, check_same_thread=False)
+    # One transaction, so one sync to disk, for the schema and its stamp (each statement alone is one: 12 ms).
+    connection.executescript("BEGIN IMMEDIATE;\n" + _SCHEMA)
+    connection.executemany("INSERT INTO meta VALUES (?, ?)", sorted(expected.items()))
+    connection.execute("COMMIT")
+    return connection
+
+
+def _distrust(location: Path, expected: dict[str, str]) -> str | None:
+    """Why an existing index file must not be used, or None."""
+    try:
+        if location.is_symlink() or not location.is_file():
+            return "not a regular file"
+        with location.open("rb") as handle:
+            if handle.read(16) != b"SQLite format 3\x00":
+                return "not an SQLite file"
+        connection = sqlite3.connect(f"file:{location}?mode=ro", uri=True, timeout=30)
+        try:
+            page_size, page_count = (
+                connection.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_size", "page_count")
+            )
+            if location.stat().st_size < page_size * page_count:
+                return "truncated"
+            found = dict(connection.execute("SELECT key, value FROM meta").fetchall())
+            connection.execute("SELECT count(*) FROM files").fetchone()
+        finally:
+            connection.close()
+    except (sqlite3.Error, OSError) as error:
+        return f"unreadable ({error})"
+    for key, value in expected.items():
+        if found.get(key) != value:
+            return f"made for another {key} ({found.get(key)!r})"
+    return None
+
+
+@contextmanager
+def transaction(connection: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction: committed at the end, rolled back when anything (an error, ^C) ends it early, so a
+    killed or failed run leaves the index as it was."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+
+
+@contextmanager
+def without_cycle_collection() -> Iterator[None]:
+    """The cycle collector paused: a build makes some 60,000 row tuples and no cycle, and collecting as they came
+    took a hundred passes and 35 ms of this process's CPU, while the workers need both cores (issue 12)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _remove(location: Path) -> None:
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        Path(f"{location}{suffix}").unlink(missing_ok=True)

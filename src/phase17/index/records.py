@@ -1,0 +1,77 @@
+"""The records the index hands out and is handed: sites found, what a refresh did, `phase17 index`'s summary, what git
+said of a checkout, and a file's row as stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+
+@dataclass(frozen=True)
+class IndexedSite:
+    """Where a definition is: its file and first line. A lookup then parses the few files found for the rest."""
+
+    path: str
+    qualname: str
+    start_line: int
+
+
+@dataclass
+class RefreshReport:
+    """What one refresh did: files seen, parsed (new content), reused (known content), and the unreadable."""
+
+    files: int = 0
+    parsed: int = 0
+    reused: int = 0
+    removed: int = 0
+    unreadable: dict[str, str] = field(default_factory=dict)
+    rebuilt_because: str | None = None
+
+
+@dataclass(frozen=True)
+class IndexSummary:
+    """`phase17 index`'s answer: where the index is and what it holds."""
+
+    location: str
+    files: int
+    definitions: int
+    contents: int  # distinct file contents stored (the tree's, and earlier versions')
+    parsed: int
+    reused: int
+    unreadable: dict[str, str]
+    rebuilt_because: str | None
+    seconds: float
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "location": self.location,
+            "files": self.files,
+            "definitions": self.definitions,
+            "contents": self.contents,
+            "parsed": self.parsed,
+            "reused": self.reused,
+            "unreadable": [{"path": path, "reason": reason} for path, reason in sorted(self.unreadable.items())],
+            "rebuilt_because": self.rebuilt_because,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class GitView:
+    """What git said of a checkout in this command: HEAD's tree and the paths whose content may not be HEAD's."""
+
+    tree: str
+    differing: tuple[str, ...]
+
+
+class StoredFile(NamedTuple):
+    """A file's row as the index keeps it: its stat key when last checked, its content's blob (None when it could
+    not be read), why it could not, and the content's digest."""
+
+    size: int | None
+    mtime_ns: int | None
+    inode: int | None
+    checked_ns: int
+    blob: int | None
+    problem: str | None
+    digest: str | None

@@ -1,0 +1,399 @@
+"""The index of one upstream tree: where every definition is, so that whole-tree lookups never parse the tree again.
+
+Rows are keyed by each file's content (its git blob id): a file is parsed once per content, ever, so a re-pin parses
+only what changed and the old versions in upstream/'s history share the same store. Which files changed: in a git
+checkout whose status the command has just asked (a GitView), HEAD's tree holds every file but the ones git names,
+so nothing is walked; otherwise a file is re-read only when its size, mtime or inode changed (or it changed too
+recently to tell). The index holds sites only (names, kinds, lines); a command parses the few files it shows for
+signatures and fingerprints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from phase17.index.database import (
+    SITES_INDEX,
+    connect,
+    created,
+    expected_meta,
+    index_location,
+    transaction,
+    without_cycle_collection,
+)
+from phase17.index.records import GitView, IndexedSite, IndexSummary, RefreshReport, StoredFile
+from phase17.index.workers import PARALLEL_FROM, answered, parsed_files
+from phase17.progress import ProgressReporter, SilentReporter
+from phase17.source.files import SeenFile, below, in_skipped_folder, seen_file, walk, with_stat_key
+
+_RACY_NANOSECONDS = 2_000_000_000  # a file changed this close to its check may change again unseen: re-read it
+
+
+_BULK_FROM = 1000  # files parsed in one refresh from which the sites' index is dropped and made again
+
+
+_KEPT_TREES = 4  # git trees whose .py entries are kept (the pin and the trees re-pins replaced)
+
+
+class SymbolIndex:
+    """The index of one upstream tree. Use `SymbolIndex.open`, then `refresh` the part of the tree to look in."""
+
+    def __init__(self, upstream: Path, connection: sqlite3.Connection, location: Path, rebuilt_because: str | None):
+        self.upstream = upstream
+        self.location = location
+        self.rebuilt_because = rebuilt_because
+        self._connection = connection
+        self._fresh: set[str] = set()
+        # What git said of the tree in this command (trusted instead of a walk), and who draws progress when a
+        # lookup must parse many files first: set by whoever opened the index (symbolindex.py).
+        self.git_view: GitView | None = None
+        self.reporter_factory: Callable[[], ProgressReporter] = SilentReporter
+
+    @classmethod
+    def open(cls, upstream: Path, *, rebuild: bool = False) -> SymbolIndex:
+        location = index_location(upstream)
+        expected = expected_meta(upstream)
+        try:
+            connection, reason = connect(location, expected, rebuild)
+        except (sqlite3.Error, OSError):  # an unwritable place: an index in memory, for this run
+            connection = created(":memory:", expected)
+            location, reason = Path(":memory:"), "the index folder is not writable; kept in memory"
+        return cls(upstream, connection, location, reason)
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def refresh(
+        self, under: Sequence[str] = ("",), reporter: ProgressReporter | None = None, *, recheck: bool = False
+    ) -> RefreshReport:
+        """Bring the rows of the files below each of `under` up to date with the tree: once per process for a
+        folder (a command reads the tree once), every time with `recheck` (one file, cheaply).
+
+        When git has just said what differs from HEAD (use_git_view), only those files are looked at; the others
+        hold HEAD's blobs. Otherwise every file's stat key is compared with the one recorded."""
+        report = RefreshReport(rebuilt_because=self.rebuilt_because)
+        places = [place for place in under if recheck or not below(place, list(self._fresh))]
+        if not places:
+            return report
+        view = None if recheck else self.git_view
+        stored_clean = self._meta("clean_tree")
+        seen: dict[str, SeenFile] | None = None
+        if view is not None:
+            if stored_clean == view.tree and not any(below(path, places) for path in view.differing):
+                self._fresh.update(places)  # the rows are HEAD's tree, and git says the files are too
+                return report
+            seen = self._seen_through_git(view, places)
+        if seen is None:
+            seen = {item.path: item for place in places for item in walk(self.upstream, place)}
+        known = self._known_rows(places)
+        now = time.time_ns()
+        changed: list[SeenFile] = []
+        for item in seen.values():
+            row = known.get(item.path)
+            if item.problem is not None:
+                report.unreadable[item.path] = item.problem
+                if row is None or row.blob is not None or row.problem != item.problem:
+                    changed.append(item)
+            elif item.digest is not None:
+                if row is None or row.digest != item.digest:
+                    changed.append(item)
+            elif (
+                row is None
+                or (row.size, row.mtime_ns, row.inode) != (item.size, item.mtime_ns, item.inode)
+                or row.checked_ns - item.mtime_ns < _RACY_NANOSECONDS
+                or row.blob is None
+            ):
+                changed.append(item)
+        removed = [path for path in known if path not in seen and below(path, places)]
+        file_rows: list[tuple[Any, ...]] = []  # each file's row, as decided
+        digests = self._blob_ids() if len(changed) >= PARALLEL_FROM else {}  # a few files: each content looked up
+        to_read: list[SeenFile] = []
+        for item in changed:
+            if item.problem is not None:  # (in report.unreadable already: every seen file's problem is)
+                file_rows.append((item.path, item.size, item.mtime_ns, item.inode, now, None, item.problem))
+                continue
+            if (vouched := item.digest) is not None:
+                item = with_stat_key(self.upstream, item)  # so a later walk finds the file unchanged
+                if self._stored_blob(vouched, digests, len(changed)):
+                    report.reused += 1  # git vouches for the content, and it is parsed already: nothing to read
+                    file_rows.append((item.path, item.size, item.mtime_ns, item.inode, now, vouched, None))
+                    continue
+            to_read.append(item)
+        to_read.sort(key=lambda item: -item.size)  # the biggest first: the workers end together
+
+        report.files = len(seen)
+        report.removed = len(removed)
+        if view is not None and "" in places and not view.differing:
+            clean_tree: str | None = view.tree  # every row is now HEAD's tree, as git said the files are
+        else:
+            clean_tree = None if changed or removed else stored_clean
+        if changed or removed or clean_tree != stored_clean:
+            self._write(file_rows, removed, to_read, now, digests, reporter, report, clean_tree)
+        self._fresh.update(places)
+        return report
+
+    def _meta(self, key: str) -> str | None:
+        found = self._connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if found is None else str(found[0])
+
+    def _stored_blob(self, digest: str, digests: dict[str, int], changes: int) -> bool:
+        """Is this content parsed already? (`digests` holds every blob id when many files changed.)"""
+        if digest not in digests and changes < PARALLEL_FROM:
+            found = self._connection.execute("SELECT id FROM blobs WHERE digest = ?", (digest,)).fetchone()
+            if found is not None:
+                digests[digest] = found[0]
+        return digest in digests
+
+    def _seen_through_git(self, view: GitView, places: Sequence[str]) -> dict[str, SeenFile] | None:
+        """The files below `places` as git sees them: HEAD's blobs, except what differs, which is looked at
+        (None when git cannot list HEAD's tree: the caller walks the tree instead)."""
+        entries = self._tree_entries(view.tree)
+        if entries is None:
+            return None
+        seen: dict[str, SeenFile] = {}
+        to_look_at: list[str] = []
+        differing = set(view.differing)
+        for path, digest in entries:
+            if not below(path, places):
+                continue
+            if digest is None or path in differing:  # a symlink or a submodule in the tree, or changed
+                to_look_at.append(path)
+            else:
+                seen[path] = SeenFile(path, 0, 0, 0, None, digest)
+        for path in differing:
+            folder = path.rstrip("/")
+            if below(folder, places) or (path.endswith("/") and any(below(place, [folder]) for place in places)):
+                to_look_at.append(path)  # (a folder git lists whole may hold a place looked in)
+        for path in to_look_at:  # (none in a skipped folder: _tree_entries and use_git_view left those out)
+            folder = path.rstrip("/")
+            if path.endswith("/") or os.path.isdir(os.path.join(self.upstream, folder)):
+                seen.update((item.path, item) for item in walk(self.upstream, folder) if below(item.path, places))
+            elif folder.endswith(".py"):
+                full = os.path.join(self.upstream, folder)
+                try:
+                    seen[folder] = seen_file(self.upstream, folder, os.stat(full, follow_symlinks=False), full)
+                except FileNotFoundError:
+                    continue  # deleted
+                except OSError as error:
+                    seen[folder] = SeenFile(folder, 0, 0, 0, f"cannot read ({error.strerror})")
+        return seen
+
+    def _tree_entries(self, tree: str) -> list[tuple[str, str | None]] | None:
+        """(path, blob id) of the .py files of git tree `tree` (blob id None for a symlink or a submodule), listed
+        by git once per tree and kept."""
+        connection = self._connection
+        found = connection.execute("SELECT id FROM trees WHERE tree = ?", (tree,)).fetchone()
+        if found is not None:
+            return connection.execute("SELECT path, digest FROM tree_files WHERE tree = ?", (found[0],)).fetchall()
+        from phase17.errors import Phase17Error
+        from phase17.upstream import gitrepo
+
+        try:
+            listed = gitrepo.tree_files(self.upstream, tree)
+        except Phase17Error:
+            return None
+        entries = [
+            (path, digest if mode in ("100644", "100755") else None)
+            for mode, digest, path in listed
+            if path.endswith(".py") and not in_skipped_folder(path)
+        ]
+        with transaction(connection):
+            old = [row[0] for row in connection.execute("SELECT id FROM trees ORDER BY id DESC")][_KEPT_TREES - 1 :]
+            connection.executemany("DELETE FROM tree_files WHERE tree = ?", [(tree_id,) for tree_id in old])
+            connection.executemany("DELETE FROM trees WHERE id = ?", [(tree_id,) for tree_id in old])
+            tree_id = connection.execute("INSERT INTO trees(tree) VALUES (?)", (tree,)).lastrowid
+            connection.executemany("INSERT INTO tree_files VALUES (?, ?, ?)", [(tree_id, *entry) for entry in entries])
+        return entries
+
+    def _known_rows(self, places: Sequence[str]) -> dict[str, StoredFile]:
+        """The files rows below `places` (all of them for the whole tree), by path."""
+        columns = (
+            "SELECT path, size, mtime_ns, inode, checked_ns, blob, problem, blobs.digest "
+            "FROM files LEFT JOIN blobs ON blobs.id = files.blob"
+        )
+        if "" in places:
+            return {row[0]: StoredFile(*row[1:]) for row in self._connection.execute(columns)}
+        rows: dict[str, StoredFile] = {}
+        for place in places:
+            folder = place.rstrip("/") + "/"
+            query = f"{columns} WHERE path = ? OR (path >= ? AND path < ?)"
+            for row in self._connection.execute(query, (place, folder, folder[:-1] + "0")):  # "0" sorts after "/"
+                rows[row[0]] = StoredFile(*row[1:])
+        return rows
+
+    def _blob_ids(self) -> dict[str, int]:
+        return dict(self._connection.execute("SELECT digest, id FROM blobs"))
+
+    def _write(
+        self,
+        file_rows: list[tuple[Any, ...]],
+        removed: list[str],
+        to_read: list[SeenFile],
+        now: int,
+        digests: dict[str, int],
+        reporter: ProgressReporter | None,
+        report: RefreshReport,
+        clean_tree: str | None = None,
+    ) -> None:
+        """In one transaction: read and parse the files `to_read`; store each new content and its sites, and the
+        files' rows (`file_rows`, decided without a read, and one per file read), all written in batches; and the
+        tree's cleanliness."""
+        changes = len(file_rows) + len(to_read)
+        progress = (
+            reporter
+            if reporter is not None
+            else (self.reporter_factory() if changes >= PARALLEL_FROM else SilentReporter())
+        )
+        connection = self._connection
+        bulk = len(to_read) >= _BULK_FROM  # many rows at once: the sites' index is made after them, faster
+        # ... as the smallest sixteenth of the files comes in, while the workers still parse (not after them)
+        index_from = len(to_read) - len(to_read) // 16 if bulk else -1
+        inserted: set[str] = set()
+        started = False
+        # New contents get their ids here, so that their rows go in batches with the files' rows: one INSERT per
+        # content cost more than its sites' rows (issue 12).
+        next_blob = (connection.execute("SELECT max(id) FROM blobs").fetchone()[0] or 0) + 1
+        blob_rows: list[tuple[int, str, int]] = []
+        site_rows: list[tuple[int, str, str, int]] = []
+
+        def store_rows() -> None:  # in batches as the files come in, the last ones at the end
+            connection.executemany("INSERT INTO blobs(id, digest, sites) VALUES (?, ?, ?)", blob_rows)
+            connection.executemany("INSERT INTO sites VALUES (?, ?, ?, ?)", site_rows)
+            connection.executemany(
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(*row[:5], digests.get(row[5]) if row[5] else None, row[6]) for row in file_rows],
+            )
+            blob_rows.clear()
+            site_rows.clear()
+            file_rows.clear()
+
+        try:
+            with without_cycle_collection(), transaction(connection):
+                if bulk:
+                    connection.execute("DROP INDEX sites_by_name")  # inside the transaction: a killed run keeps it
+                paths = [item.path for item in to_read]
+
+                def known(digest: str) -> bool:
+                    return self._stored_blob(digest, digests, changes)
+
+                with parsed_files(self.upstream, paths, known, digests) as parsed:  # the workers start before the bar
+                    if changes:
+                        progress.start(f"indexing {changes} files of {self.upstream.name}/", changes)
+                        started = True
+                        progress.advance(len(file_rows))  # decided without a read
+                    for position, (item, (digest, problem, rows)) in enumerate(zip(to_read, parsed, strict=True)):
+                        if position == index_from:
+                            store_rows()
+                            connection.execute(SITES_INDEX)
+                        if len(file_rows) >= 512:
+                            store_rows()
+                        file_rows.append((item.path, item.size, item.mtime_ns, item.inode, now, digest, problem))
+                        if digest is None:
+                            report.unreadable[item.path] = str(problem)
+                        elif rows is None or self._stored_blob(digest, digests, changes):
+                            report.reused += digest not in inserted  # (a copy of a file parsed just now is not)
+                        else:
+                            blob, next_blob = next_blob, next_blob + 1
+                            digests[digest] = blob
+                            inserted.add(digest)
+                            blob_rows.append((blob, digest, len(rows)))
+                            site_rows.extend([(blob, *row) for row in rows])
+                            report.parsed += 1
+                        progress.advance(1)
+                connection.executemany("DELETE FROM files WHERE path = ?", [(path,) for path in removed])
+                store_rows()
+                connection.execute("DELETE FROM meta WHERE key = 'clean_tree'")
+                if clean_tree is not None:
+                    connection.execute("INSERT INTO meta VALUES ('clean_tree', ?)", (clean_tree,))
+        finally:
+            if started:
+                progress.finish()
+
+    # ------------------------------------------------------------ questions
+
+    def sites(
+        self, *, qualname: str | None = None, name: str | None = None, under: Sequence[str] = ("",)
+    ) -> list[IndexedSite]:
+        """Definitions with this qualified name (or last name part) in the files below `under`, in path order."""
+        self.refresh(under)
+        condition, values = "sites.name = ?", [name]
+        if qualname is not None:  # through its last part, the one index (sites_by_name)
+            condition, values = "sites.name = ? AND sites.qualname = ?", [qualname.rpartition(".")[2], qualname]
+        rows = self._connection.execute(
+            f"SELECT files.path, sites.qualname, sites.start_line FROM sites JOIN files ON files.blob = sites.blob "
+            f"WHERE {condition} ORDER BY files.path, sites.start_line",
+            values,
+        ).fetchall()
+        return [IndexedSite(*row) for row in rows if below(row[0], under)]
+
+    def derived(
+        self, kind: str, under: Sequence[str], compute: Callable[[str, bytes], Any], *, recheck: bool = False
+    ) -> list[tuple[str, Any]]:
+        """(path, compute(path, content)) for every readable file below `under`, each computed once per content
+        and kind, ever (`kind` names the question and the code answering it: change either, and it is asked
+        again). How `usages` answers at once the second time; the first time, many files are read by workers."""
+        self.refresh(under, recheck=recheck)
+        known_rows = self._known_rows(under)
+        rows = [(path, row.blob) for path, row in known_rows.items() if row.blob is not None]
+        if len(rows) > 64:
+            known = dict(self._connection.execute("SELECT blob, data FROM derived WHERE kind = ?", (kind,)))
+        else:  # a few files: only their answers
+            query = "SELECT blob, data FROM derived WHERE kind = ? AND blob = ?"
+            known = {
+                blob: found[1]
+                for _, blob in rows
+                if (found := self._connection.execute(query, (kind, blob)).fetchone())
+            }
+        # Each content not answered yet, asked of its first path (answers never depend on the path).
+        asked = {blob: path for path, blob in sorted(rows, reverse=True) if blob not in known}
+        by_size = sorted(asked.values(), key=lambda path: -(known_rows[path].size or 0))  # the biggest first
+        computed = dict(answered(self.upstream, by_size, compute, self.reporter_factory))
+        answers: list[tuple[str, Any]] = []
+        fresh: list[tuple[int, str, str]] = []
+        for path, blob in sorted(rows):
+            if blob not in known:
+                if asked[blob] not in computed:
+                    continue  # became unreadable since the refresh: skipped, as the next refresh will say
+                known[blob] = json.dumps(computed[asked[blob]])
+                fresh.append((blob, kind, known[blob]))
+            answers.append((path, json.loads(known[blob])))
+        if fresh:
+            with transaction(self._connection):
+                self._connection.executemany("INSERT OR REPLACE INTO derived VALUES (?, ?, ?)", fresh)
+        return answers
+
+    def unreadable(self, under: Sequence[str] = ("",)) -> dict[str, str]:
+        """The files below `under` that could not be read as Python, and why."""
+        self.refresh(under)
+        rows = self._connection.execute("SELECT path, problem FROM files WHERE problem IS NOT NULL")
+        return {path: problem for path, problem in rows if below(path, under)}
+
+    def qualnames(self, under: Sequence[str] = ("",)) -> Iterable[tuple[str, str]]:
+        """(path, qualified name) of every definition below `under` (for did-you-mean)."""
+        self.refresh(under)
+        rows = self._connection.execute(
+            "SELECT files.path, sites.qualname FROM sites JOIN files ON files.blob = sites.blob"
+        )
+        return [(path, qualname) for path, qualname in rows if below(path, under)]
+
+    def summary(self, report: RefreshReport, seconds: float) -> IndexSummary:
+        count = self._connection.execute
+        return IndexSummary(
+            location=str(self.location),
+            files=count("SELECT count(*) FROM files").fetchone()[0],
+            definitions=count(
+                "SELECT coalesce(sum(blobs.sites), 0) FROM files JOIN blobs ON blobs.id = files.blob"
+            ).fetchone()[0],
+            contents=count("SELECT count(*) FROM blobs").fetchone()[0],
+            parsed=report.parsed,
+            reused=report.reused,
+            unreadable=dict(count("SELECT path, problem FROM files WHERE problem IS NOT NULL")),
+            rebuilt_because=report.rebuilt_because,
+            seconds=seconds,
+        )
