@@ -867,7 +867,7 @@ def test_insecure_skip_verify_warns_and_is_recorded(tmp_path: Path):
     )
     assert "Verification: skipped (--insecure-skip-verify)" in git(upstream, "log", "-1", "--format=%B")
     state = inspect_upstream(upstream, load_pin(root / "UPSTREAM_PIN.md"))
-    # the tree names commit 123abc456, not the pin's: never "matches" on the pin's own word (issue 15)
+    # the tree names commit 123abc456, not the pin's: never "matches" on the pin's own word
     assert state.status == "other-commit" and state.carries == "123abc456" and not state.is_verified
     shown = invoke("pin")
     assert shown.exit_code == 1 and "at another commit, 123abc456" in shown.stdout
@@ -972,7 +972,7 @@ def test_help_and_read_work_without_git(fetched_project: Path, tmp_path: Path):
     assert fetch_run.stderr.startswith("Error: git is not installed or not on PATH; install git")
 
 
-# ---------------------------------------------------------------- the reader's terminal and tools (issue 13)
+# ---------------------------------------------------------------- the reader's terminal and tools
 
 _NUMBERED = re.compile(r"^ {0,5}(\d+)  (.*)$")
 
@@ -1142,7 +1142,7 @@ def test_escape_sequences_in_notes_and_upstream_files_are_shown_not_obeyed(fetch
 def test_links_planted_beside_the_notes_are_replaced_never_written_through(
     fetched_project: Path, tmp_path: Path, monkeypatch
 ):
-    """A cloned notes repository can hold symlinks under the names of phase17's side files (issue 15)."""
+    """A cloned notes repository can hold symlinks under the names of phase17's side files."""
     invoke("notebook", "interface", "--data-structure", "Old.")
     notes = fetched_project / "annotations"
     victims = {name: tmp_path / f"victim-{name}" for name in ("bak", "last-check", "draft", "rejected")}

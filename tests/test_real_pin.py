@@ -230,7 +230,7 @@ def _links_open_on_the_cited_code(project: Path) -> int:
 
 
 def test_drift_after_real_repins_keeps_lines_links_and_verdicts_true(real_project: Path, tmp_path: Path):
-    """The four kinds of drift of issue 10, on the real releases: a cited line that moves within its symbol,
+    """The four kinds of drift of a cited line, on the real releases: a cited line that moves within its symbol,
     links to the commit each line belongs to, a deleted method, a renamed one and one hoisted into its base."""
     import shutil
 

@@ -173,7 +173,7 @@ def test_a_number_too_long_to_read_is_an_error_at_its_line():
 
 
 def test_lines_are_counted_as_an_editor_counts_them_even_with_unicode_line_separators():
-    # YAML breaks lines at U+2028, U+2029 and NEL too; the reader's editor does not (issue 15)
+    # YAML breaks lines at U+2028, U+2029 and NEL too; the reader's editor does not
     text = 'a: "one\u2028two\u0085three\u2029four"\nb: 1\nb: 2\n'
     with pytest.raises(InvalidFileError, match=r"^f.yaml:3: duplicate key 'b'$"):
         parse_yaml(text, "f.yaml")

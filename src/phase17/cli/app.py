@@ -56,7 +56,7 @@ for group in (upstream, reading, notes, instruments):
 
 def app_for(arguments: list[str]) -> typer.Typer:
     """The app with only the command asked for: typer turns every registered command into a click command
-    before parsing anything (a sixth of a warm command's time, issue 12), and a run uses one. With no command
+    before parsing anything (a sixth of a warm command's time), and a run uses one. With no command
     (`phase17 --help`), the commands are only listed, so they are listed without their options. Anything else (a
     misspelled command, shell completion) gets the whole app, so its help and errors are typer's own."""
     if any(variable.endswith("_COMPLETE") for variable in os.environ):
@@ -98,7 +98,7 @@ def _listing_app() -> typer.Typer:
 
 def main() -> None:
     # A terminal or pipe that cannot show a character (LANG=C, PYTHONIOENCODING=ascii) gets an escape such as
-    # \u2014 instead of a crash halfway through the output (issue 15).
+    # \u2014 instead of a crash halfway through the output.
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="backslashreplace")

@@ -1,4 +1,4 @@
-"""Shell completion of what readers type: target keys, question numbers, symbol names (issue 13).
+"""Shell completion of what readers type: target keys, question numbers, symbol names.
 
 Completion runs on every Tab, so it never raises and never fetches: outside a project, or before upstream/ is
 fetched, it offers what it can (the keys) and nothing else.

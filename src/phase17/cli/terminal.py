@@ -1,5 +1,5 @@
 """The command line's side of the terminal: consoles, one-line errors, prompts, the pager, and fetches drawn
-with progress bars. Only the CLI layer (cli.py and this module) imports typer.
+with progress bars. Only the CLI layer (cli/) imports typer.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from phase17.cache import cache_root
 from phase17.errors import FetchError, Phase17Error, UsageError
 from phase17.safety.text import has_controls, json_text, neutralized
 
-if TYPE_CHECKING:  # imported where used, so that a command loads only what it needs (issue 12)
+if TYPE_CHECKING:  # imported where used, so that a command loads only what it needs
     from rich.console import Console, RenderableType
 
     from phase17.drift.check import CheckOutcome
@@ -33,8 +33,8 @@ if TYPE_CHECKING:  # imported where used, so that a command loads only what it n
 
 
 def _console(*, stderr: bool) -> Console:
-    """A console that never crops at the width (code lines and names are printed whole, issue 13) and never
-    parses markup: text from a pin, a note or a file name (`[/x]`) is shown as it is (issue 15).
+    """A console that never crops at the width (code lines and names are printed whole) and never
+    parses markup: text from a pin, a note or a file name (`[/x]`) is shown as it is.
     NO_COLOR means plain text: no escape codes, bold included."""
     from rich.console import Console
     from rich.segment import Segment
@@ -45,7 +45,7 @@ def _console(*, stderr: bool) -> Console:
             super().print(*objects, **options)
 
         def render(self, renderable: Any, options: Any = None) -> Iterator[Segment]:
-            """Every piece of text on its way out: control characters in it are shown, never obeyed (issue 15)."""
+            """Every piece of text on its way out: control characters in it are shown, never obeyed."""
             for segment in super().render(renderable, options):
                 if segment.control is None and has_controls(segment.text):
                     yield Segment(neutralized(segment.text), segment.style)
@@ -124,7 +124,7 @@ def locate() -> ProjectPaths:
 
 
 def print_json(data: Any) -> None:
-    """JSON on stdout, with no terminal control character in it (textsafety.json_text)."""
+    """JSON on stdout, with no terminal control character in it (safety.text.json_text)."""
     sys.stdout.write(json_text(data) + "\n")
 
 
@@ -342,7 +342,7 @@ def reopen_editor(error: Phase17Error) -> bool:
 
 
 def has_terminal() -> bool:
-    """Is a person at a terminal to answer prompts? Without one, phase17 never prompts (issue 13)."""
+    """Is a person at a terminal to answer prompts? Without one, phase17 never prompts."""
     return sys.stdin.isatty()
 
 
@@ -404,7 +404,7 @@ def report_findings(outcome: CheckOutcome, as_json: bool, *, diffs: bool = False
 
 
 def run_interview(context: tuple[NotebookPaths, Path, ReadingList, Pin], chosen: Target) -> None:
-    """`notebook`'s interview on the terminal; never without one (issue 13)."""
+    """`notebook`'s interview on the terminal; never without one."""
     from phase17 import render
     from phase17.notes import notebook as notes
 

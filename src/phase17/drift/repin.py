@@ -39,7 +39,7 @@ def repin(
             return check_notes(project.annotations, trial, history_roots=(project.upstream,))
     if inspect_upstream(project.upstream, new).is_verified:
         # a `pin REF` stopped after the swap and before the pin was written: upstream/ already holds `new`,
-        # verified, with the old tree in its history; finishing means writing the pin (issue 15)
+        # verified, with the old tree in its history; finishing means writing the pin
         reporter.notice(f"upstream/ already holds {new.describe()}, verified: finishing the re-pin.")
     else:
         state = inspect_upstream(project.upstream, current)

@@ -97,7 +97,7 @@ def _bases_then(recorded: Recorded | None, anchor: Anchor) -> set[str]:
 
 @lru_cache(maxsize=64)
 def _definitions_of(content: bytes, path: str) -> tuple[Symbol, ...]:
-    """Each old version of a file is parsed once per process, however many anchors it holds (issue 12)."""
+    """Each old version of a file is parsed once per process, however many anchors it holds."""
     return tuple(parse_definitions(content, path))
 
 

@@ -141,7 +141,7 @@ def transaction(connection: sqlite3.Connection) -> Iterator[None]:
 @contextmanager
 def without_cycle_collection() -> Iterator[None]:
     """The cycle collector paused: a build makes some 60,000 row tuples and no cycle, and collecting as they came
-    took a hundred passes and 35 ms of this process's CPU, while the workers need both cores (issue 12)."""
+    took a hundred passes and 35 ms of this process's CPU, while the workers need both cores."""
     enabled = gc.isenabled()
     gc.disable()
     try:

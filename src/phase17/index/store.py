@@ -257,7 +257,7 @@ class SymbolIndex:
         inserted: set[str] = set()
         started = False
         # New contents get their ids here, so that their rows go in batches with the files' rows: one INSERT per
-        # content cost more than its sites' rows (issue 12).
+        # content cost more than its sites' rows.
         next_blob = (connection.execute("SELECT max(id) FROM blobs").fetchone()[0] or 0) + 1
         blob_rows: list[tuple[int, str, int]] = []
         site_rows: list[tuple[int, str, str, int]] = []

@@ -41,7 +41,7 @@ def file_sites(upstream: Path, path: str, known: Callable[[str], bool]) -> FileS
 
 
 def site_rows(data: bytes) -> list[tuple[str, str, int]]:
-    """(qualified name, last name part, first line) of each definition of a content: names only (issue 12)."""
+    """(qualified name, last name part, first line) of each definition of a content: names only."""
     from phase17.source.sites import definition_names
 
     return [(site.qualname, site.qualname.rpartition(".")[2], site.start_line) for site in definition_names(data)]

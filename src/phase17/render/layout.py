@@ -1,5 +1,5 @@
 """Layouts that survive a pipe and a narrow terminal: code lines printed whole after their real number, and
-tables that become stacked records rather than break a name or a path (issue 13).
+tables that become stacked records rather than break a name or a path.
 """
 
 from __future__ import annotations

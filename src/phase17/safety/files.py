@@ -5,7 +5,7 @@ outside the project, a FIFO that blocks every reader, /dev/zero that never ends.
 symlinks that leave their folder's root, anything that is not a regular file, and files over the limit, all
 checked on the opened descriptor before a byte is read, and then reads at most the limit. Every write of a
 side file (a backup, a cache, a draft) goes through a temporary file renamed over the name, which replaces
-a planted symlink instead of writing through it (issue 15).
+a planted symlink instead of writing through it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Text from upstream files, notes, pins and file names is shown, never obeyed (issue 15).
+"""Text from upstream files, notes, pins and file names is shown, never obeyed.
 
 Terminal control characters (ESC and the other C0 and C1 controls, DEL) would let a file or a note clear the
 screen, move the cursor or plant a hyperlink to anywhere; each is shown as a visible stand-in instead. Newlines

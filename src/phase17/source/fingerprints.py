@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import tree_sitter
 
 
-FINGERPRINT_PREFIX = "b:"  # fingerprints that keep the block structure (issue 15: indentation is syntax)
+FINGERPRINT_PREFIX = "b:"  # fingerprints that keep the block structure (indentation is syntax)
 
 
 class Fingerprinter:

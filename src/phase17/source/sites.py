@@ -43,7 +43,7 @@ class Site:
     """Where a definition is, without its signature, docstring or fingerprint: what the symbol index keeps.
 
     A first pass finds every site (cheap); a Symbol's text-derived fields are computed only for the sites a
-    command shows or checks (issue 12).
+    command shows or checks.
     """
 
     qualname: str
@@ -64,7 +64,7 @@ def definition_sites(source: bytes, tree: tree_sitter.Tree | None = None) -> lis
 
 class SiteName(NamedTuple):
     """A definition's qualified name and first line: what the symbol index keeps of it. Which files hold a name
-    is what a whole-tree lookup asks; the few files found are then parsed whole (issue 12: names first)."""
+    is what a whole-tree lookup asks; the few files found are then parsed whole (names first)."""
 
     qualname: str
     start_line: int

@@ -153,7 +153,7 @@ def _signature(node: tree_sitter.Node, body: tree_sitter.Node | None, source: by
 
 def _descendants_of_type(node: tree_sitter.Node, kind: str, before: int) -> Iterator[tree_sitter.Node]:
     """Nodes of `kind` under `node` that start before `before`, in order; a loop, not recursion, so that valid
-    but deeply nested code (a 3,000-term default value) never exhausts Python's stack (issue 15)."""
+    but deeply nested code (a 3,000-term default value) never exhausts Python's stack."""
     stack = list(reversed(node.children))
     while stack:
         child = stack.pop()

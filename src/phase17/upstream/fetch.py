@@ -1,6 +1,6 @@
 """Put exactly the pinned tree in upstream/: a depth-1 git fetch, or the verified PyPI sdist made into a git repo.
 
-A new tree is always built in a temporary folder beside upstream/ and swapped into place (treeswap), so an
+A new tree is always built in a temporary folder beside upstream/ and swapped into place (swap.py), so an
 interrupted fetch leaves the old upstream/ as it was. Progress goes through a ProgressReporter; nothing prints.
 """
 

@@ -1,5 +1,5 @@
 """GitPython's one home: loaded only when a command needs git, run with a hardened configuration, and every
-failure turned into one clear Phase17Error (issue 14: a missing git must never be a traceback).
+failure turned into one clear Phase17Error (a missing git must never be a traceback).
 
 Every git process gets `-c core.fsmonitor=false -c core.hooksPath=/dev/null` and no system config, so no
 repository's configuration or hooks can run a program.
@@ -112,7 +112,7 @@ def head_commit(path: Path) -> HeadCommit:
     """The checkout's HEAD; NotARepositoryError when `path` is not the top of a checkout with a commit.
 
     Run as plain git processes (no GitPython): every read command asks this, and importing GitPython costs more
-    than the one process (issue 12).
+    than the one process.
     """
     require_git_executable()
     if not (path / ".git").exists():  # the top of a checkout holds its .git (a folder, or a file for a worktree)
@@ -226,7 +226,7 @@ _PREFETCHED: dict[tuple[str, tuple[str, ...]], subprocess.Popen[bytes]] = {}
 
 def prefetch_verification(path: Path) -> None:
     """Start the git commands that verifying the checkout at `path` runs (HEAD, then the status), so they work
-    while Python loads the command line: the status alone is a sixth of a warm command (issue 12). Their answers
+    while Python loads the command line: the status alone is a sixth of a warm command. Their answers
     are read by the first _run_git asking exactly the same thing; nothing is started when `path` is no checkout."""
     if not (path / ".git").exists() or not git_available():
         return

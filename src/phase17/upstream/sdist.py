@@ -122,7 +122,7 @@ def _download(
 
 def download_time_limit() -> float:
     """Seconds a whole fetch from the index may take (PHASE17_DOWNLOAD_TIMEOUT): per-read timeouts alone let a
-    server that drips a byte now and then keep a fetch running forever (issue 15)."""
+    server that drips a byte now and then keep a fetch running forever."""
     try:
         return max(1.0, float(os.environ.get("PHASE17_DOWNLOAD_TIMEOUT", "1200")))
     except ValueError:

@@ -94,7 +94,7 @@ def _from_kept(value: Any) -> Any:
 
 def read_yaml_text(path: Path, shown: str) -> str:
     """A YAML file's text, refusing oversized and non-UTF-8 files with `shown:line:`, and links out of its folder,
-    FIFOs and devices before reading a byte (safefiles)."""
+    FIFOs and devices before reading a byte (safety/files.py)."""
     try:
         raw = read_limited(path, MAX_YAML_BYTES, root=path.parent)
     except FileNotFoundError:

@@ -1,7 +1,7 @@
 """One declarative schema for every YAML file phase17 reads: the pin, the reading list and the notes files.
 
 The shapes are pydantic models (strict: no coercion, no unknown keys), checked by one loader, `validate`, that
-turns pydantic's error locations into `path:line: where: what` using the lines yamlfile remembers. pydantic was
+turns pydantic's error locations into `path:line: where: what` using the lines yamlio/load.py remembers. pydantic was
 chosen over cfgv because its errors carry a machine-readable location, which is what the line lookup needs.
 """
 
@@ -237,7 +237,7 @@ ModelT = TypeVar("ModelT", bound=_Model)
 
 
 def validate(model: type[ModelT], data: Any, shown: str, first_line: int = 1) -> ModelT:
-    """`data` (from yamlfile) as `model`, or an InvalidFileError `shown:line: where: what` for its first problem."""
+    """`data` (from yamlio.load) as `model`, or an InvalidFileError `shown:line: where: what` for its first problem."""
     try:
         entry = model.model_validate(data)
     except ValidationError as error:

@@ -1,4 +1,4 @@
-"""PyYAML's strict loaders behind yamlfile.parse_yaml: imported only for a text not read before (issue 12).
+"""PyYAML's strict loaders behind load.parse_yaml: imported only for a text not read before.
 
 The safe loader only, with no aliases (no "billion laughs"), duplicate keys or deep nesting; every key and item
 remembers its line so shape errors can say `path:line`. libyaml parses when PyYAML has it, and the pure-Python
@@ -52,7 +52,7 @@ class _StrictChecks:
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
         try:
             return int(yaml.SafeLoader.construct_yaml_int(self, node))  # type: ignore[arg-type]
-        except ValueError:  # thousands of digits: Python refuses to read it, and so do we (issue 15)
+        except ValueError:  # thousands of digits: Python refuses to read it, and so do we
             raise self._fail(node.start_mark, "a number too long to read") from None
 
     def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LineList:

@@ -1,7 +1,7 @@
 """Checking a loaded YAML file against the schema, once per content: verdicts are kept in the user cache.
 
 Checking a file against the schema needs pydantic, whose import alone takes longer than the rest of a typical
-command (issue 12). A file's content that passed once passes again under the same schema, so `require_valid`
+command. A file's content that passed once passes again under the same schema, so `require_valid`
 remembers "this content fits this model" as an empty marker named by a hash of the schema's source, the model
 and the content. Any change to a file, or to the schema's code, is a new name: nothing stale is trusted.
 """
