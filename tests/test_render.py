@@ -98,3 +98,37 @@ def test_the_render_registry_lists_agree_and_each_name_is_served():
     assert sorted(render.__all__) == sorted(render._HOMES)
     for name, home in render._HOMES.items():
         assert getattr(render, name) is getattr(importlib.import_module(f"phase17.render.{home}"), name)
+
+
+def test_every_upstream_status_has_a_line_that_says_what_to_run():
+    from typing import get_args
+
+    from phase17.upstream.checkout import UpstreamStatus
+
+    for status in get_args(UpstreamStatus):
+        shown = _text(render.upstream_state(UpstreamState(status=status, path=Path("/p/upstream")), PIN), 200)
+        verdict = next(line for line in shown.splitlines() if line.startswith("status"))
+        assert len(verdict.split(None, 1)[1]) > 10, (status, shown)
+    unverifiable = _text(render.upstream_state(UpstreamState(status="unverifiable", path=Path("/p")), PIN), 200)
+    assert "git is not on PATH" in unverifiable
+
+
+def test_every_contract_cell_and_usage_mode_has_its_text():
+    from phase17.instruments.contract import CELL_STATUSES, Cell, ClassInfo, Contract, Member
+    from phase17.instruments.usages import USAGE_MODES, Usage, UsageReport
+
+    base = ClassInfo("Base", "vllm/base.py", 1, 9, (), (Member("hook", "method", 2),))
+    platforms = [
+        ClassInfo(f"P{number}", "vllm/p.py", 10 * number, 10 * number + 5, ("Base",), ()) for number in (1, 2, 3)
+    ]
+    texts = {"value": "'cpu'", "override": "override L12", "inherited": "inherited from Base"}
+    cells = {info.name: Cell(status, texts[status]) for info, status in zip(platforms, CELL_STATUSES, strict=True)}
+    shown = _text(render.contract_matrix(Contract(base, platforms, rows=[(base.members[0], cells)])), 200)
+    for status in CELL_STATUSES:
+        assert texts[status] in shown, (status, shown)
+    use = Usage("vllm/a.py", 3, "is_cuda", True, "run", "current_platform.is_cuda()")
+    for mode in USAGE_MODES:
+        report = UsageReport("current_platform", mode, (use,), 1)
+        shown = _text(render.usage_report(report, every=False), 200)
+        assert ("1 attributes" if mode == "attributes" else "1 receivers") in shown, shown
+        assert ("current_platform.is_cuda" in shown) == (mode == "attributes"), shown

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from phase17.cache import code_digest
 from phase17.errors import SymbolNotFoundError
@@ -23,6 +23,10 @@ from phase17.source.parsing import node_text, parse_tree
 if TYPE_CHECKING:
     import tree_sitter
 
+MemberKind = Literal["method", "attribute"]  # a def of any kind, or a name bound in the class body
+CellStatus = Literal["value", "override", "inherited"]  # how a platform meets a member of the base
+CELL_STATUSES: tuple[CellStatus, ...] = get_args(CellStatus)
+
 BASE_NAME, BASE_PATH = "Platform", "vllm/platforms/interface.py"  # the guide's base class, the default
 VALUE_WIDTH = 48  # a longer value is shortened with an ellipsis (--json keeps it whole)
 
@@ -30,7 +34,7 @@ VALUE_WIDTH = 48  # a longer value is shortened with an ellipsis (--json keeps i
 @dataclass(frozen=True)
 class Member:
     name: str
-    kind: str  # "method" (any def), or "attribute"
+    kind: MemberKind
     line: int
     value: str | None = None  # an attribute's expression as written (None: annotated only)
     signature: str = ""
@@ -54,7 +58,7 @@ class ClassInfo:
 class Cell:
     """How one platform meets one member: its own `value` or `override`, or `inherited` from `origin`."""
 
-    status: str  # "value", "override", "inherited", "missing"
+    status: CellStatus
     text: str
     origin: str = ""
     line: int | None = None

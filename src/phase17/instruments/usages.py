@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from phase17.cache import code_digest
 from phase17.errors import BadReferenceError
@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _IMPORTS = ("import_statement", "import_from_statement", "aliased_import", "dotted_name")
+
+
+UsageMode = Literal["attributes", "callers"]  # uses of NAME.attr, or calls and references of the function NAME
+USAGE_MODES: tuple[UsageMode, ...] = get_args(UsageMode)
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ class UsageReport:
     """Every use found, grouped and counted (most used first), and the files that could not be read."""
 
     name: str
-    mode: str  # "attributes" (uses of NAME.attr) or "callers" (uses of the function or method NAME)
+    mode: UsageMode
     usages: tuple[Usage, ...]
     files_searched: int
     unreadable: tuple[Unreadable, ...] = ()
@@ -115,7 +119,7 @@ def find_usages(
     ]
     unreadable = [Unreadable(path, reason) for path, reason in sorted(problems.items())]
     searched = len(answers)
-    mode = "attributes" if as_variable and any(usage.through_attribute for usage in usages) else "callers"
+    mode: UsageMode = "attributes" if as_variable and any(usage.through_attribute for usage in usages) else "callers"
     if mode == "attributes":
         usages = [replace(usage, group=usage.as_variable) if usage.as_variable else usage for usage in usages]
     if attribute is not None:

@@ -15,6 +15,7 @@ from rich.progress import (
 )
 from rich.table import Table
 from rich.text import Text
+from typing_extensions import assert_never
 
 from phase17.upstream.checkout import UpstreamState
 from phase17.upstream.fetch import FetchResult
@@ -88,6 +89,29 @@ def fetch_summary(result: FetchResult, pin: Pin) -> Text:
     )
 
 
+def _verdict(state: UpstreamState) -> Text:
+    """What upstream/'s state means and what to run: one line for every UpstreamStatus (mypy checks them all)."""
+    status = state.status
+    if status == "missing":
+        return Text("missing: run phase17 fetch", style="yellow")
+    if status == "not-a-checkout":
+        return Text("not a git checkout phase17 can verify: run phase17 fetch --force", style="red")
+    if status == "unverifiable":
+        return Text("not verified: git is not on PATH, so upstream/ cannot be compared with the pin", style="yellow")
+    if status == "matches":
+        if state.verified:
+            return Text(f"matches the pin (from {state.source})", style="green")
+        return Text(
+            f"matches the pin (from {state.source}) but was NOT verified (--insecure-skip-verify): run phase17 fetch",
+            style="bold red",
+        )
+    if status == "other-commit":
+        return Text(f"at another commit, {(state.carries or '')[:12]}: run phase17 fetch --force", style="red")
+    if status == "modified":
+        return Text(f"at the pin, but {len(state.modified)} file(s) modified or untracked:", style="red")
+    assert_never(status)
+
+
 def upstream_state(state: UpstreamState, pin: Pin) -> RenderableType:
     """The pin and whether upstream/ matches it."""
     table = Table.grid(padding=(0, 2))
@@ -98,21 +122,7 @@ def upstream_state(state: UpstreamState, pin: Pin) -> RenderableType:
     table.add_row("commit", pin.commit)
     table.add_row("pypi", f"{pin.pypi_distribution}=={pin.pypi_version}")
     table.add_row("upstream/", str(state.path))
-    verdicts = {
-        "missing": Text("missing: run phase17 fetch", style="yellow"),
-        "not-a-checkout": Text("not a git checkout phase17 can verify: run phase17 fetch --force", style="red"),
-        "matches": Text(f"matches the pin (from {state.source})", style="green")
-        if state.verified
-        else Text(
-            f"matches the pin (from {state.source}) but was NOT verified (--insecure-skip-verify): run phase17 fetch",
-            style="bold red",
-        ),
-        "other-commit": Text(
-            f"at another commit, {(state.carries or '')[:12]}: run phase17 fetch --force", style="red"
-        ),
-        "modified": Text(f"at the pin, but {len(state.modified)} file(s) modified or untracked:", style="red"),
-    }
-    table.add_row("status", verdicts[state.status])
+    table.add_row("status", _verdict(state))
     parts: list[RenderableType] = [table]
     if state.modified:
         parts.append(Text("\n".join(f"  {path}" for path in state.modified)))
