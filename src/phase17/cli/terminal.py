@@ -391,8 +391,8 @@ def print_lookup(upstream: Path, lookup: Lookup, within: str | None, show_source
         session.err.print(problem)
 
 
-def report_findings(outcome: CheckOutcome, as_json: bool, *, diffs: bool = False) -> None:
-    """The findings (or their JSON records), then exit 1 if any needs the reader, else 0."""
+def report_findings(outcome: CheckOutcome, as_json: bool, *, diffs: bool = False) -> int:
+    """Print the findings (or their JSON records); the exit code: 1 if any needs the reader, else 0."""
     from phase17 import render
     from phase17.drift.findings import finding_data
 
@@ -400,11 +400,11 @@ def report_findings(outcome: CheckOutcome, as_json: bool, *, diffs: bool = False
         print_json([finding_data(finding) for finding in outcome.findings])
     else:
         session.out.print(render.findings_report(outcome.findings, diffs=diffs))
-    raise typer.Exit(code=1 if outcome.has_problems else 0)
+    return 1 if outcome.has_problems else 0
 
 
-def run_interview(context: tuple[NotebookPaths, Path, ReadingList, Pin], chosen: Target) -> None:
-    """`notebook`'s interview on the terminal; never without one."""
+def run_interview(context: tuple[NotebookPaths, Path, ReadingList, Pin], chosen: Target) -> int:
+    """`notebook`'s interview on the terminal (never without one); the exit code: 130 when the reader stopped it."""
     from phase17 import render
     from phase17.notes import notebook as notes
 
@@ -415,4 +415,4 @@ def run_interview(context: tuple[NotebookPaths, Path, ReadingList, Pin], chosen:
     )
     result = notes.interview(*context, chosen, TerminalInterviewer())
     (session.err if result.stopped else session.out).print(render.notebook_done(chosen, result))
-    raise typer.Exit(code=130 if result.stopped else 0)
+    return 130 if result.stopped else 0

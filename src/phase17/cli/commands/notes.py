@@ -63,7 +63,7 @@ def notebook(
             for recorded in notes.record_notes(*context, chosen, given):
                 print_recorded(recorded)
         else:
-            run_interview(context, chosen)
+            raise typer.Exit(code=run_interview(context, chosen))
 
 
 @commands.command(short_help="Answer one of the guide's questions.")
@@ -197,4 +197,4 @@ def check(
         if outcome.mended:
             session.err.print(render.check_outcome(outcome))
             exporting.write_export(project.annotations, project.notebooks, reading_list, pinned)
-        report_findings(outcome, as_json, diffs=diff)
+        raise typer.Exit(code=report_findings(outcome, as_json, diffs=diff))

@@ -75,7 +75,9 @@ def pin(
         project = locate()
         pinned = load_pin(project.pin_file)
         if ref is not None:
-            report_findings(repin_and_check(project, pinned, ref, dry_run=dry_run, force=force), as_json)
+            raise typer.Exit(
+                code=report_findings(repin_and_check(project, pinned, ref, dry_run=dry_run, force=force), as_json)
+            )
         state = inspect_upstream(project.upstream, pinned)
         if as_json:
             print_json({**pinned.to_data(), "upstream": state.to_data()})
