@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
 UPSTREAM_V1 = FIXTURES / "upstream_v1"
 FAKE_COMMIT = "abcdef0123456789abcdef0123456789abcdef01"

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from phase17.drift.findings import Finding, Location, Status
+from phase17.drift.findings import Finding, Location, Status, Suggestion
 from phase17.drift.mends import Mend, accept_changed, fix_moved, relink_missing, retire_deleted
 from phase17.drift.suggestions import History, diff_against_recorded, recorded_symbol, suggest
 from phase17.errors import Phase17Error
@@ -26,6 +26,13 @@ DELETED_BELOW = 0.6
 
 
 # ---------------------------------------------------------------- checking
+
+
+def missing_or_deleted(suggestions: Sequence[Suggestion]) -> Status:
+    """The verdict on an anchor whose name is gone: `missing` (look at the best successor) when one scores at least
+    DELETED_BELOW, else `deleted`. Code that was already there when the note was written is no successor."""
+    successors = [item for item in suggestions if not item.existed]
+    return "missing" if successors and successors[0].score >= DELETED_BELOW else "deleted"
 
 
 def check_notes(notes_dir: Path, upstream: Path, history_roots: Sequence[Path] = ()) -> list[Finding]:
@@ -97,9 +104,7 @@ def _check_anchor(context: History, target: str, anchor: Anchor) -> Finding:
         return replace(base, status="ambiguous", matches=tuple(_location(symbol) for symbol in same_name))
     if not same_name:
         suggestions = tuple(suggest(context, anchor))
-        successors = [item for item in suggestions if not item.existed]
-        deleted = not successors or successors[0].score < DELETED_BELOW
-        return replace(base, status="deleted" if deleted else "missing", suggestions=suggestions)
+        return replace(base, status=missing_or_deleted(suggestions), suggestions=suggestions)
     symbol = same_name[0]
     current = _location(symbol)
     if not symbol.has_fingerprint(anchor.fingerprint):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from phase17.cache import cache_root, code_digest
 
-INDEX_FORMAT = "phase17-symbol-index-7"
+INDEX_FORMAT = "phase17-symbol-index-8"  # 8: files carry their ctime
 
 
 SITE_CODE = ("source/",)  # what decides a site (the parse, the queries): a change makes every stored site stale
@@ -25,7 +25,7 @@ CREATE TABLE blobs(id INTEGER PRIMARY KEY, digest TEXT NOT NULL UNIQUE, sites IN
 CREATE TABLE sites(blob INTEGER NOT NULL, qualname TEXT NOT NULL, name TEXT NOT NULL, start_line INTEGER NOT NULL);
 CREATE TABLE files(
     path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, checked_ns INTEGER, blob INTEGER,
-    problem TEXT);
+    problem TEXT, ctime_ns INTEGER);
 CREATE INDEX files_by_blob ON files(blob);  -- a name's sites, then their files: not every file's sites
 CREATE TABLE derived(blob INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (blob, kind));
 CREATE TABLE trees(id INTEGER PRIMARY KEY, tree TEXT NOT NULL UNIQUE);

@@ -39,9 +39,10 @@ class ScanResult:
 
 
 def file_definitions(upstream: Path, relative: str) -> list[Symbol]:
-    """The definitions of one file under upstream/, by its path relative to upstream/ (cached on size, mtime, inode).
+    """The definitions of one file under upstream/, by its path relative to upstream/ (cached on its stat key).
 
-    The inode is in the key because a swapped-in tree can hold a file of the same size and mtime.
+    The inode is in the key because a swapped-in tree can hold a file of the same size and mtime, and the ctime
+    because a content replaced in place can keep both.
     """
     path = _inside(upstream, relative)
     try:
@@ -50,7 +51,7 @@ def file_definitions(upstream: Path, relative: str) -> list[Symbol]:
         raise SymbolNotFoundError(f"{relative}: no such file in {upstream}") from None
     if not path.is_file():
         raise SymbolNotFoundError(f"{relative}: not a file in {upstream}")
-    key = (str(path), relative, status.st_size, status.st_mtime_ns, status.st_ino)
+    key = (str(path), relative, status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino)
     if key not in _DEFINITIONS:
         from phase17.index.symbolindex import stored_definitions
 
@@ -65,7 +66,7 @@ def file_definitions(upstream: Path, relative: str) -> list[Symbol]:
     return list(_DEFINITIONS[key])
 
 
-_DEFINITIONS: dict[tuple[str, str, int, int, int], tuple[Symbol, ...]] = {}  # per process, by stat key
+_DEFINITIONS: dict[tuple[str, str, int, int, int, int], tuple[Symbol, ...]] = {}  # per process, by stat key
 
 
 def _inside(upstream: Path, relative: str) -> Path:

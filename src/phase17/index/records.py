@@ -75,3 +75,4 @@ class StoredFile(NamedTuple):
     blob: int | None
     problem: str | None
     digest: str | None
+    ctime_ns: int | None

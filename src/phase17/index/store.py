@@ -3,7 +3,7 @@
 Rows are keyed by each file's content (its git blob id): a file is parsed once per content, ever, so a re-pin parses
 only what changed and the old versions in upstream/'s history share the same store. Which files changed: in a git
 checkout whose status the command has just asked (a GitView), HEAD's tree holds every file but the ones git names,
-so nothing is walked; otherwise a file is re-read only when its size, mtime or inode changed (or it changed too
+so nothing is walked; otherwise a file is re-read only when its size, mtime, ctime or inode changed (or it changed too
 recently to tell). The index holds sites only (names, kinds, lines); a command parses the few files it shows for
 signatures and fingerprints.
 """
@@ -105,7 +105,8 @@ class SymbolIndex:
                     changed.append(item)
             elif (
                 row is None
-                or (row.size, row.mtime_ns, row.inode) != (item.size, item.mtime_ns, item.inode)
+                or (row.size, row.mtime_ns, row.ctime_ns, row.inode)
+                != (item.size, item.mtime_ns, item.ctime_ns, item.inode)
                 or row.checked_ns - item.mtime_ns < _RACY_NANOSECONDS
                 or row.blob is None
             ):
@@ -116,13 +117,15 @@ class SymbolIndex:
         to_read: list[SeenFile] = []
         for item in changed:
             if item.problem is not None:  # (in report.unreadable already: every seen file's problem is)
-                file_rows.append((item.path, item.size, item.mtime_ns, item.inode, now, None, item.problem))
+                file_rows.append((item.path, item.size, item.mtime_ns, item.inode, now, None, item.problem, 0))
                 continue
             if (vouched := item.digest) is not None:
                 item = with_stat_key(self.upstream, item)  # so a later walk finds the file unchanged
                 if self._stored_blob(vouched, digests, len(changed)):
                     report.reused += 1  # git vouches for the content, and it is parsed already: nothing to read
-                    file_rows.append((item.path, item.size, item.mtime_ns, item.inode, now, vouched, None))
+                    file_rows.append(
+                        (item.path, item.size, item.mtime_ns, item.inode, now, vouched, None, item.ctime_ns)
+                    )
                     continue
             to_read.append(item)
         to_read.sort(key=lambda item: -item.size)  # the biggest first: the workers end together
@@ -214,7 +217,7 @@ class SymbolIndex:
     def _known_rows(self, places: Sequence[str]) -> dict[str, StoredFile]:
         """The files rows below `places` (all of them for the whole tree), by path."""
         columns = (
-            "SELECT path, size, mtime_ns, inode, checked_ns, blob, problem, blobs.digest "
+            "SELECT path, size, mtime_ns, inode, checked_ns, blob, problem, blobs.digest, ctime_ns "
             "FROM files LEFT JOIN blobs ON blobs.id = files.blob"
         )
         if "" in places:
@@ -266,8 +269,8 @@ class SymbolIndex:
             connection.executemany("INSERT INTO blobs(id, digest, sites) VALUES (?, ?, ?)", blob_rows)
             connection.executemany("INSERT INTO sites VALUES (?, ?, ?, ?)", site_rows)
             connection.executemany(
-                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(*row[:5], digests.get(row[5]) if row[5] else None, row[6]) for row in file_rows],
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(*row[:5], digests.get(row[5]) if row[5] else None, *row[6:]) for row in file_rows],
             )
             blob_rows.clear()
             site_rows.clear()
@@ -293,7 +296,9 @@ class SymbolIndex:
                             connection.execute(SITES_INDEX)
                         if len(file_rows) >= 512:
                             store_rows()
-                        file_rows.append((item.path, item.size, item.mtime_ns, item.inode, now, digest, problem))
+                        file_rows.append(
+                            (item.path, item.size, item.mtime_ns, item.inode, now, digest, problem, item.ctime_ns)
+                        )
                         if digest is None:
                             report.unreadable[item.path] = str(problem)
                         elif rows is None or self._stored_blob(digest, digests, changes):

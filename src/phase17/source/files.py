@@ -38,6 +38,9 @@ class SeenFile(NamedTuple):
     inode: int
     problem: str | None = None  # set for what is not a regular file inside upstream/
     digest: str | None = None  # the content's blob id, when git vouches for it (no stat key then)
+    # Any change to the file's content moves its ctime, even when the size stays and the mtime is set back (`cp -p`,
+    # an edit that restores the mtime): so it is in the key, as git's index keeps it.
+    ctime_ns: int = 0
 
 
 def walk(upstream: Path, under: str) -> Iterator[SeenFile]:
@@ -72,7 +75,13 @@ def walk(upstream: Path, under: str) -> Iterator[SeenFile]:
                     yield SeenFile(entry.path[skip:], 0, 0, 0, f"cannot read ({error.strerror})")
                     continue
                 if regular(status.st_mode) and status.st_size <= MAX_SOURCE_BYTES and native:
-                    yield SeenFile(entry.path[skip:], status.st_size, status.st_mtime_ns, status.st_ino)
+                    yield SeenFile(
+                        entry.path[skip:],
+                        status.st_size,
+                        status.st_mtime_ns,
+                        status.st_ino,
+                        ctime_ns=status.st_ctime_ns,
+                    )
                 elif stat.S_ISDIR(status.st_mode):  # a folder named like a module
                     stack.append(entry.path)
                 else:
@@ -97,7 +106,7 @@ def seen_file(upstream: Path, relative: str, status: os.stat_result, full: str) 
         return SeenFile(relative, 0, 0, 0, "not a regular file (a FIFO, device or folder), not read")
     if status.st_size > MAX_SOURCE_BYTES:
         return SeenFile(relative, status.st_size, 0, 0, f"larger than {MAX_SOURCE_BYTES // 1024 // 1024} MiB, not read")
-    return SeenFile(relative, status.st_size, status.st_mtime_ns, status.st_ino)
+    return SeenFile(relative, status.st_size, status.st_mtime_ns, status.st_ino, ctime_ns=status.st_ctime_ns)
 
 
 def with_stat_key(upstream: Path, item: SeenFile) -> SeenFile:
@@ -109,7 +118,9 @@ def with_stat_key(upstream: Path, item: SeenFile) -> SeenFile:
         return item
     if not stat.S_ISREG(status.st_mode):
         return item
-    return item._replace(size=status.st_size, mtime_ns=status.st_mtime_ns, inode=status.st_ino)
+    return item._replace(
+        size=status.st_size, mtime_ns=status.st_mtime_ns, inode=status.st_ino, ctime_ns=status.st_ctime_ns
+    )
 
 
 def read_or_reason(upstream: Path, relative: str) -> bytes | str:

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from helpers import PROJECT_ROOT
 from phase17.errors import InvalidFileError
 from phase17.upstream.pin import load_pin, write_pin
 
-REAL_PIN = Path(__file__).resolve().parent.parent / "UPSTREAM_PIN.md"
+REAL_PIN = PROJECT_ROOT / "UPSTREAM_PIN.md"
 
 
 def test_shipped_pin_names_v0_22_1():
@@ -104,7 +105,7 @@ def test_the_prose_naming_the_version_follows_the_pin():
     import shutil
     import tempfile
 
-    shipped = Path(__file__).resolve().parent.parent / "UPSTREAM_PIN.md"
+    shipped = PROJECT_ROOT / "UPSTREAM_PIN.md"
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "UPSTREAM_PIN.md"
         shutil.copy(shipped, path)
@@ -125,7 +126,7 @@ def test_a_repin_by_sdist_restores_a_full_commit_it_knows(monkeypatch, tmp_path:
 
     monkeypatch.setattr(fetch, "_remote_tag_commit", unreachable)
     monkeypatch.setattr(sdist, "sdist_commit_id", lambda *args, **kwargs: "0decac0d9")
-    current = load_pin(Path(__file__).resolve().parent.parent / "UPSTREAM_PIN.md")
+    current = load_pin(PROJECT_ROOT / "UPSTREAM_PIN.md")
     moved = replace(current, tag="v0.23.0", commit="91df0fad4", pypi_version="0.23.0")
     full = "0decac0d96c42b49572498019f0a0e3600f50398"
     back = fetch.plan_repin(moved, "v0.22.1", cache_dir=tmp_path, known_commits=("abc", full))

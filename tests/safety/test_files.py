@@ -1,4 +1,4 @@
-"""safefiles.read_limited: the one guarded read of a file phase17 did not write."""
+"""safety/files.py read_limited: the one guarded read of a file phase17 did not write."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""treeswap.py: a new tree takes upstream/'s place in one step, and a killed swap is undone."""
+"""swap.py: a new tree takes upstream/'s place in one step, and a killed swap is undone."""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from helpers import (
+    PROJECT_ROOT,
     assert_golden,
     invoke,
 )
@@ -38,7 +39,7 @@ def test_export_matches_golden(fetched_project: Path):
 
 
 def test_the_shipped_notebook_export_matches_the_shipped_annotations():
-    root = Path(__file__).resolve().parent.parent
+    root = PROJECT_ROOT
     markdown = export_markdown(root / "annotations", load_reading_list(), load_pin(root / "UPSTREAM_PIN.md"))
     shipped = (root / "notebooks" / "phase17.md").read_text(encoding="utf-8")
     notes, _, evidence = shipped.partition(EVIDENCE_MARK)

@@ -1,4 +1,4 @@
-"""annotations.py: notes files loaded through the schema (errors at the right line), saved atomically, never lost."""
+"""notes/store.py: notes files loaded through the schema (errors at the right line), saved atomically, never lost."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""yamlfile.py: strict loading with lines, and writing that changes only what changed (comments survive)."""
+"""yamlio: strict loading with lines, and writing that changes only what changed (comments survive)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""validation.py: a file's content is checked against the schema once; a verdict never outlives a change."""
+"""yamlio/validation.py: a file's content is checked against the schema once; a verdict never outlives a change."""
 
 from __future__ import annotations
 
@@ -47,4 +47,7 @@ def test_a_cache_that_cannot_be_written_only_costs_speed(tmp_path: Path, monkeyp
     blocked = tmp_path / "blocked"
     blocked.write_text("a file where the cache folder should be")
     monkeypatch.setenv("PHASE17_CACHE_DIR", str(blocked))
-    require_valid("PinFile", parse_yaml(PIN, "PIN.md"), "PIN.md")
+    require_valid("PinFile", parse_yaml(PIN, "PIN.md"), "PIN.md")  # valid: no error, though no verdict is kept
+    assert blocked.read_text() == "a file where the cache folder should be"
+    with pytest.raises(InvalidFileError, match="PIN.md"):  # and it still checks: an invalid file is refused
+        require_valid("PinFile", parse_yaml(PIN.replace("tag: v1\n", ""), "PIN.md"), "PIN.md")

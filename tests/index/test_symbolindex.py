@@ -411,3 +411,55 @@ def _refuses_made(data: bytes):
     if b"class Made" in data:
         os._exit(9)
     return _PARSE(data)
+
+
+def _age(path: Path, seconds: int = 10) -> None:
+    """Set a file's mtime back, as a checkout or an extracted archive leaves it: old enough to be trusted."""
+    status = path.stat()
+    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns - seconds * 1_000_000_000))
+
+
+def test_a_content_replaced_with_the_same_size_and_mtime_is_read_again(plain_upstream: Path):
+    cpu = plain_upstream / "vllm" / "platforms" / "cpu.py"
+    for path in plain_upstream.rglob("*.py"):
+        _age(path)
+    build_index(plain_upstream)
+    assert find_sites(plain_upstream, qualname="CpuPlatform")[0]
+    symbolindex.forget()
+    before = cpu.stat()
+    text = cpu.read_text()
+    cpu.write_text(text.replace("class CpuPlatform", "class CpuPlatfor_"))  # same size, inode kept
+    os.utime(cpu, ns=(before.st_atime_ns, before.st_mtime_ns))  # and the mtime set back (cp -p, an editor)
+    after = cpu.stat()
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (before.st_size, before.st_mtime_ns, before.st_ino)
+    assert find_sites(plain_upstream, qualname="CpuPlatform")[0] == []
+    assert find_sites(plain_upstream, qualname="CpuPlatfor_")[0][0].path == "vllm/platforms/cpu.py"
+
+
+@pytest.mark.parametrize(("checked_after_seconds", "read_again"), [(1, True), (10, False)])
+def test_a_file_checked_within_the_racy_window_of_its_change_is_read_again(
+    plain_upstream: Path, checked_after_seconds: int, read_again: bool
+):
+    """A change in the same instant as the check cannot be told apart by the stat key: git's racily-clean rule."""
+    cpu = plain_upstream / "vllm" / "platforms" / "cpu.py"
+    for path in plain_upstream.rglob("*.py"):
+        _age(path)
+    build_index(plain_upstream)
+    symbolindex.forget()
+    cpu.write_text(cpu.read_text().replace("class CpuPlatform", "class CpuPlatfor_"))
+    now = cpu.stat()
+    # The row as a check made just then would have stored it: the new stat key, checked `checked_after` later.
+    with sqlite3.connect(index_location(plain_upstream)) as connection:
+        connection.execute(
+            "UPDATE files SET size = ?, mtime_ns = ?, ctime_ns = ?, inode = ?, checked_ns = ? WHERE path = ?",
+            (
+                now.st_size,
+                now.st_mtime_ns,
+                now.st_ctime_ns,
+                now.st_ino,
+                now.st_mtime_ns + checked_after_seconds * 1_000_000_000,
+                "vllm/platforms/cpu.py",
+            ),
+        )
+    found = {site.qualname for site in find_sites(plain_upstream, name="CpuPlatfor_")[0]}
+    assert (found == {"CpuPlatfor_"}) is read_again

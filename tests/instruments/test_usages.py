@@ -125,3 +125,19 @@ def test_many_files_are_answered_by_workers_with_a_bar_the_same_as_here(tree: Pa
     monkeypatch.setattr(workers, "PARALLEL_FROM", 10_000)  # every file read here
     here = find_usages(tree, "current_platform")
     assert in_workers == here and len(here.usages) == 70 * 3 + 7
+
+
+def test_an_attribute_passed_to_a_call_is_a_read_not_a_call_of_it(tmp_path: Path):
+    root = tmp_path / "tree"
+    (root / "vllm").mkdir(parents=True)
+    (root / "vllm" / "passing.py").write_text(
+        "from vllm.platforms import current_platform\n\n\n"
+        "def run(log):\n"
+        "    log(current_platform.device_name)\n"
+        "    return current_platform.device_name()\n"
+    )
+    report = find_usages(root, "current_platform")
+    assert [(usage.line, usage.group, usage.is_call) for usage in report.usages] == [
+        (5, "device_name", False),
+        (6, "device_name", True),
+    ]

@@ -1,4 +1,4 @@
-"""sourcetree.py: reading upstream files safely and finding definitions by reference across them."""
+"""index/lookup.py: reading upstream files safely and finding definitions by reference across them."""
 
 from __future__ import annotations
 

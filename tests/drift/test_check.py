@@ -1,4 +1,4 @@
-"""drift.py: every anchor found again by name and given one status; the check-and-mend flow; the JSON record."""
+"""drift/check.py: every anchor found again by name and given one status; the check-and-mend flow; the JSON record."""
 
 from __future__ import annotations
 
@@ -55,3 +55,18 @@ def test_check_and_mend_fixes_moved_anchors_and_remembers_health(repinned):
     assert load_notes(paths.annotations, "cuda").notes == prose_before
     assert load_health(paths.annotations)["interface"] == "ok"
     assert check_notes(paths.annotations, paths.upstream) == outcome.findings
+
+
+def test_a_gone_anchor_is_missing_only_when_a_successor_scores_at_least_the_threshold():
+    from phase17.drift.check import DELETED_BELOW, missing_or_deleted
+    from phase17.drift.findings import Suggestion
+
+    def candidate(score: float, *, existed: bool = False) -> Suggestion:
+        return Suggestion("vllm/a.py::A.renamed", "vllm/a.py", 1, 2, score, "renamed in place", existed=existed)
+
+    assert missing_or_deleted([candidate(DELETED_BELOW)]) == "missing"
+    assert missing_or_deleted([candidate(0.87)]) == "missing"  # a rename, as measured on the real releases
+    assert missing_or_deleted([candidate(DELETED_BELOW - 0.01)]) == "deleted"
+    assert missing_or_deleted([candidate(0.56)]) == "deleted"  # a deleted method's best look-alike
+    assert missing_or_deleted([candidate(0.95, existed=True), candidate(0.5)]) == "deleted"  # the closest, no heir
+    assert missing_or_deleted([]) == "deleted"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers import FAKE_COMMIT, git
+from helpers import FAKE_COMMIT, PROJECT_ROOT, git
 from phase17.upstream.checkout import (
     file_history,
     inspect_upstream,
@@ -15,7 +15,7 @@ from phase17.upstream.checkout import (
 from phase17.upstream.fetch import fetch_upstream
 from phase17.upstream.pin import load_pin
 
-REAL_PIN = Path(__file__).resolve().parent.parent / "UPSTREAM_PIN.md"
+REAL_PIN = PROJECT_ROOT / "UPSTREAM_PIN.md"
 
 
 def test_upstream_states(fetched_project: Path, git_source):
