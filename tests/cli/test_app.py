@@ -944,6 +944,55 @@ def _without_git(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "PATH": str(bin_dir), "NO_COLOR": "1", "COLUMNS": "100"}
 
 
+def test_pin_without_git_says_so_in_its_text_report(fetched_project: Path, tmp_path: Path):
+    shown = subprocess.run(
+        [sys.executable, "-m", "phase17", "pin"],
+        cwd=fetched_project,
+        env=_without_git(tmp_path),
+        capture_output=True,
+        text=True,
+    )
+    assert shown.returncode == 1 and "Traceback" not in shown.stderr, shown.stderr
+    assert "git is not on PATH" in " ".join(shown.stdout.split())
+
+
+def test_a_bad_regex_a_closed_stdin_and_a_huge_ref_are_each_one_line(fetched_project: Path):
+    regex = invoke("contract", "--members", "(")
+    assert regex.exit_code == 2 and regex.stderr.startswith("Error: --members '(' is not a regular expression")
+    assert regex.exception is None or isinstance(regex.exception, SystemExit)
+    huge = invoke("resolve", "A" * 100_000)
+    assert huge.exit_code == 2 and len(huge.output) < 500 and "100,000 characters" in huge.output, huge.output[:300]
+    closed = subprocess.run(
+        [sys.executable, "-m", "phase17", "notebook", "cpu"],
+        cwd=fetched_project,
+        stdin=None,
+        capture_output=True,
+        text=True,
+        preexec_fn=lambda: os.close(0),
+    )
+    assert closed.returncode == 2 and closed.stderr.startswith("Error: no terminal to ask the prompts"), closed.stderr
+
+
+def test_a_closed_stdout_or_a_deleted_working_folder_is_an_error_not_silence(fetched_project: Path, tmp_path: Path):
+    closed = subprocess.run(
+        [sys.executable, "-m", "phase17", "list"],
+        cwd=fetched_project,
+        capture_output=False,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert closed.returncode == 2 and "standard output is closed" in closed.stderr
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = (
+        f"import os, runpy, sys; os.chdir({str(gone)!r}); os.rmdir({str(gone)!r}); sys.argv = ['phase17', 'list']; "
+        "runpy.run_module('phase17', run_name='__main__')"
+    )
+    deleted = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert deleted.returncode == 2 and "the current folder no longer exists" in deleted.stderr, deleted.stderr
+
+
 def test_help_and_read_work_without_git(fetched_project: Path, tmp_path: Path):
     environment = _without_git(tmp_path)
     assert subprocess.run(["git", "--version"], capture_output=True).returncode == 0  # git is here normally...

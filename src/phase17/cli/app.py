@@ -102,4 +102,8 @@ def main() -> None:
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="backslashreplace")
+    if sys.stdout is None:  # started with stdout closed (`>&-`): what the command prints would be lost unseen
+        if sys.stderr is not None:
+            sys.stderr.write("Error: standard output is closed, so nothing phase17 prints could be seen; open it.\n")
+        raise SystemExit(2)
     app_for(sys.argv[1:])()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import typer
 
 from phase17.cache import cache_root
-from phase17.errors import FetchError, Phase17Error, UsageError
+from phase17.errors import FetchError, Phase17Error, ProjectNotFoundError, UsageError
 from phase17.safety.text import has_controls, json_text, neutralized
 
 if TYPE_CHECKING:  # imported where used, so that a command loads only what it needs
@@ -120,7 +120,13 @@ def _forget_the_tree() -> None:
 def locate() -> ProjectPaths:
     from phase17.upstream.project import locate_project
 
-    return locate_project(Path.cwd(), session.upstream)
+    try:
+        here = Path.cwd()
+    except FileNotFoundError:
+        raise ProjectNotFoundError(
+            "the current folder no longer exists (deleted or moved away); cd into the project again."
+        ) from None
+    return locate_project(here, session.upstream)
 
 
 def print_json(data: Any) -> None:
@@ -343,7 +349,7 @@ def reopen_editor(error: Phase17Error) -> bool:
 
 def has_terminal() -> bool:
     """Is a person at a terminal to answer prompts? Without one, phase17 never prompts."""
-    return sys.stdin.isatty()
+    return sys.stdin is not None and sys.stdin.isatty()  # (None: started with stdin closed, `<&-`)
 
 
 def require_terminal(what: str, instead: str) -> None:

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from phase17.cache import code_digest
-from phase17.errors import SymbolNotFoundError
+from phase17.errors import SymbolNotFoundError, UsageError
+from phase17.safety.text import clipped
 from phase17.source.parsing import node_text, parse_tree
 
 if TYPE_CHECKING:
@@ -261,6 +262,19 @@ def _class_named(classes: Sequence[ClassInfo], name: str, preferred_path: str | 
     return next((info for info in named if info.path == preferred_path), named[0] if named else None)
 
 
+def member_pattern(members: str | None) -> re.Pattern[str] | None:
+    """The --members regex, compiled; a bad one is a usage error that says what is wrong with it."""
+    if not members:
+        return None
+    try:
+        return re.compile(members)
+    except re.error as error:
+        raise UsageError(
+            f"--members {clipped(members)!r} is not a regular expression ({error.msg} at position {error.pos}); "
+            "write one like --members 'device|dist|attn'."
+        ) from None
+
+
 def build_contract(
     upstream: Path,
     base: str = BASE_NAME,
@@ -304,7 +318,7 @@ def build_contract(
         chosen = sorted({name for _, found in places for name in found if name in names})
         if alias not in names and len(chosen) >= 1 and alias != root.name:
             contract.aliases[alias] = chosen
-    pattern = re.compile(members) if members else None
+    pattern = member_pattern(members)
     for member in root.members:
         if member.name.startswith("__") and member.name.endswith("__") and member.name not in ("__init__",):
             continue

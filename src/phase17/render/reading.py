@@ -15,6 +15,7 @@ from rich.tree import Tree
 
 from phase17.index.lookup import editor_lines
 from phase17.render.layout import FittedTable, code_lines
+from phase17.safety.text import clipped
 
 if TYPE_CHECKING:  # types only: `resolve` prints a table without loading the reading view and the notes store
     from phase17.index.lookup import Lookup, Unreadable
@@ -217,11 +218,11 @@ def resolve_problem(lookup: Lookup, within: str | None) -> Text | None:
     if lookup.status == "missing":
         if lookup.suggestions:
             return Text(
-                f"{lookup.ref}: no definition of that name in {within or 'upstream/'}; did you mean "
+                f"{clipped(lookup.ref)}: no definition of that name in {within or 'upstream/'}; did you mean "
                 f"{', '.join(lookup.suggestions)}?"
             )
         return Text(
-            f"{lookup.ref}: no definition of that name in {within or 'upstream/'}; try phase17 "
+            f"{clipped(lookup.ref)}: no definition of that name in {within or 'upstream/'}; try phase17 "
             "outline to see what is there."
         )
     if lookup.status == "choices":

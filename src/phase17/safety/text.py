@@ -26,6 +26,12 @@ def neutralized(text: str) -> str:
     return _CONTROLS.sub(_stand_in, text) if _CONTROLS.search(text) else text
 
 
+def clipped(text: str, limit: int = 120) -> str:
+    """`text` as an error echoes it: whole when short, else its start and its length (a pasted 100 kB argument
+    must not come back as a 100 kB message)."""
+    return text if len(text) <= limit else f"{text[: limit - 20]}... ({len(text):,} characters)"
+
+
 def has_controls(text: str) -> bool:
     return _CONTROLS.search(text) is not None
 
