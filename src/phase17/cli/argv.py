@@ -25,6 +25,7 @@ COMMANDS_ASKING_GIT = frozenset(
         "usages",
         "contract",
         "plugins",
+        "gates",
     }
 )
 COMMANDS_REPLACING_UPSTREAM = frozenset({"fetch", "pin"})

@@ -40,6 +40,7 @@ class Member:
     value: str | None = None  # an attribute's expression as written (None: annotated only)
     signature: str = ""
     returns: str | None = None  # a method whose body is one `return <literal>`: that literal
+    expression: str | None = None  # a method whose body is one `return <expression>`: that expression, as written
 
 
 @dataclass(frozen=True)
@@ -190,9 +191,10 @@ def _method_record(node: tree_sitter.Node) -> dict[str, Any]:
     if statements and statements[0].type == "expression_statement" and statements[0].named_children:
         if statements[0].named_children[0].type == "string":
             statements = statements[1:]  # the docstring
-    returns = None
+    returns = expression = None
     if len(statements) == 1 and statements[0].type == "return_statement" and statements[0].named_children:
         value = statements[0].named_children[0]
+        expression = " ".join(node_text(value).split())
         if value.type in ("string", "integer", "float", "true", "false", "none"):
             returns = node_text(value)
     return {
@@ -201,6 +203,7 @@ def _method_record(node: tree_sitter.Node) -> dict[str, Any]:
         "line": node.start_point.row + 1,
         "signature": " ".join(signature.split()),
         "returns": returns,
+        "expression": expression,
     }
 
 
@@ -235,6 +238,7 @@ def _load(upstream: Path, under: Sequence[str]) -> tuple[list[ClassInfo], dict[s
                     value=member.get("value"),
                     signature=member.get("signature", ""),
                     returns=member.get("returns"),
+                    expression=member.get("expression"),
                 )
                 for member in item["members"]
             ),
@@ -341,6 +345,23 @@ def _cell(info: ClassInfo, name: str, root: ClassInfo, by_name: dict[str, list[C
         if own.kind == "attribute":
             return Cell("value", shorten(own.value or "(annotated)"), line=own.line)
         return Cell("override", f"override L{own.line}", line=own.line)
+    parent, found = inherited_member(info, name, root, by_name)
+    if parent is root or found is None:
+        return Cell("inherited", "inherited", origin=root.name)
+    shown = shorten(found.value or "") if found.kind == "attribute" else "override"
+    return Cell(
+        "inherited",
+        f"inherited from {parent.name}" + (f": {shown}" if found.kind == "attribute" else ""),
+        origin=parent.name,
+        line=found.line,
+    )
+
+
+def inherited_member(
+    info: ClassInfo, name: str, root: ClassInfo, by_name: dict[str, list[ClassInfo]]
+) -> tuple[ClassInfo, Member | None]:
+    """The nearest base of `info` that defines `name` (breadth first, in the order the bases are written), and
+    that member; `root` (with its own member, or None) when no base below it does."""
     seen = {info.name}
     queue = [_last(base) for base in info.bases]
     while queue:
@@ -349,19 +370,13 @@ def _cell(info: ClassInfo, name: str, root: ClassInfo, by_name: dict[str, list[C
             continue
         seen.add(parent_name)
         if parent_name == root.name:
-            return Cell("inherited", "inherited", origin=root.name)
+            break
         for parent in by_name.get(parent_name, []):
             found = parent.member(name)
             if found is not None:
-                shown = shorten(found.value or "") if found.kind == "attribute" else "override"
-                return Cell(
-                    "inherited",
-                    f"inherited from {parent.name}" + (f": {shown}" if found.kind == "attribute" else ""),
-                    origin=parent.name,
-                    line=found.line,
-                )
+                return parent, found
             queue += [_last(base) for base in parent.bases]
-    return Cell("inherited", "inherited", origin=root.name)
+    return root, root.member(name)
 
 
 def shorten(value: str, width: int = VALUE_WIDTH) -> str:

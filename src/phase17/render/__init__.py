@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from phase17.render.drift import check_outcome, findings_report, mends
-    from phase17.render.instruments import contract_matrix, differences_table, plugins_screen, usage_report
+    from phase17.render.instruments import (
+        contract_matrix,
+        differences_table,
+        gates_screen,
+        plugins_screen,
+        usage_report,
+    )
     from phase17.render.notes import (
         current_answer,
         edited,
@@ -62,6 +68,7 @@ _HOMES = {
     "plugins_screen": "instruments",
     "contract_matrix": "instruments",
     "differences_table": "instruments",
+    "gates_screen": "instruments",
     "warnings": "notes",
     "web_url": "reading",
     "whole_files": "reading",
@@ -83,6 +90,7 @@ __all__ = [
     "differences_table",
     "edited",
     "fetch_summary",
+    "gates_screen",
     "findings_report",
     "mends",
     "note_warnings",

@@ -1,4 +1,4 @@
-"""What the study instruments show: uses of a name, grouped and counted."""
+"""What the study instruments show: uses of a name, the contract, the gates, how plugins load."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from phase17.instruments.contract import ClassInfo, Contract, Difference, shorten
+from phase17.instruments.gates import GatesReport
 from phase17.instruments.plugins import PluginsReport
 from phase17.instruments.usages import UsageReport
 from phase17.render.layout import FittedTable
@@ -113,4 +114,34 @@ def plugins_screen(report: PluginsReport) -> RenderableType:
             Text(f"A minimal out-of-tree platform plugin, for the group {report.platform_group}:", style="bold")
         )
         lines += [Text(f"  {line}", no_wrap=True, overflow="ignore") for line in example.splitlines()]
+    return Group(*lines)
+
+
+def gates_screen(report: GatesReport) -> RenderableType:
+    """Each gate, most different across platforms first: its call sites, then the platforms grouped by answer.
+    One fact per line, names whole: it reads the same at 60 columns and piped."""
+    lines: list[RenderableType] = [
+        Text(
+            f"{len(report.gates)} gates of {report.base.name} ({report.base.path}:{report.base.line}) on "
+            f"{len(report.platforms)} classes, most different first. Call sites: current_platform.<gate> in code. "
+            "* inherited; computed: known at run time, from the code at path:line.",
+            style="bold",
+        )
+    ]
+    for gate in report.gates:
+        more = gate.call_sites - len(gate.first_sites)
+        lines.append(Text.assemble((gate.name, "bold cyan"), f"  {gate.call_sites} call site(s)"))
+        lines += [Text(f"    {site}", style="dim", no_wrap=True, overflow="ignore") for site in gate.first_sites]
+        if more > 0:
+            lines.append(Text(f"    ... {more} more: phase17 usages current_platform --attr {gate.name}", style="dim"))
+        for value, label in ((True, "True"), (False, "False"), (None, "computed")):
+            named = []
+            for name, answer in gate.answers.items():
+                if answer.value is not value:
+                    continue
+                mark = "*" if answer.how == "inherited" else ""
+                where = f" ({answer.path}:{answer.line})" if value is None and answer.how == "computed" else ""
+                named.append(f"{name}{mark}{where}")
+            if named:  # wrapped between names (each is shorter than a line)
+                lines.append(Text(f"  {label}: {', '.join(named)}"))
     return Group(*lines)

@@ -95,7 +95,7 @@ def contract(
             else:
                 session.out.print(render.differences_table(sub, root, differences))
             return
-        chosen = tuple(name.strip() for name in platforms.split(",") if name.strip()) if platforms else ()
+        chosen = _names(platforms)
         matrix = contracts.build_contract(
             upstream,
             base,
@@ -127,3 +127,32 @@ def plugins(as_json: JsonOption = False) -> None:
             print_json(report.to_data())
         else:
             session.out.print(render.plugins_screen(report))
+
+
+@commands.command(short_help="Every capability gate, each platform's answer, its call sites.")
+def gates(
+    platforms: Annotated[
+        Optional[str], typer.Option(metavar="A,B", help="Only these platform classes (comma-separated).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every capability predicate of Platform (supports_*, is_*, use_*, ... and any member declared -> bool): what
+    each platform answers (a literal, inherited from where, or computed at run time, with its line) and where the
+    engine asks it through current_platform. The gates that differ most across platforms come first.
+
+    Example: phase17 gates --platforms CpuPlatform,CudaPlatformBase
+    """
+    from phase17 import render
+    from phase17.instruments.gates import find_gates
+
+    with reporting_errors():
+        report = find_gates(existing_upstream(), platforms=_names(platforms))
+        if as_json:
+            print_json(report.to_data())
+        else:
+            session.out.print(render.gates_screen(report))
+
+
+def _names(listed: str | None) -> tuple[str, ...]:
+    """A comma-separated --platforms value as class names."""
+    return tuple(name.strip() for name in listed.split(",") if name.strip()) if listed else ()

@@ -1,0 +1,197 @@
+"""The platform gates: every capability predicate of the base class (`supports_fp8`, `is_cuda`, `use_custom_allreduce`,
+...), what each platform answers, and where the engine asks it.
+
+A platform's answer is read, never run: a literal it returns, or an expression phase17 can evaluate from the class
+attributes alone (`self._enum == PlatformEnum.CUDA`, `self.is_tpu()`, `not ...`, `and`/`or`); anything else is
+"computed" at run time (a device query), with the line to read.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from phase17.instruments.contract import BASE_NAME, BASE_PATH, ClassInfo, Contract, Member, build_contract
+from phase17.instruments.contract import inherited_member as _inherited_member
+
+GATE_NAMES = re.compile(r"^(?:supports?|is|has|can|uses?)_\w+$")
+GateHow = Literal["literal", "computed", "inherited"]
+GATE_HOWS: tuple[GateHow, ...] = get_args(GateHow)
+SHOWN_SITES = 3
+
+
+@dataclass(frozen=True)
+class GateAnswer:
+    """One platform's answer to one gate: its own literal or computed override, or inherited (from `origin`)."""
+
+    how: GateHow
+    value: bool | None  # None: only known at run time
+    origin: str | None = None  # the class it is inherited from
+    line: int | None = None  # the line of the definition that answers (own or inherited)
+    path: str | None = None
+
+    def to_data(self) -> dict[str, Any]:
+        return {"how": self.how, "value": self.value, "from": self.origin, "line": self.line}
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A capability predicate of the base, each platform's answer, and the engine's calls of it."""
+
+    name: str
+    line: int
+    answers: dict[str, GateAnswer]  # by class name, the base first
+    call_sites: int
+    first_sites: tuple[str, ...]  # path:line of the first few `current_platform.<gate>` uses
+
+    @property
+    def spread(self) -> int:
+        """How many distinct answers the platforms give (True, False, run time): the gates that differ most first."""
+        return len({answer.value for answer in self.answers.values()})
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "line": self.line,
+            "call_sites": self.call_sites,
+            "first_sites": list(self.first_sites),
+            "platforms": {name: answer.to_data() for name, answer in self.answers.items()},
+        }
+
+
+@dataclass(frozen=True)
+class GatesReport:
+    base: ClassInfo
+    platforms: tuple[str, ...]
+    gates: tuple[Gate, ...]
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "base": {"name": self.base.name, "path": self.base.path, "line": self.base.line},
+            "platforms": list(self.platforms),
+            "gates": [gate.to_data() for gate in self.gates],
+        }
+
+
+def is_gate(member: Member) -> bool:
+    """A capability predicate: named like one, or a method declared to return bool."""
+    if member.kind != "method" or member.name.startswith("_"):
+        return False
+    return bool(GATE_NAMES.match(member.name)) or member.signature.replace(" ", "").endswith("->bool")
+
+
+def find_gates(upstream: Path, platforms: Sequence[str] = (), under: Sequence[str] = ("vllm",)) -> GatesReport:
+    """Every gate of the base Platform, each platform's answer, and the engine's `current_platform.<gate>` uses."""
+    from phase17.instruments.usages import find_usages
+
+    contract = build_contract(upstream, BASE_NAME, BASE_PATH, under=under, platforms=platforms)
+    classes = [contract.base, *contract.platforms]
+    by_name: dict[str, list[ClassInfo]] = {}
+    for info in classes:
+        by_name.setdefault(info.name, []).append(info)
+    uses = find_usages(upstream, "current_platform", under=under)
+    sites: dict[str, list[str]] = {}
+    for usage in uses.usages:
+        sites.setdefault(usage.group, []).append(f"{usage.path}:{usage.line}")
+    gates = []
+    for member in contract.base.members:
+        if not is_gate(member):
+            continue
+        answers = {info.name: _answer(info, member.name, contract, by_name) for info in classes}
+        found = sites.get(member.name, [])
+        gates.append(Gate(member.name, member.line, answers, len(found), tuple(found[:SHOWN_SITES])))
+    gates.sort(key=lambda gate: (-gate.spread, -_overrides(gate), gate.name))
+    return GatesReport(contract.base, tuple(info.name for info in classes), tuple(gates))
+
+
+def _overrides(gate: Gate) -> int:
+    return sum(answer.how != "inherited" for answer in gate.answers.values())
+
+
+def _answer(info: ClassInfo, name: str, contract: Contract, by_name: dict[str, list[ClassInfo]]) -> GateAnswer:
+    value = _evaluate_gate(info, name, contract, by_name, depth=0)
+    own = info.member(name)
+    if own is not None:
+        how: GateHow = "literal" if own.returns in ("True", "False") else "computed"
+        return GateAnswer(how, value, None, own.line, info.path)
+    parent, found = _inherited_member(info, name, contract.base, by_name)
+    return GateAnswer("inherited", value, parent.name, found.line if found else None, parent.path)
+
+
+def _evaluate_gate(
+    info: ClassInfo, name: str, contract: Contract, by_name: dict[str, list[ClassInfo]], depth: int
+) -> bool | None:
+    """What `info.name()` returns, read from the definition that answers for `info`; None when only a run tells."""
+    member = info.member(name)
+    if member is None:
+        member = _inherited_member(info, name, contract.base, by_name)[1]
+    if member is None or member.expression is None or depth > 8:
+        return None
+    try:
+        tree = ast.parse(member.expression, mode="eval")
+    except SyntaxError:
+        return None
+    result = _Evaluator(info, contract, by_name, depth).value(tree.body)
+    return result if isinstance(result, bool) else None
+
+
+class _Evaluator:
+    """A tiny reader of gate expressions over class attributes; anything it does not know is None (run time)."""
+
+    def __init__(self, info: ClassInfo, contract: Contract, by_name: dict[str, list[ClassInfo]], depth: int):
+        self.info, self.contract, self.by_name, self.depth = info, contract, by_name, depth
+
+    def value(self, node: ast.expr) -> object:
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            operand = self.value(node.operand)
+            return None if operand is None else not operand
+        if isinstance(node, ast.BoolOp):
+            values = [self.value(item) for item in node.values]
+            if any(value is None for value in values):
+                return None
+            return all(values) if isinstance(node.op, ast.And) else any(values)
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            return self._compare(node)
+        if isinstance(node, ast.Call) and not node.args and not node.keywords and self._on_self(node.func):
+            assert isinstance(node.func, ast.Attribute)
+            return _evaluate_gate(self.info, node.func.attr, self.contract, self.by_name, self.depth + 1)
+        if isinstance(node, ast.Attribute) and self._on_self(node):
+            return self._attribute(node.attr)
+        if isinstance(node, ast.Attribute | ast.Name):
+            return ast.unparse(node)  # a constant's name, such as PlatformEnum.CUDA
+        if isinstance(node, ast.Tuple | ast.List | ast.Set):
+            return tuple(self.value(item) for item in node.elts)
+        return None
+
+    def _compare(self, node: ast.Compare) -> object:
+        left, right = self.value(node.left), self.value(node.comparators[0])
+        if left is None or right is None:
+            return None
+        operator = node.ops[0]
+        if isinstance(operator, ast.Eq | ast.NotEq):
+            if not isinstance(left, str | bool | int) or not isinstance(right, str | bool | int):
+                return None
+            return (left == right) == isinstance(operator, ast.Eq)
+        if isinstance(operator, ast.In | ast.NotIn) and isinstance(right, tuple):
+            if None in right:
+                return None
+            return (left in right) == isinstance(operator, ast.In)
+        return None
+
+    def _on_self(self, node: ast.expr) -> bool:
+        return isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")
+
+    def _attribute(self, name: str) -> object:
+        member = self.info.member(name) or _inherited_member(self.info, name, self.contract.base, self.by_name)[1]
+        if member is None or member.kind != "attribute" or member.value is None:
+            return None
+        try:
+            return self.value(ast.parse(member.value, mode="eval").body)
+        except SyntaxError:
+            return None
