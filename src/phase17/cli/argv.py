@@ -26,6 +26,7 @@ COMMANDS_ASKING_GIT = frozenset(
         "contract",
         "plugins",
         "gates",
+        "effects",
     }
 )
 COMMANDS_REPLACING_UPSTREAM = frozenset({"fetch", "pin"})

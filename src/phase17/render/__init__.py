@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from phase17.render.instruments import (
         contract_matrix,
         differences_table,
+        effects_screen,
         gates_screen,
         plugins_screen,
         usage_report,
@@ -68,6 +69,7 @@ _HOMES = {
     "plugins_screen": "instruments",
     "contract_matrix": "instruments",
     "differences_table": "instruments",
+    "effects_screen": "instruments",
     "gates_screen": "instruments",
     "warnings": "notes",
     "web_url": "reading",
@@ -89,6 +91,7 @@ __all__ = [
     "current_answer",
     "differences_table",
     "edited",
+    "effects_screen",
     "fetch_summary",
     "gates_screen",
     "findings_report",

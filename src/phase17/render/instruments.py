@@ -6,6 +6,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from phase17.instruments.contract import ClassInfo, Contract, Difference, shorten
+from phase17.instruments.effects import EffectsReport
 from phase17.instruments.gates import GatesReport
 from phase17.instruments.plugins import PluginsReport
 from phase17.instruments.usages import UsageReport
@@ -144,4 +145,31 @@ def gates_screen(report: GatesReport) -> RenderableType:
                 named.append(f"{name}{mark}{where}")
             if named:  # wrapped between names (each is shorter than a line)
                 lines.append(Text(f"  {label}: {', '.join(named)}"))
+    return Group(*lines)
+
+
+def effects_screen(report: EffectsReport) -> RenderableType:
+    """Per platform, each config field its hook writes: the field and value, then the line and the conditions."""
+    lines: list[RenderableType] = [
+        Text(
+            f"What {report.hook} writes to the config, per platform (fields below the config it is handed; "
+            "aliases and the class's helpers followed):",
+            style="bold",
+        )
+    ]
+    for platform in report.platforms:
+        lines.append(
+            Text.assemble(
+                (platform.name, "bold cyan"), f"  {platform.path}:{platform.line}  {len(platform.effects)} write(s)"
+            )
+        )
+        if platform.helpers:
+            lines.append(Text(f"  helpers handed the config: {', '.join(platform.helpers)}", style="dim"))
+        for effect in platform.effects:
+            lines.append(Text(f"  {effect.field} = {shorten(effect.value, 72)}", no_wrap=True, overflow="ignore"))
+            where = f"    line {effect.line}" + (f", in {effect.via}" if effect.via else "")
+            lines.append(Text(where + (f", when {effect.when}" if effect.when else ", always"), style="dim"))
+    inherited = [f"{name} runs {origin}'s" for name, origin in sorted(report.inherits.items())]
+    if inherited:
+        lines.append(Text("Inherited, no override: " + "; ".join(inherited) + "."))
     return Group(*lines)

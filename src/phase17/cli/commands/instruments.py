@@ -153,6 +153,32 @@ def gates(
             session.out.print(render.gates_screen(report))
 
 
+@commands.command(short_help="What each platform's hook writes to the config, and when.")
+def effects(
+    hook: Annotated[
+        str, typer.Argument(metavar="[HOOK]", help="A Platform method handed the config.")
+    ] = "check_and_update_config",
+    platforms: Annotated[
+        Optional[str], typer.Option(metavar="A,B", help="Only these platform classes (comma-separated).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """For each platform that overrides HOOK, every config field it writes (through local aliases and the class's
+    helpers it hands the config to), the value written, the line, and the conditions it sits under.
+
+    Example: phase17 effects --platforms CpuPlatform
+    """
+    from phase17 import render
+    from phase17.instruments.effects import find_effects
+
+    with reporting_errors():
+        report = find_effects(existing_upstream(), hook, platforms=_names(platforms))
+        if as_json:
+            print_json(report.to_data())
+        else:
+            session.out.print(render.effects_screen(report))
+
+
 def _names(listed: str | None) -> tuple[str, ...]:
     """A comma-separated --platforms value as class names."""
     return tuple(name.strip() for name in listed.split(",") if name.strip()) if listed else ()

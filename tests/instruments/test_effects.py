@@ -1,0 +1,122 @@
+"""instruments/effects.py: what each platform's hook writes to the config, through aliases and helpers, and when."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from phase17 import render
+from phase17.errors import SymbolNotFoundError
+from phase17.instruments.effects import find_effects
+
+INTERFACE = """\
+class Platform:
+    @classmethod
+    def check_and_update_config(cls, vllm_config) -> None:
+        pass
+"""
+
+CPU = """\
+from vllm.platforms.interface import Platform
+
+
+class CpuPlatform(Platform):
+    @classmethod
+    def check_and_update_config(cls, vllm_config) -> None:
+        parallel_config = vllm_config.parallel_config
+        if parallel_config.worker_cls == "auto":
+            parallel_config.worker_cls = "CPUWorker"
+        elif parallel_config.world_size > 1:
+            parallel_config.backend = "gloo"
+        else:
+            parallel_config.backend = "mp"
+        vllm_config.cache_config.block_size = 128
+        compilation = vllm_config.compilation_config
+        compilation.custom_ops.append("+gelu")
+        compilation.level += 1
+        local = 3
+        local = vllm_config  # an alias again, under its new name
+        local.model_config.enforce_eager = True
+        cls._apply_threads(vllm_config.parallel_config)
+        logger.info("not a write: %s", parallel_config.worker_cls)
+
+    @classmethod
+    def _apply_threads(cls, config) -> None:
+        config.num_threads = 8
+
+
+class ZenCpuPlatform(CpuPlatform):
+    pass
+"""
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "tree"
+    (root / "vllm" / "platforms").mkdir(parents=True)
+    (root / "vllm" / "platforms" / "interface.py").write_text(INTERFACE)
+    (root / "vllm" / "platforms" / "cpu.py").write_text(CPU)
+    return root
+
+
+def _line(text: str) -> int:
+    return next(number for number, line in enumerate(CPU.splitlines(), 1) if text in line)
+
+
+def test_every_write_with_its_value_line_and_conditions(tree: Path):
+    data = find_effects(tree).to_data()
+    writes = [
+        (item["field"], item["value"], item["line"], item["when"], item["via"])
+        for item in data["platforms"]["CpuPlatform"]
+    ]
+    assert writes == [
+        (
+            "parallel_config.worker_cls",
+            '"CPUWorker"',
+            _line('= "CPUWorker"'),
+            'parallel_config.worker_cls == "auto"',
+            None,
+        ),
+        (
+            "parallel_config.backend",
+            '"gloo"',
+            _line('"gloo"'),
+            'not (parallel_config.worker_cls == "auto") and parallel_config.world_size > 1',
+            None,
+        ),
+        (
+            "parallel_config.backend",
+            '"mp"',
+            _line('"mp"'),
+            'not (parallel_config.worker_cls == "auto") and not (parallel_config.world_size > 1)',
+            None,
+        ),
+        ("cache_config.block_size", "128", _line("block_size = 128"), "", None),
+        ("compilation_config.custom_ops", '.append("+gelu")', _line("append"), "", None),
+        ("compilation_config.level", "+= 1", _line("+= 1"), "", None),
+        ("model_config.enforce_eager", "True", _line("enforce_eager"), "", None),
+        ("parallel_config.num_threads", "8", _line("num_threads"), "", "_apply_threads"),
+    ]
+    assert data["platforms"]["Platform"] == []
+    assert data["helpers"] == {"CpuPlatform": ["_apply_threads"]}
+    assert data["inherits"] == {"ZenCpuPlatform": "CpuPlatform"}
+
+
+def test_a_hook_the_base_does_not_have_is_one_clear_error(tree: Path):
+    with pytest.raises(SymbolNotFoundError, match="check_and_update_confg: not a member of Platform"):
+        find_effects(tree, "check_and_update_confg")
+
+
+def test_the_text_view_names_each_field_and_when_at_60_columns(tree: Path):
+    console = Console(width=60, color_system=None, force_terminal=False, record=True)
+    with console.capture() as captured:
+        console.print(render.effects_screen(find_effects(tree)))
+    shown = captured.get()
+    assert "CpuPlatform  vllm/platforms/cpu.py:6  8 write(s)\n  helpers handed the config: _apply_threads\n" in shown
+    assert '  parallel_config.worker_cls = "CPUWorker"\n' in shown
+    worker = _line('= "CPUWorker"')
+    assert f'    line {worker}, when parallel_config.worker_cls == "auto"' in shown
+    assert "    line " + str(_line("num_threads")) + ", in _apply_threads, always" in shown
+    assert "Inherited, no override: ZenCpuPlatform runs CpuPlatform's." in shown
