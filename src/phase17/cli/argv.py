@@ -27,6 +27,7 @@ COMMANDS_ASKING_GIT = frozenset(
         "plugins",
         "gates",
         "effects",
+        "callers",
     }
 )
 COMMANDS_REPLACING_UPSTREAM = frozenset({"fetch", "pin"})

@@ -83,19 +83,25 @@ class UsageReport:
 
 
 def find_usages(
-    upstream: Path, name: str = "current_platform", under: Sequence[str] = ("vllm",), attribute: str | None = None
+    upstream: Path,
+    name: str = "current_platform",
+    under: Sequence[str] = ("vllm",),
+    attribute: str | None = None,
+    *,
+    as_function: bool = False,
 ) -> UsageReport:
     """Every use of `name` in the .py files below `under`.
 
     A plain name (`current_platform`) is looked at as a variable: each `name.attr` and `name.attr(...)`, grouped
     by attribute, and its plain references. A dotted name (`Platform.get_attn_backend_cls`) or a name that is
     only ever used through attributes and calls is looked at as a function: each call and reference of its
-    last part, grouped by the receiver (`current_platform`, `cls`, `self`). `attribute` keeps one group.
+    last part, grouped by the receiver (`current_platform`, `cls`, `self`); so is any name with `as_function`.
+    `attribute` keeps one group.
     """
     if not _NAME.match(name):
         raise BadReferenceError(f"{name!r} is not a Python name; give one like current_platform or Class.method.")
     last = name.rsplit(".", 1)[-1]
-    as_variable = "." not in name
+    as_variable = "." not in name and not as_function
     needle = last.encode()
 
     def uses_of(path: str, source: bytes) -> list[Any]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from phase17.render.drift import check_outcome, findings_report, mends
     from phase17.render.instruments import (
+        callers_tree,
         contract_matrix,
         differences_table,
         effects_screen,
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 
 _HOMES = {
     "RichReporter": "progress",
+    "callers_tree": "instruments",
     "check_outcome": "drift",
     "current_answer": "notes",
     "edited": "notes",
@@ -86,6 +88,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "RichReporter",
+    "callers_tree",
     "check_outcome",
     "contract_matrix",
     "current_answer",

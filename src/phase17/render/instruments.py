@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from phase17.instruments.callers import CallerNode
 from phase17.instruments.contract import ClassInfo, Contract, Difference, shorten
 from phase17.instruments.effects import EffectsReport
 from phase17.instruments.gates import GatesReport
@@ -172,4 +173,32 @@ def effects_screen(report: EffectsReport) -> RenderableType:
     inherited = [f"{name} runs {origin}'s" for name, origin in sorted(report.inherits.items())]
     if inherited:
         lines.append(Text("Inherited, no override: " + "; ".join(inherited) + "."))
+    return Group(*lines)
+
+
+def callers_tree(root: CallerNode, depth: int) -> RenderableType:
+    """The callers, indented under what they call, each `name  path:line` printed whole."""
+    where = f"  {root.path}:{root.line}" if root.path else ""
+    lines: list[RenderableType] = [
+        Text(f"Callers, {depth} level(s) up ({root.count() - 1} shown), of", style="bold"),
+        Text.assemble((root.name, "bold cyan"), where, no_wrap=True, overflow="ignore"),
+    ]
+
+    def add(node: CallerNode, indent: int) -> None:
+        for caller in node.callers:
+            mark = "  (already on this path)" if caller.recursive else ""
+            lines.append(
+                Text(
+                    f"{'  ' * indent}<- {caller.name}  {caller.path}:{caller.line}{mark}",
+                    no_wrap=True,
+                    overflow="ignore",
+                )
+            )
+            add(caller, indent + 1)
+        if node.more:
+            lines.append(Text(f"{'  ' * indent}<- ... {node.more} more callers", style="dim"))
+
+    add(root, 1)
+    if root.looked_up and not root.callers:
+        lines.append(Text("  no call of it found in code", style="dim"))
     return Group(*lines)

@@ -179,6 +179,29 @@ def effects(
             session.out.print(render.effects_screen(report))
 
 
+@commands.command(short_help="Who calls a function, and who calls them, a few levels up.")
+def callers(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Class.method or a function name.")],
+    depth: Annotated[int, typer.Option(min=1, max=6, help="How many levels of callers to follow.")] = 3,
+    as_json: JsonOption = False,
+) -> None:
+    """The tree of functions that call NAME, then their callers, DEPTH levels up, each with the line of the call.
+    A call through current_platform.X is a call of every platform's X; C(...) is a call of C.__init__ and of
+    C.__post_init__.
+
+    Example: phase17 callers Platform.check_and_update_config --depth 3
+    """
+    from phase17 import render
+    from phase17.instruments.callers import find_callers
+
+    with reporting_errors():
+        root = find_callers(existing_upstream(), name, depth)
+        if as_json:
+            print_json(root.to_data())
+        else:
+            session.out.print(render.callers_tree(root, depth))
+
+
 def _names(listed: str | None) -> tuple[str, ...]:
     """A comma-separated --platforms value as class names."""
     return tuple(name.strip() for name in listed.split(",") if name.strip()) if listed else ()

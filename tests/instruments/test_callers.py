@@ -1,0 +1,111 @@
+"""instruments/callers.py: who calls a name, and who calls them, through constructors and current_platform."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from phase17 import render
+from phase17.index import symbolindex
+from phase17.instruments.callers import SHOWN_CALLERS, called_names, find_callers
+
+PLATFORM = """\
+class Platform:
+    @classmethod
+    def check_and_update_config(cls, config) -> None:
+        pass
+"""
+
+CONFIG = """\
+from dataclasses import dataclass
+
+from vllm.platforms import current_platform
+
+
+@dataclass
+class VllmConfig:
+    size: int = 0
+
+    def __post_init__(self):
+        current_platform.check_and_update_config(self)
+"""
+
+ENGINE = """\
+from vllm.config import VllmConfig
+
+
+class EngineArgs:
+    def create_engine_config(self):
+        return VllmConfig(size=1)
+
+
+def serve():
+    return EngineArgs().create_engine_config()
+
+
+def ping():
+    return pong()
+
+
+def pong():
+    return ping()
+"""
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "tree"
+    (root / "vllm" / "platforms").mkdir(parents=True)
+    (root / "vllm" / "platforms" / "interface.py").write_text(PLATFORM)
+    (root / "vllm" / "config.py").write_text(CONFIG)
+    (root / "vllm" / "engine.py").write_text(ENGINE)
+    return root
+
+
+def _chain(node) -> list[str]:
+    names = []
+    while node.callers:
+        node = node.callers[0]
+        names.append(node.name)
+    return names
+
+
+def test_the_path_goes_through_current_platform_and_a_constructor(tree: Path):
+    root = find_callers(tree, "Platform.check_and_update_config", depth=3)
+    assert (root.path, root.line) == ("vllm/platforms/interface.py", 3)
+    assert _chain(root) == ["VllmConfig.__post_init__", "EngineArgs.create_engine_config", "serve"]
+    post_init = root.callers[0]
+    assert (post_init.path, post_init.line) == ("vllm/config.py", 11)
+    data = root.to_data()
+    assert data["callers"][0]["callers"][0]["callers"][0] == {"name": "serve", "path": "vllm/engine.py", "line": 10}
+
+
+def test_depth_recursion_and_fan_out_are_cut(tree: Path):
+    assert _chain(find_callers(tree, "Platform.check_and_update_config", depth=1)) == ["VllmConfig.__post_init__"]
+    loop = find_callers(tree, "ping", depth=4)
+    assert _chain(loop) == ["pong", "ping"] and loop.callers[0].callers[0].recursive
+    many = tree / "vllm" / "many.py"
+    many.write_text("".join(f"def caller_{n}():\n    return serve()\n\n\n" for n in range(SHOWN_CALLERS + 3)))
+    symbolindex.forget()  # a command reads the tree once: the next one sees the new file
+    fanned = find_callers(tree, "serve", depth=1)
+    assert len(fanned.callers) == SHOWN_CALLERS and fanned.more == 3
+    assert fanned.to_data()["more"] == 3
+
+
+def test_a_construction_hook_is_called_by_its_class_name():
+    assert called_names("VllmConfig.__post_init__") == ["VllmConfig"]
+    assert called_names("Platform.check_and_update_config") == ["check_and_update_config"]
+
+
+def test_the_text_view_indents_each_caller_with_its_line(tree: Path):
+    console = Console(width=60, color_system=None, force_terminal=False, record=True)
+    with console.capture() as captured:
+        console.print(render.callers_tree(find_callers(tree, "Platform.check_and_update_config"), 3), crop=False)
+    shown = captured.get().splitlines()
+    assert shown[0] == "Callers, 3 level(s) up (3 shown), of"
+    assert shown[1] == "Platform.check_and_update_config  vllm/platforms/interface.py:3"
+    assert shown[2] == "  <- VllmConfig.__post_init__  vllm/config.py:11"
+    assert shown[3] == "    <- EngineArgs.create_engine_config  vllm/engine.py:6"
+    assert shown[4] == "      <- serve  vllm/engine.py:10"
