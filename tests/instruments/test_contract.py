@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from phase17.errors import SymbolNotFoundError
+from phase17.index import symbolindex
 from phase17.instruments.contract import build_contract, compare, contract_markdown
 
 INTERFACE = """\
@@ -118,3 +119,33 @@ def test_one_platform_against_the_base_says_what_differs(tree: Path):
     assert by_member["get_attn_backend_cls"].startswith("signature (cls, selected: str) -> str -> (cls, selected: str")
     assert 'returns "flash"' in by_member["get_attn_backend_cls"]
     assert by_member["device_count"].startswith("added")
+
+
+def test_a_classmethod_is_labelled_and_getattr_is_part_of_the_contract(tree: Path):
+    (tree / "vllm" / "platforms" / "interface.py").write_text(
+        INTERFACE
+        + "\n    def __getattr__(self, key: str):\n        return None\n\n"
+        + "    @staticmethod\n    def seed_everything(seed: int) -> None:\n        pass\n"
+    )
+    contract = build_contract(tree)
+    labels = {member.name: member.label for member, _ in contract.rows}
+    assert labels["get_attn_backend_cls"] == "classmethod" and labels["seed_everything"] == "staticmethod"
+    assert labels["is_pin_memory_available"] == "def" and "__getattr__" in labels and "__repr__" not in labels
+    forms = {item["name"]: item["form"] for item in contract.to_data()["members"]}
+    assert forms["get_attn_backend_cls"] == "classmethod" and forms["dist_backend"] is None
+    assert "| get_attn_backend_cls | classmethod |" in contract_markdown(contract)
+
+
+def test_against_the_base_honours_members_and_names_a_changed_form(tree: Path):
+    _, _, differences = compare(tree, "CudaPlatformBase", "Platform", members="^dist")
+    assert [item.member for item in differences] == ["dist_backend"]
+    cpu = tree / "vllm" / "platforms" / "cpu.py"
+    cpu.write_text(
+        CPU.replace("    def is_pin_memory_available(self)", "    @classmethod\n    def is_pin_memory_available(cls)")
+    )
+    symbolindex.forget()  # a command reads the tree once: the next one sees the change
+    _, _, differences = compare(tree, "CpuPlatform", "Platform", members="pin_memory")
+    assert [(item.kind, item.summary.split(";")[0]) for item in differences][-1] == (
+        "classmethod",
+        "def -> classmethod",
+    )

@@ -118,8 +118,11 @@ def test_many_files_are_answered_by_workers_with_a_bar_the_same_as_here(tree: Pa
     monkeypatch.setattr(symbolindex, "reporter_factory", lambda: bars.append(RecordingReporter()) or bars[-1])
     in_workers = find_usages(tree, "current_platform")
     scanning = [bar for bar in bars if bar.events[0][1] == "scanning 73 files of tree/"]  # 70 contents, 3 files
-    assert len(scanning) == 1 and sum(amount for kind, amount in scanning[0].events if kind == "advance") == 73
-    assert scanning[0].events[-1][0] == "finish"
+    # two questions of each file: its uses of current_platform, and (for `declared`) the classes it defines
+    assert len(scanning) == 2
+    for bar in scanning:
+        assert sum(amount for kind, amount in bar.events if kind == "advance") == 73
+        assert bar.events[-1][0] == "finish"
     symbolindex.forget()
     index_location(tree).unlink()
     monkeypatch.setattr(workers, "PARALLEL_FROM", 10_000)  # every file read here
@@ -141,3 +144,27 @@ def test_an_attribute_passed_to_a_call_is_a_read_not_a_call_of_it(tmp_path: Path
         (5, "device_name", False),
         (6, "device_name", True),
     ]
+
+
+def test_an_attribute_no_platform_declares_is_marked_and_self_current_platform_is_no_use(tree: Path):
+    (tree / "vllm" / "runtime.py").write_text(
+        "from vllm.platforms import current_platform\n\n\n"
+        "class Runner:\n"
+        "    def start(self):\n"
+        "        self.current_platform = current_platform\n"
+        "        return current_platform.mem_get_info()\n"
+    )
+    report = find_usages(tree, "current_platform")
+    groups = {item["group"]: item for item in report.to_data()["groups"]}
+    assert groups["mem_get_info"]["declared"] is False and groups["is_cuda"]["declared"] is True
+    assert "declared" not in groups["(referenced)"]  # the name itself, not an attribute of it
+    runtime = [usage for usage in report.usages if usage.path == "vllm/runtime.py"]
+    assert [(usage.line, usage.group) for usage in runtime] == [(6, "(referenced)"), (7, "mem_get_info")]
+
+
+def test_a_name_or_attribute_that_matches_nothing_gets_did_you_mean(tree: Path):
+    from phase17.instruments.usages import close_to_nothing
+
+    assert find_usages(tree, "current_platform", attribute="is_cdua").usages == ()
+    assert close_to_nothing(tree, "current_platform", "is_cdua") == ["is_cuda"]
+    assert "Platform.is_cuda" in close_to_nothing(tree, "is_cdua")

@@ -114,7 +114,8 @@ def test_every_upstream_status_has_a_line_that_says_what_to_run():
 
 
 def test_every_contract_cell_and_usage_mode_has_its_text():
-    from phase17.instruments.contract import CELL_STATUSES, Cell, ClassInfo, Contract, Member
+    from phase17.instruments.classes import ClassInfo, Member
+    from phase17.instruments.contract import CELL_STATUSES, Cell, Contract
     from phase17.instruments.usages import USAGE_MODES, Usage, UsageReport
 
     base = ClassInfo("Base", "vllm/base.py", 1, 9, (), (Member("hook", "method", 2),))

@@ -84,7 +84,7 @@ def _bases_then(recorded: Recorded | None, anchor: Anchor) -> set[str]:
     scope = anchor.qualname.rpartition(".")[0]
     if recorded is None or not scope:
         return set()
-    from phase17.instruments.contract import classes_of
+    from phase17.instruments.classes import classes_of
 
     classes = classes_of(anchor.path, recorded.version.content)["classes"]
     return {

@@ -259,13 +259,28 @@ class Lookup:
         }
 
 
-def look_up(upstream: Path, text: str, within: Sequence[str] = ()) -> Lookup:
+def look_up(upstream: Path, text: str, within: Sequence[str] = (), *, every_ending: bool = False) -> Lookup:
     """Resolve a reference as a reader writes it, in `within` (target places) or across upstream/: a whole
     qualified name, else the end of qualified names (a bare method name lists every class defining it), else
-    nothing, with did-you-mean suggestions."""
+    nothing, with did-you-mean suggestions. With `every_ending` (a reader asking, not a note anchoring), a bare
+    name lists its exact definitions and every one whose qualified name ends with it."""
     ref = parse_ref(text)
-    scan = find_symbol_or_name_end(upstream, ref, within=within)
+    find = find_every_ending if every_ending else find_symbol_or_name_end
+    scan = find(upstream, ref, within=within)
     return _lookup(text, scan, lambda: did_you_mean(upstream, ref, within))
+
+
+def find_every_ending(upstream: Path, ref: Ref, within: Sequence[str] = ()) -> ScanResult:
+    """For a bare name (no dot, no path): the definitions of exactly that name and every definition whose qualified
+    name ends with it (`max_memory_usage_bytes`: a function and each class's method); else find_symbol_or_name_end."""
+    if ref.path or "." in ref.qualname:
+        return find_symbol_or_name_end(upstream, ref, within)
+    exact = find_symbol(upstream, ref, within)
+    ending = find_name_end(upstream, ref, within)
+    if ending.symbols:
+        exact.symbols += [symbol for symbol in ending.symbols if symbol not in exact.symbols]
+        exact.by_name_end = True
+    return exact
 
 
 class TargetPlace(Protocol):
@@ -291,7 +306,8 @@ def locate_key_symbols(upstream: Path, target: TargetPlace) -> list[Lookup]:
 def locate_near_target(upstream: Path, target: TargetPlace, text: str) -> Lookup:
     """A symbol named on the command line: in the target first, then across upstream/ (did-you-mean if none)."""
     ref = parse_ref(text)
-    scan = find_symbol_near(upstream, ref, (target.place,))
+    nearby = find_every_ending(upstream, ref, within=(target.place,)) if not ref.path else None
+    scan = nearby if nearby is not None and nearby.symbols else find_every_ending(upstream, ref)
     return _lookup(text, scan, lambda: did_you_mean(upstream, ref, (target.place,)) or did_you_mean(upstream, ref))
 
 

@@ -14,46 +14,19 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import Any, Literal, get_args
 
-from phase17.cache import code_digest
 from phase17.errors import SymbolNotFoundError, UsageError
+from phase17.instruments.classes import ClassInfo, Member, load_classes
 from phase17.safety.text import clipped
-from phase17.source.parsing import node_text, parse_tree
 
-if TYPE_CHECKING:
-    import tree_sitter
-
-MemberKind = Literal["method", "attribute"]  # a def of any kind, or a name bound in the class body
 CellStatus = Literal["value", "override", "inherited"]  # how a platform meets a member of the base
 CELL_STATUSES: tuple[CellStatus, ...] = get_args(CellStatus)
 
 BASE_NAME, BASE_PATH = "Platform", "vllm/platforms/interface.py"  # the guide's base class, the default
 VALUE_WIDTH = 48  # a longer value is shortened with an ellipsis (--json keeps it whole)
-
-
-@dataclass(frozen=True)
-class Member:
-    name: str
-    kind: MemberKind
-    line: int
-    value: str | None = None  # an attribute's expression as written (None: annotated only)
-    signature: str = ""
-    returns: str | None = None  # a method whose body is one `return <literal>`: that literal
-    expression: str | None = None  # a method whose body is one `return <expression>`: that expression, as written
-
-
-@dataclass(frozen=True)
-class ClassInfo:
-    name: str
-    path: str
-    line: int
-    end: int
-    bases: tuple[str, ...]
-    members: tuple[Member, ...]
-
-    def member(self, name: str) -> Member | None:
-        return next((member for member in self.members if member.name == name), None)
+# The dunders that are part of what a subclass meets: construction, and the run-time lookup of undeclared names.
+_CONTRACT_DUNDERS = ("__init__", "__getattr__")
 
 
 @dataclass(frozen=True)
@@ -89,6 +62,7 @@ class Contract:
                 {
                     "name": member.name,
                     "kind": member.kind,
+                    "form": member.form if member.kind == "method" else None,
                     "base_value": member.value,
                     "cells": {name: cell.to_data() for name, cell in cells.items()},
                 }
@@ -99,158 +73,6 @@ class Contract:
                 for name, members in self.added.items()
             },
         }
-
-
-# ---------------------------------------------------------------- reading classes, once per file content
-
-
-def classes_of(path: str, source: bytes) -> dict[str, Any]:
-    """A file's top-level and nested classes with their bases and own members, and its module-level aliases."""
-    if b"class " not in source and b"=" not in source:
-        return {"classes": [], "aliases": []}
-    tree = parse_tree(source)
-    classes = []
-    stack = [tree.root_node]
-    while stack:
-        node = stack.pop()
-        for child in node.children:
-            target = child.child_by_field_name("definition") if child.type == "decorated_definition" else child
-            if target is not None and target.type == "class_definition":
-                classes.append(_class_record(target))
-                body = target.child_by_field_name("body")
-                if body is not None:
-                    stack.append(body)
-            elif child.type in (
-                "if_statement",
-                "try_statement",
-                "block",
-                "else_clause",
-                "elif_clause",
-                "except_clause",
-            ):
-                stack.append(child)
-    aliases = []
-    for statement in tree.root_node.children:
-        if statement.type != "expression_statement" or not statement.named_children:
-            continue
-        assignment = statement.named_children[0]
-        left, right = assignment.child_by_field_name("left"), assignment.child_by_field_name("right")
-        if assignment.type == "assignment" and left is not None and right is not None and left.type == "identifier":
-            names = sorted({node_text(node) for node in _identifiers_in(right)})
-            aliases.append({"name": node_text(left), "line": statement.start_point.row + 1, "names": names})
-    return {"classes": classes, "aliases": aliases}
-
-
-def _class_record(node: tree_sitter.Node) -> dict[str, Any]:
-    name = node.child_by_field_name("name")
-    arguments = node.child_by_field_name("superclasses")
-    bases = [
-        node_text(argument)
-        for argument in (arguments.named_children if arguments is not None else [])
-        if argument.type not in ("keyword_argument", "comment")
-    ]
-    members: list[dict[str, Any]] = []
-    body = node.child_by_field_name("body")
-    for statement in body.named_children if body is not None else []:
-        definition = (
-            statement.child_by_field_name("definition") if statement.type == "decorated_definition" else statement
-        )
-        if definition is not None and definition.type == "function_definition":
-            members.append(_method_record(definition))
-        elif statement.type == "expression_statement" and statement.named_children:
-            assignment = statement.named_children[0]
-            left = assignment.child_by_field_name("left") if assignment.type == "assignment" else None
-            if left is not None and left.type == "identifier":
-                right = assignment.child_by_field_name("right")
-                members.append(
-                    {
-                        "name": node_text(left),
-                        "kind": "attribute",
-                        "line": statement.start_point.row + 1,
-                        "value": " ".join(node_text(right).split()) if right is not None else None,
-                    }
-                )
-    return {
-        "name": node_text(name) if name is not None else "?",
-        "line": node.start_point.row + 1,
-        "end": node.end_point.row + 1,
-        "bases": bases,
-        "members": members,
-    }
-
-
-def _method_record(node: tree_sitter.Node) -> dict[str, Any]:
-    name = node.child_by_field_name("name")
-    parameters = node.child_by_field_name("parameters")
-    returned = node.child_by_field_name("return_type")
-    signature = node_text(parameters) if parameters is not None else "()"
-    if returned is not None:
-        signature += f" -> {node_text(returned)}"
-    body = node.child_by_field_name("body")
-    statements = [child for child in (body.named_children if body is not None else []) if child.type != "comment"]
-    if statements and statements[0].type == "expression_statement" and statements[0].named_children:
-        if statements[0].named_children[0].type == "string":
-            statements = statements[1:]  # the docstring
-    returns = expression = None
-    if len(statements) == 1 and statements[0].type == "return_statement" and statements[0].named_children:
-        value = statements[0].named_children[0]
-        expression = " ".join(node_text(value).split())
-        if value.type in ("string", "integer", "float", "true", "false", "none"):
-            returns = node_text(value)
-    return {
-        "name": node_text(name) if name is not None else "?",
-        "kind": "method",
-        "line": node.start_point.row + 1,
-        "signature": " ".join(signature.split()),
-        "returns": returns,
-        "expression": expression,
-    }
-
-
-def _identifiers_in(node: tree_sitter.Node) -> list[tree_sitter.Node]:
-    found, stack = [], [node]
-    while stack:
-        current = stack.pop()
-        if current.type == "identifier":
-            found.append(current)
-        stack.extend(current.children)
-    return found
-
-
-def _load(upstream: Path, under: Sequence[str]) -> tuple[list[ClassInfo], dict[str, list[tuple[str, list[str]]]]]:
-    from phase17.index.symbolindex import derived_answers
-
-    answers, _ = derived_answers(
-        upstream, f"classes:{code_digest('instruments/contract.py', 'source/')}", under, classes_of
-    )
-    classes = [
-        ClassInfo(
-            name=item["name"],
-            path=path,
-            line=item["line"],
-            end=item["end"],
-            bases=tuple(item["bases"]),
-            members=tuple(
-                Member(
-                    name=member["name"],
-                    kind=member["kind"],
-                    line=member["line"],
-                    value=member.get("value"),
-                    signature=member.get("signature", ""),
-                    returns=member.get("returns"),
-                    expression=member.get("expression"),
-                )
-                for member in item["members"]
-            ),
-        )
-        for path, data in answers
-        for item in data["classes"]
-    ]
-    aliases: dict[str, list[tuple[str, list[str]]]] = {}
-    for path, data in answers:
-        for alias in data["aliases"]:
-            aliases.setdefault(alias["name"], []).append((path, alias["names"]))
-    return classes, aliases
 
 
 # ---------------------------------------------------------------- the contract
@@ -288,7 +110,7 @@ def build_contract(
     platforms: Sequence[str] = (),
 ) -> Contract:
     """The matrix of `base`'s members against every subclass below `under` (or the ones named in `platforms`)."""
-    classes, aliases = _load(upstream, under)
+    classes, aliases = load_classes(upstream, under)
     root = _class_named(classes, base, base_path)
     if root is None:
         raise SymbolNotFoundError(
@@ -324,7 +146,7 @@ def build_contract(
             contract.aliases[alias] = chosen
     pattern = member_pattern(members)
     for member in root.members:
-        if member.name.startswith("__") and member.name.endswith("__") and member.name not in ("__init__",):
+        if member.name.startswith("__") and member.name.endswith("__") and member.name not in _CONTRACT_DUNDERS:
             continue
         if pattern is not None and not pattern.search(member.name):
             continue
@@ -379,6 +201,16 @@ def inherited_member(
     return root, root.member(name)
 
 
+def declared_members(
+    upstream: Path, base: str = BASE_NAME, base_path: str | None = BASE_PATH, under: Sequence[str] = ("vllm",)
+) -> tuple[frozenset[str], bool]:
+    """Every member name that `base` or any subclass of it declares, and whether `base` defines `__getattr__`
+    (then any other attribute is looked up at run time)."""
+    contract = build_contract(upstream, base, base_path, under=under)
+    names = {member.name for info in (contract.base, *contract.platforms) for member in info.members}
+    return frozenset(names), contract.base.member("__getattr__") is not None
+
+
 def shorten(value: str, width: int = VALUE_WIDTH) -> str:
     return value if len(value) <= width else value[: width - 1] + "…"
 
@@ -392,10 +224,12 @@ class Difference:
 
 
 def compare(
-    upstream: Path, platform: str, base: str = BASE_NAME, under: Sequence[str] = ("vllm",)
+    upstream: Path, platform: str, base: str = BASE_NAME, under: Sequence[str] = ("vllm",), members: str | None = None
 ) -> tuple[ClassInfo, ClassInfo, list[Difference]]:
-    """`platform`'s own members against `base`'s: each override or value, with a one-line summary of what differs."""
-    classes, _ = _load(upstream, under)
+    """`platform`'s own members against `base`'s (those matching `members`): each override or value, with a
+    one-line summary of what differs."""
+    pattern = member_pattern(members)
+    classes, _ = load_classes(upstream, under)
     sub = _class_named(classes, platform, None)
     if sub is None:
         raise SymbolNotFoundError(f"{platform}: no class of that name below {', '.join(under)}.")
@@ -404,6 +238,8 @@ def compare(
         raise SymbolNotFoundError(f"{base}: no class of that name below {', '.join(under)}.")
     differences = []
     for member in sub.members:
+        if pattern is not None and not pattern.search(member.name):
+            continue
         original = root.member(member.name)
         if member.kind == "attribute":
             before = shorten(original.value or "(annotated)") if original else "(not in the base)"
@@ -414,15 +250,19 @@ def compare(
             )
             continue
         if original is None:
-            differences.append(Difference(member.name, "method", f"added {shorten(member.signature, 80)}", member.line))
+            differences.append(
+                Difference(member.name, member.label, f"added {shorten(member.signature, 80)}", member.line)
+            )
             continue
         notes = []
+        if original.form != member.form:
+            notes.append(f"{original.label} -> {member.label}")
         if original.signature != member.signature:
             notes.append(f"signature {shorten(original.signature, 40)} -> {shorten(member.signature, 40)}")
         if member.returns is not None and member.returns != original.returns:
             notes.append(f"returns {member.returns}" + (f" (base: {original.returns})" if original.returns else ""))
         differences.append(
-            Difference(member.name, "method", "; ".join(notes) or "body overridden, same signature", member.line)
+            Difference(member.name, member.label, "; ".join(notes) or "body overridden, same signature", member.line)
         )
     return sub, root, differences
 
@@ -440,7 +280,7 @@ def contract_markdown(contract: Contract) -> str:
         "|---|---|" + "---|" * len(names),
     ]
     for member, cells in contract.rows:
-        base_text = shorten(member.value or "(annotated)") if member.kind == "attribute" else "def"
+        base_text = shorten(member.value or "(annotated)") if member.kind == "attribute" else member.label
         row = [cell(member.name), cell(base_text)] + [cell(cells[name].text) for name in names]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from phase17.errors import SymbolNotFoundError
-from phase17.instruments.contract import BASE_NAME, BASE_PATH, ClassInfo, build_contract, inherited_member
+from phase17.instruments.classes import ClassInfo
+from phase17.instruments.contract import BASE_NAME, BASE_PATH, build_contract, inherited_member
 from phase17.source.parsing import node_text, parse_tree
 
 if TYPE_CHECKING:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from phase17.instruments.contract import BASE_NAME, BASE_PATH, ClassInfo, Contract, Member, build_contract
+from phase17.instruments.classes import ClassInfo, Member
+from phase17.instruments.contract import BASE_NAME, BASE_PATH, Contract, build_contract
 from phase17.instruments.contract import inherited_member as _inherited_member
 
 GATE_NAMES = re.compile(r"^(?:supports?|is|has|can|uses?)_\w+$")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from phase17.cache import code_digest
-from phase17.errors import BadReferenceError
+from phase17.errors import BadReferenceError, SymbolNotFoundError
 from phase17.index.lookup import Unreadable, editor_lines
 from phase17.source.parsing import identifiers_named, node_text, parse_tree
 from phase17.source.sites import definition_sites, enclosing_qualname
@@ -24,6 +24,7 @@ from phase17.source.sites import definition_sites, enclosing_qualname
 if TYPE_CHECKING:
     import tree_sitter
 
+PLATFORM_VARIABLE = "current_platform"  # the engine's handle on the Platform subclass chosen at start-up
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _IMPORTS = ("import_statement", "import_from_statement", "aliased_import", "dotted_name")
 
@@ -65,6 +66,19 @@ class UsageReport:
     usages: tuple[Usage, ...]
     files_searched: int
     unreadable: tuple[Unreadable, ...] = ()
+    # Attributes the variable's class (or a subclass) declares; None when not checked. The others are served at
+    # run time (Platform.__getattr__ hands them over from torch.<device_type>).
+    declared: frozenset[str] | None = None
+    served_by: str | None = None  # what serves an undeclared attribute, when a __getattr__ does
+
+    def is_declared(self, group: str) -> bool | None:
+        if self.declared is None or self.mode != "attributes" or group.startswith("("):
+            return None  # not checked, or a plain reference of the name itself: "(referenced)", "(assigned)"
+        return group in self.declared
+
+    def _declared_data(self, group: str) -> dict[str, bool]:
+        declared = self.is_declared(group)
+        return {} if declared is None else {"declared": declared}
 
     def groups(self) -> list[tuple[str, int]]:
         counted = Counter(usage.group for usage in self.usages)
@@ -76,8 +90,11 @@ class UsageReport:
             "mode": self.mode,
             "files_searched": self.files_searched,
             "count": len(self.usages),
-            "groups": [{"group": group, "count": count} for group, count in self.groups()],
-            "usages": [usage.to_data() for usage in self.usages],
+            "groups": [
+                {"group": group, "count": count, **self._declared_data(group)} for group, count in self.groups()
+            ],
+            "usages": [{**usage.to_data(), **self._declared_data(usage.group)} for usage in self.usages],
+            **({"served_by": self.served_by} if self.served_by else {}),
             "unreadable": [{"path": item.path, "reason": item.reason} for item in self.unreadable],
         }
 
@@ -130,9 +147,27 @@ def find_usages(
         usages = [replace(usage, group=usage.as_variable) if usage.as_variable else usage for usage in usages]
     if attribute is not None:
         usages = [usage for usage in usages if usage.group == attribute]
+    declared, served_by = _platform_members(upstream, under) if name == PLATFORM_VARIABLE else (None, None)
     return UsageReport(
-        name=name, mode=mode, usages=tuple(usages), files_searched=searched, unreadable=tuple(unreadable)
+        name=name,
+        mode=mode,
+        usages=tuple(usages),
+        files_searched=searched,
+        unreadable=tuple(unreadable),
+        declared=declared,
+        served_by=served_by,
     )
+
+
+def _platform_members(upstream: Path, under: Sequence[str]) -> tuple[frozenset[str] | None, str | None]:
+    """What Platform and its subclasses declare, and what serves the rest (the platform's `__getattr__`)."""
+    from phase17.instruments.contract import declared_members
+
+    try:
+        names, has_getattr = declared_members(upstream, under=under)
+    except SymbolNotFoundError:  # a tree without vllm's Platform: nothing to tell
+        return None, None
+    return names, "Platform.__getattr__ (from torch.<device_type>)" if has_getattr else None
 
 
 def _uses_in(source: bytes, path: str, name: str, *, as_variable: bool) -> tuple[list[Usage], int]:
@@ -165,6 +200,8 @@ def _uses_in(source: bytes, path: str, name: str, *, as_variable: bool) -> tuple
                 found.append(Usage(path, row + 1, group, _is_called(grand), enclosing, code, True))
                 through_attribute += 1
                 continue
+            if as_variable and receiver is not None and node_text(receiver) in ("self", "cls"):
+                continue  # self.current_platform: an attribute of its own, not the module's variable
             is_call = _is_called(parent)
             group = (node_text(receiver) if receiver is not None else "?")[:60]
             # as a variable, `vllm.platforms.current_platform` itself is the name reached through its module
@@ -207,3 +244,17 @@ def _in_import(node: tree_sitter.Node) -> bool:
             return True
         parent = parent.parent
     return False
+
+
+def close_to_nothing(
+    upstream: Path, name: str, attribute: str | None = None, under: Sequence[str] = ("vllm",)
+) -> list[str]:
+    """Did-you-mean for a search that found nothing: the attributes used on `name` close to `attribute`, else the
+    definitions whose names are close to `name`."""
+    from phase17.index.lookup import close_names, did_you_mean
+    from phase17.source.refs import parse_ref
+
+    if attribute is not None:
+        groups = [group for group, _ in find_usages(upstream, name, under=under).groups() if not group.startswith("(")]
+        return close_names(attribute, groups)
+    return did_you_mean(upstream, parse_ref(name), within=under)

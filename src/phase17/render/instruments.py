@@ -6,7 +6,8 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from phase17.instruments.callers import CallerNode
-from phase17.instruments.contract import ClassInfo, Contract, Difference, shorten
+from phase17.instruments.classes import ClassInfo
+from phase17.instruments.contract import Contract, Difference, shorten
 from phase17.instruments.effects import EffectsReport
 from phase17.instruments.gates import GatesReport
 from phase17.instruments.plugins import PluginsReport
@@ -32,6 +33,9 @@ def usage_report(report: UsageReport, *, every: bool) -> RenderableType:
         calls = sum(usage.is_call for usage in uses)
         label = f"{report.name}.{group}" if report.mode == "attributes" and not group.startswith("(") else group
         lines.append(Text.assemble((f"{label}", "bold cyan"), f"  {count} use(s), {calls} call(s)"))
+        if report.is_declared(group) is False:
+            served = f"{report.served_by} serves it" if report.served_by else "no platform class declares it"
+            lines.append(Text(f"    undeclared: {served}", style="yellow"))
         shown = uses if every else uses[:SHOWN_PER_GROUP]
         for usage in shown:
             lines.append(
@@ -58,7 +62,7 @@ def contract_matrix(contract: Contract) -> RenderableType:
     ]
     rows = []
     for member, cells in contract.rows:
-        base_text = shorten(member.value or "(annotated)") if member.kind == "attribute" else "def"
+        base_text = shorten(member.value or "(annotated)") if member.kind == "attribute" else member.label
         rows.append([member.name, base_text] + [cells[name].text for name in names])
     parts.append(FittedTable(["member", contract.base.name, *names], rows))
     for alias, chosen in sorted(contract.aliases.items()):

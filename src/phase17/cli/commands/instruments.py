@@ -42,17 +42,24 @@ def usages(
     Example: phase17 usages current_platform --attr supports_fp8
     """
     from phase17 import render
-    from phase17.instruments.usages import find_usages
+    from phase17.instruments.usages import close_to_nothing, find_usages
 
     with reporting_errors():
         upstream = existing_upstream()
-        report = find_usages(upstream, name, under=(place or "vllm",), attribute=attribute)
+        under = (place or "vllm",)
+        report = find_usages(upstream, name, under=under, attribute=attribute)
         if as_json:
             print_json(report.to_data())
         else:
             session.out.print(render.usage_report(report, every=attribute is not None))
         if report.unreadable:
             session.err.print(render.unreadable_notice(report.unreadable))
+        if not report.usages:  # nothing is an answer only when the name is right: say what is close, exit 1
+            close = close_to_nothing(upstream, name, attribute, under)
+            asked = f"{name}.{attribute}" if attribute else name
+            hint = f"; did you mean {', '.join(close)}?" if close else "; check the spelling (phase17 resolve NAME)."
+            session.err.print(f"No use of {asked} in code below {under[0]}{hint}", highlight=False, markup=False)
+            raise typer.Exit(code=1)
 
 
 @commands.command(short_help="Who overrides what: a base class against every subclass.")
@@ -83,7 +90,7 @@ def contract(
     with reporting_errors():
         upstream = existing_upstream()
         if vs is not None:
-            sub, root, differences = contracts.compare(upstream, base, vs)
+            sub, root, differences = contracts.compare(upstream, base, vs, members=members)
             if as_json:
                 print_json(
                     {

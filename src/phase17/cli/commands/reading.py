@@ -132,7 +132,7 @@ def resolve(
         project, pinned, reading_list = load_all()
         upstream = ready_upstream(project, pinned)
         within = guide.find_target(reading_list, target, upstream, Path.cwd()).place if target else None
-        lookup = look_up(upstream, ref, within=(within,) if within else ())
+        lookup = look_up(upstream, ref, within=(within,) if within else (), every_ending=True)
         if as_json:
             print_json(lookup.to_data())
         else:

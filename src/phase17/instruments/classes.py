@@ -1,0 +1,223 @@
+"""A tree's classes as the instruments read them: each file's classes (bases, own members with their form,
+signature and returned expression, literal values) and module-level aliases, read with tree-sitter once per file
+content and kept in the symbol index."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from phase17.cache import code_digest
+from phase17.source.parsing import node_text, parse_tree
+
+if TYPE_CHECKING:
+    import tree_sitter
+
+
+MemberKind = Literal["method", "attribute"]  # a def of any kind, or a name bound in the class body
+
+
+MethodForm = Literal["method", "classmethod", "staticmethod", "property"]  # how a def is bound (its decorator)
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    kind: MemberKind
+    line: int
+    value: str | None = None  # an attribute's expression as written (None: annotated only)
+    signature: str = ""
+    returns: str | None = None  # a method whose body is one `return <literal>`: that literal
+    expression: str | None = None  # a method whose body is one `return <expression>`: that expression, as written
+    form: MethodForm = "method"
+
+    @property
+    def label(self) -> str:
+        """How the member reads in a table: `def`, `classmethod`, `staticmethod` or `property`."""
+        return "def" if self.form == "method" else self.form
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    name: str
+    path: str
+    line: int
+    end: int
+    bases: tuple[str, ...]
+    members: tuple[Member, ...]
+
+    def member(self, name: str) -> Member | None:
+        return next((member for member in self.members if member.name == name), None)
+
+
+def classes_of(path: str, source: bytes) -> dict[str, Any]:
+    """A file's top-level and nested classes with their bases and own members, and its module-level aliases."""
+    if b"class " not in source and b"=" not in source:
+        return {"classes": [], "aliases": []}
+    tree = parse_tree(source)
+    classes = []
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        for child in node.children:
+            target = child.child_by_field_name("definition") if child.type == "decorated_definition" else child
+            if target is not None and target.type == "class_definition":
+                classes.append(_class_record(target))
+                body = target.child_by_field_name("body")
+                if body is not None:
+                    stack.append(body)
+            elif child.type in (
+                "if_statement",
+                "try_statement",
+                "block",
+                "else_clause",
+                "elif_clause",
+                "except_clause",
+            ):
+                stack.append(child)
+    aliases = []
+    for statement in tree.root_node.children:
+        if statement.type != "expression_statement" or not statement.named_children:
+            continue
+        assignment = statement.named_children[0]
+        left, right = assignment.child_by_field_name("left"), assignment.child_by_field_name("right")
+        if assignment.type == "assignment" and left is not None and right is not None and left.type == "identifier":
+            names = sorted({node_text(node) for node in _identifiers_in(right)})
+            aliases.append({"name": node_text(left), "line": statement.start_point.row + 1, "names": names})
+    return {"classes": classes, "aliases": aliases}
+
+
+def _class_record(node: tree_sitter.Node) -> dict[str, Any]:
+    name = node.child_by_field_name("name")
+    arguments = node.child_by_field_name("superclasses")
+    bases = [
+        node_text(argument)
+        for argument in (arguments.named_children if arguments is not None else [])
+        if argument.type not in ("keyword_argument", "comment")
+    ]
+    members: list[dict[str, Any]] = []
+    body = node.child_by_field_name("body")
+    for statement in body.named_children if body is not None else []:
+        definition = (
+            statement.child_by_field_name("definition") if statement.type == "decorated_definition" else statement
+        )
+        if definition is not None and definition.type == "function_definition":
+            members.append(_method_record(definition))
+        elif statement.type == "expression_statement" and statement.named_children:
+            assignment = statement.named_children[0]
+            left = assignment.child_by_field_name("left") if assignment.type == "assignment" else None
+            if left is not None and left.type == "identifier":
+                right = assignment.child_by_field_name("right")
+                members.append(
+                    {
+                        "name": node_text(left),
+                        "kind": "attribute",
+                        "line": statement.start_point.row + 1,
+                        "value": " ".join(node_text(right).split()) if right is not None else None,
+                    }
+                )
+    return {
+        "name": node_text(name) if name is not None else "?",
+        "line": node.start_point.row + 1,
+        "end": node.end_point.row + 1,
+        "bases": bases,
+        "members": members,
+    }
+
+
+def _method_record(node: tree_sitter.Node) -> dict[str, Any]:
+    name = node.child_by_field_name("name")
+    parameters = node.child_by_field_name("parameters")
+    returned = node.child_by_field_name("return_type")
+    signature = node_text(parameters) if parameters is not None else "()"
+    if returned is not None:
+        signature += f" -> {node_text(returned)}"
+    body = node.child_by_field_name("body")
+    statements = [child for child in (body.named_children if body is not None else []) if child.type != "comment"]
+    if statements and statements[0].type == "expression_statement" and statements[0].named_children:
+        if statements[0].named_children[0].type == "string":
+            statements = statements[1:]  # the docstring
+    returns = expression = None
+    if len(statements) == 1 and statements[0].type == "return_statement" and statements[0].named_children:
+        value = statements[0].named_children[0]
+        expression = " ".join(node_text(value).split())
+        if value.type in ("string", "integer", "float", "true", "false", "none"):
+            returns = node_text(value)
+    return {
+        "name": node_text(name) if name is not None else "?",
+        "kind": "method",
+        "line": node.start_point.row + 1,
+        "signature": " ".join(signature.split()),
+        "returns": returns,
+        "expression": expression,
+        "form": _form_of(node),
+    }
+
+
+def _form_of(function: tree_sitter.Node) -> MethodForm:
+    """classmethod, staticmethod or property by the decorators written above the def; else a plain method."""
+    outer = function.parent
+    if outer is None or outer.type != "decorated_definition":
+        return "method"
+    for decorator in outer.children:
+        if decorator.type != "decorator":
+            continue
+        written = node_text(decorator).lstrip("@").split("(", 1)[0].strip()
+        if written in ("classmethod", "builtins.classmethod"):
+            return "classmethod"
+        if written in ("staticmethod", "builtins.staticmethod"):
+            return "staticmethod"
+        if written in ("property", "functools.cached_property", "cached_property") or written.endswith(".setter"):
+            return "property"
+    return "method"
+
+
+def _identifiers_in(node: tree_sitter.Node) -> list[tree_sitter.Node]:
+    found, stack = [], [node]
+    while stack:
+        current = stack.pop()
+        if current.type == "identifier":
+            found.append(current)
+        stack.extend(current.children)
+    return found
+
+
+def load_classes(
+    upstream: Path, under: Sequence[str]
+) -> tuple[list[ClassInfo], dict[str, list[tuple[str, list[str]]]]]:
+    from phase17.index.symbolindex import derived_answers
+
+    answers, _ = derived_answers(
+        upstream, f"classes:{code_digest('instruments/classes.py', 'source/')}", under, classes_of
+    )
+    classes = [
+        ClassInfo(
+            name=item["name"],
+            path=path,
+            line=item["line"],
+            end=item["end"],
+            bases=tuple(item["bases"]),
+            members=tuple(
+                Member(
+                    name=member["name"],
+                    kind=member["kind"],
+                    line=member["line"],
+                    value=member.get("value"),
+                    signature=member.get("signature", ""),
+                    returns=member.get("returns"),
+                    expression=member.get("expression"),
+                    form=member.get("form", "method"),
+                )
+                for member in item["members"]
+            ),
+        )
+        for path, data in answers
+        for item in data["classes"]
+    ]
+    aliases: dict[str, list[tuple[str, list[str]]]] = {}
+    for path, data in answers:
+        for alias in data["aliases"]:
+            aliases.setdefault(alias["name"], []).append((path, alias["names"]))
+    return classes, aliases
