@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from phase17.cache import code_digest
+from phase17.instruments.material import Material, gather_material
 from phase17.source.parsing import node_text, parse_tree, string_value
 from phase17.source.sites import definition_sites, enclosing_qualname
 
@@ -50,6 +51,7 @@ class PluginsReport:
     builtin_platforms: list[tuple[str, str, Site]]  # (key, function, where the function is defined)
     chooser: list[Site]  # functions that read the builtin table: where the platform is chosen
     platform_group: str | None
+    material: Material = field(default_factory=Material)  # upstream's design docs and example plugins
 
     def entry_point_example(self) -> str | None:
         """A minimal out-of-tree platform plugin's pyproject.toml entry, for the platform group found."""
@@ -84,6 +86,7 @@ class PluginsReport:
             "chosen_in": [site.to_data() for site in self.chooser],
             "platform_group": self.platform_group,
             "entry_point_example": self.entry_point_example(),
+            "material": self.material.to_data(),
         }
 
 
@@ -141,7 +144,10 @@ def plugin_facts(path: str, source: bytes) -> dict[str, Any]:
         elif node.type == "call":
             function = node.child_by_field_name("function")
             called = node_text(function).rsplit(".", 1)[-1] if function is not None else ""
-            if called.startswith(LOADER_PREFIX) and "plugin" in called:
+            group = _group_keyword(node) if called == "entry_points" else None
+            if group is not None:  # importlib.metadata.entry_points(group=...): a group loaded without a loader
+                facts["calls"].append({"loader": called, "argument": group, **where(node)})
+            elif called.startswith(LOADER_PREFIX) and "plugin" in called:
                 arguments = node.child_by_field_name("arguments")
                 first = arguments.named_children[0] if arguments is not None and arguments.named_children else None
                 if first is not None and first.type == "keyword_argument":
@@ -158,6 +164,16 @@ def plugin_facts(path: str, source: bytes) -> dict[str, Any]:
                 continue
             facts["readers"].append({"table": node_text(node), **where(node)})
     return {key: value for key, value in facts.items() if value}
+
+
+def _group_keyword(call: tree_sitter.Node) -> str | None:
+    """The `group=` of an `entry_points(...)` call: the string, or the constant's name."""
+    arguments = call.child_by_field_name("arguments")
+    for argument in arguments.named_children if arguments is not None else []:
+        key, value = argument.child_by_field_name("name"), argument.child_by_field_name("value")
+        if argument.type == "keyword_argument" and key is not None and value is not None and node_text(key) == "group":
+            return _string(value) if value.type == "string" else node_text(value).rsplit(".", 1)[-1]
+    return None
 
 
 def _string(node: tree_sitter.Node) -> str:
@@ -205,4 +221,6 @@ def plugins_report(upstream: Path, under: Sequence[str] = ("vllm",)) -> PluginsR
             group.loaded_at.append(Site(path, call["line"], call["in"], call["code"]))
     platform = next((group.value for group in groups if "PLATFORM" in group.constant), None)
     unique_chooser = list({(site.path, site.enclosing): site for site in chooser}.values())
-    return PluginsReport(groups, loaders, builtin, unique_chooser, platform)
+    names = [group.value for group in groups] + [site.enclosing for site in loaders]
+    material = gather_material(upstream, names, groups=None)
+    return PluginsReport(groups, loaders, builtin, unique_chooser, platform, material)

@@ -17,6 +17,7 @@ from phase17.index.lookup import (
     source_lines,
     source_text,
 )
+from phase17.instruments.material import Material, example_plugins, gather_material
 from phase17.notes.guide import Question, ReadingList, Target
 from phase17.notes.store import QUESTIONS_FILE, Citation, NotesFile, load_health, load_notes_if_present
 from phase17.prompts import PROMPT_KEYS
@@ -60,6 +61,7 @@ class TargetView:
     focus: str | None = None  # `read --symbol REF`: the one symbol asked for
     citations: tuple[Citation, ...] = ()  # code cited in this target's notes and in its questions' answers
     whole_files: dict[str, str] = field(default_factory=dict)  # path -> text, for `read --full`
+    material: Material = field(default_factory=Material)  # upstream's design docs, example plugins and tests
 
 
 def target_files(upstream: Path, target: Target) -> list[str]:
@@ -128,7 +130,21 @@ def build_view(
         whole_files={item.path: source_text(upstream, item.path) for item in files} if full and not symbol else {},
         focus=symbol,
         citations=_citations_of(target, notes, answers, questions),
+        material=Material() if symbol else _material_of(upstream, target),
     )
+
+
+def _material_of(upstream: Path, target: Target) -> Material:
+    """Upstream's own material on a target: the design docs and tests naming its key symbols, and the example
+    plugins of the kind it is about (platform plugins for vllm/platforms/, every kind for vllm/plugins/)."""
+    names = [text.rsplit("::", 1)[-1].rsplit(".", 1)[-1] for text in target.symbols]
+    if target.place.startswith("vllm/plugins"):
+        groups: tuple[str, ...] | None = None
+    elif target.place.startswith("vllm/platforms"):
+        groups = tuple(example.group for example in example_plugins(upstream) if "platform" in example.group)
+    else:
+        groups = ()
+    return gather_material(upstream, names, groups=groups)
 
 
 def _citations_of(
@@ -191,6 +207,7 @@ def view_data(view: TargetView) -> dict[str, Any]:
         "next": view.next_target.key if view.next_target else None,
         "unreadable": [{"path": item.path, "reason": item.reason} for item in view.unreadable],
         "focus": view.focus,
+        "material": view.material.to_data(),
         "citations": [
             {"note": c.note, "cited": c.cited, "symbol": c.anchor.symbol, "start": c.anchor.start, "end": c.anchor.end}
             for c in view.citations

@@ -10,6 +10,7 @@ from phase17.instruments.classes import ClassInfo
 from phase17.instruments.contract import Contract, Difference, shorten
 from phase17.instruments.effects import EffectsReport
 from phase17.instruments.gates import GatesReport
+from phase17.instruments.material import Material
 from phase17.instruments.plugins import PluginsReport
 from phase17.instruments.usages import UsageReport
 from phase17.render.layout import FittedTable
@@ -114,6 +115,7 @@ def plugins_screen(report: PluginsReport) -> RenderableType:
             Text(f"  {site.enclosing}  {site.path}:{site.line}", no_wrap=True, overflow="ignore")
             for site in report.chooser
         ]
+    lines += material_lines(report.material)
     example = report.entry_point_example()
     if example:
         lines.append(
@@ -206,3 +208,24 @@ def callers_tree(root: CallerNode, depth: int) -> RenderableType:
     if root.looked_up and not root.callers:
         lines.append(Text("  no call of it found in code", style="dim"))
     return Group(*lines)
+
+
+def material_lines(material: Material) -> list[RenderableType]:
+    """Upstream's own design docs, example plugins and tests, each `path:line` first and printed whole."""
+    if not material:
+        return []
+
+    def line(text: str) -> Text:
+        return Text(text, no_wrap=True, overflow="ignore")
+
+    lines: list[RenderableType] = [Text("Upstream's own material (in upstream/):", style="bold")]
+    if material.docs:
+        lines.append(Text("  design docs that name these:"))
+        lines += [line(f"    {doc.path}:{doc.line}  {doc.title} ({', '.join(doc.names)})") for doc in material.docs]
+    if material.examples:
+        lines.append(Text("  example plugins its tests install (entry points):"))
+        lines += [line(f"    {item.path}:{item.line}  {item.group}: {item.entry}") for item in material.examples]
+    if material.tests:
+        lines.append(Text("  tests that use them:"))
+        lines += [line(f"    {site.path}:{site.line}  {site.name}") for site in material.tests]
+    return lines

@@ -14,6 +14,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from phase17.index.lookup import editor_lines
+from phase17.render.instruments import material_lines
 from phase17.render.layout import FittedTable, code_lines
 from phase17.safety.text import clipped
 
@@ -111,6 +112,9 @@ def target_view(view: TargetView, *, fold: bool = True) -> RenderableType:
     for key in view.key_symbols:
         command = f"phase17 read {target.key} --symbol {key.ref}" if target.number else None
         parts.extend(_lookup_sources(view, key, fold=fold, command=command))
+    if view.material:
+        parts.append(Rule("Upstream's own material", style="dim"))
+        parts.extend(material_lines(view.material)[1:])  # (the rule is its title)
     if target.number:
         parts.extend(_notebook_section(view))
     else:
