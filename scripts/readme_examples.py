@@ -28,6 +28,9 @@ EXAMPLES = [
     ["resolve", "get_attn_backend_cls"],
     ["usages", "current_platform", "--attr", "supports_fp8"],
     ["contract", "--platforms", "CpuPlatform,CudaPlatformBase", "--members", "device_type|dist_backend|get_attn"],
+    ["gates", "--platforms", "CpuPlatform,CudaPlatformBase"],
+    ["effects", "--platforms", "CpuPlatform"],
+    ["callers", "Platform.check_and_update_config", "--depth", "2"],
     ["plugins"],
     ["read", "cpu", "--symbol", "CpuPlatform.get_attn_backend_cls"],
     ["outline", "plugins"],
@@ -51,7 +54,15 @@ def capture(upstream: Path) -> str:
         blocks = []
         # What a reader sees day to day: the symbol index is there, and the instruments' answers are kept (their
         # first runs draw progress bars).
-        for warming in (["index"], ["usages", "current_platform"], ["contract"], ["plugins"]):
+        warm = (
+            ["index"],
+            ["usages", "current_platform"],
+            ["contract"],
+            ["plugins"],
+            ["gates"],
+            ["callers", "Platform.check_and_update_config", "--depth", "2"],
+        )
+        for warming in warm:
             subprocess.run(
                 [sys.executable, "-m", "phase17", *warming], cwd=project, env=environment, capture_output=True
             )
