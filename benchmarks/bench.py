@@ -171,6 +171,16 @@ def main() -> None:
         print("|---|---|---|---|---|")
         paired("`phase17 --help`", [*PHASE17, "--help"], [sys.executable, "-c", "pass"], runs, ROOT, env, "≤ 3×")
         subprocess.run([*PHASE17, "index"], cwd=ROOT, env=env, capture_output=True, check=False)  # warm
+        instruments = (
+            ("`gates --json` (warm)", ["gates", "--json"]),
+            ("`effects --json` (warm)", ["effects", "--json"]),
+            (
+                "`callers Platform.check_and_update_config --depth 3 --json` (warm)",
+                ["callers", "Platform.check_and_update_config", "--depth", "3", "--json"],
+            ),
+        )
+        for _, arguments in instruments:  # their kept answers, as a reader has them after the first call
+            subprocess.run([*PHASE17, *arguments], cwd=ROOT, env=env, capture_output=True, check=False)
         for label, arguments in (
             ("`read interface --json`", ["read", "interface", "--json"]),
             ("`check` (shipped notes)", ["check"]),
@@ -178,6 +188,7 @@ def main() -> None:
                 "`resolve vllm/platforms/interface.py::Platform.get_attn_backend_cls` (found in its file)",
                 ["resolve", "vllm/platforms/interface.py::Platform.get_attn_backend_cls"],
             ),
+            *instruments,
         ):
             paired(label, [*PHASE17, *arguments], ctags_vllm, runs, ROOT, env, "≤ 0.3× ctags vllm/")
         paired(  # JSON: the lookup itself, as `read --json`; the table's text adds rich's import (about 25 ms)

@@ -1480,3 +1480,24 @@ def test_every_command_is_classed_as_asking_git_or_replacing_the_tree():
     registered = {_command_name(info) for info in app.registered_commands}
     assert not COMMANDS_ASKING_GIT & COMMANDS_REPLACING_UPSTREAM
     assert registered == COMMANDS_ASKING_GIT | COMMANDS_REPLACING_UPSTREAM
+
+
+@pytest.mark.parametrize("columns", ["60", "200"])
+def test_the_answer_instruments_print_text_and_json(fetched_project: Path, monkeypatch, columns: str):
+    monkeypatch.setenv("COLUMNS", columns)
+    gates = invoke("gates")
+    assert gates.exit_code == 0 and "supports_fp8  " in gates.stdout and "  True: " in gates.stdout, gates.output
+    data = json.loads(invoke("gates", "--json").stdout)
+    fp8 = next(gate for gate in data["gates"] if gate["name"] == "supports_fp8")
+    assert fp8["platforms"]["Platform"]["how"] == "literal"
+    effects = invoke("effects", "--platforms", "CpuPlatform")
+    assert effects.exit_code == 0 and "CpuPlatform  vllm/platforms/cpu.py:" in effects.stdout, effects.output
+    assert set(json.loads(invoke("effects", "--json").stdout)["platforms"]) >= {"Platform", "CpuPlatform"}
+    callers = invoke("callers", "Platform.check_and_update_config", "--depth", "2")
+    assert callers.exit_code == 0 and callers.stdout.startswith("Callers, 2 level(s) up"), callers.output
+    assert json.loads(invoke("callers", "Platform.check_and_update_config", "--json").stdout)["name"] == (
+        "Platform.check_and_update_config"
+    )
+    missing = invoke("usages", "current_platfrom")
+    assert missing.exit_code == 1 and "No use of current_platfrom in code" in missing.stderr, missing.output
+    assert invoke("effects", "no_such_hook").exit_code == 2

@@ -120,3 +120,11 @@ def test_the_text_view_names_each_field_and_when_at_60_columns(tree: Path):
     assert f'    line {worker}, when parallel_config.worker_cls == "auto"' in shown
     assert "    line " + str(_line("num_threads")) + ", in _apply_threads, always" in shown
     assert "Inherited, no override: ZenCpuPlatform runs CpuPlatform's." in shown
+
+
+def test_the_kept_report_reads_back_as_the_computed_one(tree: Path):
+    from phase17.instruments.effects import EffectsReport, effects_report
+
+    computed = find_effects(tree)
+    assert EffectsReport.from_data(computed.to_data()) == computed
+    assert effects_report(tree) == computed

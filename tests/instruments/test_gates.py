@@ -115,10 +115,17 @@ def _answers(tree: Path) -> dict[str, dict[str, dict[str, object]]]:
 def test_a_literal_a_computed_override_and_inheritance_are_told_apart(tree: Path):
     fp8 = _answers(tree)["supports_fp8"]
     line = INTERFACE.splitlines().index("    def supports_fp8(cls) -> bool:") + 1
-    assert fp8["Platform"] == {"how": "literal", "value": False, "from": None, "line": line}
-    assert fp8["CpuPlatform"] == {"how": "literal", "value": True, "from": None, "line": 8}
-    assert fp8["CudaPlatformBase"] == {"how": "computed", "value": None, "from": None, "line": 8}
-    assert fp8["NvmlCudaPlatform"] == {"how": "inherited", "value": None, "from": "CudaPlatformBase", "line": 8}
+    interface, cuda, cpu = (f"vllm/platforms/{name}.py" for name in ("interface", "cuda", "cpu"))
+    assert fp8["Platform"] == {"how": "literal", "value": False, "from": None, "line": line, "path": interface}
+    assert fp8["CpuPlatform"] == {"how": "literal", "value": True, "from": None, "line": 8, "path": cpu}
+    assert fp8["CudaPlatformBase"] == {"how": "computed", "value": None, "from": None, "line": 8, "path": cuda}
+    assert fp8["NvmlCudaPlatform"] == {
+        "how": "inherited",
+        "value": None,
+        "from": "CudaPlatformBase",
+        "line": 8,
+        "path": cuda,
+    }
 
 
 def test_an_enum_test_is_answered_from_each_platforms_own_enum(tree: Path):
@@ -158,3 +165,14 @@ def test_the_text_view_groups_platforms_by_answer_and_keeps_names_whole(tree: Pa
     assert "  False: Platform" in block
     assert any(line.startswith("  computed: CudaPlatformBase (vllm/platforms/cuda.py:8)") for line in block)
     assert "NvmlCudaPlatform*" in shown  # inherited, marked
+
+
+def test_the_kept_report_reads_back_as_the_computed_one(tree: Path):
+    from phase17.index import symbolindex
+    from phase17.instruments.gates import GatesReport, gates_report
+
+    computed = find_gates(tree)
+    assert GatesReport.from_data(computed.to_data()).to_data() == computed.to_data()
+    first = gates_report(tree)
+    symbolindex.forget()
+    assert gates_report(tree).to_data() == first.to_data() == computed.to_data()

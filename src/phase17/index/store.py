@@ -10,6 +10,7 @@ signatures and fingerprints.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -50,6 +51,7 @@ class SymbolIndex:
         self.rebuilt_because = rebuilt_because
         self._connection = connection
         self._fresh: set[str] = set()
+        self._answers: dict[tuple[str, tuple[str, ...]], list[tuple[str, Any]]] = {}  # derived, by kind and folders
         # What git said of the tree in this command (trusted instead of a walk), and who draws progress when a
         # lookup must parse many files first: set by whoever opened the index (symbolindex.py).
         self.git_view: GitView | None = None
@@ -342,7 +344,11 @@ class SymbolIndex:
     ) -> list[tuple[str, Any]]:
         """(path, compute(path, content)) for every readable file below `under`, each computed once per content
         and kind, ever (`kind` names the question and the code answering it: change either, and it is asked
-        again). How `usages` answers at once the second time; the first time, many files are read by workers."""
+        again). How `usages` answers at once the second time; the first time, many files are read by workers.
+        Within one command (this index's life) a folder's answers are decoded once however often they are asked."""
+        remembered = None if recheck else self._answers.get((kind, tuple(under)))
+        if remembered is not None:
+            return remembered
         self.refresh(under, recheck=recheck)
         known_rows = self._known_rows(under)
         rows = [(path, row.blob) for path, row in known_rows.items() if row.blob is not None]
@@ -371,6 +377,8 @@ class SymbolIndex:
         if fresh:
             with transaction(self._connection):
                 self._connection.executemany("INSERT OR REPLACE INTO derived VALUES (?, ?, ?)", fresh)
+        if not recheck:
+            self._answers[(kind, tuple(under))] = answers
         return answers
 
     def unreadable(self, under: Sequence[str] = ("",)) -> dict[str, str]:
@@ -378,6 +386,15 @@ class SymbolIndex:
         self.refresh(under)
         rows = self._connection.execute("SELECT path, problem FROM files WHERE problem IS NOT NULL")
         return {path: problem for path, problem in rows if below(path, under)}
+
+    def content_digest(self, under: Sequence[str] = ("",)) -> str:
+        """A digest of what the tree below `under` holds now: every file's path and content (or why it cannot be
+        read). Equal digests, equal trees: an answer about the whole tree can be kept under it."""
+        self.refresh(under)
+        digest = hashlib.sha256()
+        for path, row in sorted(self._known_rows(under).items()):
+            digest.update(f"{path}\0{row.digest or ''}\0{row.problem or ''}\n".encode("utf-8", "surrogatepass"))
+        return digest.hexdigest()
 
     def qualnames(self, under: Sequence[str] = ("",)) -> Iterable[tuple[str, str]]:
         """(path, qualified name) of every definition below `under` (for did-you-mean)."""

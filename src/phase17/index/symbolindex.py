@@ -91,6 +91,11 @@ def derived_answers(
     )
 
 
+def content_digest(upstream: Path, under: Sequence[str] = ("",)) -> str:
+    """SymbolIndex.content_digest for the tree: what its files below `under` hold now."""
+    return _asking(upstream, lambda index: index.content_digest(under))
+
+
 def all_qualnames(upstream: Path, under: Sequence[str] = ("",)) -> list[tuple[str, str]]:
     """(path, qualified name) of every definition below `under`."""
     return _asking(upstream, lambda index: list(index.qualnames(under)))

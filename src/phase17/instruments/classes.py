@@ -4,7 +4,7 @@ content and kept in the symbol index."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -46,10 +46,45 @@ class ClassInfo:
     line: int
     end: int
     bases: tuple[str, ...]
-    members: tuple[Member, ...]
+    members: Sequence[Member]
 
     def member(self, name: str) -> Member | None:
         return next((member for member in self.members if member.name == name), None)
+
+
+class _StoredMembers(Sequence[Member]):
+    """A class's members as the index keeps them, made into Members on first use: a whole-tree load reads some
+    10,000 classes to find a base's few subclasses, and most are never looked into."""
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        self._records = records
+        self._members: tuple[Member, ...] | None = None
+
+    def _made(self) -> tuple[Member, ...]:
+        if self._members is None:
+            self._members = tuple(
+                Member(
+                    name=record["name"],
+                    kind=record["kind"],
+                    line=record["line"],
+                    value=record.get("value"),
+                    signature=record.get("signature", ""),
+                    returns=record.get("returns"),
+                    expression=record.get("expression"),
+                    form=record.get("form", "method"),
+                )
+                for record in self._records
+            )
+        return self._members
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._made()[index]
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __iter__(self) -> Iterator[Member]:
+        return iter(self._made())
 
 
 def classes_of(path: str, source: bytes) -> dict[str, Any]:
@@ -199,19 +234,7 @@ def load_classes(
             line=item["line"],
             end=item["end"],
             bases=tuple(item["bases"]),
-            members=tuple(
-                Member(
-                    name=member["name"],
-                    kind=member["kind"],
-                    line=member["line"],
-                    value=member.get("value"),
-                    signature=member.get("signature", ""),
-                    returns=member.get("returns"),
-                    expression=member.get("expression"),
-                    form=member.get("form", "method"),
-                )
-                for member in item["members"]
-            ),
+            members=_StoredMembers(item["members"]),
         )
         for path, data in answers
         for item in data["classes"]

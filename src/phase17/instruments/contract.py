@@ -119,13 +119,16 @@ def build_contract(
     by_name: dict[str, list[ClassInfo]] = {}
     for info in classes:
         by_name.setdefault(info.name, []).append(info)
+    children: dict[str, list[ClassInfo]] = {}  # a base's last name part -> the classes naming it, in tree order
+    for info in classes:
+        for base_name in dict.fromkeys(_last(base) for base in info.bases):
+            children.setdefault(base_name, []).append(info)
     subclasses: list[ClassInfo] = []
     known = {root.name}
     frontier = [root.name]
-    while frontier:
-        current = frontier.pop(0)
-        for info in classes:
-            if info is not root and info.name not in known and current in {_last(b) for b in info.bases}:
+    while frontier:  # breadth first: the direct subclasses in path order, then theirs
+        for info in children.get(frontier.pop(0), []):
+            if info is not root and info.name not in known:
                 subclasses.append(info)
                 known.add(info.name)
                 frontier.append(info.name)

@@ -41,6 +41,10 @@ class Effect:
     def to_data(self) -> dict[str, Any]:
         return {"field": self.field, "value": self.value, "line": self.line, "when": self.when, "via": self.via or None}
 
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Effect:
+        return cls(data["field"], data["value"], data["line"], data["when"], data["via"] or "")
+
 
 @dataclass(frozen=True)
 class PlatformEffects:
@@ -65,6 +69,32 @@ class EffectsReport:
             "helpers": {item.name: list(item.helpers) for item in self.platforms if item.helpers},
             "inherits": dict(self.inherits),
         }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> EffectsReport:
+        platforms = tuple(
+            PlatformEffects(
+                name,
+                data["where"][name]["path"],
+                data["where"][name]["line"],
+                tuple(Effect.from_data(effect) for effect in effects),
+                tuple(data["helpers"].get(name, ())),
+            )
+            for name, effects in data["platforms"].items()
+        )
+        return cls(data["hook"], platforms, dict(data["inherits"]))
+
+
+def effects_report(
+    upstream: Path, hook: str = DEFAULT_HOOK, platforms: Sequence[str] = (), under: Sequence[str] = ("vllm",)
+) -> EffectsReport:
+    """find_effects, kept for the tree as it is (a second call on the same tree reads the kept answer)."""
+    from phase17.instruments.memo import remembered
+
+    def compute() -> dict[str, Any]:
+        return find_effects(upstream, hook, platforms, under).to_data()
+
+    return EffectsReport.from_data(remembered(upstream, f"effects:{hook}:{','.join(platforms)}", under, compute))
 
 
 def find_effects(

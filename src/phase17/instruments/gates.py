@@ -36,7 +36,11 @@ class GateAnswer:
     path: str | None = None
 
     def to_data(self) -> dict[str, Any]:
-        return {"how": self.how, "value": self.value, "from": self.origin, "line": self.line}
+        return {"how": self.how, "value": self.value, "from": self.origin, "line": self.line, "path": self.path}
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> GateAnswer:
+        return cls(data["how"], data["value"], data["from"], data["line"], data["path"])
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,11 @@ class Gate:
             "platforms": {name: answer.to_data() for name, answer in self.answers.items()},
         }
 
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Gate:
+        answers = {name: GateAnswer.from_data(answer) for name, answer in data["platforms"].items()}
+        return cls(data["name"], data["line"], answers, data["call_sites"], tuple(data["first_sites"]))
+
 
 @dataclass(frozen=True)
 class GatesReport:
@@ -77,12 +86,28 @@ class GatesReport:
             "gates": [gate.to_data() for gate in self.gates],
         }
 
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> GatesReport:
+        base = data["base"]
+        info = ClassInfo(base["name"], base["path"], base["line"], base["line"], (), ())
+        return cls(info, tuple(data["platforms"]), tuple(Gate.from_data(gate) for gate in data["gates"]))
+
 
 def is_gate(member: Member) -> bool:
     """A capability predicate: named like one, or a method declared to return bool."""
     if member.kind != "method" or member.name.startswith("_"):
         return False
     return bool(GATE_NAMES.match(member.name)) or member.signature.replace(" ", "").endswith("->bool")
+
+
+def gates_report(upstream: Path, platforms: Sequence[str] = (), under: Sequence[str] = ("vllm",)) -> GatesReport:
+    """find_gates, kept for the tree as it is (a second call on the same tree reads the kept answer)."""
+    from phase17.instruments.memo import remembered
+
+    kind = f"gates:{','.join(platforms)}"
+    return GatesReport.from_data(
+        remembered(upstream, kind, under, lambda: find_gates(upstream, platforms, under).to_data())
+    )
 
 
 def find_gates(upstream: Path, platforms: Sequence[str] = (), under: Sequence[str] = ("vllm",)) -> GatesReport:

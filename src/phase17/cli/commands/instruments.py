@@ -150,10 +150,10 @@ def gates(
     Example: phase17 gates --platforms CpuPlatform,CudaPlatformBase
     """
     from phase17 import render
-    from phase17.instruments.gates import find_gates
+    from phase17.instruments.gates import gates_report
 
     with reporting_errors():
-        report = find_gates(existing_upstream(), platforms=_names(platforms))
+        report = gates_report(existing_upstream(), platforms=_names(platforms))
         if as_json:
             print_json(report.to_data())
         else:
@@ -176,10 +176,10 @@ def effects(
     Example: phase17 effects --platforms CpuPlatform
     """
     from phase17 import render
-    from phase17.instruments.effects import find_effects
+    from phase17.instruments.effects import effects_report
 
     with reporting_errors():
-        report = find_effects(existing_upstream(), hook, platforms=_names(platforms))
+        report = effects_report(existing_upstream(), hook, platforms=_names(platforms))
         if as_json:
             print_json(report.to_data())
         else:
