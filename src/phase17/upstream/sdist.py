@@ -58,6 +58,32 @@ def _sdist_names(pin: Pin) -> list[str]:
 def _download(
     pin: Pin, folder: Path, reporter: ProgressReporter, index_url: str | None, verify: bool
 ) -> tuple[Path, str]:
+    return download_release(
+        pin.pypi_distribution,
+        pin.pypi_version,
+        folder,
+        reporter,
+        index_url,
+        verify=verify,
+        project_hint="check pypi.distribution in UPSTREAM_PIN.md",
+        version_hint="check pypi.version in UPSTREAM_PIN.md",
+    )
+
+
+def download_release(
+    distribution: str,
+    version: str,
+    folder: Path,
+    reporter: ProgressReporter,
+    index_url: str | None = None,
+    *,
+    verify: bool = True,
+    package_types: tuple[str, ...] = ("sdist",),
+    project_hint: str = "check the name",
+    version_hint: str = "check the version",
+) -> tuple[Path, str]:
+    """Download `distribution`'s `version` from the package index (PIP_INDEX_URL, else the library's default) into
+    `folder`, its sha256 checked: the first of `package_types` the index lists (a wheel before an sdist, say)."""
     # pypi-simple and requests are imported here only: most commands never touch the network.
     import requests
     from pypi_simple import DigestMismatchError, NoDigestsError, NoSuchProjectError, PyPISimple
@@ -68,27 +94,24 @@ def _download(
     with client:
         deadline = time.monotonic() + download_time_limit()
         try:
-            page = _before(deadline, lambda: client.get_project_page(pin.pypi_distribution, timeout=60), where)
+            page = _before(deadline, lambda: client.get_project_page(distribution, timeout=60), where)
         except NoSuchProjectError:
-            raise FetchError(
-                f"{where} has no project {pin.pypi_distribution!r}; check pypi.distribution in UPSTREAM_PIN.md."
-            ) from None
+            raise FetchError(f"{where} has no project {distribution!r}; {project_hint}.") from None
         except requests.RequestException as error:
             raise NetworkError(
                 f"Cannot reach {where} ({type(error).__name__}); check your connection or PIP_INDEX_URL.",
                 detail=str(error)[:300],
             ) from None
-        sdists = [p for p in page.packages if p.package_type == "sdist" and p.version == pin.pypi_version]
-        if not sdists:
-            raise FetchError(
-                f"{where} lists no sdist of {pin.pypi_distribution} {pin.pypi_version}; check "
-                "pypi.version in UPSTREAM_PIN.md."
-            )
-        package = sdists[0]
+        offered = [p for p in page.packages if p.version == version and p.package_type in package_types]
+        offered.sort(key=lambda p: (package_types.index(p.package_type), "none-any" not in p.filename, p.filename))
+        if not offered:
+            kinds = " or ".join(package_types)
+            raise FetchError(f"{where} lists no {kinds} of {distribution} {version}; {version_hint}.")
+        package = offered[0]
         digest = package.digests.get("sha256") or ("unchecked" if not verify else "")
         if not digest:
             raise FetchError(
-                f"{where} gives no sha256 for {package.filename}; phase17 will not use an unverified sdist."
+                f"{where} gives no sha256 for {package.filename}; phase17 will not use an unverified download."
             )
         folder.mkdir(parents=True, exist_ok=True)
         final = folder / package.filename
