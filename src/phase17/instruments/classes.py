@@ -32,6 +32,7 @@ class Member:
     returns: str | None = None  # a method whose body is one `return <literal>`: that literal
     expression: str | None = None  # a method whose body is one `return <expression>`: that expression, as written
     form: MethodForm = "method"
+    abstract: bool = False  # its body only raises NotImplementedError, or it is an @abstractmethod
 
     @property
     def label(self) -> str:
@@ -72,6 +73,7 @@ class _StoredMembers(Sequence[Member]):
                     returns=record.get("returns"),
                     expression=record.get("expression"),
                     form=record.get("form", "method"),
+                    abstract=record.get("abstract", False),
                 )
                 for record in self._records
             )
@@ -180,6 +182,11 @@ def _method_record(node: tree_sitter.Node) -> dict[str, Any]:
         expression = " ".join(node_text(value).split())
         if value.type in ("string", "integer", "float", "true", "false", "none"):
             returns = node_text(value)
+    unimplemented = (
+        len(statements) == 1
+        and statements[0].type == "raise_statement"
+        and (b"NotImplementedError" in (statements[0].text or b""))
+    )
     return {
         "name": node_text(name) if name is not None else "?",
         "kind": "method",
@@ -188,7 +195,21 @@ def _method_record(node: tree_sitter.Node) -> dict[str, Any]:
         "returns": returns,
         "expression": expression,
         "form": _form_of(node),
+        "abstract": unimplemented or _decorated_with(node, "abstractmethod"),
     }
+
+
+def _decorated_with(function: tree_sitter.Node, name: str) -> bool:
+    outer = function.parent
+    return (
+        outer is not None
+        and outer.type == "decorated_definition"
+        and any(
+            node_text(child).lstrip("@").strip().rsplit(".", 1)[-1] == name
+            for child in outer.children
+            if child.type == "decorator"
+        )
+    )
 
 
 def _form_of(function: tree_sitter.Node) -> MethodForm:

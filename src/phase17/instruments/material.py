@@ -133,7 +133,7 @@ def example_plugins(upstream: Path) -> list[ExamplePlugin]:
     found: list[ExamplePlugin] = []
     for plugin in sorted(path for path in folder.iterdir() if path.is_dir() and not path.is_symlink()):
         relative = f"{EXAMPLE_PLUGINS}/{plugin.name}"
-        for name, reader in (("setup.py", _setup_entry_points), ("pyproject.toml", _pyproject_entry_points)):
+        for name, reader in (("setup.py", setup_py_entry_points), ("pyproject.toml", _pyproject_entry_points)):
             try:
                 data = read_limited(plugin / name, MAX_DOC_BYTES, root=upstream)
             except (OSError, UnreadableSourceError):
@@ -144,7 +144,7 @@ def example_plugins(upstream: Path) -> list[ExamplePlugin]:
     return found
 
 
-def _setup_entry_points(source: bytes) -> list[tuple[str, str, int]]:
+def setup_py_entry_points(source: bytes) -> list[tuple[str, str, int]]:
     """`entry_points={"group": ["name = module:function", ...]}` in a setup() call, as written (never run)."""
     tree = parse_tree(source)
     found = []

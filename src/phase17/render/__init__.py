@@ -17,6 +17,7 @@ if TYPE_CHECKING:
         differences_table,
         effects_screen,
         gates_screen,
+        plugin_check_screen,
         plugins_screen,
         usage_report,
     )
@@ -69,6 +70,7 @@ _HOMES = {
     "upstream_state": "progress",
     "usage_report": "instruments",
     "plugins_screen": "instruments",
+    "plugin_check_screen": "instruments",
     "contract_matrix": "instruments",
     "differences_table": "instruments",
     "effects_screen": "instruments",
@@ -103,6 +105,7 @@ __all__ = [
     "notebook_done",
     "notebook_intro",
     "outline_tree",
+    "plugin_check_screen",
     "plugins_screen",
     "read_screen",
     "reading_status_table",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from phase17.cache import cache_root
 from phase17.cli.options import JsonOption
 from phase17.cli.terminal import (
     existing_upstream,
@@ -14,6 +16,7 @@ from phase17.cli.terminal import (
     reporting_errors,
     session,
 )
+from phase17.errors import UsageError
 
 # Core modules are imported inside the commands that use them: `--help` and a command that parses nothing never
 # load tree-sitter, GitPython, rich's syntax module or the fetch code.
@@ -118,22 +121,61 @@ def contract(
             session.out.print(render.contract_matrix(matrix))
 
 
-@commands.command(short_help="How plugins load: groups, load sites, builtin platforms.")
-def plugins(as_json: JsonOption = False) -> None:
-    """The plugin groups upstream defines and where each is loaded, the builtin platform plugins and where one is
-    chosen, and a minimal out-of-tree platform plugin's entry point for the platform group found in the tree.
+@commands.command(short_help="How plugins load; check a plugin; start one.")
+def plugins(
+    action: Annotated[
+        Optional[str],
+        typer.Argument(
+            metavar="[check PLUGIN | new NAME]",
+            help="check: meet a plugin (folder, .whl/.tar.gz file, or NAME==VERSION) with the contract. "
+            "new: write a minimal plugin that passes.",
+        ),
+    ] = None,
+    subject: Annotated[Optional[str], typer.Argument(metavar="", show_default=False)] = None,
+    directory: Annotated[
+        Optional[Path], typer.Option("--dir", metavar="PATH", help="With new: the folder to write it in.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """How plugins load (groups, load sites, builtin platforms, upstream's docs and example plugins); with
+    `check PLUGIN`, an out-of-tree platform plugin met with the Platform contract at the pin (exit 1 when the
+    engine would call it in a way it cannot accept); with `new NAME`, a minimal installable plugin.
 
-    Example: phase17 plugins --json
+    Example: phase17 plugins check vllm-ascend==0.9.1
     """
     from phase17 import render
-    from phase17.instruments.plugins import plugins_report
 
     with reporting_errors():
-        report = plugins_report(existing_upstream())
+        if action is None:
+            from phase17.instruments.plugins import plugins_report
+
+            report = plugins_report(existing_upstream())
+            if as_json:
+                print_json(report.to_data())
+            else:
+                session.out.print(render.plugins_screen(report))
+            return
+        if action not in ("check", "new") or subject is None:
+            raise UsageError(f"plugins {action!r}: say plugins check PLUGIN, or plugins new NAME (or plugins alone).")
+        if action == "new":
+            from phase17.instruments.plugin_template import write_plugin
+
+            written = write_plugin(existing_upstream(), subject, directory or Path.cwd() / subject)
+            session.out.print(
+                f"Wrote {written}: pip install -e {written}; phase17 plugins check {written}", highlight=False
+            )
+            return
+        from phase17.instruments.plugin_check import check_plugin
+        from phase17.instruments.plugin_source import open_plugin
+
+        upstream = existing_upstream()
+        tree = open_plugin(subject, cache_root(), render.RichReporter(session.err, session.verbose))
+        checked = check_plugin(upstream, tree)
         if as_json:
-            print_json(report.to_data())
+            print_json(checked.to_data())
         else:
-            session.out.print(render.plugins_screen(report))
+            session.out.print(render.plugin_check_screen(checked))
+        raise typer.Exit(code=1 if checked.fails else 0)
 
 
 @commands.command(short_help="Every capability gate, each platform's answer, its call sites.")
