@@ -25,6 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("upstream",),
     ("index",),
     ("instruments",),
+    ("pluginlab",),
     ("notes",),
     ("drift",),
     ("render",),

@@ -281,3 +281,49 @@ def store_notes(project: Path, name: str):
     from phase17.notes import store
 
     return store.load_notes(project / "annotations", name)
+
+
+def test_the_answers_on_the_real_pin(in_real_project: Path):
+    gates = {gate["name"]: gate for gate in json.loads(runner.invoke(app, ["gates", "--json"]).stdout)["gates"]}
+    assert gates["is_cuda"]["platforms"]["CudaPlatformBase"]["value"] is True
+    assert gates["is_cuda"]["platforms"]["CpuPlatform"]["value"] is False
+    assert gates["supports_fp8"]["platforms"]["XPUPlatform"] == {
+        "how": "literal",
+        "value": True,
+        "from": None,
+        "line": gates["supports_fp8"]["platforms"]["XPUPlatform"]["line"],
+        "path": "vllm/platforms/xpu.py",
+    }
+    assert gates["is_cuda"]["call_sites"] > 50
+    effects = json.loads(runner.invoke(app, ["effects", "--json"]).stdout)["platforms"]
+    cpu = {item["field"]: item for item in effects["CpuPlatform"]}
+    assert cpu["parallel_config.worker_cls"]["value"] == '"vllm.v1.worker.cpu_worker.CPUWorker"'
+    assert cpu["parallel_config.worker_cls"]["when"] == 'parallel_config.worker_cls == "auto"'
+    usages = json.loads(runner.invoke(app, ["usages", "current_platform", "--json"]).stdout)
+    undeclared = {group["group"] for group in usages["groups"] if group.get("declared") is False}
+    assert {"current_device", "mem_get_info", "synchronize"} <= undeclared
+    tree = json.loads(runner.invoke(app, ["callers", "Platform.check_and_update_config", "--json"]).stdout)
+
+    def names(node):
+        yield node["name"]
+        for caller in node.get("callers", []):
+            yield from names(caller)
+
+    assert {"VllmConfig.__post_init__", "EngineArgs.create_engine_config"} <= set(names(tree))
+    plugins = runner.invoke(app, ["plugins"]).stdout
+    assert "docs/design/plugin_system.md" in plugins and "tests/plugins/vllm_add_dummy_platform" in plugins
+
+
+def test_the_plugin_lab_on_the_real_pin_and_its_next_releases(in_real_project: Path, tmp_path: Path):
+    dummy = in_real_project / "upstream" / "tests" / "plugins" / "vllm_add_dummy_platform"
+    checked = runner.invoke(app, ["plugins", "check", str(dummy), "--json"])
+    data = json.loads(checked.stdout)
+    assert data["platform_classes"] == ["vllm_add_dummy_platform.dummy_platform.DummyPlatform"]
+    assert {entry["group"] for entry in data["entry_points"]} == {"vllm.platform_plugins", "vllm.general_plugins"}
+    changes = json.loads(runner.invoke(app, ["contract", "--against", "0.33.0", "--json"]).stdout)["changes"]
+    kinds = {(change["kind"], change["member"]): change for change in changes}
+    assert kinds[("renamed", "_find_non_ssm_backend")]["successor"] == "_find_non_ssm_backends"
+    assert ("removed", "get_lora_vocab_padding_size") in kinds and ("added", "log_warnings") in kinds
+    made = tmp_path / "mine"
+    assert runner.invoke(app, ["plugins", "new", "mine", "--dir", str(made)]).exit_code == 0
+    assert runner.invoke(app, ["plugins", "check", str(made)]).exit_code == 0

@@ -4,6 +4,7 @@ content and kept in the symbol index."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,7 +192,7 @@ def _method_record(node: tree_sitter.Node) -> dict[str, Any]:
         "name": node_text(name) if name is not None else "?",
         "kind": "method",
         "line": node.start_point.row + 1,
-        "signature": " ".join(signature.split()),
+        "signature": re.sub(r"([(\[])\s+|,?\s+([)\]])", r"\1\2", " ".join(signature.split())),
         "returns": returns,
         "expression": expression,
         "form": _form_of(node),

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from phase17.render.drift import check_outcome, findings_report, mends
     from phase17.render.instruments import (
         callers_tree,
+        changes_screen,
         contract_matrix,
         differences_table,
         effects_screen,
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 _HOMES = {
     "RichReporter": "progress",
     "callers_tree": "instruments",
+    "changes_screen": "instruments",
     "check_outcome": "drift",
     "current_answer": "notes",
     "edited": "notes",
@@ -91,6 +93,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "RichReporter",
     "callers_tree",
+    "changes_screen",
     "check_outcome",
     "contract_matrix",
     "current_answer",

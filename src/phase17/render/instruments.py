@@ -6,14 +6,15 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from phase17.instruments.callers import CallerNode
+from phase17.instruments.changes import CHANGE_KINDS, ContractChanges
 from phase17.instruments.classes import ClassInfo
 from phase17.instruments.contract import Contract, Difference, shorten
 from phase17.instruments.effects import EffectsReport
 from phase17.instruments.gates import GatesReport
 from phase17.instruments.material import Material
-from phase17.instruments.plugin_check import SEVERITIES, PluginReport
 from phase17.instruments.plugins import PluginsReport
 from phase17.instruments.usages import UsageReport
+from phase17.pluginlab.check import SEVERITIES, PluginReport
 from phase17.render.layout import FittedTable
 
 SHOWN_PER_GROUP = 3  # the rest with --attr GROUP (or --json)
@@ -117,6 +118,11 @@ def plugins_screen(report: PluginsReport) -> RenderableType:
             for site in report.chooser
         ]
     lines += material_lines(report.material)
+    lines.append(Text("Your own plugin:", style="bold"))
+    lines.append(
+        Text("  phase17 plugins check PATH_OR_WHEEL_OR_NAME==VERSION [--against REF]  (exit 1: it would fail)")
+    )
+    lines.append(Text("  phase17 plugins new NAME --dir PATH  (a minimal plugin that checks clean)"))
     example = report.entry_point_example()
     if example:
         lines.append(
@@ -258,4 +264,27 @@ def plugin_check_screen(report: PluginReport) -> RenderableType:
     errors = sum(finding.severity == "error" for finding in report.findings)
     verdict = "would fail at run time" if errors else "nothing found that would fail at run time"
     lines.append(Text(f"{report.plugin}: {verdict} ({errors} error(s)).", style="bold"))
+    return Group(*lines)
+
+
+def changes_screen(changes: ContractChanges) -> RenderableType:
+    """The contract's changelog, by kind: each member with where it was and where it is now."""
+    lines: list[RenderableType] = [Text(f"Platform's contract from {changes.pin} to {changes.release}:", style="bold")]
+    for kind in CHANGE_KINDS:
+        found = [change for change in changes.changes if change.kind == kind]
+        if not found:
+            continue
+        lines.append(Text(f"{len(found)} {kind}:", style="bold"))
+        for change in found:
+            head = f"  {change.cls}.{change.member}"
+            if change.successor:
+                head += f" -> {change.successor} ({change.score:.2f})"
+            elif change.kind == "removed" and change.score is not None:
+                head += f"  (no successor; the closest scored {change.score:.2f})"
+            lines.append(Text(head, no_wrap=True, overflow="ignore"))
+            for label, where in (("was", change.before), ("now", change.after)):
+                if where:
+                    lines.append(Text(f"    {label} {where}", style="dim", no_wrap=True, overflow="ignore"))
+    if not changes.changes:
+        lines.append(Text("  no change"))
     return Group(*lines)

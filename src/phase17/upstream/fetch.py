@@ -262,3 +262,27 @@ def _remote_tag_commit(repository: str, tag: str) -> str:
     if tag not in tags:
         raise FetchError(f"{repository} has no tag {tag}.")
     return tags[tag]
+
+
+def release_tree(
+    current: Pin,
+    ref: str,
+    *,
+    cache_dir: Path,
+    reporter: ProgressReporter | None = None,
+    index_url: str | None = None,
+) -> tuple[Pin, Path]:
+    """Another release's tree, fetched and verified into the user cache, the pin left as it is: what the contract
+    and a plugin are compared against (`contract --against`, `plugins check --against`). Fetched once; later
+    calls find it there, verified."""
+    from phase17.upstream.checkout import inspect_upstream
+
+    other = plan_repin(current, ref, cache_dir=cache_dir, reporter=reporter, index_url=index_url)
+    tree = cache_dir / "releases" / re.sub(r"[^\w.+-]", "_", other.pypi_version) / "upstream"
+    if not inspect_upstream(tree, other).is_verified:
+        tree.parent.mkdir(parents=True, exist_ok=True)
+        source = "auto" if len(other.commit) == 40 else "pypi"
+        fetch_upstream(
+            other, tree, source=source, force=True, cache_dir=cache_dir, reporter=reporter, index_url=index_url
+        )
+    return other, tree

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -12,11 +12,20 @@ from phase17.cache import cache_root
 from phase17.cli.options import JsonOption
 from phase17.cli.terminal import (
     existing_upstream,
+    locate,
     print_json,
     reporting_errors,
     session,
 )
 from phase17.errors import UsageError
+
+if TYPE_CHECKING:
+    from phase17.upstream.pin import Pin
+
+AgainstOption = Annotated[
+    Optional[str],
+    typer.Option(metavar="REF", help="Also at this release (tag, version or commit; fetched into the cache)."),
+]
 
 # Core modules are imported inside the commands that use them: `--help` and a command that parses nothing never
 # load tree-sitter, GitPython, rich's syntax module or the fetch code.
@@ -80,10 +89,12 @@ def contract(
         Optional[str], typer.Option("--vs", metavar="BASE", help="Compare the class BASE names against this base.")
     ] = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print the matrix as a Markdown table.")] = False,
+    against: AgainstOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """The contract a base class sets and how each subclass in upstream/vllm meets it: a literal value, an
-    override (with its line) or inherited (from where), and what each subclass adds.
+    override (with its line) or inherited (from where), and what each subclass adds. With --against REF, what
+    changed in Platform's contract from the pin to that release (fetched into the cache; the pin stays).
 
     Example: phase17 contract --platforms CpuPlatform,CudaPlatformBase --members 'device|dist|attn'
     """
@@ -92,6 +103,16 @@ def contract(
 
     with reporting_errors():
         upstream = existing_upstream()
+        if against is not None:
+            from phase17.instruments.changes import contract_changes
+
+            pinned, other, tree = _release(against)
+            changes = contract_changes(upstream, tree, pinned.describe(), other.describe())
+            if as_json:
+                print_json(changes.to_data())
+            else:
+                session.out.print(render.changes_screen(changes))
+            return
         if vs is not None:
             sub, root, differences = contracts.compare(upstream, base, vs, members=members)
             if as_json:
@@ -135,11 +156,13 @@ def plugins(
     directory: Annotated[
         Optional[Path], typer.Option("--dir", metavar="PATH", help="With new: the folder to write it in.")
     ] = None,
+    against: AgainstOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """How plugins load (groups, load sites, builtin platforms, upstream's docs and example plugins); with
     `check PLUGIN`, an out-of-tree platform plugin met with the Platform contract at the pin (exit 1 when the
-    engine would call it in a way it cannot accept); with `new NAME`, a minimal installable plugin.
+    engine would call it in a way it cannot accept; with --against REF, at that release too); with `new NAME`, a
+    minimal installable plugin.
 
     Example: phase17 plugins check vllm-ascend==0.9.1
     """
@@ -158,19 +181,27 @@ def plugins(
         if action not in ("check", "new") or subject is None:
             raise UsageError(f"plugins {action!r}: say plugins check PLUGIN, or plugins new NAME (or plugins alone).")
         if action == "new":
-            from phase17.instruments.plugin_template import write_plugin
+            from phase17.pluginlab.template import write_plugin
 
             written = write_plugin(existing_upstream(), subject, directory or Path.cwd() / subject)
             session.out.print(
                 f"Wrote {written}: pip install -e {written}; phase17 plugins check {written}", highlight=False
             )
             return
-        from phase17.instruments.plugin_check import check_plugin
-        from phase17.instruments.plugin_source import open_plugin
+        from phase17.pluginlab.check import check_plugin
+        from phase17.pluginlab.source import open_plugin
 
         upstream = existing_upstream()
         tree = open_plugin(subject, cache_root(), render.RichReporter(session.err, session.verbose))
-        checked = check_plugin(upstream, tree)
+        if against is None:
+            checked = check_plugin(upstream, tree)
+        else:
+            from phase17.instruments.changes import contract_changes
+            from phase17.pluginlab.check import check_against
+
+            pinned, other, release = _release(against)
+            changes = contract_changes(upstream, release, pinned.describe(), other.tag)
+            checked = check_against(upstream, release, tree, changes)
         if as_json:
             print_json(checked.to_data())
         else:
@@ -249,6 +280,21 @@ def callers(
             print_json(root.to_data())
         else:
             session.out.print(render.callers_tree(root, depth))
+
+
+def _release(ref: str) -> tuple[Pin, Pin, Path]:
+    """The pin, the release REF names, and that release's tree (fetched into the cache on first use)."""
+    from phase17 import render
+    from phase17.upstream.fetch import release_tree
+    from phase17.upstream.pin import load_pin
+
+    pinned = load_pin(locate().pin_file)
+    reporter = render.RichReporter(session.err, session.verbose)
+    try:
+        other, tree = release_tree(pinned, ref, cache_dir=cache_root(), reporter=reporter)
+    finally:
+        reporter.finish()
+    return pinned, other, tree
 
 
 def _names(listed: str | None) -> tuple[str, ...]:

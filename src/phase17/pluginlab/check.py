@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from phase17.cache import code_digest
+from phase17.instruments.changes import ContractChanges
 from phase17.instruments.classes import ClassInfo, Member, classes_of
 from phase17.instruments.contract import BASE_NAME, BASE_PATH, build_contract
-from phase17.instruments.plugin_source import (
+from phase17.pluginlab.calls import EngineCall, Parameters, calls_by_name
+from phase17.pluginlab.source import (
     PLATFORM_GROUP,
     EntryPoint,
     PluginError,
@@ -26,7 +27,6 @@ from phase17.instruments.plugin_source import (
     module_file,
     registered_class,
 )
-from phase17.source.parsing import node_text, parse_tree
 
 FindingKind = Literal[
     "signature", "decorator", "call", "overrides-nothing", "not-implemented", "removed", "renamed", "attribute"
@@ -35,7 +35,6 @@ FINDING_KINDS: tuple[FindingKind, ...] = get_args(FindingKind)
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 PLATFORM_ATTRIBUTES = ("device_name", "device_type", "dispatch_key", "dist_backend")
-_RECEIVER = "current_platform"
 
 
 @dataclass(frozen=True)
@@ -86,107 +85,6 @@ class PluginReport:
             "platform_classes": self.platform_classes,
             "findings": [finding.to_data() for finding in self.findings],
         }
-
-
-@dataclass(frozen=True)
-class Parameters:
-    """A def's parameters as a caller meets them (self/cls left out)."""
-
-    positional: tuple[str, ...]  # in order, positional-or-keyword and positional-only
-    required: frozenset[str]
-    keyword_only: frozenset[str]
-    star_args: bool
-    star_kwargs: bool
-
-    @classmethod
-    def of(cls, signature: str, form: str) -> Parameters | None:
-        try:
-            tree = ast.parse(f"def _{signature.split(' -> ')[0]}: pass")
-        except SyntaxError:
-            return None
-        function = tree.body[0]
-        assert isinstance(function, ast.FunctionDef)
-        arguments = function.args
-        ordered = [*arguments.posonlyargs, *arguments.args]
-        required = {argument.arg for argument in ordered[: len(ordered) - len(arguments.defaults)]}
-        if form != "staticmethod" and ordered:
-            required.discard(ordered[0].arg)
-            ordered = ordered[1:]  # self, or cls
-        required |= {
-            argument.arg
-            for argument, default in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)
-            if default is None
-        }
-        return cls(
-            tuple(argument.arg for argument in ordered),
-            frozenset(required),
-            frozenset(argument.arg for argument in arguments.kwonlyargs),
-            arguments.vararg is not None,
-            arguments.kwarg is not None,
-        )
-
-    def refuses(self, positional: int, keywords: Sequence[str], unpacked: bool) -> str | None:
-        """Why a call with `positional` arguments and `keywords` would fail on this def (None: it is accepted)."""
-        if unpacked:
-            return None  # *args / **kwargs at the call: its shape is not known before run time
-        if positional > len(self.positional) and not self.star_args:
-            return f"{positional} positional argument(s), but it takes {len(self.positional)}"
-        names = set(self.positional) | self.keyword_only
-        unknown = [keyword for keyword in keywords if keyword not in names]
-        if unknown and not self.star_kwargs:
-            return f"keyword {', '.join(unknown)}, which it does not take"
-        given = set(self.positional[:positional]) | set(keywords)
-        missing = sorted(self.required - given)
-        if missing:
-            return f"no {', '.join(missing)}, which it requires"
-        return None
-
-
-# ---------------------------------------------------------------- the engine's calls
-
-
-def engine_calls(path: str, source: bytes) -> list[Any]:
-    """Each `current_platform.NAME(...)` call of a file: [name, line, positional count, keywords, unpacked]."""
-    if _RECEIVER.encode() not in source:
-        return []
-    tree = parse_tree(source)
-    found = []
-    stack = [tree.root_node]
-    while stack:
-        node = stack.pop()
-        stack.extend(node.children)
-        if node.type != "call":
-            continue
-        function, arguments = node.child_by_field_name("function"), node.child_by_field_name("arguments")
-        if function is None or function.type != "attribute" or arguments is None:
-            continue
-        receiver, attribute = function.child_by_field_name("object"), function.child_by_field_name("attribute")
-        if receiver is None or attribute is None or node_text(receiver).rsplit(".", 1)[-1] != _RECEIVER:
-            continue
-        positional, keywords, unpacked = 0, [], False
-        for argument in arguments.named_children:
-            if argument.type == "keyword_argument":
-                key = argument.child_by_field_name("name")
-                keywords.append(node_text(key) if key is not None else "?")
-            elif argument.type in ("list_splat", "dictionary_splat"):
-                unpacked = True
-            elif argument.type != "comment":
-                positional += 1
-        found.append([node_text(attribute), node.start_point.row + 1, positional, keywords, unpacked])
-    return found
-
-
-def _calls_by_name(upstream: Path, under: Sequence[str]) -> dict[str, list[tuple[str, int, int, list[str], bool]]]:
-    from phase17.index.symbolindex import derived_answers
-
-    answers, _ = derived_answers(
-        upstream, f"platform-calls:{code_digest('instruments/plugin_check.py', 'source/')}", under, engine_calls
-    )
-    calls: dict[str, list[tuple[str, int, int, list[str], bool]]] = {}
-    for path, rows in answers:
-        for name, line, positional, keywords, unpacked in rows:
-            calls.setdefault(name, []).append((path, line, positional, keywords, unpacked))
-    return calls
 
 
 # ---------------------------------------------------------------- the plugin's classes
@@ -255,6 +153,44 @@ def _imported_names(source: bytes, module: str) -> dict[str, str]:
 # ---------------------------------------------------------------- the check
 
 
+def check_against(
+    upstream: Path, other: Path, tree: PluginTree, changes: ContractChanges, under: Sequence[str] = ("vllm",)
+) -> PluginReport:
+    """The plugin at the pin, then at the other release: what would break on upgrading. The other release's
+    findings carry its name; a member the plugin overrides that the release removed or renamed says so."""
+    report = check_plugin(upstream, tree, under)
+    later = check_plugin(other, tree, under, release=changes.release)
+    seen = {(finding.cls, finding.member, finding.kind, finding.message) for finding in report.findings}
+    report.findings += [
+        finding
+        for finding in later.findings
+        if finding.kind in ("call", "signature", "decorator", "not-implemented")
+        and (finding.cls, finding.member, finding.kind, finding.message) not in seen
+    ]
+    for qualname in report.platform_classes:
+        for info, _ in plugin_classes(tree.root, qualname):
+            for member in info.members:
+                change = changes.successor_of(member.name)
+                if change is None or change.cls != BASE_NAME:
+                    continue
+                renamed = change.kind == "renamed"
+                fate = f"renamed to {change.successor}" if renamed else "gone"
+                report.findings.append(
+                    Finding(
+                        info.name,
+                        member.name,
+                        "renamed" if renamed else "removed",
+                        "error",
+                        f"{BASE_NAME}.{member.name} is {fate} at {changes.release}: this override is never called",
+                        base=change.before,
+                        plugin=member.signature,
+                        successor=change.successor,
+                        release=changes.release,
+                    )
+                )
+    return report
+
+
 def check_plugin(
     upstream: Path, tree: PluginTree, under: Sequence[str] = ("vllm",), release: str | None = None
 ) -> PluginReport:
@@ -270,7 +206,7 @@ def check_plugin(
     if not registering:
         return report  # a general plugin: no platform to check, and nothing wrong with that
     base = build_contract(upstream, BASE_NAME, BASE_PATH, under=under).base
-    calls = _calls_by_name(upstream, under)
+    calls = calls_by_name(upstream, under)
     for entry in registering:
         qualname = registered_class(tree.root, entry)
         report.platform_classes.append(qualname)
@@ -282,7 +218,7 @@ def check_plugin(
 def _findings(
     chain: list[tuple[ClassInfo, str]],
     base: ClassInfo,
-    calls: dict[str, list[tuple[str, int, int, list[str], bool]]],
+    calls: dict[str, list[EngineCall]],
     root: Path,
     release: str | None,
 ) -> list[Finding]:
@@ -338,7 +274,7 @@ def _findings(
 
 
 def _against_base(
-    cls: str, member: Member, origin: Member, sites: list[tuple[str, int, int, list[str], bool]], release: str | None
+    cls: str, member: Member, origin: Member, sites: list[EngineCall], release: str | None
 ) -> list[Finding]:
     findings = []
     if member.form != origin.form:
@@ -395,7 +331,7 @@ def _against_base(
 def _unknown_member(
     cls: str,
     member: Member,
-    calls: dict[str, list[tuple[str, int, int, list[str], bool]]],
+    calls: dict[str, list[EngineCall]],
     plugin_text: str,
     release: str | None,
 ) -> list[Finding]:

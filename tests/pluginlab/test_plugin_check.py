@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from phase17.instruments.plugin_check import FINDING_KINDS, check_plugin
-from phase17.instruments.plugin_source import PluginError, entry_points, open_plugin, registered_class
-from phase17.instruments.plugin_template import write_plugin
+from phase17.pluginlab.check import FINDING_KINDS, check_plugin
+from phase17.pluginlab.source import PluginError, entry_points, open_plugin, registered_class
+from phase17.pluginlab.template import write_plugin
 
 INTERFACE = '''\
 class Platform:

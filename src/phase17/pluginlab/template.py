@@ -12,8 +12,9 @@ from pathlib import Path
 from phase17.errors import WriteError
 from phase17.instruments.classes import Member
 from phase17.instruments.contract import BASE_NAME, BASE_PATH, build_contract
-from phase17.instruments.plugin_check import PLATFORM_ATTRIBUTES, Parameters, _calls_by_name
-from phase17.instruments.plugin_source import PLATFORM_GROUP, PluginError
+from phase17.pluginlab.calls import Parameters, calls_by_name
+from phase17.pluginlab.check import PLATFORM_ATTRIBUTES
+from phase17.pluginlab.source import PLATFORM_GROUP, PluginError
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -25,7 +26,7 @@ def write_plugin(upstream: Path, name: str, folder: Path) -> Path:
     if folder.exists():
         raise WriteError(f"{folder} exists; give a new folder with --dir, or remove it.")
     contract = build_contract(upstream, BASE_NAME, BASE_PATH)
-    calls = _calls_by_name(upstream, ("vllm",))
+    calls = calls_by_name(upstream, ("vllm",))
     hooks = [
         member
         for member in contract.base.members
