@@ -199,6 +199,9 @@ def test_what_is_not_a_plugin_is_one_clear_error(upstream: Path, plugin: Path, t
     with pytest.raises(PluginError, match="no entry point"):
         check_plugin(upstream, open_plugin(str(plugin), tmp_path / "cache"))
     (plugin / "pyproject.toml").write_text(PYPROJECT)
+    (plugin / "vllm_mydev" / "base.py").write_text(BASE.replace("(Platform)", "(object)"))
+    with pytest.raises(PluginError, match="not a subclass of vLLM's Platform"):
+        check_plugin(upstream, open_plugin(str(plugin), tmp_path / "cache"))
     (plugin / "vllm_mydev" / "__init__.py").write_text("def register():\n    return compute_it()\n")
     with pytest.raises(PluginError, match="computes its answer"):
         registered_class(plugin, entry_points(plugin)[0])

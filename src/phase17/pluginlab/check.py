@@ -205,13 +205,21 @@ def check_plugin(
     report = PluginReport(tree.name, tree.version, points, [])
     if not registering:
         return report  # a general plugin: no platform to check, and nothing wrong with that
-    base = build_contract(upstream, BASE_NAME, BASE_PATH, under=under).base
+    contract = build_contract(upstream, BASE_NAME, BASE_PATH, under=under)
+    platforms = {contract.base.name} | {info.name for info in contract.platforms}
     calls = calls_by_name(upstream, under)
     for entry in registering:
         qualname = registered_class(tree.root, entry)
         report.platform_classes.append(qualname)
         chain = plugin_classes(tree.root, qualname)
-        report.findings += _findings(chain, base, calls, tree.root, release)
+        inside = {info.name for info, _ in chain}
+        outside = {base.rsplit(".", 1)[-1].split("[", 1)[0] for info, _ in chain for base in info.bases} - inside
+        if not outside & platforms:
+            raise PluginError(
+                f"{qualname}: not a subclass of vLLM's {BASE_NAME} (its bases outside the plugin: "
+                f"{', '.join(sorted(outside)) or 'none'}); register() must return a Platform subclass's name."
+            )
+        report.findings += _findings(chain, contract.base, calls, tree.root, release)
     return report
 
 
