@@ -171,7 +171,10 @@ def main() -> None:
         print("|---|---|---|---|---|")
         paired("`phase17 --help`", [*PHASE17, "--help"], [sys.executable, "-c", "pass"], runs, ROOT, env, "≤ 3×")
         subprocess.run([*PHASE17, "index"], cwd=ROOT, env=env, capture_output=True, check=False)  # warm
+        dummy = "upstream/tests/plugins/vllm_add_dummy_platform"
         instruments = (
+            ("`plugins check` upstream's dummy platform plugin (warm)", ["plugins", "check", dummy, "--json"]),
+            ("`contract --against 0.33.0 --json` (warm)", ["contract", "--against", "0.33.0", "--json"]),
             ("`gates --json` (warm)", ["gates", "--json"]),
             ("`effects --json` (warm)", ["effects", "--json"]),
             (

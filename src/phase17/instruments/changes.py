@@ -28,6 +28,12 @@ class Change:
     successor: str | None = None
     score: float | None = None
 
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Change:
+        return cls(
+            data["kind"], data["class"], data["member"], data["before"], data["after"], data["successor"], data["score"]
+        )
+
     def to_data(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
@@ -49,8 +55,24 @@ class ContractChanges:
     def to_data(self) -> dict[str, Any]:
         return {"from": self.pin, "to": self.release, "changes": [change.to_data() for change in self.changes]}
 
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> ContractChanges:
+        return cls(data["from"], data["to"], tuple(Change.from_data(change) for change in data["changes"]))
+
     def successor_of(self, member: str) -> Change | None:
         return next((c for c in self.changes if c.member == member and c.kind in ("renamed", "removed")), None)
+
+
+def kept_contract_changes(
+    pinned: Path, other: Path, pin: str, release: str, release_commit: str, under: Sequence[str] = ("vllm",)
+) -> ContractChanges:
+    """contract_changes, kept: the pinned tree by its contents, the other (a verified release) by its commit."""
+    from phase17.instruments.memo import remembered
+
+    def compute() -> dict[str, Any]:
+        return contract_changes(pinned, other, pin, release, under).to_data()
+
+    return ContractChanges.from_data(remembered(pinned, f"changes:{release_commit}:{pin}:{release}", under, compute))
 
 
 def contract_changes(

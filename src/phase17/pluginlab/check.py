@@ -9,6 +9,7 @@ only at run time, on the device: those are errors (exit 1). The rest are warning
 from __future__ import annotations
 
 import ast
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +86,48 @@ class PluginReport:
             "platform_classes": self.platform_classes,
             "findings": [finding.to_data() for finding in self.findings],
         }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> PluginReport:
+        findings = [
+            Finding(
+                item["class"],
+                item["member"],
+                item["kind"],
+                item["severity"],
+                item["message"],
+                item["base"],
+                item["plugin"],
+                item["site"],
+                item["successor"],
+                item["release"],
+            )
+            for item in data["findings"]
+        ]
+        points = [EntryPoint(**entry) for entry in data["entry_points"]]
+        return cls(data["plugin"], data["version"], points, list(data["platform_classes"]), findings)
+
+
+def kept_check(
+    upstream: Path, tree: PluginTree, other: tuple[Path, ContractChanges, str] | None = None
+) -> PluginReport:
+    """check_plugin (or check_against the release `other`: its tree, the changes, its commit), kept: the plugin by
+    its files' contents, the pinned tree by its own, the release by its commit."""
+    from phase17.instruments.memo import remembered
+
+    digest = hashlib.sha256()
+    for path in sorted(tree.root.rglob("*")):
+        if path.is_file() and not path.is_symlink() and path.suffix in (".py", ".toml", ".cfg", ".txt"):
+            digest.update(path.relative_to(tree.root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    release = f"{other[2]}:{other[1].release}" if other else ""
+
+    def compute() -> dict[str, Any]:
+        if other is None:
+            return check_plugin(upstream, tree).to_data()
+        return check_against(upstream, other[0], tree, other[1]).to_data()
+
+    kind = f"plugin:{tree.name}:{tree.version}:{digest.hexdigest()}:{release}"
+    return PluginReport.from_data(remembered(upstream, kind, ("vllm",), compute))
 
 
 # ---------------------------------------------------------------- the plugin's classes

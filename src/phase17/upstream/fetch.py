@@ -275,14 +275,27 @@ def release_tree(
     """Another release's tree, fetched and verified into the user cache, the pin left as it is: what the contract
     and a plugin are compared against (`contract --against`, `plugins check --against`). Fetched once; later
     calls find it there, verified."""
+    import json
+
     from phase17.upstream.checkout import inspect_upstream
 
-    other = plan_repin(current, ref, cache_dir=cache_dir, reporter=reporter, index_url=index_url)
-    tree = cache_dir / "releases" / re.sub(r"[^\w.+-]", "_", other.pypi_version) / "upstream"
+    releases = cache_dir / "releases"
+    planned = releases / (_file_name(ref) + ".pin.json")  # what REF named last time: reading a commit is slow
+    try:
+        other = replace(current, **{key: str(value) for key, value in json.loads(planned.read_text()).items()})
+    except (OSError, ValueError, TypeError):
+        other = plan_repin(current, ref, cache_dir=cache_dir, reporter=reporter, index_url=index_url)
+    tree = releases / _file_name(other.pypi_version) / "upstream"
     if not inspect_upstream(tree, other).is_verified:
         tree.parent.mkdir(parents=True, exist_ok=True)
         source = "auto" if len(other.commit) == 40 else "pypi"
         fetch_upstream(
             other, tree, source=source, force=True, cache_dir=cache_dir, reporter=reporter, index_url=index_url
         )
+    fields = {"tag": other.tag, "commit": other.commit, "pypi_version": other.pypi_version}
+    planned.write_text(json.dumps(fields), encoding="utf-8")  # only for a tree just verified against it
     return other, tree
+
+
+def _file_name(text: str) -> str:
+    return re.sub(r"[^\w.+-]", "_", text)

@@ -104,10 +104,10 @@ def contract(
     with reporting_errors():
         upstream = existing_upstream()
         if against is not None:
-            from phase17.instruments.changes import contract_changes
+            from phase17.instruments.changes import kept_contract_changes
 
             pinned, other, tree = _release(against)
-            changes = contract_changes(upstream, tree, pinned.describe(), other.describe())
+            changes = kept_contract_changes(upstream, tree, pinned.describe(), other.describe(), other.commit)
             if as_json:
                 print_json(changes.to_data())
             else:
@@ -188,20 +188,19 @@ def plugins(
                 f"Wrote {written}: pip install -e {written}; phase17 plugins check {written}", highlight=False
             )
             return
-        from phase17.pluginlab.check import check_plugin
+        from phase17.pluginlab.check import kept_check
         from phase17.pluginlab.source import open_plugin
 
         upstream = existing_upstream()
         tree = open_plugin(subject, cache_root(), render.RichReporter(session.err, session.verbose))
         if against is None:
-            checked = check_plugin(upstream, tree)
+            checked = kept_check(upstream, tree)
         else:
-            from phase17.instruments.changes import contract_changes
-            from phase17.pluginlab.check import check_against
+            from phase17.instruments.changes import kept_contract_changes
 
             pinned, other, release = _release(against)
-            changes = contract_changes(upstream, release, pinned.describe(), other.tag)
-            checked = check_against(upstream, release, tree, changes)
+            changes = kept_contract_changes(upstream, release, pinned.describe(), other.tag, other.commit)
+            checked = kept_check(upstream, tree, (release, changes, other.commit))
         if as_json:
             print_json(checked.to_data())
         else:
