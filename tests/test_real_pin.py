@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -320,6 +321,17 @@ def test_the_plugin_lab_on_the_real_pin_and_its_next_releases(in_real_project: P
     data = json.loads(checked.stdout)
     assert data["platform_classes"] == ["vllm_add_dummy_platform.dummy_platform.DummyPlatform"]
     assert {entry["group"] for entry in data["entry_points"]} == {"vllm.platform_plugins", "vllm.general_plugins"}
+    wheel = tmp_path / "vllm_add_dummy_platform-0.1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as bundle:  # the same plugin as its wheel would carry it
+        for path in sorted((dummy / "vllm_add_dummy_platform").rglob("*.py")):
+            bundle.write(path, path.relative_to(dummy).as_posix())
+        entry_points = (
+            "[vllm.platform_plugins]\ndummy_platform_plugin = vllm_add_dummy_platform:dummy_platform_plugin\n"
+        )
+        bundle.writestr("vllm_add_dummy_platform-0.1.dist-info/entry_points.txt", entry_points)
+    from_wheel = json.loads(runner.invoke(app, ["plugins", "check", str(wheel), "--json"]).stdout)
+    assert from_wheel["platform_classes"] == data["platform_classes"]
+    assert from_wheel["findings"] == data["findings"]
     changes = json.loads(runner.invoke(app, ["contract", "--against", "0.33.0", "--json"]).stdout)["changes"]
     kinds = {(change["kind"], change["member"]): change for change in changes}
     assert kinds[("renamed", "_find_non_ssm_backend")]["successor"] == "_find_non_ssm_backends"
