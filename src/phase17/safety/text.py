@@ -1,8 +1,8 @@
 """Text from upstream files, notes, pins and file names is shown, never obeyed.
 
 Terminal control characters (ESC and the other C0 and C1 controls, DEL) would let a file or a note clear the
-screen, move the cursor or plant a hyperlink to anywhere; each is shown as a visible stand-in instead. Newlines
-and tabs are kept.
+screen, move the cursor or plant a hyperlink to anywhere, and Unicode's bidi and zero-width format controls would
+make a line read other than it is; each is shown as a visible stand-in instead. Newlines and tabs are kept.
 """
 
 from __future__ import annotations
@@ -10,15 +10,20 @@ from __future__ import annotations
 import json
 import re
 
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
-_JSON_UNESCAPED = re.compile(r"[\x7f-\x9f]")  # the controls json.dumps leaves as they are
+# Unicode's format controls (category Cf) that reorder or hide text: the bidi embeddings, overrides and isolates
+# (a "Trojan Source" line reads other than it runs), the marks, and the zero-width characters.
+_FORMAT = "\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+_CONTROLS = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f\\x80-\\x9f{_FORMAT}]")
+_JSON_UNESCAPED = re.compile(f"[\\x7f-\\x9f{_FORMAT}]")  # what json.dumps leaves as it is
 
 
 def _stand_in(match: re.Match[str]) -> str:
     code = ord(match.group())
     if code < 0x20:
         return chr(0x2400 + code)  # the Control Pictures block: U+241B is the picture of ESC
-    return "\u2421" if code == 0x7F else "\ufffd"
+    if code == 0x7F:
+        return "\u2421"
+    return "\ufffd" if code <= 0x9F else f"<U+{code:04X}>"  # a format control, named
 
 
 def neutralized(text: str) -> str:
