@@ -1058,7 +1058,7 @@ def test_tables_never_break_a_name_or_a_path(fetched_project: Path, monkeypatch,
     resolved = invoke("resolve", "CudaPlatformBase.get_attn_backend_cls").stdout
     assert "vllm/platforms/cuda.py" in resolved and "CudaPlatformBase.get_attn_backend_cls" in resolved
     invoke("notebook", "cuda", "--invariant", "It checks.")
-    checked = invoke("check").stdout
+    checked = invoke("check", "--all").stdout
     assert checked.count("CudaPlatformBase.check_and_update_config") == 1  # whole, on one line
 
 
@@ -1327,7 +1327,7 @@ def test_retire_keeps_a_note_on_deleted_code_linked_where_it_was_last_seen(drift
         f"/blob/{first}/vllm/platforms/cuda.py#L" in line and f"retired: this code is gone after {first[:12]}" in line
     )
     assert invoke("check", "--retire", "CpuPlatform").exit_code == 2  # only deleted or missing code is retired
-    after = invoke("check")  # the text report of a retired anchor, not only its JSON
+    after = invoke("check", "--all")  # the text report of a retired anchor, not only its JSON
     assert after.exit_code in (0, 1) and (after.exception is None or isinstance(after.exception, SystemExit))
     assert "retired    _get_backend_priorities" in after.stdout, after.output
 
@@ -1521,3 +1521,24 @@ def test_plugins_new_then_check_and_bad_plugin_input(fetched_project: Path, tmp_
     assert broken.exit_code == 1 and "[call]" in broken.stdout, broken.output
     assert invoke("plugins", "check", "no such thing").exit_code == 2
     assert invoke("plugins", "frobnicate", "x").exit_code == 2
+
+
+def test_check_lists_what_needs_you_and_all_of_it_with_all(drifted: tuple[Path, str]):
+    invoke("pin", "v9.9.10")
+    short = invoke("check")
+    every = invoke("check", "--all")
+    assert short.exit_code == every.exit_code == 1
+    assert "  ok        " not in short.stdout and "  ok        " in every.stdout
+    assert "phase17 check --all  lists every anchor" in short.stdout
+    headers = [line for line in short.stdout.splitlines() if " anchors (" in line]
+    assert headers and all(line.endswith("to look at") for line in headers)
+    assert any(" ok" in line for line in headers)  # the counts per state stand in for the ok lines
+    listed = [line for line in every.stdout.splitlines() if line.startswith("  ") and not line.startswith("  ok")]
+    needing = [line for line in listed if not line.startswith(("  phase17", "  moved "))]
+    assert needing and all(line in short.stdout.splitlines() for line in needing)
+    moved = [line for line in listed if line.startswith("  moved ") and "cited in" not in line]
+    collapsed = short.stdout.replace("\n", " ")  # (a long list wraps between names)
+    assert moved and all(
+        f" {line.split()[1]}," in collapsed or f" {line.split()[1]}  (phase17 check --fix)" in collapsed
+        for line in moved
+    )

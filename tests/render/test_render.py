@@ -63,7 +63,7 @@ def test_every_drift_status_has_a_text_line_and_a_count():
     findings = [
         Finding("cpu", f"vllm/a.py::A.{status}", "method", status, recorded, current=recorded) for status in STATUSES
     ]
-    shown = _text(render.findings_report(findings), width=200)
+    shown = _text(render.findings_report(findings, every=True), width=200)
     for status in STATUSES:
         assert f"  {status:<10} A.{status}" in shown, shown
         assert f"1 {status}" in shown.splitlines()[-1] or f"1 {status}" in shown

@@ -397,7 +397,7 @@ def print_lookup(upstream: Path, lookup: Lookup, within: str | None, show_source
         session.err.print(problem)
 
 
-def report_findings(outcome: CheckOutcome, as_json: bool, *, diffs: bool = False) -> int:
+def report_findings(outcome: CheckOutcome, as_json: bool, *, diffs: bool = False, every: bool = False) -> int:
     """Print the findings (or their JSON records); the exit code: 1 if any needs the reader, else 0."""
     from phase17 import render
     from phase17.drift.findings import finding_data
@@ -405,7 +405,7 @@ def report_findings(outcome: CheckOutcome, as_json: bool, *, diffs: bool = False
     if as_json:
         print_json([finding_data(finding) for finding in outcome.findings])
     else:
-        session.out.print(render.findings_report(outcome.findings, diffs=diffs))
+        session.out.print(render.findings_report(outcome.findings, diffs=diffs, every=every))
     return 1 if outcome.has_problems else 0
 
 

@@ -25,15 +25,26 @@ _STATUS_STYLE: dict[Status, str] = {
 assert set(_STATUS_STYLE) == set(STATUSES), sorted(set(STATUSES) ^ set(_STATUS_STYLE))
 
 
-def findings_report(findings: Sequence[Finding], *, diffs: bool = False) -> RenderableType:
-    """One line per finding under its notes file, then the counts per status and per target, then what to run.
-    With `diffs`, each changed symbol's diff follows, once however many notes cite it."""
+def findings_report(findings: Sequence[Finding], *, diffs: bool = False, every: bool = False) -> RenderableType:
+    """Each notes file with its counts per status, and a line per anchor that needs the reader (every anchor with
+    `every`), then the counts in all and what to run. With `diffs`, each changed symbol's diff follows, once
+    however many notes cite it."""
     parts: list[RenderableType] = []
     for target in sorted({finding.target for finding in findings}, key=lambda name: (name == "questions", name)):
         mine = [finding for finding in findings if finding.target == target]
         problems = sum(finding.is_problem for finding in mine)
-        parts.append(Text(f"{target}: {len(mine)} anchors, {problems} to look at", style="bold"))
-        parts += [_finding_line(finding) for finding in mine]
+        mine_counts = summary_counts(mine)
+        states = ", ".join(f"{mine_counts[status]} {status}" for status in STATUSES if mine_counts[status])
+        parts.append(Text(f"{target}: {len(mine)} anchors ({states}), {problems} to look at", style="bold"))
+        if every:
+            parts += [_finding_line(finding) for finding in mine]
+            continue
+        # What only moved is mended by one command: named on one line, so what needs reading stands out.
+        moved = [f for f in mine if f.status == "moved" and f.line_inside is not False and f.cited is None]
+        parts += [_finding_line(finding) for finding in mine if finding.is_problem and finding not in moved]
+        if moved:
+            names = ", ".join(finding.qualname for finding in moved)
+            parts.append(Text(f"  moved ({len(moved)}): {names}  (phase17 check --fix)", style="cyan"))
     if diffs:
         parts += _diffs_once(findings)
     counts = summary_counts(findings)
@@ -44,6 +55,8 @@ def findings_report(findings: Sequence[Finding], *, diffs: bool = False) -> Rend
         line += f"; {counts['line left its symbol']} cited line(s) left their symbol"
     parts.append(Text(line, style="bold"))
     parts += _next_steps(findings, diffs)
+    if not every and any(not finding.is_problem for finding in findings):
+        parts.append(Text("  phase17 check --all  lists every anchor, the ok ones too", style="dim"))
     return Group(*parts)
 
 

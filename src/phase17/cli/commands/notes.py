@@ -164,6 +164,9 @@ def check(
         typer.Option(metavar="REF", help="Keep the note on a deleted anchor, linked where its code was last seen."),
     ] = None,
     diff: Annotated[bool, typer.Option("--diff", help="Show each changed symbol's diff, once.")] = False,
+    every: Annotated[
+        bool, typer.Option("--all", help="List every anchor, the ok ones too (by default: the ones that need you).")
+    ] = False,
     as_json: JsonOption = False,
     fetch_missing: Annotated[
         bool, typer.Option("--fetch/--no-fetch", help="Fetch the pinned upstream/ first if it is missing (for CI).")
@@ -197,4 +200,4 @@ def check(
         if outcome.mended:
             session.err.print(render.check_outcome(outcome))
             exporting.write_export(project.annotations, project.notebooks, reading_list, pinned)
-        raise typer.Exit(code=report_findings(outcome, as_json, diffs=diff))
+        raise typer.Exit(code=report_findings(outcome, as_json, diffs=diff, every=every))
