@@ -1122,6 +1122,10 @@ def test_the_codetour_steps_are_at_the_lines_the_resolver_gives(fetched_project:
         fetched_project / "UPSTREAM_PIN.md"
     ).commit
     assert len(tour["steps"]) > 30
+    assert len({(step["file"], step["line"]) for step in tour["steps"]}) == len(tour["steps"])  # one per location
+    cited = next(step for step in tour["steps"] if step["title"] == "cpu: CpuPlatform.check_and_update_config")
+    assert "Also here: cpu: CpuPlatform.check_and_update_config" not in cited["description"]
+    assert cited["description"].count("`CpuPlatform.check_and_update_config` and cpu.py:21.") == 1
     for step in tour["steps"]:
         assert set(step) == {"file", "line", "title", "description"} and isinstance(step["line"], int)
         ref = step["title"].split(": ", 1)[1]
