@@ -388,3 +388,19 @@ def test_walking_statements_finds_exactly_what_the_query_finds_anywhere(source: 
         assert names == expected
     else:
         assert {"Kept", "Kept.X"} <= names
+
+
+def test_a_methods_fingerprint_does_not_depend_on_its_place_in_its_class():
+    first = b"class P:\n    def get(self):\n        return 1\n\n    def other(self):\n        return 2\n"
+    inserted = first.replace(b"class P:\n", b"class P:\n    def new(self):\n        return 0\n\n")
+    before = next(s for s in parse_definitions(first, "p.py") if s.qualname == "P.get")
+    after = next(s for s in parse_definitions(inserted, "p.py") if s.qualname == "P.get")
+    assert before.fingerprint == after.fingerprint  # the same text, first in its class or not
+    # A record made while the start of the class body counted for its first method still matches, in either place.
+    recorded_then = before.opening_fingerprint
+    assert recorded_then != before.fingerprint
+    assert before.has_fingerprint(recorded_then) and after.has_fingerprint(recorded_then)
+    changed = next(
+        s for s in parse_definitions(inserted.replace(b"return 1", b"return 3"), "p.py") if s.qualname == "P.get"
+    )
+    assert not changed.has_fingerprint(before.fingerprint) and not changed.has_fingerprint(recorded_then)

@@ -30,13 +30,14 @@ class Fingerprinter:
         self._starts: list[int] = []
         self._tokens: list[str] = []
         self._opened_at: list[int] = []  # for a block's end: where the block began (else -1)
+        self._closes_at: list[int] = []  # for a block's start: where the block ends (else -1)
         self._docstring: list[bool] = []  # is the token a docstring (the first statement of a body, a string)
         cursor = root.walk()
         while True:
             node = cursor.node
             assert node is not None
             if node.type == "block":
-                self._add(node.start_byte, self._OPEN)
+                self._add(node.start_byte, self._OPEN, closes_at=node.end_byte)
             elif node.type in ("comment", "string") or node.child_count == 0:
                 if node.type != "comment":
                     self._add(node.start_byte, _normalized_token(node), docstring=_is_docstring(node))
@@ -51,26 +52,38 @@ class Fingerprinter:
                 if not cursor.goto_parent():
                     return
 
-    def _add(self, start: int, token: str, opened_at: int = -1, docstring: bool = False) -> None:
+    def _add(self, start: int, token: str, opened_at: int = -1, docstring: bool = False, closes_at: int = -1) -> None:
         self._starts.append(start)
         self._tokens.append(token)
         self._opened_at.append(opened_at)
+        self._closes_at.append(closes_at)
         self._docstring.append(docstring)
 
-    def of(self, start_byte: int, end_byte: int, *, blocks: bool = True, docstrings: bool = True) -> str:
+    def of(
+        self, start_byte: int, end_byte: int, *, blocks: bool = True, docstrings: bool = True, opening: bool = False
+    ) -> str:
         """The fingerprint of the tokens in a byte range; `docstrings=False` leaves docstrings out (the code's
-        logic alone: a docstring reflow is a cosmetic change)."""
+        logic alone: a docstring reflow is a cosmetic change). An enclosing block's start or end is not the
+        definition's, so a method's fingerprint is the same wherever it stands in its class. `opening` prefixes
+        the start of its enclosing block, as fingerprints recorded before that was true have it for a class's
+        first method: so those records still match the same code (Symbol.has_fingerprint)."""
         low = bisect.bisect_left(self._starts, start_byte)
         high = bisect.bisect_left(self._starts, end_byte)
-        tokens = [
+        tokens = [self._OPEN] if opening and blocks else []
+        tokens += [
             token
-            for token, opened_at, docstring in zip(
-                self._tokens[low:high], self._opened_at[low:high], self._docstring[low:high], strict=True
+            for token, opened_at, closes_at, docstring in zip(
+                self._tokens[low:high],
+                self._opened_at[low:high],
+                self._closes_at[low:high],
+                self._docstring[low:high],
+                strict=True,
             )
             if (blocks or token not in (self._OPEN, self._CLOSE))
             and (opened_at < 0 or opened_at >= start_byte)
+            and closes_at <= end_byte
             and (docstrings or not docstring)
-        ]  # the end of an enclosing block that ends with this definition is not this definition's
+        ]  # the start or the end of an enclosing block that begins or ends with this definition is not its own
         kept = [
             token
             for index, token in enumerate(tokens)

@@ -35,12 +35,13 @@ class Symbol:
     scope: str = ""  # qualname of the enclosing class or function, "" at module level
     legacy_fingerprint: str = ""  # the same without block structure, as phase17 recorded it before
     logic_fingerprint: str = ""  # the same without docstrings: equal when only docstrings or comments changed
+    opening_fingerprint: str = ""  # the same as it was recorded while the start of its class body counted
 
     def has_fingerprint(self, recorded: str) -> bool:
         """Is `recorded` this code's fingerprint? A record made before fingerprints kept blocks (no prefix) is
         compared the old way, so existing notes stay ok; `check --fix` rewrites it in the new form."""
         if recorded.startswith(FINGERPRINT_PREFIX):
-            return recorded == self.fingerprint
+            return recorded in (self.fingerprint, self.opening_fingerprint or self.fingerprint)
         return bool(self.legacy_fingerprint) and recorded == self.legacy_fingerprint
 
     @property
@@ -71,6 +72,7 @@ class Symbol:
             self.scope,
             self.legacy_fingerprint,
             self.logic_fingerprint,
+            self.opening_fingerprint,
         ]
 
     @classmethod
@@ -131,6 +133,7 @@ def parse_definitions(source: bytes, path: str) -> list[Symbol]:
                 scope=site.scope,
                 legacy_fingerprint=fingerprints.of(site.start_byte, site.end_byte, blocks=False),
                 logic_fingerprint=fingerprints.of(site.start_byte, site.end_byte, docstrings=False),
+                opening_fingerprint=fingerprints.of(site.start_byte, site.end_byte, opening=True) if site.scope else "",
             )
         )
     return symbols
