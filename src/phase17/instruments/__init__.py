@@ -1,1 +1,1 @@
-"""Study instruments that answer the chapter's questions from the tree: usages, the contract, how plugins load."""
+"""Instruments that answer the chapter's questions from the tree: usages, contract, gates, effects, callers, plugins."""
