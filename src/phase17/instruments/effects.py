@@ -156,15 +156,7 @@ def _methods_of(root: tree_sitter.Node, class_line: int) -> Iterator[tuple[str, 
 
 def _config_parameter(function: tree_sitter.Node) -> str | None:
     """The first parameter after cls/self: the config the hook is handed."""
-    parameters = function.child_by_field_name("parameters")
-    names = []
-    for parameter in parameters.named_children if parameters is not None else []:
-        name = parameter if parameter.type == "identifier" else parameter.child_by_field_name("name")
-        if name is None and parameter.named_children:
-            name = parameter.named_children[0]
-        if name is not None and name.type == "identifier":
-            names.append(node_text(name))
-    names = [name for name in names if name not in _RECEIVERS]
+    names = _parameter_names(function)
     return names[0] if names else None
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from phase17.cache import code_digest
 from phase17.errors import UnreadableSourceError
 from phase17.safety.files import read_limited
-from phase17.source.parsing import identifiers_named, node_text, parse_tree, string_value
+from phase17.source.parsing import descendants, identifiers_named, node_text, parse_tree, string_value
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -146,12 +146,8 @@ def example_plugins(upstream: Path) -> list[ExamplePlugin]:
 
 def setup_py_entry_points(source: bytes) -> list[tuple[str, str, int]]:
     """`entry_points={"group": ["name = module:function", ...]}` in a setup() call, as written (never run)."""
-    tree = parse_tree(source)
     found = []
-    stack = [tree.root_node]
-    while stack:
-        node = stack.pop()
-        stack.extend(node.children)
+    for node in descendants(parse_tree(source).root_node):
         if node.type != "keyword_argument":
             continue
         key, value = node.child_by_field_name("name"), node.child_by_field_name("value")

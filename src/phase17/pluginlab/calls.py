@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from phase17.cache import code_digest
-from phase17.source.parsing import node_text, parse_tree
+from phase17.source.parsing import descendants, node_text, parse_tree
 
 _RECEIVER = "current_platform"
 EngineCall = tuple[str, int, int, list[str], bool]  # path, line, positional arguments, keywords, *-unpacked
@@ -75,12 +75,8 @@ def engine_calls(path: str, source: bytes) -> list[Any]:
     """Each `current_platform.NAME(...)` call of a file: [name, line, positional count, keywords, unpacked]."""
     if _RECEIVER.encode() not in source:
         return []
-    tree = parse_tree(source)
     found = []
-    stack = [tree.root_node]
-    while stack:
-        node = stack.pop()
-        stack.extend(node.children)
+    for node in descendants(parse_tree(source).root_node):
         if node.type != "call":
             continue
         function, arguments = node.child_by_field_name("function"), node.child_by_field_name("arguments")

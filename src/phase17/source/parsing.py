@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import re
 import warnings
+from collections.abc import Iterator
 from functools import cache, lru_cache
 from importlib.resources import files
 from typing import TYPE_CHECKING
@@ -96,3 +97,12 @@ def string_value(text: str) -> str | None:
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         return None
     return value if isinstance(value, str) else None
+
+
+def descendants(node: tree_sitter.Node) -> Iterator[tree_sitter.Node]:
+    """Every node below `node` (and `node`), with a list for a stack: deep code never exhausts Python's stack."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        stack.extend(current.children)
+        yield current
