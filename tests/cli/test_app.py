@@ -543,6 +543,14 @@ def test_replacing_a_note_replaces_its_citations_only(fetched_project: Path):
     assert cited == [("edge_case", "PlatformEnum"), ("invariant", "DeviceCapability")]
 
 
+def _settle() -> None:
+    """A moment for the prompt just printed to be read from: its text is written before the read starts, and a
+    Ctrl-C between the two, on a slow machine, has been seen to leave the process waiting."""
+    import time
+
+    time.sleep(0.3)
+
+
 def _spawn_in_terminal(project: Path, *args: str):
     """phase17 in a real pseudo-terminal, as a reader runs it."""
     import pexpect  # in the test extra
@@ -593,6 +601,7 @@ def test_enter_keeps_the_current_answer(fetched_project: Path):
     child.expect(r"\[Enter keeps it\]")
     child.sendline("")
     child.expect("What invariant must hold")  # Ctrl-C only once the next prompt waits (not mid-save, under load)
+    _settle()
     child.sendcontrol("c")
     child.expect(pexpect.EOF)
     child.close()
@@ -776,6 +785,7 @@ def test_ctrl_c_in_a_real_terminal_keeps_the_first_answer(fetched_project: Path)
     child.sendline("Typed in a real terminal.")
     child.expect("saved data structure to annotations/interface.yaml")
     child.expect("What invariant must hold")
+    _settle()
     child.sendcontrol("c")
     child.expect("1 answer\\(s\\) from this session are saved")
     child.expect(pexpect.EOF)
