@@ -1556,3 +1556,15 @@ def test_check_lists_what_needs_you_and_all_of_it_with_all(drifted: tuple[Path, 
         f" {line.split()[1]}," in collapsed or f" {line.split()[1]}  (phase17 check --fix)" in collapsed
         for line in moved
     )
+
+
+def test_list_counts_the_symbols_of_a_plain_tree_given_with_upstream(fetched_project: Path, tmp_path: Path):
+    import shutil
+
+    plain = tmp_path / "plain"
+    shutil.copytree(fetched_project / "upstream" / "vllm", plain / "vllm")
+    listed = invoke("--upstream", str(plain), "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.stdout)
+    assert rows and all(row["symbols_found"] is not None for row in rows), rows
+    assert "upstream/ is missing" not in listed.stderr

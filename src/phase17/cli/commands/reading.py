@@ -87,7 +87,10 @@ def list_targets(as_json: JsonOption = False) -> None:
 
     with reporting_errors():
         project, pinned, reading_list = load_all()
-        upstream = project.upstream if inspect_upstream(project.upstream, pinned).has_tree else None
+        state = inspect_upstream(project.upstream, pinned)
+        # a reader's own plain tree (--upstream) is read as it is, as every other command reads it
+        readable = state.has_tree or (state.status == "not-a-checkout" and not project.upstream_is_own)
+        upstream = project.upstream if readable else None
         rows = reading.reading_status(upstream, project.annotations, reading_list)
         if as_json:
             print_json(reading.status_data(rows))
