@@ -15,7 +15,7 @@ from typing import Any
 from phase17.cache import code_digest
 from phase17.errors import UnreadableSourceError
 from phase17.safety.files import read_limited
-from phase17.source.parsing import descendants, identifiers_named, node_text, parse_tree, string_value
+from phase17.source.parsing import descendants, identifiers_named, in_import, node_text, parse_tree, string_value
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -133,19 +133,21 @@ def example_plugins(upstream: Path) -> list[ExamplePlugin]:
     found: list[ExamplePlugin] = []
     for plugin in sorted(path for path in folder.iterdir() if path.is_dir() and not path.is_symlink()):
         relative = f"{EXAMPLE_PLUGINS}/{plugin.name}"
-        for name, reader in (("setup.py", setup_py_entry_points), ("pyproject.toml", _pyproject_entry_points)):
+        for name, reader in (("setup.py", setup_py_entry_points), ("pyproject.toml", pyproject_entry_points)):
             try:
                 data = read_limited(plugin / name, MAX_DOC_BYTES, root=upstream)
             except (OSError, UnreadableSourceError):
                 continue
             found += [
-                ExamplePlugin(relative, group, entry, f"{relative}/{name}", line) for group, entry, line in reader(data)
+                ExamplePlugin(relative, group, f"{entry} = {target}", f"{relative}/{name}", line)
+                for group, entry, target, line in reader(data)
             ]
     return found
 
 
-def setup_py_entry_points(source: bytes) -> list[tuple[str, str, int]]:
-    """`entry_points={"group": ["name = module:function", ...]}` in a setup() call, as written (never run)."""
+def setup_py_entry_points(source: bytes) -> list[tuple[str, str, str, int]]:
+    """(group, name, module:function, line) of each `entry_points={"group": ["name = module:function"]}` in a
+    setup() call, as written (never run)."""
     found = []
     for node in descendants(parse_tree(source).root_node):
         if node.type != "keyword_argument":
@@ -159,24 +161,32 @@ def setup_py_entry_points(source: bytes) -> list[tuple[str, str, int]]:
                 continue
             for entry in entries.named_children if entries.type in ("list", "tuple") else [entries]:
                 text = string_value(node_text(entry)) if entry.type == "string" else None
-                if text is not None:
-                    written = (string_value(node_text(group)) or "", " ".join(text.split()), entry.start_point.row + 1)
-                    found.append(written)
-    return sorted(found, key=lambda item: item[2])
+                if text is not None and "=" in text:
+                    name, target = (" ".join(part.split()) for part in text.split("=", 1))
+                    found.append((string_value(node_text(group)) or "", name, target, entry.start_point.row + 1))
+    return sorted(found, key=lambda item: item[3])
 
 
-def _pyproject_entry_points(source: bytes) -> list[tuple[str, str, int]]:
+def pyproject_entry_points(source: bytes) -> list[tuple[str, str, str, int]]:
+    """(group, name, module:function, line) of each entry point pyproject.toml declares ([project.entry-points],
+    or poetry's [tool.poetry.plugins])."""
+    text = source.decode("utf-8", errors="replace")
     try:
-        data = tomllib.loads(source.decode("utf-8", errors="replace"))
+        parsed = tomllib.loads(text)
     except tomllib.TOMLDecodeError:
         return []
-    groups = data.get("project", {}).get("entry-points", {})
-    text = source.decode("utf-8", errors="replace").splitlines()
+    rows = text.splitlines()
+    tables = (
+        parsed.get("project", {}).get("entry-points", {}),
+        parsed.get("tool", {}).get("poetry", {}).get("plugins", {}),
+    )
     found = []
-    for group, entries in groups.items() if isinstance(groups, dict) else []:
-        for name, value in entries.items() if isinstance(entries, dict) else []:
-            line = next((n for n, row in enumerate(text, 1) if row.strip().startswith(f"{name} ")), 1)
-            found.append((str(group), f"{name} = {value}", line))
+    for table in tables:
+        for group, entries in table.items() if isinstance(table, dict) else []:
+            for name, value in entries.items() if isinstance(entries, dict) else []:
+                declared = re.compile(rf"\s*\"?{re.escape(name)}\"?\s*=")
+                line = next((number for number, row in enumerate(rows, 1) if declared.match(row)), 1)
+                found.append((str(group), str(name), str(value), line))
     return found
 
 
@@ -196,7 +206,7 @@ def tests_calling(upstream: Path, names: Sequence[str], per_name: int = SHOWN_TE
         tree = parse_tree(source)
         found = []
         for name in present:
-            used = [node for node in identifiers_named(tree, name) if not _in_import(node)]
+            used = [node for node in identifiers_named(tree, name) if not in_import(node)]
             if used:
                 found.append([name, used[0].start_point.row + 1])
         return found
@@ -210,13 +220,3 @@ def tests_calling(upstream: Path, names: Sequence[str], per_name: int = SHOWN_TE
             if len(shown[name]) < per_name and not path.startswith(f"{EXAMPLE_PLUGINS}/"):
                 shown[name].append(TestSite(name, path, line))
     return [site for name in wanted for site in shown[name]]
-
-
-def _in_import(node: Any) -> bool:
-    while node is not None:
-        if node.type in ("import_statement", "import_from_statement"):
-            return True
-        if node.type in ("function_definition", "class_definition", "module"):
-            return False
-        node = node.parent
-    return False

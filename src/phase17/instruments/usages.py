@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 from phase17.cache import code_digest
 from phase17.errors import BadReferenceError, SymbolNotFoundError
 from phase17.index.lookup import Unreadable, editor_lines
-from phase17.source.parsing import identifiers_named, node_text, parse_tree
+from phase17.source.parsing import identifiers_named, in_import, node_text, parse_tree
 from phase17.source.sites import definition_sites, enclosing_qualname
 
 if TYPE_CHECKING:
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 PLATFORM_VARIABLE = "current_platform"  # the engine's handle on the Platform subclass chosen at start-up
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
-_IMPORTS = ("import_statement", "import_from_statement", "aliased_import", "dotted_name")
 
 
 UsageMode = Literal["attributes", "callers"]  # uses of NAME.attr, or calls and references of the function NAME
@@ -180,7 +179,7 @@ def _uses_in(source: bytes, path: str, name: str, *, as_variable: bool) -> tuple
     through_attribute = 0
     for node in identifiers_named(tree, name):
         parent = node.parent
-        if parent is None or _is_definition_name(node) or _in_import(node):
+        if parent is None or _is_definition_name(node) or in_import(node):
             continue
         row = node.start_point.row
         code = lines[row].strip() if row < len(lines) else ""
@@ -235,15 +234,6 @@ def _is_definition_name(node: tree_sitter.Node) -> bool:
     if parent.type in ("function_definition", "class_definition", "keyword_argument", "default_parameter"):
         return parent.child_by_field_name("name") == node
     return parent.type in ("parameters", "typed_parameter", "typed_default_parameter")
-
-
-def _in_import(node: tree_sitter.Node) -> bool:
-    parent = node.parent
-    while parent is not None and parent.type in _IMPORTS:
-        if parent.type in ("import_statement", "import_from_statement"):
-            return True
-        parent = parent.parent
-    return False
 
 
 def close_to_nothing(

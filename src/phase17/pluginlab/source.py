@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from phase17.errors import UnreadableSourceError, UsageError
-from phase17.instruments.material import setup_py_entry_points
+from phase17.instruments.material import pyproject_entry_points, setup_py_entry_points
 from phase17.progress import ProgressReporter, SilentReporter
 from phase17.safety.files import read_limited
 from phase17.source.parsing import node_text, parse_tree, string_value
@@ -180,9 +180,9 @@ def entry_points(root: Path) -> list[EntryPoint]:
     """Every entry point the plugin declares, from whichever of its metadata files it has."""
     found: list[EntryPoint] = []
     for relative, reader in (
-        ("pyproject.toml", _pyproject),
+        ("pyproject.toml", pyproject_entry_points),
         ("setup.cfg", _setup_cfg),
-        ("setup.py", _setup_py),
+        ("setup.py", setup_py_entry_points),
     ):
         data = _read(root, relative)
         if data is not None:
@@ -203,23 +203,6 @@ def _read(root: Path, relative: str) -> bytes | None:
         return None
 
 
-def _pyproject(data: bytes) -> Iterator[tuple[str, str, str, int]]:
-    try:
-        parsed = tomllib.loads(data.decode("utf-8", errors="replace"))
-    except tomllib.TOMLDecodeError:
-        return
-    text = data.decode("utf-8", errors="replace").splitlines()
-    groups = parsed.get("project", {}).get("entry-points", {})
-    poetry = parsed.get("tool", {}).get("poetry", {}).get("plugins", {})
-    for table in (groups, poetry):
-        for group, entries in table.items() if isinstance(table, dict) else []:
-            for name, value in entries.items() if isinstance(entries, dict) else []:
-                line = next(
-                    (n for n, row in enumerate(text, 1) if re.match(rf"\s*\"?{re.escape(name)}\"?\s*=", row)), 1
-                )
-                yield str(group), str(name), str(value), line
-
-
 def _setup_cfg(data: bytes) -> Iterator[tuple[str, str, str, int]]:
     parser = configparser.ConfigParser(interpolation=None)
     try:
@@ -235,13 +218,6 @@ def _setup_cfg(data: bytes) -> Iterator[tuple[str, str, str, int]]:
                 name, value = (part.strip() for part in row.split("=", 1))
                 line = next((n for n, written in enumerate(text, 1) if written.strip() == row.strip()), 1)
                 yield group, name, value, line
-
-
-def _setup_py(data: bytes) -> Iterator[tuple[str, str, str, int]]:
-    for group, entry, line in setup_py_entry_points(data):
-        if "=" in entry:
-            name, value = (part.strip() for part in entry.split("=", 1))
-            yield group, name, value, line
 
 
 def _listed(data: bytes) -> Iterator[tuple[str, str, str, int]]:

@@ -106,3 +106,16 @@ def descendants(node: tree_sitter.Node) -> Iterator[tree_sitter.Node]:
         current = stack.pop()
         stack.extend(current.children)
         yield current
+
+
+_IMPORTS = ("import_statement", "import_from_statement", "aliased_import", "dotted_name")
+
+
+def in_import(node: tree_sitter.Node) -> bool:
+    """Is `node` a name written in an import statement (`from x import y`), not a use of it?"""
+    parent = node.parent
+    while parent is not None and parent.type in _IMPORTS:
+        if parent.type in ("import_statement", "import_from_statement"):
+            return True
+        parent = parent.parent
+    return False
