@@ -22,6 +22,10 @@ from phase17.errors import UsageError
 if TYPE_CHECKING:
     from phase17.upstream.pin import Pin
 
+PlatformsOption = Annotated[
+    Optional[str],
+    typer.Option(metavar="A,B", help="Only these platform classes, subclasses of the base (comma-separated)."),
+]
 AgainstOption = Annotated[
     Optional[str],
     typer.Option(metavar="REF", help="Also at this release (tag, version or commit; fetched into the cache)."),
@@ -82,9 +86,7 @@ def contract(
     members: Annotated[
         Optional[str], typer.Option(metavar="REGEX", help="Only members whose name matches this regex.")
     ] = None,
-    platforms: Annotated[
-        Optional[str], typer.Option(metavar="A,B", help="Only these subclasses (comma-separated class names).")
-    ] = None,
+    platforms: PlatformsOption = None,
     vs: Annotated[
         Optional[str], typer.Option("--vs", metavar="BASE", help="Compare the class BASE names against this base.")
     ] = None,
@@ -210,9 +212,7 @@ def plugins(
 
 @commands.command(short_help="Every capability gate, each platform's answer, its call sites.")
 def gates(
-    platforms: Annotated[
-        Optional[str], typer.Option(metavar="A,B", help="Only these platform classes (comma-separated).")
-    ] = None,
+    platforms: PlatformsOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Every capability predicate of Platform (supports_*, is_*, use_*, ... and any member declared -> bool): what
@@ -237,9 +237,7 @@ def effects(
     hook: Annotated[
         str, typer.Argument(metavar="[HOOK]", help="A Platform method handed the config.")
     ] = "check_and_update_config",
-    platforms: Annotated[
-        Optional[str], typer.Option(metavar="A,B", help="Only these platform classes (comma-separated).")
-    ] = None,
+    platforms: PlatformsOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """For each platform that overrides HOOK, every config field it writes (through local aliases and the class's
