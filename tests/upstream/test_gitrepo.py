@@ -82,7 +82,7 @@ def test_verification_started_early_is_read_once_and_what_is_never_read_is_stopp
     gitrepo.prefetch_verification(tmp_path)  # no checkout there: nothing started
     assert gitrepo._PREFETCHED == {}
     gitrepo.prefetch_verification(repo)
-    assert len(gitrepo._PREFETCHED) == 2
+    assert len(gitrepo._PREFETCHED) == 3
     for started in gitrepo._PREFETCHED.values():
         started.wait()  # (small outputs: nothing blocks on the pipes)
     (repo / "late.py").write_text("x = 1\n")  # the status ran before this file existed...
@@ -95,3 +95,72 @@ def test_verification_started_early_is_read_once_and_what_is_never_read_is_stopp
     started = list(gitrepo._PREFETCHED.values())
     gitrepo._stop_unread()
     assert gitrepo._PREFETCHED == {} and all(process.returncode is not None for process in started)
+
+
+def _sign_head(repo: Path) -> None:
+    """Rewrite HEAD as a commit carrying a (fake) signature, so `log.showSignature` would start gpg."""
+    body = git(repo, "cat-file", "commit", "HEAD")
+    header, _, message = body.partition("\n\n")
+    signature = "gpgsig -----BEGIN PGP SIGNATURE-----\n \n iQEzBAABCAAdFiEE\n -----END PGP SIGNATURE-----"
+    signed = f"{header}\n{signature}\n\n{message}"
+    sha = (
+        subprocess.run(
+            ["git", "hash-object", "-t", "commit", "-w", "--stdin"],
+            cwd=repo,
+            input=signed.encode(),
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .strip()
+    )
+    git(repo, "update-ref", "HEAD", sha)
+
+
+def test_no_program_named_in_a_checkouts_config_or_attributes_runs(tmp_path: Path, git_source):
+    repo = tmp_path / "hostile"
+    subprocess.run(["git", "clone", "-q", str(git_source[0]), str(repo)], check=True)
+    _sign_head(repo)
+    marker = tmp_path / "ran"
+    script = tmp_path / "evil.sh"
+    script.write_text(f'#!/bin/sh\necho "$0 $*" >> {marker}\ncat\n')
+    script.chmod(0o755)
+    for key, value in {
+        "filter.evil.clean": str(script),
+        "filter.evil.smudge": str(script),
+        "filter.evil.required": "true",
+        "filter.multi.process": str(script),
+        "diff.evil.textconv": str(script),
+        "diff.evil.command": str(script),
+        "diff.external": str(script),
+        "log.showSignature": "true",
+        "gpg.program": str(script),
+        "gpg.openpgp.program": str(script),
+        "core.sshCommand": str(script),
+        "core.pager": str(script),
+        "credential.helper": f"!{script}",
+    }.items():
+        git(repo, "config", key, value)
+    (repo / ".gitattributes").write_text("*.py filter=evil diff=evil\n")
+    (repo / ".git" / "info" / "attributes").write_text("* filter=multi\n")
+    tracked = next(path for _, _, path in gitrepo.tree_files(repo, "HEAD") if path.endswith(".py"))
+    (repo / tracked).write_text((repo / tracked).read_text())  # same content, new stat: git must hash it again
+    head = gitrepo.head_commit(repo)
+    assert head.sha == git(repo, "rev-parse", "HEAD")
+    assert ".gitattributes" in gitrepo.worktree_status(repo).changed
+    gitrepo.history_messages(repo)
+    assert gitrepo.paths_changed_since(repo, head.tree) == []
+    assert gitrepo.file_versions(repo, tracked)
+    gitrepo.keep_ref(repo, "kept")
+    assert not marker.exists(), marker.read_text()
+
+
+def test_entries_hidden_from_status_count_as_modified(tmp_path: Path, git_source):
+    repo = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(git_source[0]), str(repo)], check=True)
+    first, second = [path for _, _, path in gitrepo.tree_files(repo, "HEAD") if path.endswith(".py")][:2]
+    for path, flag in ((first, "--skip-worktree"), (second, "--assume-unchanged")):
+        (repo / path).write_text((repo / path).read_text() + "planted = True\n")
+        git(repo, "update-index", flag, path)
+    assert git(repo, "status", "--porcelain") == ""  # git itself no longer sees them
+    assert sorted(gitrepo.worktree_status(repo).changed) == sorted([first, second])

@@ -1,8 +1,7 @@
 """GitPython's one home: loaded only when a command needs git, run with a hardened configuration, and every
 failure turned into one clear Phase17Error (a missing git must never be a traceback).
 
-Every git process gets `-c core.fsmonitor=false -c core.hooksPath=/dev/null` and no system config, so no
-repository's configuration or hooks can run a program.
+Every process runs with `gitenv.safe_environment`: see there why and how.
 """
 
 from __future__ import annotations
@@ -18,14 +17,22 @@ from pathlib import Path
 from typing import Any
 
 from phase17.errors import FetchError, NetworkError, ToolError
+from phase17.upstream.gitenv import TIMEOUT_SECONDS, environment_changes, executable, safe_environment
 
-TIMEOUT_SECONDS = 600
 HISTORY_REF_PREFIX = "refs/phase17/"
-_SAFE_OPTIONS = ["core.fsmonitor=false", "core.hooksPath=/dev/null"]
-_HEAD_ARGUMENTS = ("log", "-1", "--format=%H%n%T%n%B", "HEAD")
-_STATUS_ARGUMENTS = ("status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=matching")
-_SAFE_ENVIRONMENT = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
-_IDENTITY = ["user.name=phase17", "user.email=phase17@localhost", "commit.gpgsign=false"]
+_HEAD_ARGUMENTS = ("log", "-1", "--no-show-signature", "--format=%H%n%T%n%B", "HEAD")
+_STATUS_ARGUMENTS = (
+    "status",
+    "--porcelain=v1",
+    "-z",
+    "--untracked-files=all",
+    "--ignored=matching",
+    "--ignore-submodules=all",
+)
+# Entries git's status no longer looks at (`update-index --skip-worktree` / `--assume-unchanged`): tag S or a
+# lower-case letter in `ls-files -v`.
+_FLAGS_ARGUMENTS = ("ls-files", "-v", "-z")
+_IDENTITY = {"user.name": "phase17", "user.email": "phase17@localhost"}
 # Signs in git's stderr that the remote could not be reached at all (as opposed to refusing the request).
 _UNREACHABLE = (
     "could not resolve host",
@@ -45,7 +52,7 @@ class NotARepositoryError(Exception):
 
 
 def git_available() -> bool:
-    return shutil.which(os.environ.get("GIT_PYTHON_GIT_EXECUTABLE", "git")) is not None
+    return shutil.which(executable()) is not None
 
 
 def require_git() -> None:
@@ -53,14 +60,14 @@ def require_git() -> None:
     _module()
 
 
-def require_git_executable() -> None:
+def require_gitexecutable() -> None:
     if not git_available():
         raise ToolError("git is not installed or not on PATH; install git (e.g. apt-get install git) and try again.")
 
 
 def _module() -> Any:
     """The git module, imported on first use; a missing git is one ToolError, not GitPython's ImportError."""
-    require_git_executable()
+    require_gitexecutable()
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")  # GitPython raises at import without git; we checked
     try:
         import git
@@ -81,12 +88,11 @@ def _repo(path: Path) -> Any:
 
 
 @contextmanager
-def _hardened(repo: Any) -> Iterator[Any]:
-    """repo.git with the safe options and environment; git's own errors become a ToolError naming the command."""
+def _hardened(repo: Any, extra: dict[str, str] | None = None) -> Iterator[Any]:
+    """repo.git with the safe environment; git's own errors become a ToolError naming the command."""
     git = _module()
     command = repo.git
-    command.update_environment(**_SAFE_ENVIRONMENT)
-    command.set_persistent_git_options(c=_SAFE_OPTIONS)
+    command.update_environment(**environment_changes(Path(repo.working_dir), extra))
     try:
         yield command
     except git.GitCommandError as error:
@@ -114,7 +120,7 @@ def head_commit(path: Path) -> HeadCommit:
     Run as plain git processes (no GitPython): every read command asks this, and importing GitPython costs more
     than the one process.
     """
-    require_git_executable()
+    require_gitexecutable()
     if not (path / ".git").exists():  # the top of a checkout holds its .git (a folder, or a file for a worktree)
         raise NotARepositoryError(str(path))
     logged = _run_git(path, *_HEAD_ARGUMENTS, missing_repository_ok=True)
@@ -126,12 +132,28 @@ def head_commit(path: Path) -> HeadCommit:
 
 def history_messages(path: Path) -> str:
     """`git log --all` of a checkout (commit lines and messages), "" when it has none."""
-    return _run_git(path, "log", "--all", "--format=commit %H%n%B", missing_repository_ok=True) or ""
+    return (
+        _run_git(path, "log", "--all", "--no-show-signature", "--format=commit %H%n%B", missing_repository_ok=True)
+        or ""
+    )
 
 
 def paths_changed_since(path: Path, tree: str) -> list[str]:
     """Files that differ between the tree `tree` and HEAD's (edits committed on top of a fetched tree)."""
-    output = _run_git(path, "diff", "--name-only", "-z", tree, "HEAD", missing_repository_ok=True) or ""
+    output = (
+        _run_git(
+            path,
+            "diff",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--name-only",
+            "-z",
+            tree,
+            "HEAD",
+            missing_repository_ok=True,
+        )
+        or ""
+    )
     return [name for name in output.split("\0") if name]
 
 
@@ -163,7 +185,18 @@ def worktree_status(path: Path) -> WorktreeStatus:
         differing.append(name)
         if code != "!!":
             changed.append(name)
+    for hidden in _hidden_from_status(path):
+        if hidden not in changed:
+            changed.append(hidden)
+            differing.append(hidden)
     return WorktreeStatus(changed=changed, differing=differing)
+
+
+def _hidden_from_status(path: Path) -> list[str]:
+    """Tracked files git's status skips (`--skip-worktree`, `--assume-unchanged`): they may differ from HEAD
+    unseen, so they count as changed."""
+    output = _run_git(path, *_FLAGS_ARGUMENTS) or ""
+    return [entry[2:] for entry in output.split("\0") if len(entry) > 2 and (entry[0] == "S" or entry[0].islower())]
 
 
 def tree_files(path: Path, tree: str) -> list[tuple[str, str, str]]:
@@ -178,19 +211,21 @@ def tree_files(path: Path, tree: str) -> list[tuple[str, str, str]]:
     return files
 
 
-def _run_git(path: Path, *arguments: str, missing_repository_ok: bool = False) -> str | None:
+def _run_git(
+    path: Path, *arguments: str, missing_repository_ok: bool = False, input_bytes: bytes | None = None
+) -> str | None:
     """Run git in `path` with the hardened options and environment; its output as text (the output of the same
     command started earlier by `prefetch_verification`, when there is one).
 
     A failure is a ToolError naming the command, or None when `path` is not a repository (or has no commit)
     and `missing_repository_ok`.
     """
-    require_git_executable()
+    require_gitexecutable()
     started = _PREFETCHED.pop((os.path.realpath(path), arguments), None)
     try:
         if started is None:
-            started = _start_git(path, arguments)
-        stdout, stderr = started.communicate(timeout=TIMEOUT_SECONDS)
+            started = _start_git(path, arguments, subprocess.DEVNULL if input_bytes is None else subprocess.PIPE)
+        stdout, stderr = started.communicate(input_bytes, timeout=TIMEOUT_SECONDS)
     except (OSError, subprocess.TimeoutExpired) as error:
         if started is not None:
             started.kill()
@@ -209,15 +244,14 @@ def _run_git(path: Path, *arguments: str, missing_repository_ok: bool = False) -
     raise ToolError(f"git {arguments[0]} failed in {path}: {message or f'exit {started.returncode}'}")
 
 
-def _start_git(path: Path, arguments: tuple[str, ...]) -> subprocess.Popen[bytes]:
-    executable = os.environ.get("GIT_PYTHON_GIT_EXECUTABLE", "git")
+def _start_git(path: Path, arguments: tuple[str, ...], stdin: int = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [executable, *_config_arguments(_SAFE_OPTIONS), *arguments],
+        [executable(), *arguments],
         cwd=path,
-        stdin=subprocess.DEVNULL,
+        stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env={**os.environ, **_SAFE_ENVIRONMENT},
+        env=safe_environment(path),
     )
 
 
@@ -231,7 +265,7 @@ def prefetch_verification(path: Path) -> None:
     if not (path / ".git").exists() or not git_available():
         return
     atexit.register(_stop_unread)  # (registering it again is harmless: it stops what is left, once)
-    for arguments in (_HEAD_ARGUMENTS, _STATUS_ARGUMENTS):
+    for arguments in (_HEAD_ARGUMENTS, _STATUS_ARGUMENTS, _FLAGS_ARGUMENTS):
         try:
             _PREFETCHED[(os.path.realpath(path), arguments)] = _start_git(path, arguments)
         except OSError:
@@ -249,32 +283,52 @@ def _stop_unread() -> None:
 def file_versions(path: Path, relative: str, limit: int = 20) -> list[tuple[str, bytes, str]]:
     """(commit message, bytes, commit sha) of `relative` in HEAD, its parents, then the trees kept under
     refs/phase17/."""
-    if not git_available():
-        return []
-    git = _module()
-    try:
-        repo = _repo(path)
-    except NotARepositoryError:
+    if not git_available() or not (path / ".git").exists():
         return []
     try:
-        commits = list(repo.iter_commits("HEAD", max_count=limit))
-        seen = {commit.hexsha for commit in commits}
-        for ref in repo.refs:
-            if ref.path.startswith(HISTORY_REF_PREFIX) and ref.commit.hexsha not in seen:
-                commits.append(ref.commit)
-                seen.add(ref.commit.hexsha)
-        versions = []
-        for commit in commits:
-            try:
-                blob = commit.tree / relative
-            except KeyError:
-                continue
-            versions.append((str(commit.message), blob.data_stream.read(), str(commit.hexsha)))
-        return versions
-    except (ValueError, git.GitCommandError):
+        logged = (
+            _run_git(
+                path,
+                "log",
+                "--no-show-signature",
+                f"--max-count={limit}",
+                "--format=%H%x00%B%x00",
+                "HEAD",
+                missing_repository_ok=True,
+            )
+            or ""
+        )
+        kept = _run_git(path, "for-each-ref", "--format=%(objectname)%00%(contents)%00", HISTORY_REF_PREFIX) or ""
+    except ToolError:
         return []
-    finally:
-        repo.close()
+
+    commits: dict[str, str] = {}
+    for listing in (logged, kept):  # each record: sha NUL message NUL (and a newline before the next)
+        fields = listing.split("\0")
+        for sha, message in zip(fields[0::2], fields[1::2], strict=False):  # (the last field is a lone newline)
+            commits.setdefault(sha.strip(), message)
+    commits.pop("", None)
+    if not commits:
+        return []
+    requests = "".join(f"{sha}:{relative}\n" for sha in commits).encode("utf-8", errors="surrogateescape")
+    started = _start_git(path, ("cat-file", "--batch"), subprocess.PIPE)
+    try:
+        output, _ = started.communicate(requests, timeout=TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        started.kill()
+        return []
+    versions = []
+    position = 0
+    for sha, message in commits.items():
+        header_end = output.index(b"\n", position)
+        header = output[position:header_end].split()
+        position = header_end + 1
+        if len(header) != 3 or header[1] != b"blob":
+            continue  # "<request> missing": the file is not in that commit
+        size = int(header[2])
+        versions.append((message, output[position : position + size], sha))
+        position += size + 1
+    return versions
 
 
 def keep_ref(path: Path, label: str) -> None:
@@ -326,19 +380,12 @@ def commit_all(folder: Path, message: str, date: str, tree_trailer: str | None =
     info = folder / ".git" / "info"
     info.mkdir(parents=True, exist_ok=True)
     (info / "exclude").write_text("__pycache__/\n*.pyc\n", encoding="utf-8")
-    with _hardened(repo) as command:
+    with _hardened(repo, _IDENTITY) as command:
         command.update_environment(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
         command.add("--all", "--force")
         if tree_trailer:
             message = f"{message.rstrip()}\n{tree_trailer}: {command.write_tree()}\n"
-        command.execute(
-            ["git", *_config_arguments(_SAFE_OPTIONS + _IDENTITY), "commit", "--quiet", "--no-verify", "-m", message],
-            env={**_SAFE_ENVIRONMENT, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date},
-        )
-
-
-def _config_arguments(options: list[str]) -> list[str]:
-    return [argument for option in options for argument in ("-c", option)]
+        command.commit("--quiet", "--no-verify", "-m", message)
 
 
 def remote_tags(repository: str) -> dict[str, str]:
@@ -348,10 +395,8 @@ def remote_tags(repository: str) -> dict[str, str]:
         raise FetchError(f"{repository!r} is not a repository location.")
     try:
         command = git.Git()
-        command.set_persistent_git_options(c=_SAFE_OPTIONS)
-        output = command.ls_remote(
-            "--tags", "--", repository, env=_SAFE_ENVIRONMENT, kill_after_timeout=TIMEOUT_SECONDS
-        )
+        command.update_environment(**environment_changes(None))
+        output = command.ls_remote("--tags", "--", repository, kill_after_timeout=TIMEOUT_SECONDS)
     except git.GitCommandError as error:
         _raise_if_unreachable(error, repository)
         raise FetchError(f"git ls-remote {repository} failed: {str(error.stderr).strip()}") from None
