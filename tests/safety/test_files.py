@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from phase17.errors import UnreadableSourceError
-from phase17.safety.files import read_limited, write_text_atomically
+from phase17.errors import UnreadableSourceError, WriteError
+from phase17.safety.files import read_limited, safe_folder, write_text_atomically
 
 
 @pytest.fixture
@@ -70,3 +70,26 @@ def test_an_atomic_write_replaces_a_planted_link_instead_of_writing_through_it(t
     path.symlink_to(target)
     write_text_atomically(path, "a: 1\n")
     assert not path.is_symlink() and path.read_text() == "a: 1\n" and target.read_text() == "keep me\n"
+
+
+def test_a_folder_is_made_and_a_link_inside_its_root_is_accepted(tmp_path: Path):
+    root = tmp_path / "root"
+    (root / "real").mkdir(parents=True)
+    (root / "inside").symlink_to(root / "real")
+    assert safe_folder(root / "a" / "b", root) == root / "a" / "b" and (root / "a" / "b").is_dir()
+    assert safe_folder(root / "inside" / "c", root).is_dir() and (root / "real" / "c").is_dir()
+
+
+def test_a_link_out_of_its_root_or_a_file_in_the_way_is_refused_and_nothing_is_made(tmp_path: Path):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (root / "out").symlink_to(outside)
+    with pytest.raises(WriteError, match=r"out is a symlink to .*outside, outside .*root; phase17 writes nothing"):
+        safe_folder(root / "out" / "deeper", root)
+    assert list(outside.iterdir()) == []
+    (root / "file").write_text("x")
+    with pytest.raises(NotADirectoryError):
+        safe_folder(root / "file" / "below", root)
+    with pytest.raises(WriteError, match="is not inside"):
+        safe_folder(outside, root)

@@ -10,8 +10,10 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from phase17.cache import cache_root, code_digest
+from phase17.safety.files import safe_folder
 
 INDEX_FORMAT = "phase17-symbol-index-8"  # 8: files carry their ctime
 
@@ -41,10 +43,22 @@ _SCHEMA += SITES_INDEX + ";\n"
 
 def index_location(upstream: Path) -> Path:
     """upstream/.git/phase17/ for a checkout (it goes where the tree goes), else the user cache, by the tree's path."""
+    return _placed(upstream)[0]
+
+
+def _placed(upstream: Path) -> tuple[Path, Path]:
+    """The index file, and the folder nothing written for it may leave (the checkout, or the cache)."""
     if (upstream / ".git").is_dir() and not (upstream / ".git").is_symlink():
-        return upstream / ".git" / "phase17" / "symbols.sqlite3"
+        return upstream / ".git" / "phase17" / "symbols.sqlite3", upstream
     key = hashlib.sha256(str(upstream.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:24]
-    return cache_root() / "indexes" / f"{key}.sqlite3"
+    return cache_root() / "indexes" / f"{key}.sqlite3", cache_root()
+
+
+def safe_index_location(upstream: Path) -> Path:
+    """index_location, its folder made and checked not to lead out of its root by a symlink (WriteError)."""
+    location, root = _placed(upstream)
+    safe_folder(location.parent, root)
+    return location
 
 
 def _parser_version() -> str:
@@ -105,7 +119,8 @@ def _distrust(location: Path, expected: dict[str, str]) -> str | None:
         with location.open("rb") as handle:
             if handle.read(16) != b"SQLite format 3\x00":
                 return "not an SQLite file"
-        connection = sqlite3.connect(f"file:{location}?mode=ro", uri=True, timeout=30)
+        # A URI, so quoted: a folder named `C#notes` or `what?now` would cut a plain `file:` path short there.
+        connection = sqlite3.connect(f"file:{quote(str(location), safe='/')}?mode=ro", uri=True, timeout=30)
         try:
             page_size, page_count = (
                 connection.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_size", "page_count")

@@ -24,7 +24,7 @@ from phase17.index.database import (
     connect,
     created,
     expected_meta,
-    index_location,
+    safe_index_location,
     transaction,
     without_cycle_collection,
 )
@@ -59,13 +59,14 @@ class SymbolIndex:
 
     @classmethod
     def open(cls, upstream: Path, *, rebuild: bool = False) -> SymbolIndex:
-        location = index_location(upstream)
         expected = expected_meta(upstream)
         try:
+            location = safe_index_location(upstream)  # (a folder linked out of its root: WriteError, never used)
             connection, reason = connect(location, expected, rebuild)
         except (sqlite3.Error, OSError):  # an unwritable place: an index in memory, for this run
             connection = created(":memory:", expected)
             location, reason = Path(":memory:"), "the index folder is not writable; kept in memory"
+
         return cls(upstream, connection, location, reason)
 
     def close(self) -> None:

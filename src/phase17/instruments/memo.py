@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from phase17.cache import cache_root, code_digest, prune
-from phase17.errors import UnreadableSourceError
-from phase17.safety.files import read_limited, write_text_atomically
+from phase17.errors import UnreadableSourceError, WriteError
+from phase17.safety.files import read_limited, safe_folder, write_text_atomically
 
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 INSTRUMENT_CODE = ("instruments/", "source/")  # what decides an instrument's answer, besides the tree
@@ -38,9 +38,9 @@ def remembered(
         pass  # not kept yet, or not readable as kept: compute it
     answer = compute()
     try:
-        kept.parent.mkdir(parents=True, exist_ok=True)
+        safe_folder(kept.parent, cache_root())
         write_text_atomically(kept, json.dumps({"key": key, "answer": answer}, separators=(",", ":")))
         prune(kept.parent)
-    except OSError:
+    except (OSError, WriteError):  # (a cache folder linked out is not used)
         pass  # a read-only cache only costs speed
     return answer

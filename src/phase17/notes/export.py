@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 from urllib.parse import quote
 
-from phase17.errors import Phase17Error, WriteError
+from phase17.errors import Phase17Error, UnreadableSourceError, WriteError
 from phase17.index.lookup import locate_key_symbols, look_up
 from phase17.notes.guide import ReadingList
 from phase17.notes.store import QUESTIONS_FILE, Anchor, Citation, NotesFile, load_notes_if_present
 from phase17.prompts import PROMPT_KEYS
-from phase17.safety.files import write_text_atomically
+from phase17.safety.files import read_limited, refuse_odd_file, safe_folder, write_text_atomically
 from phase17.safety.text import code_span, markdown_text, safe_url
 from phase17.upstream.pin import Pin
 
@@ -117,6 +117,7 @@ def write_export(
     already has is kept as it is, so a note saved later does not drop it.
     """
     path = notebooks_dir / EXPORT_FILE
+    safe_folder(notebooks_dir, notebooks_dir.parent)  # notebooks/ linked elsewhere: nothing is written there
     if not notes_dir.is_dir():
         raise WriteError(f"{notes_dir} is missing, so {path} is left as it was; restore annotations/ (git checkout).")
     if evidence is None:
@@ -195,6 +196,7 @@ def evidence_markdown(upstream: Path, reading_list: ReadingList) -> str:
 
 TOUR_FOLDER = ".tours"
 TOUR_FILE = "phase17.tour"
+_EXCLUDE_LIMIT = 1 << 20  # (git's own exclude file is a few lines)
 CODETOUR_SCHEMA = "https://aka.ms/codetour-schema"
 
 
@@ -276,14 +278,17 @@ def _cited_step(upstream: Path, where: str, citation: Citation, text: str) -> li
 
 def write_codetour(upstream: Path, tour: dict[str, object]) -> Path:
     """Write upstream/.tours/phase17.tour, kept out of upstream/'s git status so the tree still matches the pin."""
-    path = upstream / TOUR_FOLDER / TOUR_FILE
+    path = safe_folder(upstream / TOUR_FOLDER, upstream) / TOUR_FILE
     try:
-        exclude = upstream / ".git" / "info" / "exclude"
-        listed = exclude.read_text(encoding="utf-8", errors="replace") if exclude.is_file() else ""
-        if exclude.parent.is_dir() and f"/{TOUR_FOLDER}/" not in listed:
-            with exclude.open("a", encoding="utf-8") as handle:
-                handle.write(f"\n/{TOUR_FOLDER}/\n")
+        if (upstream / ".git").is_dir() and not (upstream / ".git").is_symlink():
+            exclude = safe_folder(upstream / ".git" / "info", upstream) / "exclude"
+            refuse_odd_file(exclude, "upstream/.git/info/exclude")  # a link there would be written through
+            listed = read_limited(exclude, _EXCLUDE_LIMIT).decode("utf-8", "replace") if exclude.exists() else ""
+            if f"/{TOUR_FOLDER}/" not in listed.splitlines():
+                write_text_atomically(exclude, listed.rstrip("\n") + f"\n/{TOUR_FOLDER}/\n")
         write_text_atomically(path, json.dumps(tour, indent=2, ensure_ascii=False) + "\n")
+    except UnreadableSourceError as error:
+        raise WriteError(f"{error}; the tour was not written.") from None
     except OSError as error:
         raise WriteError(f"{path}: could not write the tour ({error.strerror or error}).") from None
     return path

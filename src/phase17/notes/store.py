@@ -17,7 +17,13 @@ from typing import Any
 from phase17.errors import InvalidFileError, Phase17Error, WriteError
 from phase17.notes.guide import ReadingList
 from phase17.prompts import PROMPT_KEYS
-from phase17.safety.files import read_limited, refuse_odd_file, replace_with_copy, write_text_atomically
+from phase17.safety.files import (
+    read_limited,
+    refuse_odd_file,
+    replace_with_copy,
+    safe_folder,
+    write_text_atomically,
+)
 from phase17.yamlio.lines import MAX_YAML_BYTES
 from phase17.yamlio.load import read_yaml_file
 from phase17.yamlio.roundtrip import render_yaml
@@ -217,7 +223,7 @@ def locked(notes_dir: Path, name: str) -> Iterator[None]:
     """Hold annotations/.<name>.lock: a second phase17 process waits rather than interleaving writes."""
     from filelock import FileLock, Timeout
 
-    notes_dir.mkdir(parents=True, exist_ok=True)
+    safe_folder(notes_dir, notes_dir.parent)  # annotations/ linked elsewhere: nothing is written there
     lock_path = notes_dir / f".{name}.lock"
     refuse_odd_file(lock_path, f"{notes_dir.name}/{lock_path.name}")  # a planted link would be truncated
     lock = FileLock(str(lock_path), timeout=LOCK_TIMEOUT_SECONDS)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from phase17.errors import UnreadableSourceError, UsageError
 from phase17.instruments.material import pyproject_entry_points, setup_py_entry_points
 from phase17.progress import ProgressReporter, SilentReporter
-from phase17.safety.files import read_limited
+from phase17.safety.files import read_limited, safe_folder
 from phase17.source.parsing import node_text, parse_tree, string_value
 
 if sys.version_info >= (3, 11):
@@ -84,7 +84,7 @@ def open_plugin(spec: str, cache: Path, reporter: ProgressReporter | None = None
     archive, _ = download_release(
         wanted[1],
         wanted[2],
-        cache / "plugins" / "downloads",
+        safe_folder(cache / "plugins" / "downloads", cache),
         reporter,
         package_types=("wheel", "sdist"),
         project_hint="check the plugin's name",
@@ -107,7 +107,7 @@ def _declared_name(root: Path) -> tuple[str, str | None]:
 
 def _unpacked(archive: Path, cache: Path, reporter: ProgressReporter) -> PluginTree:
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:20]
-    target = cache / "plugins" / digest
+    target = safe_folder(cache / "plugins", cache) / digest
     name, version = _name_and_version(archive.name)
     if (target / ".complete").is_file():
         return PluginTree(_top(target), name, version)

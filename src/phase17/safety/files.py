@@ -10,11 +10,12 @@ a planted symlink instead of writing through it.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
 
-from phase17.errors import UnreadableSourceError
+from phase17.errors import UnreadableSourceError, WriteError
 
 
 def read_limited(path: Path, limit: int, *, root: Path | None = None) -> bytes:
@@ -81,6 +82,39 @@ def _link_inside(link: Path, root: Path) -> Path:
 
 def _size(limit: int) -> str:
     return f"{limit // 1024 // 1024} MiB" if limit >= 1024 * 1024 else f"{limit} bytes"
+
+
+def safe_folder(folder: Path, root: Path) -> Path:
+    """`folder`, made if missing, once checked that no part of it below `root` is a symlink leading out of
+    `root` (a planted `.git/phase17 -> /elsewhere` would have every write land there).
+
+    Raises WriteError for such a link, OSError when the folder cannot be made (callers that can do without it,
+    a cache, go on). `root` itself may be a link (a cache folder the reader moved): only what is below is checked.
+    """
+    try:
+        relative = folder.relative_to(root)
+    except ValueError:
+        raise WriteError(f"{folder} is not inside {root}; phase17 writes nothing there.") from None
+    root.mkdir(parents=True, exist_ok=True)  # (the root is trusted as it is: the project, a checkout, the cache)
+    real_root = os.path.realpath(root)
+    current = root
+    for part in relative.parts:
+        current = current / part
+        try:
+            os.mkdir(current)
+            continue
+        except FileExistsError:
+            status = os.lstat(current)
+        if stat.S_ISLNK(status.st_mode):
+            target = os.path.realpath(current)
+            if os.path.commonpath([real_root, target]) != real_root:
+                raise WriteError(
+                    f"{current} is a symlink to {target}, outside {root}; phase17 writes nothing through it. "
+                    "Remove the link (it is made again as a folder)."
+                )
+        elif not stat.S_ISDIR(status.st_mode):
+            raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(current))
+    return folder
 
 
 def replace_with_copy(source: Path, destination: Path, limit: int) -> None:

@@ -15,6 +15,7 @@ from typing import Literal
 
 from phase17.errors import FetchError, NetworkError, ToolError, UpstreamError
 from phase17.progress import ProgressReporter, SilentReporter
+from phase17.safety.files import safe_folder
 from phase17.upstream import gitrepo, sdist
 from phase17.upstream.checkout import (
     COMMIT_TRAILER,
@@ -279,7 +280,7 @@ def release_tree(
 
     from phase17.upstream.checkout import inspect_upstream
 
-    releases = cache_dir / "releases"
+    releases = safe_folder(cache_dir / "releases", cache_dir)
     planned = releases / (_file_name(ref) + ".pin.json")  # what REF named last time: reading a commit is slow
     try:
         other = replace(current, **{key: str(value) for key, value in json.loads(planned.read_text()).items()})

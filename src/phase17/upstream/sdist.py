@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from phase17.errors import FetchError, NetworkError
 from phase17.progress import ProgressReporter, SilentReporter
+from phase17.safety.files import safe_folder
 from phase17.upstream.checkout import same_commit
 from phase17.upstream.pin import Pin
 
@@ -35,7 +36,7 @@ def cached_or_downloaded_sdist(
     pin: Pin, cache_dir: Path, reporter: ProgressReporter, index_url: str | None, verify: bool = True
 ) -> tuple[Path, str, bool]:
     """(archive, sha256, downloaded): the cached sdist while its recorded sha256 still matches, else a download."""
-    folder = sdist_cache_dir(cache_dir)
+    folder = safe_folder(sdist_cache_dir(cache_dir), cache_dir)
     for stale in folder.glob(".*.part-*") if folder.is_dir() else ():
         stale.unlink(missing_ok=True)  # left by a killed download
     for candidate in _sdist_names(pin):

@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from phase17.errors import InvalidFileError, UnreadableSourceError
-from phase17.safety.files import read_limited, write_text_atomically
+from phase17.errors import InvalidFileError, UnreadableSourceError, WriteError
+from phase17.safety.files import read_limited, safe_folder, write_text_atomically
 from phase17.yamlio.lines import MAX_YAML_BYTES, LineDict, LineList
 
 
@@ -44,12 +44,12 @@ def parse_yaml(text: str, path: str, line_offset: int = 0) -> Any:
     except _NotKept:
         return data  # a value JSON cannot carry back exactly (a date, bytes): parsed again next time
     try:
-        kept.parent.mkdir(parents=True, exist_ok=True)
+        safe_folder(kept.parent, cache_root())
         write_text_atomically(kept, encoded)
         from phase17.cache import prune
 
         prune(kept.parent)
-    except OSError:
+    except (OSError, WriteError):  # (a cache folder linked out is not used)
         pass  # a read-only cache only costs speed
     return data
 

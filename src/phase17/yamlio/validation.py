@@ -12,6 +12,8 @@ import hashlib
 from typing import Any
 
 from phase17.cache import cache_root, code_digest, prune
+from phase17.errors import WriteError
+from phase17.safety.files import safe_folder
 
 
 def require_valid(model: str, data: Any, shown: str, first_line: int = 1) -> None:
@@ -30,8 +32,8 @@ def require_valid(model: str, data: Any, shown: str, first_line: int = 1) -> Non
 
     schema.validate(getattr(schema, model), data, shown, first_line)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        safe_folder(folder, cache_root())
         marker.touch()
         prune(folder)
-    except OSError:
+    except (OSError, WriteError):  # (a cache folder linked out is not used)
         pass  # a read-only cache only costs speed
