@@ -12,7 +12,7 @@ import pytest
 
 from helpers import RecordingReporter
 from phase17.index import store, symbolindex, workers
-from phase17.index.database import index_location
+from phase17.index.database import index_location, row_check
 from phase17.index.lookup import file_definitions, python_files
 from phase17.index.symbolindex import build_index, find_sites
 
@@ -170,12 +170,12 @@ def test_a_bulk_build_stopped_after_it_made_its_name_index_again_keeps_the_last_
     symbolindex.forget()
     with sqlite3.connect(index_location(plain_upstream)) as connection:
         assert connection.execute("SELECT count(*) FROM files WHERE path LIKE 'generated_%'").fetchone()[0] == 0
-        assert connection.execute("SELECT name FROM sqlite_master WHERE name = 'sites_by_name'").fetchone()
+        assert connection.execute("SELECT name FROM sqlite_master WHERE name = 'sites_by_bucket'").fetchone()
         assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     again = build_index(plain_upstream)  # a bulk build that ends: its name index is there
     assert again.parsed == 200 and find_sites(plain_upstream, qualname="Made199")[0][0].path == "generated_199.py"
     with sqlite3.connect(index_location(plain_upstream)) as connection:
-        assert connection.execute("SELECT name FROM sqlite_master WHERE name = 'sites_by_name'").fetchone()
+        assert connection.execute("SELECT name FROM sqlite_master WHERE name = 'sites_by_bucket'").fetchone()
 
 
 @pytest.mark.parametrize(
@@ -450,16 +450,46 @@ def test_a_file_checked_within_the_racy_window_of_its_change_is_read_again(
     now = cpu.stat()
     # The row as a check made just then would have stored it: the new stat key, checked `checked_after` later.
     with sqlite3.connect(index_location(plain_upstream)) as connection:
+        path = "vllm/platforms/cpu.py"
+        blob, problem = connection.execute("SELECT blob, problem FROM files WHERE path = ?", (path,)).fetchone()
+        checked_ns = now.st_mtime_ns + checked_after_seconds * 1_000_000_000
+        key = (now.st_size, now.st_mtime_ns, now.st_ino, checked_ns, blob, problem, now.st_ctime_ns)
         connection.execute(
-            "UPDATE files SET size = ?, mtime_ns = ?, ctime_ns = ?, inode = ?, checked_ns = ? WHERE path = ?",
-            (
-                now.st_size,
-                now.st_mtime_ns,
-                now.st_ctime_ns,
-                now.st_ino,
-                now.st_mtime_ns + checked_after_seconds * 1_000_000_000,
-                "vllm/platforms/cpu.py",
-            ),
+            "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (path, *key, row_check(path, *key))
         )
     found = {site.qualname for site in find_sites(plain_upstream, name="CpuPlatfor_")[0]}
     assert (found == {"CpuPlatfor_"}) is read_again
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "UPDATE sites SET qualname = qualname || 'z', name = name || 'z' WHERE name = 'get_attn_backend_cls'",
+        "UPDATE sites SET start_line = start_line + 1 WHERE name = 'get_attn_backend_cls'",
+        "UPDATE files SET blob = blob + 1 WHERE path = 'vllm/platforms/cpu.py'",
+        "UPDATE blobs SET digest = 'f' || substr(digest, 2)",
+    ],
+)
+def test_a_changed_index_row_means_a_rebuild_never_a_wrong_answer(plain_upstream: Path, damage: str):
+    build_index(plain_upstream)
+    truth = find_sites(plain_upstream, name="get_attn_backend_cls")[0]
+    assert truth
+    symbolindex.forget()
+    with sqlite3.connect(index_location(plain_upstream)) as connection:
+        assert connection.execute(damage).rowcount > 0
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)  # SQLite sees nothing wrong
+    assert find_sites(plain_upstream, name="get_attn_backend_cls")[0] == truth
+    assert find_sites(plain_upstream, name="get_attn_backend_clsz")[0] == []
+
+
+def test_a_changed_kept_answer_is_computed_again(plain_upstream: Path):
+    from phase17.index.symbolindex import derived_answers
+
+    def count_lines(path: str, content: bytes) -> int:
+        return content.count(b"\n")
+
+    truth, _ = derived_answers(plain_upstream, "lines-1", ("",), count_lines)
+    symbolindex.forget()
+    with sqlite3.connect(index_location(plain_upstream)) as connection:
+        connection.execute("UPDATE derived SET data = '999999'")
+    assert derived_answers(plain_upstream, "lines-1", ("",), count_lines)[0] == truth

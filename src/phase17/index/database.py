@@ -7,15 +7,18 @@ from __future__ import annotations
 import gc
 import hashlib
 import sqlite3
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from phase17.cache import cache_root, code_digest
+from phase17.index.records import StoredFile
 from phase17.safety.files import safe_folder
 
-INDEX_FORMAT = "phase17-symbol-index-8"  # 8: files carry their ctime
+INDEX_FORMAT = "phase17-symbol-index-9"  # 8: files carry their ctime; 9: every row its checksum
 
 
 SITE_CODE = ("source/",)  # what decides a site (the parse, the queries): a change makes every stored site stale
@@ -23,22 +26,31 @@ SITE_CODE = ("source/",)  # what decides a site (the parse, the queries): a chan
 
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE blobs(id INTEGER PRIMARY KEY, digest TEXT NOT NULL UNIQUE, sites INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE sites(blob INTEGER NOT NULL, qualname TEXT NOT NULL, name TEXT NOT NULL, start_line INTEGER NOT NULL);
+CREATE TABLE blobs(
+    id INTEGER PRIMARY KEY, digest TEXT NOT NULL UNIQUE, sites INTEGER NOT NULL DEFAULT 0, "check" INTEGER NOT NULL);
+CREATE TABLE sites(
+    blob INTEGER NOT NULL, qualname TEXT NOT NULL, name TEXT NOT NULL, start_line INTEGER NOT NULL,
+    bucket INTEGER NOT NULL, "check" INTEGER NOT NULL);
+CREATE TABLE buckets(bucket INTEGER PRIMARY KEY, sites INTEGER NOT NULL, "check" INTEGER NOT NULL);
 CREATE TABLE files(
     path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, checked_ns INTEGER, blob INTEGER,
-    problem TEXT, ctime_ns INTEGER);
+    problem TEXT, ctime_ns INTEGER, "check" INTEGER NOT NULL);
 CREATE INDEX files_by_blob ON files(blob);  -- a name's sites, then their files: not every file's sites
-CREATE TABLE derived(blob INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (blob, kind));
+CREATE TABLE derived(
+    blob INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL, "check" INTEGER NOT NULL, PRIMARY KEY (blob, kind));
 CREATE TABLE trees(id INTEGER PRIMARY KEY, tree TEXT NOT NULL UNIQUE);
-CREATE TABLE tree_files(tree INTEGER NOT NULL, path TEXT NOT NULL, digest TEXT, PRIMARY KEY (tree, path));
+CREATE TABLE tree_files(
+    tree INTEGER NOT NULL, path TEXT NOT NULL, digest TEXT, "check" INTEGER NOT NULL, PRIMARY KEY (tree, path));
 """
 
 
-# A name's sites, then their files (files_by_blob): no query starts from a blob's sites. A qualified name is
-# looked up by its last part too (the same rows, fewer), so one index serves both: one fewer to build.
-SITES_INDEX = "CREATE INDEX sites_by_name ON sites(name)"
+# A name is looked up through its bucket (a hash of the name, 256 of them): every site of the bucket is read and
+# verified, and their count checked against the bucket's row. So a flipped byte in a name (which an index on the
+# name itself would silently stop finding) or in a bucket is seen by the next lookup there: ~225 rows of 57,000.
+# A qualified name is looked up by its last part too, so one index serves both.
+SITES_INDEX = "CREATE INDEX sites_by_bucket ON sites(bucket)"
 _SCHEMA += SITES_INDEX + ";\n"
+BUCKETS = 256
 
 
 def index_location(upstream: Path) -> Path:
@@ -139,6 +151,30 @@ def _distrust(location: Path, expected: dict[str, str]) -> str | None:
     return None
 
 
+class DamagedRowError(sqlite3.DatabaseError):
+    """A row whose values no longer match its checksum: the file was changed under phase17 (SQLite's own
+    integrity check does not look inside values). A DatabaseError, so the asker rebuilds the index."""
+
+
+def row_check(*values: object) -> int:
+    """The checksum stored with each row (its last column) and verified on every read of it: one flipped byte
+    in a name or a line means "rebuild", never a wrong answer. CRC-32 finds every such flip; it is no seal
+    against someone who can rewrite the file and the checksum with it (they could edit the source as well)."""
+    return zlib.crc32("\0".join(map(str, values)).encode("utf-8", "surrogateescape"))
+
+
+def verified(row: Sequence[Any]) -> Sequence[Any]:
+    """`row` (values, then their checksum) once its checksum matches; DamagedRowError otherwise."""
+    if row_check(*row[:-1]) != row[-1]:
+        raise DamagedRowError(f"an index row does not match its checksum: {tuple(row[:-1])!r}")
+    return row
+
+
+def checked(*values: object) -> tuple[object, ...]:
+    """`values` with their checksum appended, as a row is stored."""
+    return (*values, row_check(*values))
+
+
 @contextmanager
 def transaction(connection: sqlite3.Connection) -> Iterator[None]:
     """One write transaction: committed at the end, rolled back when anything (an error, ^C) ends it early, so a
@@ -169,3 +205,64 @@ def without_cycle_collection() -> Iterator[None]:
 def _remove(location: Path) -> None:
     for suffix in ("", "-journal", "-wal", "-shm"):
         Path(f"{location}{suffix}").unlink(missing_ok=True)
+
+
+def bucket_of(name: str) -> int:
+    return zlib.crc32(name.encode("utf-8", "surrogateescape")) % BUCKETS
+
+
+def count_into_buckets(connection: sqlite3.Connection, added: dict[int, int]) -> None:
+    """Add `added` (bucket -> new sites) to the buckets' counts, inside the caller's transaction."""
+    if not added:
+        return
+    counts = dict(_bucket_rows(connection))
+    for bucket, number in added.items():
+        counts[bucket] = counts.get(bucket, 0) + number
+    connection.executemany(
+        "INSERT OR REPLACE INTO buckets VALUES (?, ?, ?)", [checked(*item) for item in sorted(counts.items())]
+    )
+
+
+def sites_of_bucket(connection: sqlite3.Connection, name: str) -> list[tuple[int, str, str, int]]:
+    """(blob, qualname, name, start_line) of every site in `name`'s bucket, each verified, and the bucket whole."""
+    bucket = bucket_of(name)
+    rows = [
+        verified(row)
+        for row in connection.execute(
+            'SELECT blob, qualname, name, start_line, bucket, "check" FROM sites WHERE bucket = ?', (bucket,)
+        )
+    ]
+    expected = dict(_bucket_rows(connection, bucket)).get(bucket, 0)
+    if len(rows) != expected:
+        raise DamagedRowError(f"bucket {bucket} of the index holds {len(rows)} sites, but counted {expected}")
+    return [(row[0], row[1], row[2], row[3]) for row in rows]
+
+
+def _bucket_rows(connection: sqlite3.Connection, bucket: int | None = None) -> list[tuple[int, int]]:
+    query = 'SELECT bucket, sites, "check" FROM buckets' + ("" if bucket is None else " WHERE bucket = ?")
+    rows = connection.execute(query, () if bucket is None else (bucket,))
+    return [(row[0], row[1]) for row in map(verified, rows)]
+
+
+# ---------------------------------------------------------------- rows as read back
+
+SITE_COLUMNS = 'sites.blob, sites.qualname, sites.name, sites.start_line, sites.bucket, sites."check"'
+FILE_COLUMNS = (
+    'SELECT path, size, mtime_ns, inode, checked_ns, blob, problem, ctime_ns, files."check", '
+    'blobs.id, blobs.digest, blobs.sites, blobs."check" FROM files LEFT JOIN blobs ON blobs.id = files.blob'
+)
+
+
+def checked_row(values: tuple[object, ...]) -> tuple[object, ...]:
+    return checked(*values)
+
+
+def stored_file(row: Sequence[Any]) -> tuple[str, StoredFile]:
+    """A files row joined with its blob's, both verified against their checksums."""
+    verified(row[:9])
+    if row[5] is not None:
+        if row[9] is None:
+            raise DamagedRowError(f"the index names content {row[5]} for {row[0]!r} but holds no such content")
+        verified(row[9:])
+    path, size, mtime_ns, inode, checked_ns, blob, problem, ctime_ns = row[:8]
+    return path, StoredFile(size, mtime_ns, inode, checked_ns, blob, problem, row[10], ctime_ns)

@@ -20,12 +20,21 @@ from pathlib import Path
 from typing import Any
 
 from phase17.index.database import (
+    FILE_COLUMNS,
+    SITE_COLUMNS,
     SITES_INDEX,
+    bucket_of,
+    checked,
+    checked_row,
     connect,
+    count_into_buckets,
     created,
     expected_meta,
     safe_index_location,
+    sites_of_bucket,
+    stored_file,
     transaction,
+    verified,
     without_cycle_collection,
 )
 from phase17.index.records import GitView, IndexedSite, IndexSummary, RefreshReport, StoredFile
@@ -196,7 +205,8 @@ class SymbolIndex:
         connection = self._connection
         found = connection.execute("SELECT id FROM trees WHERE tree = ?", (tree,)).fetchone()
         if found is not None:
-            return connection.execute("SELECT path, digest FROM tree_files WHERE tree = ?", (found[0],)).fetchall()
+            query = 'SELECT tree, path, digest, "check" FROM tree_files WHERE tree = ?'
+            return [(row[1], row[2]) for row in map(verified, connection.execute(query, (found[0],)))]
         from phase17.errors import Phase17Error
         from phase17.upstream import gitrepo
 
@@ -214,23 +224,22 @@ class SymbolIndex:
             connection.executemany("DELETE FROM tree_files WHERE tree = ?", [(tree_id,) for tree_id in old])
             connection.executemany("DELETE FROM trees WHERE id = ?", [(tree_id,) for tree_id in old])
             tree_id = connection.execute("INSERT INTO trees(tree) VALUES (?)", (tree,)).lastrowid
-            connection.executemany("INSERT INTO tree_files VALUES (?, ?, ?)", [(tree_id, *entry) for entry in entries])
+            connection.executemany(
+                "INSERT INTO tree_files VALUES (?, ?, ?, ?)", [checked(tree_id, *entry) for entry in entries]
+            )
         return entries
 
     def _known_rows(self, places: Sequence[str]) -> dict[str, StoredFile]:
         """The files rows below `places` (all of them for the whole tree), by path."""
-        columns = (
-            "SELECT path, size, mtime_ns, inode, checked_ns, blob, problem, blobs.digest, ctime_ns "
-            "FROM files LEFT JOIN blobs ON blobs.id = files.blob"
-        )
+        columns = FILE_COLUMNS
         if "" in places:
-            return {row[0]: StoredFile(*row[1:]) for row in self._connection.execute(columns)}
+            return dict(map(stored_file, self._connection.execute(columns)))
         rows: dict[str, StoredFile] = {}
         for place in places:
             folder = place.rstrip("/") + "/"
             query = f"{columns} WHERE path = ? OR (path >= ? AND path < ?)"
-            for row in self._connection.execute(query, (place, folder, folder[:-1] + "0")):  # "0" sorts after "/"
-                rows[row[0]] = StoredFile(*row[1:])
+            # ("0" sorts after "/")
+            rows.update(map(stored_file, self._connection.execute(query, (place, folder, folder[:-1] + "0"))))
         return rows
 
     def _blob_ids(self) -> dict[str, int]:
@@ -266,14 +275,15 @@ class SymbolIndex:
         # content cost more than its sites' rows.
         next_blob = (connection.execute("SELECT max(id) FROM blobs").fetchone()[0] or 0) + 1
         blob_rows: list[tuple[int, str, int]] = []
-        site_rows: list[tuple[int, str, str, int]] = []
+        site_rows: list[tuple[int, str, str, int, int]] = []
+        added: dict[int, int] = {}  # new sites by bucket
 
         def store_rows() -> None:  # in batches as the files come in, the last ones at the end
-            connection.executemany("INSERT INTO blobs(id, digest, sites) VALUES (?, ?, ?)", blob_rows)
-            connection.executemany("INSERT INTO sites VALUES (?, ?, ?, ?)", site_rows)
+            connection.executemany("INSERT INTO blobs VALUES (?, ?, ?, ?)", map(checked_row, blob_rows))
+            connection.executemany("INSERT INTO sites VALUES (?, ?, ?, ?, ?, ?)", map(checked_row, site_rows))
             connection.executemany(
-                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(*row[:5], digests.get(row[5]) if row[5] else None, *row[6:]) for row in file_rows],
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [checked(*row[:5], digests.get(row[5]) if row[5] else None, *row[6:]) for row in file_rows],
             )
             blob_rows.clear()
             site_rows.clear()
@@ -282,7 +292,7 @@ class SymbolIndex:
         try:
             with without_cycle_collection(), transaction(connection):
                 if bulk:
-                    connection.execute("DROP INDEX sites_by_name")  # inside the transaction: a killed run keeps it
+                    connection.execute("DROP INDEX sites_by_bucket")  # inside the transaction: a killed run keeps it
                 paths = [item.path for item in to_read]
 
                 def known(digest: str) -> bool:
@@ -311,11 +321,15 @@ class SymbolIndex:
                             digests[digest] = blob
                             inserted.add(digest)
                             blob_rows.append((blob, digest, len(rows)))
-                            site_rows.extend([(blob, *row) for row in rows])
+                            for row in rows:
+                                bucket = bucket_of(row[1])
+                                site_rows.append((blob, *row, bucket))
+                                added[bucket] = added.get(bucket, 0) + 1
                             report.parsed += 1
                         progress.advance(1)
                 connection.executemany("DELETE FROM files WHERE path = ?", [(path,) for path in removed])
                 store_rows()
+                count_into_buckets(connection, added)
                 connection.execute("DELETE FROM meta WHERE key = 'clean_tree'")
                 if clean_tree is not None:
                     connection.execute("INSERT INTO meta VALUES ('clean_tree', ?)", (clean_tree,))
@@ -330,15 +344,22 @@ class SymbolIndex:
     ) -> list[IndexedSite]:
         """Definitions with this qualified name (or last name part) in the files below `under`, in path order."""
         self.refresh(under)
-        condition, values = "sites.name = ?", [name]
-        if qualname is not None:  # through its last part, the one index (sites_by_name)
-            condition, values = "sites.name = ? AND sites.qualname = ?", [qualname.rpartition(".")[2], qualname]
-        rows = self._connection.execute(
-            f"SELECT files.path, sites.qualname, sites.start_line FROM sites JOIN files ON files.blob = sites.blob "
-            f"WHERE {condition} ORDER BY files.path, sites.start_line",
-            values,
-        ).fetchall()
-        return [IndexedSite(*row) for row in rows if below(row[0], under)]
+        last = qualname.rpartition(".")[2] if qualname is not None else str(name)
+        wanted = [
+            site
+            for site in sites_of_bucket(self._connection, last)
+            if site[2] == last and (qualname is None or site[1] == qualname)
+        ]
+        if not wanted:
+            return []
+        blobs = sorted({site[0] for site in wanted})
+        files: dict[int, list[str]] = {}
+        query = f"{FILE_COLUMNS} WHERE files.blob IN ({', '.join('?' * len(blobs))})"
+        for path, stored in map(stored_file, self._connection.execute(query, blobs)):
+            if below(path, under):
+                files.setdefault(int(stored.blob or 0), []).append(path)
+        found = [IndexedSite(path, site[1], site[3]) for site in wanted for path in files.get(site[0], [])]
+        return sorted(found, key=lambda site: (site.path, site.start_line))
 
     def derived(
         self, kind: str, under: Sequence[str], compute: Callable[[str, bytes], Any], *, recheck: bool = False
@@ -354,11 +375,12 @@ class SymbolIndex:
         known_rows = self._known_rows(under)
         rows = [(path, row.blob) for path, row in known_rows.items() if row.blob is not None]
         if len(rows) > 64:
-            known = dict(self._connection.execute("SELECT blob, data FROM derived WHERE kind = ?", (kind,)))
+            query = 'SELECT blob, kind, data, "check" FROM derived WHERE kind = ?'
+            known = {row[0]: row[2] for row in map(verified, self._connection.execute(query, (kind,)))}
         else:  # a few files: only their answers
-            query = "SELECT blob, data FROM derived WHERE kind = ? AND blob = ?"
+            query = 'SELECT blob, kind, data, "check" FROM derived WHERE kind = ? AND blob = ?'
             known = {
-                blob: found[1]
+                blob: verified(found)[2]
                 for _, blob in rows
                 if (found := self._connection.execute(query, (kind, blob)).fetchone())
             }
@@ -367,17 +389,17 @@ class SymbolIndex:
         by_size = sorted(asked.values(), key=lambda path: -(known_rows[path].size or 0))  # the biggest first
         computed = dict(answered(self.upstream, by_size, compute, self.reporter_factory))
         answers: list[tuple[str, Any]] = []
-        fresh: list[tuple[int, str, str]] = []
+        fresh: list[tuple[object, ...]] = []
         for path, blob in sorted(rows):
             if blob not in known:
                 if asked[blob] not in computed:
                     continue  # became unreadable since the refresh: skipped, as the next refresh will say
                 known[blob] = json.dumps(computed[asked[blob]])
-                fresh.append((blob, kind, known[blob]))
+                fresh.append(checked(blob, kind, known[blob]))
             answers.append((path, json.loads(known[blob])))
         if fresh:
             with transaction(self._connection):
-                self._connection.executemany("INSERT OR REPLACE INTO derived VALUES (?, ?, ?)", fresh)
+                self._connection.executemany("INSERT OR REPLACE INTO derived VALUES (?, ?, ?, ?)", fresh)
         if not recheck:
             self._answers[(kind, tuple(under))] = answers
         return answers
@@ -385,8 +407,7 @@ class SymbolIndex:
     def unreadable(self, under: Sequence[str] = ("",)) -> dict[str, str]:
         """The files below `under` that could not be read as Python, and why."""
         self.refresh(under)
-        rows = self._connection.execute("SELECT path, problem FROM files WHERE problem IS NOT NULL")
-        return {path: problem for path, problem in rows if below(path, under)}
+        return {path: row.problem for path, row in self._known_rows(under).items() if row.problem is not None}
 
     def content_digest(self, under: Sequence[str] = ("",)) -> str:
         """A digest of what the tree below `under` holds now: every file's path and content (or why it cannot be
@@ -401,9 +422,9 @@ class SymbolIndex:
         """(path, qualified name) of every definition below `under` (for did-you-mean)."""
         self.refresh(under)
         rows = self._connection.execute(
-            "SELECT files.path, sites.qualname FROM sites JOIN files ON files.blob = sites.blob"
+            f"SELECT files.path, {SITE_COLUMNS} FROM sites JOIN files ON files.blob = sites.blob"
         )
-        return [(path, qualname) for path, qualname in rows if below(path, under)]
+        return [(row[0], row[2]) for row in rows if below(row[0], under) and verified(row[1:])]  # (a row: truthy)
 
     def summary(self, report: RefreshReport, seconds: float) -> IndexSummary:
         count = self._connection.execute
