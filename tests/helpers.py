@@ -393,3 +393,26 @@ MALFORMED_ERRORS = {
     "NUL byte": "14: character U+0000 is not allowed in YAML",
     "non-string key": "14: key 12 must be a string",
 }
+
+
+def _commonmark():
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark")  # raw HTML on, as GitHub's parser sees it before its sanitizer
+
+
+COMMONMARK = _commonmark()
+
+
+def markdown_hazards(markdown: str) -> list[str]:
+    """Raw HTML tokens and links to anything but https in `markdown`, as CommonMark parses it."""
+    found = []
+    for token in COMMONMARK.parse(markdown):
+        for item in [token, *(token.children or [])]:
+            if item.type.startswith("html"):
+                found.append(f"{item.type}: {item.content!r}")
+            if item.type in ("link_open", "image"):
+                target = str(item.attrGet("href") or item.attrGet("src") or "")
+                if item.type == "image" or not target.startswith("https://"):
+                    found.append(f"{item.type}: {target!r}")
+    return found

@@ -149,3 +149,15 @@ def test_against_the_base_honours_members_and_names_a_changed_form(tree: Path):
         "classmethod",
         "def -> classmethod",
     )
+
+
+def test_a_hostile_literal_in_the_tree_is_text_in_the_markdown_table(tree: Path):
+    from helpers import COMMONMARK, markdown_hazards
+
+    cpu = tree / "vllm" / "platforms" / "cpu.py"
+    cpu.write_text(CPU.replace('"gloo"', '"<img src=x onerror=alert(1)> | [x](javascript:y) `z"'))
+    markdown = contract_markdown(build_contract(tree, members="^dist_backend$"))
+    assert markdown_hazards(markdown) == []
+    rows = [token for token in COMMONMARK.parse(markdown) if token.type == "inline"]
+    assert any("<img src=x onerror=alert(1)>" in token.content.replace("\\", "") for token in rows)
+    assert markdown.count("\n") == 3  # header, rule, one row: the `|` in the value did not add a column's worth

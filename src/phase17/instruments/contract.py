@@ -272,14 +272,14 @@ def compare(
 
 def contract_markdown(contract: Contract) -> str:
     """The matrix as a Markdown table, to paste into a note or the exported notebook."""
-    from phase17.safety.text import neutralized
+    from phase17.safety.markdown import escaped_text
 
-    def cell(text: str) -> str:
-        return neutralized(text).replace("|", "\\|").replace("`", "'")
+    def cell(text: str) -> str:  # a value from the tree is text in the table, never markup or HTML
+        return escaped_text(text.replace("\n", " "))
 
     names = [info.name for info in contract.platforms]
     lines = [
-        f"| member | {contract.base.name} | " + " | ".join(names) + " |",
+        f"| member | {cell(contract.base.name)} | " + " | ".join(map(cell, names)) + " |",
         "|---|---|" + "---|" * len(names),
     ]
     for member, cells in contract.rows:

@@ -12,7 +12,8 @@ from phase17.notes.guide import ReadingList
 from phase17.notes.store import QUESTIONS_FILE, Anchor, Citation, NotesFile, load_notes_if_present
 from phase17.prompts import PROMPT_KEYS
 from phase17.safety.files import read_limited, refuse_odd_file, safe_folder, write_text_atomically
-from phase17.safety.text import code_span, markdown_text, safe_url
+from phase17.safety.markdown import escaped_text, note_markdown
+from phase17.safety.text import code_span, safe_url
 from phase17.upstream.pin import Pin
 
 EXPORT_FILE = "phase17.md"
@@ -23,7 +24,7 @@ def export_markdown(notes_dir: Path, reading_list: ReadingList, pin: Pin) -> str
     lines = [
         f"# {reading_list.guide}: lab notebook",
         "",
-        f"Pinned to vLLM {markdown_text(pin.tag)} @ {_commit_link(pin)}.",
+        f"Pinned to vLLM {escaped_text(pin.tag)} @ {_commit_link(pin)}.",
         "Generated from `annotations/` by `phase17 export` (and after every `phase17 notebook` "
         "save); edit the notes there, not here.",
         "",
@@ -40,7 +41,7 @@ def export_markdown(notes_dir: Path, reading_list: ReadingList, pin: Pin) -> str
             lines.append("")
         for key in PROMPT_KEYS:
             text = notes.notes.get(key, "").strip() if notes else ""
-            lines += [f"**{reading_list.prompts[key]}**", "", markdown_text(text) or "_Not written yet._", ""]
+            lines += [f"**{reading_list.prompts[key]}**", "", note_markdown(text) or "_Not written yet._", ""]
         if notes and notes.citations:
             lines.append("Cited in these notes:")
             lines += [
@@ -58,7 +59,7 @@ def export_markdown(notes_dir: Path, reading_list: ReadingList, pin: Pin) -> str
             "",
             f"Targets: {', '.join(question.targets)}",
             "",
-            markdown_text(text) or "_Not answered yet._",
+            note_markdown(text) or "_Not answered yet._",
             "",
         ]
         cited = [c for c in (answers.citations if answers else ()) if c.note == str(question.number)]
@@ -209,7 +210,7 @@ def codetour(notes_dir: Path, upstream: Path, reading_list: ReadingList, pin: Pi
     for target in reading_list.targets:
         notes = load_notes_if_present(notes_dir, target.key)
         written = [
-            f"**{reading_list.prompts[key]}** {notes.notes[key]}"
+            f"**{reading_list.prompts[key]}**\n\n{note_markdown(notes.notes[key])}"
             for key in PROMPT_KEYS
             if notes and notes.notes.get(key)
         ]
@@ -253,7 +254,9 @@ def _one_step_per_location(steps: list[dict[str, object]]) -> list[dict[str, obj
     for key, names in titles.items():
         others = [name for name in dict.fromkeys(names[1:]) if name != names[0]]
         if others:  # the title stays the first one's; the step says who else is here
-            merged[key]["description"] = f"Also here: {', '.join(others)}.\n\n{merged[key]['description']}"
+            merged[key]["description"] = (
+                f"Also here: {escaped_text(', '.join(others))}.\n\n{merged[key]['description']}"
+            )
     return list(merged.values())
 
 
@@ -273,7 +276,7 @@ def _cited_step(upstream: Path, where: str, citation: Citation, text: str) -> li
     line = symbol.start_line
     if citation.line is not None:
         line = citation.line + symbol.start_line - citation.anchor.start  # the cited line, moved with its symbol
-    return [_step(symbol.path, line, f"{where}: {citation.cited}", [f"Cited in {where}:", text])]
+    return [_step(symbol.path, line, f"{where}: {citation.cited}", [f"Cited in {where}:", note_markdown(text)])]
 
 
 def write_codetour(upstream: Path, tour: dict[str, object]) -> Path:

@@ -47,31 +47,9 @@ def json_text(data: object) -> str:
     return _JSON_UNESCAPED.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
-# ---------------------------------------------------------------- Markdown that renders as written
+# ---------------------------------------------------------------- Markdown pieces (a whole note: safety/markdown.py)
 
-_CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.DOTALL)
-_UNSAFE_LINK = re.compile(r"\]\(\s*<?\s*(?!https?:|mailto:|#|/|\.)([A-Za-z][\w+.-]*):", re.IGNORECASE)
-_REFERENCE_DEFINITION = re.compile(r"^(\s{0,3})\[", re.MULTILINE)
-_SAFE_URL = re.compile(r"^https?://[^\s<>()\"'`\\]+$")
-
-
-def markdown_text(text: str) -> str:
-    """A reader's note as Markdown that shows what they wrote: their `code`, *emphasis* and https links work,
-    but raw HTML (`<script>`, an unclosed `<!--` that would hide the rest of the page), links to other
-    schemes (`javascript:`) and control characters are shown as text, never obeyed."""
-    pieces, last = [], 0
-    for span in _CODE_SPAN.finditer(text):
-        pieces.append(_outside_code(text[last : span.start()]))
-        pieces.append(neutralized(span.group()))
-        last = span.end()
-    pieces.append(_outside_code(text[last:]))
-    return "".join(pieces)
-
-
-def _outside_code(text: str) -> str:
-    text = neutralized(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _UNSAFE_LINK.sub(lambda match: "]\\(" + match.group()[2:], text)
-    return _REFERENCE_DEFINITION.sub(lambda match: match.group(1) + "\\[", text)
+_SAFE_URL = re.compile(r"^https://[^\s<>()\"'`\\]+$")
 
 
 def code_span(text: str) -> str:
@@ -84,5 +62,5 @@ def code_span(text: str) -> str:
 
 
 def safe_url(url: str) -> str | None:
-    """`url` when it is a plain http(s) address that cannot break out of a Markdown link, else None."""
+    """`url` when it is a plain https address that cannot break out of a Markdown link, else None."""
     return url if _SAFE_URL.match(url) else None
