@@ -76,3 +76,16 @@ def test_a_project_under_a_folder_named_like_a_uri_keeps_one_index_inside(noted:
     assert "built anew" not in second.output
     assert set(tmp_path.iterdir()) == beside  # no `C` or `what` file made beside the project
     assert set(home.iterdir()) == {moved}
+
+
+def test_a_folder_named_with_a_line_break_forges_no_line_of_output(fetched_project: Path):
+    forged = fetched_project / "upstream" / "vllm" / "x\ncurrent_platform.forged  1 use(s)"
+    forged.mkdir()
+    (forged / "m.py").write_text("from vllm.platforms import current_platform\ncurrent_platform.forged()\n")
+    result = invoke("usages", "current_platform")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert not [line for line in lines if line.lstrip().startswith("current_platform.forged")]
+    assert any(line.startswith("skipped vllm/x\u240acurrent_platform.forged") for line in lines), result.output
+    refused = invoke("resolve", "vllm/a\nb.py::X")
+    assert refused.exit_code == 2 and "holds a line break" in refused.stderr

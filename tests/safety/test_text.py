@@ -33,3 +33,12 @@ def test_json_escapes_what_a_terminal_would_obey_and_stays_json():
 def test_a_long_text_is_echoed_by_its_start_and_length():
     assert clipped("short") == "short"
     assert clipped("x" * 5000).endswith("... (5,000 characters)") and len(clipped("x" * 5000)) < 130
+
+
+def test_a_name_with_a_line_break_is_one_line():
+    from phase17.safety.text import shown_name
+
+    assert (
+        shown_name("a\ncurrent_platform.forged  1 use(s)\x1b[2J") == "a\u240acurrent_platform.forged  1 use(s)\u241b[2J"
+    )
+    assert shown_name("plain/name.py") == "plain/name.py"

@@ -103,6 +103,8 @@ class SymbolIndex:
             seen = self._seen_through_git(view, places)
         if seen is None:
             seen = {item.path: item for place in places for item in walk(self.upstream, place)}
+        for path in [path for path in seen if "\n" in path]:  # no module's name; it would forge lines in output
+            seen[path] = SeenFile(path, 0, 0, 0, "its name holds a line break: no Python module, not read")
         known = self._known_rows(places)
         now = time.time_ns()
         changed: list[SeenFile] = []

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 from typing_extensions import assert_never
 
+from phase17.safety.text import shown_name
 from phase17.upstream.checkout import UpstreamState
 from phase17.upstream.fetch import FetchResult
 from phase17.upstream.pin import Pin
@@ -125,5 +126,5 @@ def upstream_state(state: UpstreamState, pin: Pin) -> RenderableType:
     table.add_row("status", _verdict(state))
     parts: list[RenderableType] = [table]
     if state.modified:
-        parts.append(Text("\n".join(f"  {path}" for path in state.modified)))
+        parts.append(Text("\n".join(f"  {shown_name(path)}" for path in state.modified)))
     return Group(*parts)

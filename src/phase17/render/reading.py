@@ -16,7 +16,7 @@ from rich.tree import Tree
 from phase17.index.lookup import editor_lines
 from phase17.render.instruments import material_lines
 from phase17.render.layout import FittedTable, code_lines
-from phase17.safety.text import clipped
+from phase17.safety.text import clipped, shown_name
 
 if TYPE_CHECKING:  # types only: `resolve` prints a table without loading the reading view and the notes store
     from phase17.index.lookup import Lookup, Unreadable
@@ -85,7 +85,7 @@ def symbol_table(symbols: Sequence[Symbol]) -> FittedTable:
 
 
 def unreadable_notice(items: Sequence[Unreadable]) -> Text:
-    return Text("\n".join(f"skipped {item.path}: {item.reason}" for item in items), style="yellow")
+    return Text("\n".join(f"skipped {shown_name(item.path)}: {item.reason}" for item in items), style="yellow")
 
 
 def whole_files(texts: dict[str, str], pin: Pin) -> RenderableType:

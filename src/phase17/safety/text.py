@@ -31,6 +31,12 @@ def neutralized(text: str) -> str:
     return _CONTROLS.sub(_stand_in, text) if _CONTROLS.search(text) else text
 
 
+def shown_name(text: str) -> str:
+    """A file or folder name as one line of output: neutralized, and a line break in it shown as U+240A (a
+    folder named "x\ncurrent_platform.forged  1 use(s)" must not print a line of its own)."""
+    return neutralized(text).replace("\n", "\u240a")
+
+
 def clipped(text: str, limit: int = 120) -> str:
     """`text` as an error echoes it: whole when short, else its start and its length (a pasted 100 kB argument
     must not come back as a 100 kB message)."""

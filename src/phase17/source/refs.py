@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from phase17.errors import BadReferenceError
-from phase17.safety.text import clipped
+from phase17.safety.text import clipped, has_controls, shown_name
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,11 @@ def parse_ref(text: str) -> Ref:
         raise BadReferenceError(
             f"{clipped(text)!r} is not a symbol reference (over {MAX_REF_CHARACTERS} characters); "
             "write Class.method or path/to/file.py::Class.method."
+        )
+    if "\n" in text or has_controls(text):  # no file phase17 reads is named so, and it would forge output lines
+        raise BadReferenceError(
+            f"{shown_name(clipped(text))!r} is not a symbol reference (it holds a line break or a control "
+            "character); write Class.method or path/to/file.py::Class.method."
         )
     path, separator, qualname = text.rpartition("::")
     if not separator:
