@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -214,3 +215,18 @@ def test_hostile_input_never_reaches_libyaml_and_still_gets_the_exact_message():
     deep = "a: " + "[" * 100_000 + "]" * 100_000 + "\n"
     with pytest.raises(InvalidFileError, match=r"^f.yaml:1: nested deeper than 32 levels$"):
         parse_yaml(deep, "f.yaml")
+
+
+def test_a_kept_parse_of_another_text_is_never_used_for_this_one(tmp_path: Path):
+    pin = "target: x\n"  # (the pin's keys do not include `target`: a wrong parse would be a wrong error)
+    other = "repository: https://example.org/r\n"
+    parse_yaml(other, "f.yaml")
+    (entry,) = _kept_files(tmp_path)
+    expected = parse_yaml(pin, "f.yaml")
+    mine = next(path for path in _kept_files(tmp_path) if path != entry)
+    mine.write_bytes(entry.read_bytes())  # valid JSON, the right shape: another text's parse
+    assert parse_yaml(pin, "f.yaml") == expected
+    stored = json.loads(mine.read_text())
+    stored["data"] = stored["data"].replace("target", "targex")  # damaged inside, still valid JSON
+    mine.write_text(json.dumps(stored))
+    assert parse_yaml(pin, "f.yaml") == expected

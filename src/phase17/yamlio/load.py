@@ -33,7 +33,11 @@ def parse_yaml(text: str, path: str, line_offset: int = 0) -> Any:
     kept = cache_root() / "parsed" / key
     try:
         # read_limited: a FIFO or link planted in the cache is refused, not read
-        return _from_kept(json.loads(read_limited(kept, 8 * MAX_YAML_BYTES)))
+        entry = json.loads(read_limited(kept, 8 * MAX_YAML_BYTES))
+        # An entry names the text it is the parse of and carries a digest of itself: a parse of another text
+        # (a file copied or moved within the cache) or a damaged one is parsed again, never used.
+        if entry["key"] == key and entry["check"] == _entry_check(key, entry["data"]):
+            return _from_kept(json.loads(entry["data"]))
     except (OSError, ValueError, LookupError, TypeError, RecursionError, UnreadableSourceError):
         pass  # not kept yet, or not readable as kept: parse it
     from phase17.yamlio.strict import parse_strictly
@@ -41,6 +45,7 @@ def parse_yaml(text: str, path: str, line_offset: int = 0) -> Any:
     data = parse_strictly(text, path, line_offset)
     try:
         encoded = json.dumps(_to_kept(data), separators=(",", ":"))
+        encoded = json.dumps({"key": key, "data": encoded, "check": _entry_check(key, encoded)})
     except _NotKept:
         return data  # a value JSON cannot carry back exactly (a date, bytes): parsed again next time
     try:
@@ -52,6 +57,10 @@ def parse_yaml(text: str, path: str, line_offset: int = 0) -> Any:
     except (OSError, WriteError):  # (a cache folder linked out is not used)
         pass  # a read-only cache only costs speed
     return data
+
+
+def _entry_check(key: str, data: str) -> str:
+    return hashlib.sha256(f"{key}\0{data}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 class _NotKept(Exception):
