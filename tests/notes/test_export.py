@@ -120,3 +120,21 @@ def test_the_evidence_section_survives_later_saves_and_is_computed_from_the_tree
     assert invoke("notebook", "cpu", "--invariant", "Saved later.").exit_code == 0  # a save re-exports...
     after = path.read_text()
     assert "Saved later." in after and after.partition(EVIDENCE_MARK)[2] == section  # ...and keeps the section
+
+
+def test_a_note_written_after_a_repin_links_its_lines_to_the_new_commit(repinned):
+    paths, before, _ = repinned
+    after = load_pin(paths.pin_file)
+    assert after.commit != before.commit
+    from dataclasses import replace
+
+    from phase17.upstream.pin import write_pin
+
+    write_pin(paths.pin_file, replace(after, repository="https://example.invalid/vllm"))  # links: https only
+    cpu = paths.upstream / "vllm" / "platforms" / "cpu.py"
+    line = next(n for n, text in enumerate(cpu.read_text().splitlines(), 1) if "def " in text)
+    result = invoke("notebook", "cpu", "--edge-case", f"See vllm/platforms/cpu.py:{line} for it.")
+    assert result.exit_code == 0, result.output
+    markdown = (paths.root / "notebooks" / "phase17.md").read_text()
+    cited = next(text for text in markdown.splitlines() if f"[`vllm/platforms/cpu.py:{line}`](" in text)
+    assert f"blob/{after.commit}/vllm/platforms/cpu.py#L{line})" in cited, cited

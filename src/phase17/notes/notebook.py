@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -32,6 +32,7 @@ from phase17.notes.store import (
     locked,
     notes_path,
     save_notes,
+    stamped,
     update_notes,
 )
 from phase17.prompts import PROMPT_KEYS
@@ -153,7 +154,7 @@ def record_note(
     ensure_notes_files(where.notes, upstream, reading_list, pin)
     _require_readable_notes(where.notes, reading_list)
     citations, warnings = resolve_citations(upstream, key, text, (target.place,))
-    saved = update_notes(where.notes, target.key, {key: text.strip()}, tuple(citations))
+    saved = update_notes(where.notes, target.key, {key: text.strip()}, tuple(citations), pin.commit)
     write_export(where.notes, where.notebooks, reading_list, pin)
     return Recorded(key, saved, tuple(citations), tuple(sentence_warnings(text)) + tuple(warnings))
 
@@ -167,7 +168,7 @@ def record_answer(
     ensure_notes_files(where.notes, upstream, reading_list, pin)
     _require_readable_notes(where.notes, reading_list)
     citations, warnings = resolve_citations(upstream, str(number), text, places)
-    saved = update_notes(where.notes, QUESTIONS_FILE, {str(number): text.strip()}, tuple(citations))
+    saved = update_notes(where.notes, QUESTIONS_FILE, {str(number): text.strip()}, tuple(citations), pin.commit)
     write_export(where.notes, where.notebooks, reading_list, pin)
     return Recorded(f"Q{number}", saved, tuple(citations), tuple(warnings))
 
@@ -282,6 +283,7 @@ def edit_notes(
                 f"{error}; annotations/{path.name} is unchanged and your edit is kept in annotations/{rejected.name}."
             ) from None
     edited, warnings = reanchor_citations(edited, upstream, reading_list)
+    edited = replace(edited, citations=stamped(edited.citations, edited.pin, pin.commit))
     with locked(where.notes, name):
         if path.read_bytes() != original:
             rejected = path.with_name(f".{name}.rejected.yaml")

@@ -256,18 +256,31 @@ def save_notes(notes_dir: Path, notes: NotesFile, *, backup: bool = False) -> Pa
 
 
 def update_notes(
-    notes_dir: Path, name: str, change: Mapping[str, str], citations: tuple[Citation, ...] | None = None
+    notes_dir: Path,
+    name: str,
+    change: Mapping[str, str],
+    citations: tuple[Citation, ...] | None = None,
+    commit: str | None = None,
 ) -> NotesFile:
-    """Load, change some notes (and their citations), save: all under the lock, so nothing is lost to a race; the
-    previous file is kept as .bak, so one save can always be undone."""
+    """Load, change some notes (and their citations, anchored in the tree at `commit`), save: all under the lock,
+    so nothing is lost to a race; the previous file is kept as .bak, so one save can always be undone."""
     with locked(notes_dir, name):
         current = load_notes(notes_dir, name)
         notes = dict(current.notes)
         notes.update(change)
         kept = tuple(citation for citation in current.citations if citation.note not in change)
-        updated = replace(current, notes=notes, citations=kept + (citations or ()))
+        new = stamped(citations or (), current.pin, commit)
+        updated = replace(current, notes=notes, citations=kept + new)
         save_notes(notes_dir, updated, backup=True)
         return updated
+
+
+def stamped(citations: tuple[Citation, ...], file_stamp: PinStamp, commit: str | None) -> tuple[Citation, ...]:
+    """Citations anchored just now, in the tree at `commit`: when the file's stamp names another commit (a re-pin
+    since it was written), each says its own, so its recorded lines are linked to the tree they were read in."""
+    if commit is None or commit == file_stamp.commit:
+        return citations
+    return tuple(replace(c, anchor=replace(c.anchor, commit=commit)) for c in citations)
 
 
 def list_notes_files(notes_dir: Path) -> list[str]:
