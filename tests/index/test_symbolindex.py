@@ -5,7 +5,9 @@ from __future__ import annotations
 import gc
 import os
 import sqlite3
+import time
 import threading
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -475,9 +477,9 @@ def test_a_changed_index_row_means_a_rebuild_never_a_wrong_answer(plain_upstream
     truth = find_sites(plain_upstream, name="get_attn_backend_cls")[0]
     assert truth
     symbolindex.forget()
-    with sqlite3.connect(index_location(plain_upstream)) as connection:
+    with closing(sqlite3.connect(index_location(plain_upstream))) as connection, connection:
         assert connection.execute(damage).rowcount > 0
-        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)  # SQLite sees nothing wrong
+        assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]  # SQLite sees nothing wrong
     assert find_sites(plain_upstream, name="get_attn_backend_cls")[0] == truth
     assert find_sites(plain_upstream, name="get_attn_backend_clsz")[0] == []
 
@@ -493,3 +495,62 @@ def test_a_changed_kept_answer_is_computed_again(plain_upstream: Path):
     with sqlite3.connect(index_location(plain_upstream)) as connection:
         connection.execute("UPDATE derived SET data = '999999'")
     assert derived_answers(plain_upstream, "lines-1", ("",), count_lines)[0] == truth
+
+
+def test_a_rebuild_waits_for_another_writer_instead_of_deleting_its_file(plain_upstream: Path):
+    import threading
+
+    from phase17.index.database import connect, expected_meta
+
+    build_index(plain_upstream)
+    symbolindex.forget()
+    location, expected = index_location(plain_upstream), expected_meta(plain_upstream)
+    first, _ = connect(location, expected, rebuild=False)
+    first.execute("BEGIN IMMEDIATE")  # another phase17, in the middle of its build
+    first.execute("INSERT INTO meta VALUES ('busy', 'yes')")
+    done: list[str | None] = []
+    second = threading.Thread(target=lambda: done.append(connect(location, expected, rebuild=True)[1]))
+    second.start()
+    second.join(timeout=1)
+    assert second.is_alive() and done == []  # waiting for the first one's transaction...
+    first.execute("COMMIT")  # ...which still commits (a deleted file made this a disk I/O error)
+    second.join(timeout=30)
+    assert done == ["asked to rebuild"]
+    assert find_sites(plain_upstream, qualname="CpuPlatform")[0]
+
+
+def test_an_index_on_a_full_disk_answers_from_memory(plain_upstream: Path, monkeypatch):
+    from phase17.index import database
+
+    build_index(plain_upstream)
+    symbolindex.forget()
+
+    class FullDisk(sqlite3.Connection):  # every write of rows fails as SQLite fails on a full disk
+        def executemany(self, *args, **kwargs):
+            raise sqlite3.OperationalError("database or disk is full")
+
+    def full(location: Path):
+        return sqlite3.connect(location, isolation_level=None, check_same_thread=False, factory=FullDisk)
+
+    monkeypatch.setattr(database, "_opened", full)
+    cpu = plain_upstream / "vllm" / "platforms" / "cpu.py"
+    cpu.write_text(cpu.read_text() + "\n\ndef added_after_the_disk_filled():\n    pass\n" + "# padding\n" * 5000)
+    found, _ = find_sites(plain_upstream, name="added_after_the_disk_filled")
+    assert [site.path for site in found] == ["vllm/platforms/cpu.py"]
+    symbolindex.forget()
+    summary = build_index(plain_upstream)
+    assert summary.location == ":memory:" and "cannot be written" in str(summary.rebuilt_because)
+
+
+def test_a_file_the_parser_would_take_minutes_on_is_skipped_with_a_line_saying_so(plain_upstream: Path, monkeypatch):
+    from phase17.source import parsing
+
+    monkeypatch.setattr(parsing, "PARSE_SECONDS", 0.3)
+    slow = plain_upstream / "vllm" / "slow.py"
+    slow.write_text("x = 0\n" + "# a comment line\n" * 12_000)  # unbounded: about 5 s here, growing as its square
+    started = time.monotonic()
+    found, unreadable = find_sites(plain_upstream, qualname="CpuPlatform")
+    assert found and time.monotonic() - started < 3
+    assert unreadable == {
+        "vllm/slow.py": "skipped: the Python parser took over 0.3 s (a very long run of comment lines?)"
+    }

@@ -99,23 +99,54 @@ def expected_meta(upstream: Path) -> dict[str, str]:
     }
 
 
+# How long a write waits for another's: a whole-tree build takes seconds; then the index is kept in memory.
+_WAIT_SECONDS = 60
+
+
 def connect(location: Path, expected: dict[str, str], rebuild: bool) -> tuple[sqlite3.Connection, str | None]:
-    """An open index matching `expected`, and why it was rebuilt (None when the one found was trusted)."""
-    reason = "asked to rebuild" if rebuild and location.exists() else None
-    if not rebuild and location.exists():
+    """An open index matching `expected`, and why it was rebuilt (None when the one found was trusted).
+
+    A file another phase17 may have open is never deleted under it (its next COMMIT would fail): a rebuild of a
+    sound index empties it in one transaction, which waits for theirs; only a file that is no index of ours is
+    deleted and made again, under a lock beside it, and looked at once more once the lock is held.
+    """
+    if location.exists():
         reason = _distrust(location, expected)
+        if reason is None and not rebuild:
+            return _opened(location), None
         if reason is None:
-            return sqlite3.connect(location, timeout=30, isolation_level=None, check_same_thread=False), None
-    elif not location.exists():
+            connection = _opened(location)
+            try:
+                _emptied(connection, expected)
+                return connection, "asked to rebuild"
+            except sqlite3.DatabaseError:
+                connection.close()
+                reason = "asked to rebuild"
+    else:
         reason = "no index yet"
-    _remove(location)
-    location.parent.mkdir(parents=True, exist_ok=True)
-    return created(str(location), expected), reason
+    from filelock import FileLock
+
+    with FileLock(f"{location}.lock", timeout=_WAIT_SECONDS):
+        if not rebuild and location.exists() and _distrust(location, expected) is None:
+            return _opened(location), None  # made by another phase17 while this one waited
+        _remove(location)
+        return created(str(location), expected), reason
+
+
+def _opened(location: Path) -> sqlite3.Connection:
+    return sqlite3.connect(location, timeout=_WAIT_SECONDS, isolation_level=None, check_same_thread=False)
+
+
+def _emptied(connection: sqlite3.Connection, expected: dict[str, str]) -> None:
+    with transaction(connection):
+        for table in ("tree_files", "trees", "derived", "files", "sites", "buckets", "blobs", "meta"):
+            connection.execute(f"DELETE FROM {table}")
+        connection.executemany("INSERT INTO meta VALUES (?, ?)", sorted(expected.items()))
 
 
 def created(where: str, expected: dict[str, str]) -> sqlite3.Connection:
     """A new, empty index at `where` (a file, or ":memory:"), stamped with what it is made for."""
-    connection = sqlite3.connect(where, timeout=30, isolation_level=None, check_same_thread=False)
+    connection = sqlite3.connect(where, timeout=_WAIT_SECONDS, isolation_level=None, check_same_thread=False)
     # One transaction, so one sync to disk, for the schema and its stamp (each statement alone is one: 12 ms).
     connection.executescript("BEGIN IMMEDIATE;\n" + _SCHEMA)
     connection.executemany("INSERT INTO meta VALUES (?, ?)", sorted(expected.items()))
@@ -230,7 +261,7 @@ def sites_of_bucket(connection: sqlite3.Connection, name: str) -> list[tuple[int
         verified(row)
         for row in connection.execute(
             'SELECT blob, qualname, name, start_line, bucket, "check" FROM sites WHERE bucket = ?', (bucket,)
-        )
+        ).fetchall()
     ]
     expected = dict(_bucket_rows(connection, bucket)).get(bucket, 0)
     if len(rows) != expected:
@@ -240,7 +271,7 @@ def sites_of_bucket(connection: sqlite3.Connection, name: str) -> list[tuple[int
 
 def _bucket_rows(connection: sqlite3.Connection, bucket: int | None = None) -> list[tuple[int, int]]:
     query = 'SELECT bucket, sites, "check" FROM buckets' + ("" if bucket is None else " WHERE bucket = ?")
-    rows = connection.execute(query, () if bucket is None else (bucket,))
+    rows = connection.execute(query, () if bucket is None else (bucket,)).fetchall()
     return [(row[0], row[1]) for row in map(verified, rows)]
 
 

@@ -78,6 +78,11 @@ class SymbolIndex:
 
         return cls(upstream, connection, location, reason)
 
+    @classmethod
+    def in_memory(cls, upstream: Path, because: str) -> SymbolIndex:
+        """An index for this command only, where the file cannot be written (its disk full, say)."""
+        return cls(upstream, created(":memory:", expected_meta(upstream)), Path(":memory:"), because)
+
     def close(self) -> None:
         self._connection.close()
 
@@ -208,7 +213,7 @@ class SymbolIndex:
         found = connection.execute("SELECT id FROM trees WHERE tree = ?", (tree,)).fetchone()
         if found is not None:
             query = 'SELECT tree, path, digest, "check" FROM tree_files WHERE tree = ?'
-            return [(row[1], row[2]) for row in map(verified, connection.execute(query, (found[0],)))]
+            return [(row[1], row[2]) for row in map(verified, connection.execute(query, (found[0],)).fetchall())]
         from phase17.errors import Phase17Error
         from phase17.upstream import gitrepo
 
@@ -235,13 +240,15 @@ class SymbolIndex:
         """The files rows below `places` (all of them for the whole tree), by path."""
         columns = FILE_COLUMNS
         if "" in places:
-            return dict(map(stored_file, self._connection.execute(columns)))
+            return dict(map(stored_file, self._connection.execute(columns).fetchall()))
         rows: dict[str, StoredFile] = {}
         for place in places:
             folder = place.rstrip("/") + "/"
             query = f"{columns} WHERE path = ? OR (path >= ? AND path < ?)"
             # ("0" sorts after "/")
-            rows.update(map(stored_file, self._connection.execute(query, (place, folder, folder[:-1] + "0"))))
+            rows.update(
+                map(stored_file, self._connection.execute(query, (place, folder, folder[:-1] + "0")).fetchall())
+            )
         return rows
 
     def _blob_ids(self) -> dict[str, int]:
@@ -357,7 +364,7 @@ class SymbolIndex:
         blobs = sorted({site[0] for site in wanted})
         files: dict[int, list[str]] = {}
         query = f"{FILE_COLUMNS} WHERE files.blob IN ({', '.join('?' * len(blobs))})"
-        for path, stored in map(stored_file, self._connection.execute(query, blobs)):
+        for path, stored in map(stored_file, self._connection.execute(query, blobs).fetchall()):
             if below(path, under):
                 files.setdefault(int(stored.blob or 0), []).append(path)
         found = [IndexedSite(path, site[1], site[3]) for site in wanted for path in files.get(site[0], [])]
@@ -378,7 +385,7 @@ class SymbolIndex:
         rows = [(path, row.blob) for path, row in known_rows.items() if row.blob is not None]
         if len(rows) > 64:
             query = 'SELECT blob, kind, data, "check" FROM derived WHERE kind = ?'
-            known = {row[0]: row[2] for row in map(verified, self._connection.execute(query, (kind,)))}
+            known = {row[0]: row[2] for row in map(verified, self._connection.execute(query, (kind,)).fetchall())}
         else:  # a few files: only their answers
             query = 'SELECT blob, kind, data, "check" FROM derived WHERE kind = ? AND blob = ?'
             known = {

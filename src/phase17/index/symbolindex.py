@@ -55,22 +55,49 @@ def tree_index(upstream: Path) -> SymbolIndex:
     return _OPEN[key]
 
 
-def open_index(upstream: Path, *, rebuild: bool = False) -> SymbolIndex:
-    """The index of `upstream`, opened anew, told what this command knows of the tree."""
-    index = SymbolIndex.open(upstream, rebuild=rebuild)
+def open_index(upstream: Path, *, rebuild: bool = False, in_memory_because: str | None = None) -> SymbolIndex:
+    """The index of `upstream`, opened anew (or made in memory, saying why), told what this command knows."""
+    if in_memory_because is not None:
+        index = SymbolIndex.in_memory(upstream, in_memory_because)
+    else:
+        index = SymbolIndex.open(upstream, rebuild=rebuild)
     index.git_view = _GIT_VIEWS.get(upstream.resolve())
     index.reporter_factory = lambda: reporter_factory()  # read when drawn: a command may set it after the open
     return index
 
 
 def _asking(upstream: Path, question: Callable[[SymbolIndex], T]) -> T:
-    """Ask the tree's index; an index found broken while reading it is rebuilt and asked again."""
+    """Ask the tree's index; an index found broken while reading it is rebuilt and asked again, and one whose
+    disk is full (or failing, or held by another program) is kept in memory for this command: slower, never a
+    wrong answer or a traceback."""
     try:
         return question(tree_index(upstream))
+    except sqlite3.OperationalError as error:
+        if not _disk_trouble(error):
+            raise
+        trouble: str | None = str(error)
     except sqlite3.DatabaseError:
-        _OPEN.pop(upstream.resolve()).close()
-        _OPEN[upstream.resolve()] = open_index(upstream, rebuild=True)
-        return question(tree_index(upstream))
+        trouble = None
+    # (out of the except block: the failed read's cursors are gone with its traceback, and so are their locks)
+    key = upstream.resolve()
+    _OPEN.pop(key).close()
+    try:
+        _OPEN[key] = open_index(upstream, rebuild=trouble is None, in_memory_because=_memory_reason(trouble))
+    except sqlite3.OperationalError as error:
+        if not _disk_trouble(error):
+            raise
+        _OPEN[key] = open_index(upstream, in_memory_because=_memory_reason(str(error)))
+    return question(tree_index(upstream))
+
+
+def _memory_reason(trouble: str | None) -> str | None:
+    return None if trouble is None else f"the index file cannot be written ({trouble}); kept in memory"
+
+
+def _disk_trouble(error: sqlite3.OperationalError) -> bool:
+    message = str(error).lower()
+    signs = ("disk is full", "disk i/o", "readonly", "read-only", "unable to open", "locked")
+    return any(sign in message for sign in signs)
 
 
 def find_sites(
@@ -111,7 +138,14 @@ def build_index(upstream: Path, *, rebuild: bool = False, reporter: ProgressRepo
         _GIT_VIEWS.pop(key, None)  # a rebuild reads every file it walks, whatever git says
     index = open_index(upstream, rebuild=rebuild)
     _OPEN[key] = index
-    report = index.refresh(("",), reporter=reporter)
+    try:
+        report = index.refresh(("",), reporter=reporter)
+    except sqlite3.OperationalError as error:
+        if not _disk_trouble(error):
+            raise
+        index.close()
+        index = _OPEN[key] = open_index(upstream, in_memory_because=_memory_reason(str(error)))
+        report = index.refresh(("",), reporter=reporter)
     return index.summary(report, time.perf_counter() - started)
 
 

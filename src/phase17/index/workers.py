@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from phase17.errors import WorkerError
 from phase17.progress import ProgressReporter
 from phase17.source.files import blob_digest, read_or_reason
+from phase17.source.parsing import ParseTooSlowError
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -37,7 +38,12 @@ def file_sites(upstream: Path, path: str, known: Callable[[str], bool]) -> FileS
     if isinstance(data, str):
         return FileSites(None, data, None)
     digest = blob_digest(data)
-    return FileSites(digest, None, None if known(digest) else site_rows(data))
+    if known(digest):
+        return FileSites(digest, None, None)
+    try:
+        return FileSites(digest, None, site_rows(data))
+    except ParseTooSlowError as error:
+        return FileSites(None, str(error), None)
 
 
 def site_rows(data: bytes) -> list[tuple[str, str, int]]:
