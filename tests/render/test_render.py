@@ -133,3 +133,16 @@ def test_every_contract_cell_and_usage_mode_has_its_text():
         shown = _text(render.usage_report(report, every=False), 200)
         assert ("1 attributes" if mode == "attributes" else "1 receivers") in shown, shown
         assert ("current_platform.is_cuda" in shown) == (mode == "attributes"), shown
+
+
+def test_a_huge_outline_is_drawn_to_its_limit_and_says_how_many_more():
+    from phase17.render.reading import OUTLINE_LIMIT, outline_tree
+    from phase17.source.symbols import build_outline
+
+    source = "".join(f"x{number} = {number}\n" for number in range(OUTLINE_LIMIT + 500)).encode()
+    console = Console(width=80, record=True, color_system=None)
+    console.print(outline_tree("big.py", build_outline(parse_definitions(source, "big.py"))))
+    lines = console.export_text().splitlines()
+    assert len(lines) == 1 + OUTLINE_LIMIT + 1
+    assert lines[-2].endswith(f"x{OUTLINE_LIMIT - 1}  assignment  {OUTLINE_LIMIT}-{OUTLINE_LIMIT}")
+    assert lines[-1].endswith("... 500 more definitions (--json lists every one)")

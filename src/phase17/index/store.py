@@ -78,11 +78,6 @@ class SymbolIndex:
 
         return cls(upstream, connection, location, reason)
 
-    @classmethod
-    def in_memory(cls, upstream: Path, because: str) -> SymbolIndex:
-        """An index for this command only, where the file cannot be written (its disk full, say)."""
-        return cls(upstream, created(":memory:", expected_meta(upstream)), Path(":memory:"), because)
-
     def close(self) -> None:
         self._connection.close()
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from phase17.cache import code_digest
-from phase17.index.database import SITE_CODE
+from phase17.index.database import SITE_CODE, created, expected_meta
 from phase17.index.records import GitView, IndexedSite, IndexSummary
 from phase17.index.store import SymbolIndex
 from phase17.progress import ProgressReporter, SilentReporter
@@ -58,7 +58,9 @@ def tree_index(upstream: Path) -> SymbolIndex:
 def open_index(upstream: Path, *, rebuild: bool = False, in_memory_because: str | None = None) -> SymbolIndex:
     """The index of `upstream`, opened anew (or made in memory, saying why), told what this command knows."""
     if in_memory_because is not None:
-        index = SymbolIndex.in_memory(upstream, in_memory_because)
+        # for this command only: the file cannot be written (its disk full, say)
+        memory = created(":memory:", expected_meta(upstream))
+        index = SymbolIndex(upstream, memory, Path(":memory:"), in_memory_because)
     else:
         index = SymbolIndex.open(upstream, rebuild=rebuild)
     index.git_view = _GIT_VIEWS.get(upstream.resolve())

@@ -62,9 +62,14 @@ def symbol_source(symbol: Symbol, lines: list[str], *, fold: bool = True, comman
 def outline_tree(label: str, nodes: Sequence[OutlineNode], key_refs: frozenset[str] = frozenset()) -> Tree:
     """The nested definitions with live lines; the target's key symbols are marked with a star."""
     tree = Tree(Text(label, style="bold"))
+    shown = 0
 
     def add(branch: Tree, items: Sequence[OutlineNode]) -> None:
+        nonlocal shown
         for node in items:
+            shown += 1
+            if shown > OUTLINE_LIMIT:
+                return
             symbol = node.symbol
             key = symbol.ref in key_refs
             line = Text.assemble(
@@ -75,7 +80,22 @@ def outline_tree(label: str, nodes: Sequence[OutlineNode], key_refs: frozenset[s
             add(branch.add(line), node.children)
 
     add(tree, nodes)
+    total = _count(nodes)
+    if total > OUTLINE_LIMIT:
+        tree.add(Text(f"... {total - OUTLINE_LIMIT:,} more definitions (--json lists every one)", style="dim"))
     return tree
+
+
+# A screen's worth many times over; a generated file with a million assignments would take minutes to draw.
+OUTLINE_LIMIT = 2000
+
+
+def _count(nodes: Sequence[OutlineNode]) -> int:
+    total, stack = 0, list(nodes)
+    while stack:
+        total += 1
+        stack.extend(stack.pop().children)
+    return total
 
 
 def symbol_table(symbols: Sequence[Symbol]) -> FittedTable:

@@ -96,7 +96,7 @@ def parse_tree(source: bytes) -> tree_sitter.Tree:
     deadline = time.monotonic() + PARSE_SECONDS
     try:
         # (the bound needs the source read in chunks: tree-sitter asks for progress only then)
-        return parser.parse(
+        bounded = parser.parse(
             lambda offset, _: source[offset : offset + (1 << 20)],
             progress_callback=lambda *_: time.monotonic() > deadline,
         )
@@ -104,6 +104,9 @@ def parse_tree(source: bytes) -> tree_sitter.Tree:
         raise ParseTooSlowError(
             f"skipped: the Python parser took over {PARSE_SECONDS:g} s (a very long run of comment lines?)"
         ) from None
+    # A tree read by chunks holds no source, and Node.text on it can crash the process (py-tree-sitter 0.26):
+    # parsed again from the bytes, reusing every node of the first parse (as fast as one parse of a real file).
+    return parser.parse(source, old_tree=bounded)
 
 
 def node_text(node: tree_sitter.Node) -> str:
