@@ -57,12 +57,28 @@ def site_rows(data: bytes) -> list[tuple[str, str, int]]:
 _KNOWN_CONTENTS: frozenset[str] = frozenset()
 
 
-def _start_worker(known: frozenset[str]) -> None:
+def _start_worker(known: frozenset[str], parent: int) -> None:
     global _KNOWN_CONTENTS
     import gc
 
+    _end_with(parent)
+
     gc.disable()  # a worker makes many small objects and no cycles: the collector would only scan them, again and again
     _KNOWN_CONTENTS = known
+
+
+def _end_with(parent: int) -> None:
+    """Have the kernel end this worker when its parent dies: a SIGKILL gives the parent no time to stop its
+    workers, which would parse on for minutes (Linux's PR_SET_PDEATHSIG; elsewhere the pool's own checks)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the call above: nobody is left to ask
+        os._exit(1)
 
 
 def _file_sites_in_worker(item: tuple[str, str]) -> FileSites:
@@ -91,7 +107,9 @@ def _worker_pool(files: int, *, inherit: bool = False, known: Collection[str] = 
     if inherit and not forks:
         return None
     context = multiprocessing.get_context("fork" if forks else None)
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(frozenset(known),))
+    return ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start_worker, initargs=(frozenset(known), os.getpid())
+    )
 
 
 @contextmanager
@@ -112,9 +130,21 @@ def parsed_files(
     try:
         yield pool.map(_file_sites_in_worker, [(str(upstream), path) for path in paths], chunksize=16)
     except BrokenProcessPool:
+        _stop_now(pool)
         raise _worker_lost("indexing") from None
+    except BaseException:
+        _stop_now(pool)
+        raise
     finally:
         pool.shutdown(cancel_futures=True)
+
+
+def _stop_now(pool: ProcessPoolExecutor) -> None:
+    """End the workers at once (^C, an error): a worker stuck on a lock a killed one held would keep a waiting
+    shutdown from ever returning. (The pool keeps its processes in a private mapping; absent, it waits as usual.)"""
+    for process in list(getattr(pool, "_processes", {}).values()):
+        process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _worker_lost(doing: str) -> WorkerError:
@@ -167,7 +197,11 @@ def answered(
             if result is not None:
                 yield result
     except BrokenProcessPool:
+        _stop_now(pool)
         raise _worker_lost(f"scanning {upstream.name}/") from None
+    except BaseException:
+        _stop_now(pool)
+        raise
     finally:
         _QUESTION = None
         pool.shutdown(cancel_futures=True)
