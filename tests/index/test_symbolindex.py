@@ -5,8 +5,8 @@ from __future__ import annotations
 import gc
 import os
 import sqlite3
-import time
 import threading
+import time
 from contextlib import closing
 from pathlib import Path
 
