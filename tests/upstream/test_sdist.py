@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tarfile
 from pathlib import Path
 
@@ -329,3 +330,69 @@ def test_an_sdist_of_another_version_is_refused(pypi_project: Path, tmp_path: Pa
     publish(tmp_path / "index", archive)
     with serve(tmp_path / "index") as url, pytest.raises(FetchError, match=r"PKG-INFO says 9.9.8, but"):
         _fetch(pypi_project, url)
+
+
+def _gzip_server(body: bytes, content_type: str):
+    """A server answering every GET with `body`, gzip-compressed on the wire (Content-Encoding: gzip)."""
+    import gzip
+    import http.server
+    import threading
+
+    packed = gzip.compress(body, compresslevel=9)
+
+    class Bomb(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(packed)))
+            self.end_headers()
+            try:
+                self.wfile.write(packed)
+            except OSError:
+                pass
+
+        def log_message(self, format, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Bomb)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return server
+
+
+def test_a_gzip_bomb_project_page_is_stopped_at_its_decoded_bound(pypi_project: Path, monkeypatch):
+    from phase17.upstream import sdist
+
+    monkeypatch.setattr(sdist, "MAX_PAGE_BYTES", 1024**2)
+    server = _gzip_server(b" " * (32 * 1024**2), "text/html")  # 32 MiB of page in ~32 KiB on the wire
+    try:
+        with pytest.raises(FetchError, match=r"the project page at .* is larger than 1 MiB once decoded; stopped"):
+            _fetch(pypi_project, f"http://127.0.0.1:{server.server_address[1]}/simple/", source="pypi")
+    finally:
+        server.shutdown()
+    assert _cache_files(pypi_project) == []
+
+
+def test_an_oversized_archive_with_its_true_digest_is_refused_and_never_kept(pypi_project: Path, tmp_path, monkeypatch):
+    from phase17.upstream import sdist
+
+    archive = build_sdist(tmp_path / "dist", extra_data={"vllm-9.9.9/padding.bin": os.urandom(2 * 1024**2)})
+    monkeypatch.setattr(sdist, "MAX_ARCHIVE_BYTES", 1024**2)
+    publish(tmp_path / "index", archive)  # listed with its true sha256
+    with serve(tmp_path / "index") as url:
+        with pytest.raises(FetchError, match=r"the download at .* is larger than 1 MiB once decoded"):
+            _fetch(pypi_project, url, source="pypi")
+    assert _cache_files(pypi_project) == []
+
+
+def test_a_cached_archive_that_cannot_be_extracted_is_dropped_from_the_cache(pypi_project: Path, index, monkeypatch):
+    from phase17.upstream import sdist
+
+    _fetch(pypi_project, index[0], source="pypi")
+    monkeypatch.setattr(sdist, "MAX_MEMBERS", 3)  # as if the cached archive were one phase17 must refuse
+    with pytest.raises(FetchError, match="It was removed from the cache"):
+        _fetch(pypi_project, index[0], source="pypi", force=True)
+    assert _cache_files(pypi_project) == []
+    monkeypatch.setattr(sdist, "MAX_MEMBERS", 100_000)
+    assert _fetch(pypi_project, index[0], source="pypi", force=True).downloaded  # fetched anew, not stuck

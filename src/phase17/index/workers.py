@@ -142,9 +142,12 @@ def parsed_files(
 def _stop_now(pool: ProcessPoolExecutor) -> None:
     """End the workers at once (^C, an error): a worker stuck on a lock a killed one held would keep a waiting
     shutdown from ever returning. (The pool keeps its processes in a private mapping; absent, it waits as usual.)"""
-    for process in list(getattr(pool, "_processes", {}).values()):
+    processes = list(getattr(pool, "_processes", {}).values())
+    for process in processes:
         process.kill()
-    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.join(5)
+    pool.shutdown(wait=True)  # (the pool sees its workers gone and fails what was left: nothing is waited on)
 
 
 def _worker_lost(doing: str) -> WorkerError:

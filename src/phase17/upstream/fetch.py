@@ -165,7 +165,11 @@ def _fetch_pypi(
 ) -> FetchResult:
     archive, sha256, downloaded = sdist.cached_or_downloaded_sdist(pin, cache_dir, reporter, index_url, verify)
     with building_beside(upstream) as building:
-        sdist.extract_safely(archive, building, reporter)
+        try:
+            sdist.extract_safely(archive, building, reporter)
+        except FetchError as error:  # an archive the cache must not offer again: the next fetch downloads anew
+            sdist.forget_cached(archive)
+            raise FetchError(f"{error} It was removed from the cache.") from None
         claimed = pin.commit  # verified below; with --insecure-skip-verify, what the tree itself says
         try:
             commit_id = sdist.verify_version_commit(building, pin)

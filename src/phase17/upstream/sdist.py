@@ -51,6 +51,12 @@ def cached_or_downloaded_sdist(
     return path, digest, True
 
 
+def forget_cached(archive: Path) -> None:
+    """Drop a cached archive and its recorded digest."""
+    archive.unlink(missing_ok=True)
+    archive.with_name(f"{archive.name}.sha256").unlink(missing_ok=True)
+
+
 def _sdist_names(pin: Pin) -> list[str]:
     stem = re.sub(r"[-_.]+", "_", pin.pypi_distribution).lower()
     return [f"{stem}-{pin.pypi_version}.tar.gz", f"{pin.pypi_distribution}-{pin.pypi_version}.tar.gz"]
@@ -90,8 +96,9 @@ def download_release(
     from pypi_simple import DigestMismatchError, NoDigestsError, NoSuchProjectError, PyPISimple
 
     endpoint = index_url or os.environ.get("PIP_INDEX_URL")
-    client = PyPISimple(endpoint=endpoint) if endpoint else PyPISimple()
     where = endpoint or "the package index"
+    session = _bounded_session(where)
+    client = PyPISimple(endpoint=endpoint, session=session) if endpoint else PyPISimple(session=session)
     with client:
         deadline = time.monotonic() + download_time_limit()
         try:
@@ -142,6 +149,45 @@ def download_release(
         finally:
             partial.unlink(missing_ok=True)  # also on Ctrl-C: no partial file stays in the cache
     return final, digest
+
+
+# What one response may hold once decoded: a project page is a few MB (vllm's, every release listed: ~1 MB);
+# vllm-0.22.1.tar.gz is 36 MB. A gzip-compressed page or file past these is stopped as it is read, not after.
+MAX_PAGE_BYTES = 64 * 1024**2
+MAX_ARCHIVE_BYTES = 512 * 1024**2
+
+
+def _bounded_session(where: str) -> Any:
+    """A requests session whose every response stops being read past its bound (a page or an archive), counted
+    after decompression: a small gzip bomb from an index must not take gigabytes of memory or disk."""
+    import requests
+
+    session = requests.Session()
+
+    def bound(response: Any, *args: Any, **kwargs: Any) -> Any:
+        is_page = "pypi.simple" in str(response.request.headers.get("Accept", ""))
+        limit, what = (MAX_PAGE_BYTES, "project page") if is_page else (MAX_ARCHIVE_BYTES, "download")
+        refusal = FetchError(
+            f"{where}: the {what} at {response.url} is larger than {limit // 1024**2} MiB once decoded; "
+            "stopped, nothing kept."
+        )
+        if int(response.headers.get("Content-Length") or 0) > limit:
+            raise refusal
+        read = response.raw.stream
+
+        def stream(*args: Any, **kwargs: Any) -> Any:
+            total = 0
+            for chunk in read(*args, **kwargs):
+                total += len(chunk)
+                if total > limit:
+                    raise refusal
+                yield chunk
+
+        response.raw.stream = stream
+        return response
+
+    session.hooks["response"].append(bound)
+    return session
 
 
 def download_time_limit() -> float:
@@ -257,7 +303,7 @@ def extract_safely(archive: Path, target: Path, reporter: ProgressReporter) -> N
         raise FetchError(f"{archive.name}: refused entry {error.tarinfo.name!r} ({error}).") from None
     except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
         raise FetchError(
-            f"{archive.name}: cannot read the archive ({error}); delete it from {archive.parent} and fetch again."
+            f"{archive.name}: cannot read the archive ({error})."
         ) from None
     if top is None:
         raise FetchError(f"{archive.name}: the archive is empty; not an sdist phase17 can use.")
