@@ -15,6 +15,7 @@ COMMANDS_ASKING_GIT = frozenset(
         "read",
         "resolve",
         "check",
+        "review",
         "outline",
         "export",
         "answer",

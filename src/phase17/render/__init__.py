@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from phase17.render.drift import check_outcome, findings_report, mends
+    from phase17.render.drift import check_outcome, findings_report, mends, review_item, review_report
     from phase17.render.instruments import (
         callers_tree,
         changes_screen,
@@ -64,6 +64,8 @@ _HOMES = {
     "reading_status_table": "reading",
     "recorded": "notes",
     "resolve_problem": "reading",
+    "review_item": "drift",
+    "review_report": "drift",
     "symbol_source": "reading",
     "symbol_table": "reading",
     "target_view": "reading",
@@ -114,6 +116,8 @@ __all__ = [
     "reading_status_table",
     "recorded",
     "resolve_problem",
+    "review_item",
+    "review_report",
     "symbol_source",
     "symbol_table",
     "target_view",

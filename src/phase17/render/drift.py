@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.text import Text
 
 from phase17.drift.check import CheckOutcome
 from phase17.drift.findings import STATUSES, Finding, Status, summary_counts
 from phase17.drift.mends import Mend
+from phase17.drift.review import ReviewItem
 from phase17.render.layout import diff_lines
 
 _STATUS_STYLE: dict[Status, str] = {
@@ -169,3 +171,50 @@ def mends(items: Sequence[Mend], action: str) -> RenderableType:
 def check_outcome(outcome: CheckOutcome) -> RenderableType:
     """What the mends rewrote (stderr), before the findings themselves."""
     return Group(*(mends(items, action) for action, items in outcome.mended))
+
+
+def review_item(item: ReviewItem, number: int, total: int) -> RenderableType:
+    """One symbol to review: what changed under the notes, the sentences that cite it, and the question."""
+    parts: list[RenderableType] = []
+    where = f"  recorded {item.recorded}" + (f", now {item.now}" if item.now else "")
+    what = item.status + (" (docstring or comments only)" if item.cosmetic else "")
+    heading = Text(f"[{number}/{total}] ", style="bold")
+    heading.append(f"{what:<8}", style=_STATUS_STYLE.get(item.status, ""))  # type: ignore[call-overload]
+    heading.append(f" {item.anchor}", style="bold")
+    parts += [heading, Text(where, style="dim")]
+    if not item.citing:
+        parts.append(Text("  a key symbol no sentence of yours cites: keep takes its new code", style="dim"))
+        return Group(*parts)
+    for citing in item.citing:
+        label = (
+            "Q" + citing.note if citing.target == "questions" else f"{citing.target} {citing.note.replace('_', ' ')}"
+        )
+        parts.append(Text(f"  your note ({label}), citing {citing.cited}:", style="bold"))
+        parts += [Padding(Text(f"> {sentence}"), (0, 0, 0, 4)) for sentence in citing.sentences]
+    if item.hunks:
+        parts.append(Text("  the change under it:", style="bold"))
+        parts += [diff_lines("\n".join(f"    {line}" for line in hunk.splitlines())) for hunk in item.hunks]
+    elif item.status == "changed":
+        parts.append(Text("  (no hunk of the change lies under the cited lines)", style="dim"))
+    else:
+        parts.append(Text(f"  the code is gone ({item.status}): the note may be about code that no longer exists"))
+    parts.append(Text("  Still true?", style="bold yellow"))
+    return Group(*parts)
+
+
+def review_report(items: Sequence[ReviewItem]) -> RenderableType:
+    """Every item, for a reader with no terminal to answer: the pairs in order, then what to run."""
+    if not items:
+        return Text("Nothing to review: no note cites code that changed or is gone.", style="green")
+    parts: list[RenderableType] = []
+    for number, item in enumerate(items, 1):
+        parts += [review_item(item, number, len(items)), Text("")]
+    parts.append(
+        Text(
+            f"{len(items)} to review. In a terminal, `phase17 review` asks keep / edit / retire / skip for each; "
+            "or mend one by one: phase17 check --accept REF (keep), phase17 check --retire REF (code gone), "
+            "phase17 notebook TARGET --edit (edit).",
+            style="bold",
+        )
+    )
+    return Group(*parts)

@@ -302,9 +302,7 @@ def extract_safely(archive: Path, target: Path, reporter: ProgressReporter) -> N
     except tarfile.FilterError as error:
         raise FetchError(f"{archive.name}: refused entry {error.tarinfo.name!r} ({error}).") from None
     except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
-        raise FetchError(
-            f"{archive.name}: cannot read the archive ({error})."
-        ) from None
+        raise FetchError(f"{archive.name}: cannot read the archive ({error}).") from None
     if top is None:
         raise FetchError(f"{archive.name}: the archive is empty; not an sdist phase17 can use.")
 

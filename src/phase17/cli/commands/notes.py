@@ -201,3 +201,38 @@ def check(
             session.err.print(render.check_outcome(outcome))
             exporting.write_export(project.annotations, project.notebooks, reading_list, pinned)
         raise typer.Exit(code=report_findings(outcome, as_json, diffs=diff, every=every))
+
+
+@commands.command(short_help="After a re-pin: is each note on changed code still true?")
+def review(
+    as_json: JsonOption = False,
+    fetch_missing: Annotated[
+        bool, typer.Option("--fetch/--no-fetch", help="Fetch the pinned upstream/ first if it is missing (for CI).")
+    ] = False,
+) -> None:
+    """Walk the notes whose cited code changed or is gone: each sentence beside the hunk under it, and
+    "still true?". keep: the sentence holds, take the new code as reviewed (check --accept). edit: write the
+    sentence anew (Enter keeps it), its citations anchored again. retire: the code is gone; keep the note linked
+    where it was last seen (check --retire). skip: decide later. A symbol many notes cite is asked once.
+
+    With no terminal, the same pairs are printed in order; exit 1 while any remain (0 when none).
+
+    Example: phase17 pin 0.33.0 && phase17 review
+    """
+    from phase17 import render
+    from phase17.cli.review import review_on_terminal
+    from phase17.cli.terminal import has_terminal, print_json, show
+    from phase17.drift.check import check_and_mend
+    from phase17.drift.review import review_items
+
+    with reporting_errors():
+        project, pinned, reading_list = load_all()
+        upstream = ready_upstream(project, pinned, fetch_missing=fetch_missing)
+        items = review_items(check_and_mend(project.annotations, upstream).findings, project.annotations)
+        if as_json:
+            print_json({"items": [item.to_data() for item in items]})
+        elif items and has_terminal():
+            raise typer.Exit(code=review_on_terminal(items, project, upstream, pinned, reading_list))
+        else:
+            show(render.review_report(items), pager=True)
+        raise typer.Exit(code=1 if items else 0)

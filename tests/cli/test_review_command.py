@@ -1,0 +1,98 @@
+"""phase17 review: after a re-pin, each note on changed code beside the hunk under it, and "still true?"."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import invoke
+
+SENTENCE = "`CudaPlatformBase.get_attn_backend_cls` asks _get_backend_priorities for the first backend."
+
+
+@pytest.fixture
+def reviewed(drifted: tuple[Path, str]) -> Path:
+    """The drifted project with a note on a symbol the new version changes, then re-pinned to it."""
+    project, v2 = drifted
+    saved = invoke("notebook", "cuda", "--invariant", f"{SENTENCE} Devices are counted elsewhere.")
+    assert saved.exit_code == 0, saved.output
+    assert invoke("pin", v2).exit_code in (0, 1)
+    return project
+
+
+def test_with_no_terminal_the_pairs_are_printed_and_the_exit_is_1(reviewed: Path):
+    result = invoke("review")
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    start = next(
+        i for i, line in enumerate(lines) if "changed  vllm/platforms/cuda.py::CudaPlatformBase.get_attn" in line
+    )
+    item = "\n".join(lines[start : next(i for i in range(start, len(lines)) if "Still true?" in lines[i]) + 1])
+    assert "your note (cuda invariant), citing CudaPlatformBase.get_attn_backend_cls:" in item
+    assert f"> {SENTENCE}" in item.replace("\n    ", " ") and "Devices are counted" not in item  # its sentence only
+    assert "-        return _get_backend_priorities(False)[0]" in item and '+        return "flash"' in item
+    assert "to review. In a terminal, `phase17 review` asks keep / edit / retire / skip" in result.output
+
+
+def test_json_gives_the_pairs_as_data(reviewed: Path):
+    result = invoke("review", "--json")
+    assert result.exit_code == 1
+    items = {item["anchor"]: item for item in json.loads(result.stdout)["items"]}
+    item = items["vllm/platforms/cuda.py::CudaPlatformBase.get_attn_backend_cls"]
+    assert item["status"] == "changed" and item["citing"][0]["sentences"] == [SENTENCE]
+    assert any('+        return "flash"' in hunk for hunk in item["hunks"])
+
+
+def test_nothing_to_review_is_exit_0(noted: Path):
+    result = invoke("review")
+    assert result.exit_code == 0 and "Nothing to review" in result.output
+
+
+def test_a_reader_who_answers_every_prompt_leaves_check_clean(reviewed: Path):
+    import pexpect
+
+    environment = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
+    child = pexpect.spawn(
+        sys.executable, ["-m", "phase17", "review"], cwd=str(reviewed), env=environment, encoding="utf-8", timeout=60
+    )
+    while True:
+        found = child.expect([r"\[k\]eep / \[e\]dit / \[s\]kip / \[q\]uit", r"\[e\]dit / \[r\]etire", pexpect.EOF])
+        if found == 2:
+            break
+        child.sendline("k" if found == 0 else "r")
+    child.close()
+    assert "decided" in (child.before or "")
+    assert child.exitstatus == 0, child.before
+    check = invoke("check", "--json")
+    left = {item["status"] for item in json.loads(check.stdout)}
+    assert not left & {"changed", "missing", "deleted"}, left  # (ambiguous and moved are check's: --relink, --fix)
+
+
+def test_edit_writes_the_sentence_anew_and_anchors_it_again(reviewed: Path):
+    import pexpect
+
+    environment = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    child = pexpect.spawn(
+        sys.executable, ["-m", "phase17", "review"], cwd=str(reviewed), env=environment, encoding="utf-8", timeout=60
+    )
+    while child.expect([r"\] (?:changed|missing|deleted)\s+(\S+)\r?\n", pexpect.EOF]) == 0:
+        anchor = child.match.group(1)
+        child.expect(r"\[s\]kip / \[q\]uit")
+        if anchor.endswith("CudaPlatformBase.get_attn_backend_cls"):
+            child.sendline("e")
+            child.expect(r"new sentence \[Enter keeps it\]")
+            child.sendline("`CudaPlatformBase.get_attn_backend_cls` now returns flash directly.")
+        else:
+            child.sendline("s")
+    child.close()
+    assert child.exitstatus == 1  # the skipped ones are left
+    from phase17.notes.store import load_notes
+
+    invariant = load_notes(reviewed / "annotations", "cuda").notes["invariant"]
+    assert invariant.endswith("now returns flash directly. Devices are counted elsewhere.")
+    items = {item["anchor"] for item in json.loads(invoke("review", "--json").stdout)["items"]}
+    assert "vllm/platforms/cuda.py::CudaPlatformBase.get_attn_backend_cls" not in items
