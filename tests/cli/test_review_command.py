@@ -96,3 +96,40 @@ def test_edit_writes_the_sentence_anew_and_anchors_it_again(reviewed: Path):
     assert invariant.endswith("now returns flash directly. Devices are counted elsewhere.")
     items = {item["anchor"] for item in json.loads(invoke("review", "--json").stdout)["items"]}
     assert "vllm/platforms/cuda.py::CudaPlatformBase.get_attn_backend_cls" not in items
+
+
+@pytest.mark.parametrize(
+    ("arguments", "environment", "paged"),
+    [
+        (["check", "--all"], {}, True),
+        (["usages", "current_platform"], {}, True),
+        (["--no-pager", "check", "--all"], {}, False),
+        (["check", "--all"], {"PHASE17_PAGER": ""}, False),
+    ],
+)
+def test_long_output_on_a_terminal_goes_through_the_pager_like_git(
+    reviewed: Path, tmp_path: Path, arguments: list[str], environment: dict[str, str], paged: bool
+):
+    import pexpect
+
+    caught = tmp_path / "paged.txt"
+    pager = tmp_path / "pager.sh"
+    pager.write_text(f"#!/bin/sh\ncat > {caught}\n")
+    pager.chmod(0o755)
+    env = {**os.environ, "COLUMNS": "80", "LINES": "2", "NO_COLOR": "1", "PAGER": str(pager), **environment}
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "phase17", *arguments],
+        cwd=str(reviewed),
+        env=env,
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(2, 80),
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    assert caught.exists() is paged, child.before
+    if paged:
+        assert caught.read_text().count("\n") > 2  # longer than the screen: what made it page
+    piped = invoke(*arguments)  # never when piped
+    assert piped.output.count("\n") > 2

@@ -44,9 +44,17 @@ def configure(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Also show the raw words of git or the index behind a fallback.")
     ] = False,
+    no_pager: Annotated[
+        bool,
+        typer.Option(
+            "--no-pager",
+            help="Print long output as it is. Otherwise, on a terminal, output longer than the screen goes "
+            "through PHASE17_PAGER, else $PAGER, else `less -FRX` (PHASE17_PAGER= turns paging off).",
+        ),
+    ] = False,
 ) -> None:
     """Read vLLM's platform layer by symbol name, keep three-sentence notes, and check them against drift."""
-    session.configure(upstream, verbose)
+    session.configure(upstream, verbose, paging=not no_pager)
 
 
 # The order `phase17 --help` lists them in: the tree, reading it, the notes, the instruments.

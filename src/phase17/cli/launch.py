@@ -43,9 +43,11 @@ def run_editor(path: Path, line: int | None = None) -> int:
 
 
 def page(text: str, environ: dict[str, str] | None = None) -> bool:
-    """Show text through $PAGER (default `less -FRX`); False if no pager could be started, so the caller prints."""
+    """Show text through PHASE17_PAGER, else $PAGER, else `less -FRX` (which prints short text as it is, keeps
+    colours and leaves it on the screen); False when paging is off (PHASE17_PAGER set empty) or no pager could be
+    started, so the caller prints."""
     environ = dict(os.environ) if environ is None else environ
-    raw = environ.get("PAGER") or "less -FRX"
+    raw = environ["PHASE17_PAGER"] if "PHASE17_PAGER" in environ else (environ.get("PAGER") or "less -FRX")
     try:
         argv = shlex.split(raw)
     except ValueError:

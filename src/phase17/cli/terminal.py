@@ -62,10 +62,11 @@ class Session:
 
     upstream: Path | None = None
     verbose: bool = False
+    paging: bool = True
     _consoles: dict[bool, Console] = field(default_factory=dict)
 
-    def configure(self, upstream: Path | None, verbose: bool = False) -> None:
-        self.upstream, self.verbose = upstream, verbose
+    def configure(self, upstream: Path | None, verbose: bool = False, paging: bool = True) -> None:
+        self.upstream, self.verbose, self.paging = upstream, verbose, paging
         self._consoles.clear()
 
     @property
@@ -289,12 +290,13 @@ def load_all() -> tuple[ProjectPaths, Pin, ReadingList]:
     return project, load_pin(project.pin_file), guide.load_reading_list()
 
 
-def show(renderable: RenderableType, pager: bool) -> None:
-    """Print, through the pager when stdout is a terminal and the output is longer than the screen."""
+def show(renderable: RenderableType, pager: bool = True) -> None:
+    """Print, through the pager (like git) when stdout is a terminal and the output is longer than the screen;
+    never piped, nor with `--no-pager` or an empty PHASE17_PAGER."""
     from phase17 import render
     from phase17.cli import launch
 
-    if pager and session.out.is_terminal and sys.stdout.isatty():
+    if pager and session.paging and session.out.is_terminal and sys.stdout.isatty():
         text = render.to_text(renderable, session.out)
         if not (text.count("\n") > session.out.height and launch.page(text)):
             sys.stdout.write(text)
@@ -405,7 +407,7 @@ def report_findings(outcome: CheckOutcome, as_json: bool, *, diffs: bool = False
     if as_json:
         print_json([finding_data(finding) for finding in outcome.findings])
     else:
-        session.out.print(render.findings_report(outcome.findings, diffs=diffs, every=every))
+        show(render.findings_report(outcome.findings, diffs=diffs, every=every))
     return 1 if outcome.has_problems else 0
 
 

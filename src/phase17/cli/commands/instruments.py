@@ -16,6 +16,7 @@ from phase17.cli.terminal import (
     print_json,
     reporting_errors,
     session,
+    show,
 )
 from phase17.errors import UsageError
 
@@ -67,7 +68,7 @@ def usages(
         if as_json:
             print_json(report.to_data())
         else:
-            session.out.print(render.usage_report(report, every=attribute is not None))
+            show(render.usage_report(report, every=attribute is not None))
         if report.unreadable:
             session.err.print(render.unreadable_notice(report.unreadable))
         if not report.usages:  # nothing is an answer only when the name is right: say what is close, exit 1
@@ -113,7 +114,7 @@ def contract(
             if as_json:
                 print_json(changes.to_data())
             else:
-                session.out.print(render.changes_screen(changes))
+                show(render.changes_screen(changes))
             return
         if vs is not None:
             sub, root, differences = contracts.compare(upstream, base, vs, members=members)
@@ -126,7 +127,7 @@ def contract(
                     }
                 )
             else:
-                session.out.print(render.differences_table(sub, root, differences))
+                show(render.differences_table(sub, root, differences))
             return
         chosen = _names(platforms)
         matrix = contracts.build_contract(
@@ -141,7 +142,7 @@ def contract(
         elif markdown:
             sys.stdout.write(contracts.contract_markdown(matrix))
         else:
-            session.out.print(render.contract_matrix(matrix))
+            show(render.contract_matrix(matrix))
 
 
 @commands.command(short_help="How plugins load; check a plugin; start one.")
@@ -178,7 +179,7 @@ def plugins(
             if as_json:
                 print_json(report.to_data())
             else:
-                session.out.print(render.plugins_screen(report))
+                show(render.plugins_screen(report))
             return
         if action not in ("check", "new") or subject is None:
             raise UsageError(f"plugins {action!r}: say plugins check PLUGIN, or plugins new NAME (or plugins alone).")
@@ -206,7 +207,7 @@ def plugins(
         if as_json:
             print_json(checked.to_data())
         else:
-            session.out.print(render.plugin_check_screen(checked))
+            show(render.plugin_check_screen(checked))
         raise typer.Exit(code=1 if checked.fails else 0)
 
 
@@ -229,7 +230,7 @@ def gates(
         if as_json:
             print_json(report.to_data())
         else:
-            session.out.print(render.gates_screen(report))
+            show(render.gates_screen(report))
 
 
 @commands.command(short_help="What each platform's hook writes to the config, and when.")
@@ -253,7 +254,7 @@ def effects(
         if as_json:
             print_json(report.to_data())
         else:
-            session.out.print(render.effects_screen(report))
+            show(render.effects_screen(report))
 
 
 @commands.command(short_help="Who calls a function, and who calls them, a few levels up.")
@@ -276,7 +277,7 @@ def callers(
         if as_json:
             print_json(root.to_data())
         else:
-            session.out.print(render.callers_tree(root, depth))
+            show(render.callers_tree(root, depth))
 
 
 def _release(ref: str) -> tuple[Pin, Pin, Path]:

@@ -15,6 +15,7 @@ from phase17.cli.terminal import (
     ready_upstream,
     reporting_errors,
     session,
+    show,
 )
 
 # Core modules are imported inside the commands that use them: `--help` and a command that parses nothing never
@@ -58,7 +59,6 @@ def read(
     """
     from phase17 import render
     from phase17.cli import launch
-    from phase17.cli.terminal import show
     from phase17.notes import guide, reading
 
     with reporting_errors():
@@ -172,4 +172,4 @@ def outline(
         if as_json:
             print_json([{"path": item.path, "outline": reading.outline_data(item.outline)} for item in outlines])
         for item in [] if as_json else outlines:
-            session.out.print(render.outline_tree(item.path, item.outline))
+            show(render.outline_tree(item.path, item.outline))
