@@ -52,6 +52,7 @@ def test_nothing_to_review_is_exit_0(noted: Path):
     assert result.exit_code == 0 and "Nothing to review" in result.output
 
 
+@pytest.mark.slow  # (a real terminal, a process per run)
 def test_a_reader_who_answers_every_prompt_leaves_check_clean(reviewed: Path):
     import pexpect
 
@@ -72,6 +73,7 @@ def test_a_reader_who_answers_every_prompt_leaves_check_clean(reviewed: Path):
     assert not left & {"changed", "missing", "deleted"}, left  # (ambiguous and moved are check's: --relink, --fix)
 
 
+@pytest.mark.slow
 def test_edit_writes_the_sentence_anew_and_anchors_it_again(reviewed: Path):
     import pexpect
 
@@ -98,6 +100,7 @@ def test_edit_writes_the_sentence_anew_and_anchors_it_again(reviewed: Path):
     assert "vllm/platforms/cuda.py::CudaPlatformBase.get_attn_backend_cls" not in items
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("arguments", "environment", "paged"),
     [

@@ -511,7 +511,7 @@ def test_a_rebuild_waits_for_another_writer_instead_of_deleting_its_file(plain_u
     done: list[str | None] = []
     second = threading.Thread(target=lambda: done.append(connect(location, expected, rebuild=True)[1]))
     second.start()
-    second.join(timeout=1)
+    second.join(timeout=0.3)
     assert second.is_alive() and done == []  # waiting for the first one's transaction...
     first.execute("COMMIT")  # ...which still commits (a deleted file made this a disk I/O error)
     second.join(timeout=30)
