@@ -146,3 +146,25 @@ def test_a_huge_outline_is_drawn_to_its_limit_and_says_how_many_more():
     assert len(lines) == 1 + OUTLINE_LIMIT + 1
     assert lines[-2].endswith(f"x{OUTLINE_LIMIT - 1}  assignment  {OUTLINE_LIMIT}-{OUTLINE_LIMIT}")
     assert lines[-1].endswith("... 500 more definitions (--json lists every one)")
+
+
+def test_a_hint_for_more_uses_is_a_whole_command_that_pastes_into_a_shell():
+    import shlex
+
+    from phase17.instruments.usages import Usage, UsageReport
+    from phase17.render.instruments import SHOWN_PER_GROUP
+
+    uses = [
+        Usage("vllm/a.py", line, group, False, None, "code", True)
+        for group in ("is_cuda", "(referenced)")
+        for line in range(1, SHOWN_PER_GROUP + 4)
+    ]
+    report = UsageReport("current_platform", "attributes", tuple(uses), 1)
+    console = Console(width=200, record=True, color_system=None)
+    console.print(render.usage_report(report, every=False))
+    hints = [line.split(" more: ", 1)[1] for line in console.export_text().splitlines() if " more: " in line]
+    assert sorted(hints) == [
+        "phase17 usages current_platform --attr is_cuda",
+        "phase17 usages current_platform --json lists them all",
+    ]
+    assert ["phase17", "usages", "current_platform", "--attr", "is_cuda"] in map(shlex.split, hints)

@@ -362,9 +362,9 @@ def _gzip_server(body: bytes, content_type: str):
 
 
 def test_a_gzip_bomb_project_page_is_stopped_at_its_decoded_bound(pypi_project: Path, monkeypatch):
-    from phase17.upstream import sdist
+    from phase17.upstream import download
 
-    monkeypatch.setattr(sdist, "MAX_PAGE_BYTES", 1024**2)
+    monkeypatch.setattr(download, "MAX_PAGE_BYTES", 1024**2)
     server = _gzip_server(b" " * (32 * 1024**2), "text/html")  # 32 MiB of page in ~32 KiB on the wire
     try:
         with pytest.raises(FetchError, match=r"the project page at .* is larger than 1 MiB once decoded; stopped"):
@@ -375,10 +375,10 @@ def test_a_gzip_bomb_project_page_is_stopped_at_its_decoded_bound(pypi_project: 
 
 
 def test_an_oversized_archive_with_its_true_digest_is_refused_and_never_kept(pypi_project: Path, tmp_path, monkeypatch):
-    from phase17.upstream import sdist
+    from phase17.upstream import download
 
     archive = build_sdist(tmp_path / "dist", extra_data={"vllm-9.9.9/padding.bin": os.urandom(2 * 1024**2)})
-    monkeypatch.setattr(sdist, "MAX_ARCHIVE_BYTES", 1024**2)
+    monkeypatch.setattr(download, "MAX_ARCHIVE_BYTES", 1024**2)
     publish(tmp_path / "index", archive)  # listed with its true sha256
     with serve(tmp_path / "index") as url:
         with pytest.raises(FetchError, match=r"the download at .* is larger than 1 MiB once decoded"):
@@ -396,3 +396,16 @@ def test_a_cached_archive_that_cannot_be_extracted_is_dropped_from_the_cache(pyp
     assert _cache_files(pypi_project) == []
     monkeypatch.setattr(sdist, "MAX_MEMBERS", 100_000)
     assert _fetch(pypi_project, index[0], source="pypi", force=True).downloaded  # fetched anew, not stuck
+
+
+def test_a_version_from_the_command_line_is_blamed_on_the_command_line(tmp_path: Path, index):
+    from dataclasses import replace
+
+    from phase17.upstream.sdist import sdist_commit_id
+
+    root = tmp_path / "p3"
+    write_pin(root, FAKE_COMMIT)
+    asked = replace(load_pin(root / "UPSTREAM_PIN.md"), pypi_version="0.99.99")  # as `phase17 pin 0.99.99` asks
+    with pytest.raises(FetchError, match=r"no sdist of vllm 0.99.99; check the version given to `phase17 pin`") as e:
+        sdist_commit_id(asked, root / "cache", index_url=index[0])
+    assert "UPSTREAM_PIN.md" not in str(e.value)

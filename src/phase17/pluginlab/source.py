@@ -79,7 +79,7 @@ def open_plugin(spec: str, cache: Path, reporter: ProgressReporter | None = None
             f"{spec!r} is no plugin folder or archive here, nor NAME==VERSION; give a path, a .whl or .tar.gz file, "
             "or a release such as vllm-ascend==0.9.1."
         )
-    from phase17.upstream.sdist import download_release
+    from phase17.upstream.download import download_release
 
     archive, _ = download_release(
         wanted[1],

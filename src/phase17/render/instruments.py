@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from rich.console import Group, RenderableType
 from rich.text import Text
 
@@ -49,7 +51,12 @@ def usage_report(report: UsageReport, *, every: bool) -> RenderableType:
                 )
             )
         if len(uses) > len(shown):
-            lines.append(Text(f"    ... {len(uses) - len(shown)} more: --attr {group}", style="dim"))
+            more = len(uses) - len(shown)
+            if group.startswith("("):  # a kind of use, not an attribute: --json lists every use
+                hint = f"phase17 usages {shlex.quote(report.name)} --json lists them all"
+            else:
+                hint = f"phase17 usages {shlex.quote(report.name)} --attr {shlex.quote(group)}"
+            lines.append(Text(f"    ... {more} more: {hint}", style="dim"))
     return Group(*lines)
 
 

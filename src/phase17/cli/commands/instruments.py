@@ -56,6 +56,9 @@ def usages(
 ) -> None:
     """Every place in upstream/vllm that uses a name, in code only (never comments or strings), grouped and counted.
 
+    For a variable, a group per attribute read (current_platform.is_cuda), and for the name itself: (called by
+    name) where it is called, (assigned) where it is bound, (referenced) where it is passed or read otherwise.
+
     Example: phase17 usages current_platform --attr supports_fp8
     """
     from phase17 import render
