@@ -168,3 +168,17 @@ def test_a_hint_for_more_uses_is_a_whole_command_that_pastes_into_a_shell():
         "phase17 usages current_platform --json lists them all",
     ]
     assert ["phase17", "usages", "current_platform", "--attr", "is_cuda"] in map(shlex.split, hints)
+
+
+def test_the_interview_header_shows_every_key_symbol_whole_at_80_columns(plain_upstream: Path):
+    from phase17.index.lookup import locate_key_symbols
+    from phase17.notes.guide import load_reading_list
+    from phase17.render.notes import notebook_intro
+
+    target = next(target for target in load_reading_list().targets if target.key == "plugins")
+    keys = locate_key_symbols(plain_upstream, target)
+    console = Console(width=80, height=24, record=True, color_system=None)
+    console.print(notebook_intro(target, keys, 5))
+    text = console.export_text()
+    assert all(any(key.ref in line for line in text.splitlines()) for key in keys)  # each name on one line, whole
+    assert "…" not in text and all(len(line) <= 80 for line in text.splitlines())

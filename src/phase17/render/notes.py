@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from phase17.index.lookup import Lookup
 from phase17.notes.guide import Target
 from phase17.notes.notebook import Edited, InterviewResult, Recorded
+from phase17.render.layout import FittedTable
 
 
 def notebook_intro(target: Target, key_symbols: Sequence[Lookup], total: int) -> RenderableType:
@@ -27,18 +27,15 @@ def notebook_intro(target: Target, key_symbols: Sequence[Lookup], total: int) ->
         "\nCite code as `Class.method`, `path.py::name` or file.py:LINE and it is anchored for phase17 check.",
         style="dim",
     )
-    table = Table.grid(padding=(0, 2))
+    rows: list[tuple[str, str, str]] = []
     for key in key_symbols:
         if key.matches:
             symbol = key.matches[0]
-            table.add_row(
-                Text(key.ref, style="cyan"),
-                Text(symbol.kind, style="dim"),
-                f"{symbol.path}:{symbol.start_line}-{symbol.end_line}",
-            )
+            rows.append((key.ref, symbol.kind, f"{symbol.path}:{symbol.start_line}-{symbol.end_line}"))
         else:
-            table.add_row(Text(key.ref, style="cyan"), Text("not found", style="red"), "")
-    return Group(header, table)
+            rows.append((key.ref, "not found", ""))
+    # (a table while every name fits the width, else a record per symbol: a name is never cut)
+    return Group(header, FittedTable(("key symbol", "kind", "where"), rows))
 
 
 def current_answer(text: str) -> Text:
