@@ -89,3 +89,22 @@ def test_a_folder_named_with_a_line_break_forges_no_line_of_output(fetched_proje
     assert any(line.startswith("skipped vllm/x\u240acurrent_platform.forged") for line in lines), result.output
     refused = invoke("resolve", "vllm/a\nb.py::X")
     assert refused.exit_code == 2 and "holds a line break" in refused.stderr
+
+
+def test_a_broken_notes_file_costs_only_itself(noted: Path):
+    import json
+
+    cpu = noted / "annotations" / "cpu.yaml"
+    cpu.write_text(cpu.read_text() + "  bad: [unclosed\n")
+    read = invoke("--no-pager", "read", "cpu")
+    assert read.exit_code == 0, read.output
+    assert "warning: annotations/cpu.yaml:" in read.output and "its notes are left out until it is" in read.output
+    assert "CpuPlatform" in read.output  # the code is all there
+    data = json.loads(invoke("read", "cpu", "--json").stdout)
+    assert data["notes_problems"] and data["notes_problems"][0].startswith("annotations/cpu.yaml:")
+    listed = invoke("list")
+    assert listed.exit_code == 0 and "warning: annotations/cpu.yaml:" in listed.stderr
+    assert invoke("resolve", "CpuPlatform").exit_code == 0
+    assert invoke("usages", "current_platform").exit_code == 0
+    written = invoke("notebook", "cpu", "--invariant", "Would replace the broken file.")
+    assert written.exit_code == 2 and "annotations/cpu.yaml:" in written.stderr  # only a write refuses

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from phase17.errors import SymbolNotFoundError, UnreadableSourceError
+from phase17.errors import InvalidFileError, SymbolNotFoundError, UnreadableSourceError
 from phase17.index.lookup import (
     Lookup,
     Unreadable,
@@ -62,6 +62,7 @@ class TargetView:
     citations: tuple[Citation, ...] = ()  # code cited in this target's notes and in its questions' answers
     whole_files: dict[str, str] = field(default_factory=dict)  # path -> text, for `read --full`
     material: Material = field(default_factory=Material)  # upstream's design docs, example plugins and tests
+    notes_problems: tuple[str, ...] = ()  # a notes file that cannot be read: the code is shown, its notes are not
 
 
 def target_files(upstream: Path, target: Target) -> list[str]:
@@ -106,8 +107,9 @@ def build_view(
         raise SymbolNotFoundError(
             f"{symbol}: no definition of that name in {target.path} or elsewhere in upstream/; {hint}"
         )
-    notes = load_notes_if_present(notes_dir, target.key)
-    answers = load_notes_if_present(notes_dir, QUESTIONS_FILE)
+    problems: list[str] = []
+    notes = readable_notes(notes_dir, target.key, problems)
+    answers = readable_notes(notes_dir, QUESTIONS_FILE, problems)
     prompts = tuple(
         PromptAnswer(key=key, prompt=reading_list.prompts[key], answer=notes.notes.get(key, "") if notes else "")
         for key in PROMPT_KEYS
@@ -126,6 +128,7 @@ def build_view(
         next_target=reading_list.next_target(target),
         total_targets=len(reading_list.targets),
         unreadable=tuple(unreadable),
+        notes_problems=tuple(problems),
         sources={match.ref: source_lines(upstream, match) for key in key_symbols for match in key.matches},
         whole_files={item.path: source_text(upstream, item.path) for item in files} if full and not symbol else {},
         focus=symbol,
@@ -206,6 +209,7 @@ def view_data(view: TargetView) -> dict[str, Any]:
         ],
         "next": view.next_target.key if view.next_target else None,
         "unreadable": [{"path": item.path, "reason": item.reason} for item in view.unreadable],
+        "notes_problems": list(view.notes_problems),
         "focus": view.focus,
         "material": view.material.to_data(),
         "citations": [
@@ -225,17 +229,36 @@ class TargetStatus:
     questions_answered: int
     questions_linked: int
     health: str  # from the last check, or "not checked"
+    problems: tuple[str, ...] = ()  # its notes file (the first row: and the answers file) cannot be read
+
+
+def readable_notes(notes_dir: Path, name: str, problems: list[str]) -> NotesFile | None:
+    """A notes file for a command that only reads it: a broken one costs only itself (its notes are not shown,
+    and `problems` says which line to fix); the commands that write it still refuse."""
+    try:
+        return load_notes_if_present(notes_dir, name)
+    except InvalidFileError as error:
+        problems.append(
+            f"{error}: its notes are left out until it is fixed (phase17 notebook {name} --edit, or "
+            f"git checkout annotations/{name}.yaml, or its .bak)"
+            if name != QUESTIONS_FILE
+            else f"{error}: the answers are left out until it is fixed (git checkout annotations/{name}.yaml, "
+            "or its .bak)"
+        )
+        return None
 
 
 def reading_status(upstream: Path | None, notes_dir: Path, reading_list: ReadingList) -> list[TargetStatus]:
-    answers = load_notes_if_present(notes_dir, QUESTIONS_FILE)
+    problems: list[str] = []
+    answers = readable_notes(notes_dir, QUESTIONS_FILE, problems)
     last_check = load_health(notes_dir)
-    rows = []
+    rows: list[TargetStatus] = []
     for target in reading_list.targets:
         found = None
         if upstream is not None:
             found = sum(1 for key in locate_key_symbols(upstream, target) if key.status == "found")
-        notes = load_notes_if_present(notes_dir, target.key)
+        before = len(problems)
+        notes = readable_notes(notes_dir, target.key, problems)
         linked = reading_list.questions_for(target.key)
         answered = sum(1 for question in linked if answers and answers.notes.get(str(question.number), "").strip())
         rows.append(
@@ -245,7 +268,8 @@ def reading_status(upstream: Path | None, notes_dir: Path, reading_list: Reading
                 notes_written=notes.written() if notes else 0,
                 questions_answered=answered,
                 questions_linked=len(linked),
-                health=last_check.get(target.key, "not checked"),
+                health="notes file broken" if len(problems) > before else last_check.get(target.key, "not checked"),
+                problems=tuple(problems[before:]) if rows else tuple(problems),
             )
         )
     return rows
@@ -258,6 +282,7 @@ def status_data(rows: list[TargetStatus]) -> list[dict[str, Any]]:
             "number": row.target.number,
             "key": row.target.key,
             "path": row.target.path,
+            "problems": list(row.problems),
             "symbols_found": row.symbols_found,
             "symbols": len(row.target.symbols),
             "notes_written": row.notes_written,

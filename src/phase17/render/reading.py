@@ -141,6 +141,7 @@ def target_view(view: TargetView, *, fold: bool = True) -> RenderableType:
         parts.append(Text(f"{target.path} is not on the reading list, so no notes are kept for it here.", style="dim"))
     if view.unreadable:
         parts.append(unreadable_notice(view.unreadable))
+    parts += [Text(f"warning: {problem}", style="yellow") for problem in view.notes_problems]
     footer = Text()
     if view.next_target:
         footer.append(f"Next: phase17 read {view.next_target.key} ({view.next_target.title})    ")

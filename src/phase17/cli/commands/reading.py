@@ -96,6 +96,8 @@ def list_targets(as_json: JsonOption = False) -> None:
             print_json(reading.status_data(rows))
         else:
             session.out.print(render.reading_status_table(rows))
+        for problem in (problem for row in rows for problem in row.problems):
+            session.err.print(f"warning: {problem}", style="yellow", highlight=False, markup=False)
         if upstream is None:
             session.err.print("upstream/ is missing: run phase17 fetch to count the symbols found.", highlight=False)
 
