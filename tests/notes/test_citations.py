@@ -41,11 +41,13 @@ def test_what_cannot_be_anchored_is_a_warning_and_the_text_is_kept(plain_upstrea
         "nope.py:3: no file nope.py in upstream/; not anchored.",
         "cpu.py:1: line 1 of vllm/platforms/cpu.py is not inside a definition; not anchored.",
         "../../x.py:2: no file ../../x.py in upstream/; not anchored.",
-        "`NoSuchThing` is not defined in upstream/; it is kept as text but not anchored.",
+        "`NoSuchThing` is not defined in upstream/; it is kept as text but not anchored"
+        " (write `!NoSuchThing` for code that is not a citation; edit the note with phase17 notebook TARGET --edit).",
         "`nvml_available` is defined 2 times (vllm/platforms/cuda.py:49, vllm/platforms/cuda.py:53); "
         "write path::name to anchor one.",
         "`../../../../etc/passwd::root`: ../../../../etc/passwd: outside upstream/; give a path under upstream/.; "
-        "it is kept as text but not anchored.",
+        "it is kept as text but not anchored (write `!../../../../etc/passwd::root` for code that is not a "
+        "citation; edit the note with phase17 notebook TARGET --edit).",
     ]
 
 
@@ -58,4 +60,7 @@ def test_a_hand_edit_is_anchored_again_from_its_prose(plain_upstream: Path):
     )
     anchored, warnings = reanchor_citations(notes, plain_upstream, load_reading_list())
     assert [c.anchor.symbol for c in anchored.citations] == ["vllm/platforms/cpu.py::CpuPlatform"]
-    assert warnings == ["edge_case: `Nope` is not defined in upstream/; it is kept as text but not anchored."]
+    assert warnings == [
+        "edge_case: `Nope` is not defined in upstream/; it is kept as text but not anchored (write `!Nope` for "
+        "code that is not a citation; edit the note with phase17 notebook TARGET --edit)."
+    ]

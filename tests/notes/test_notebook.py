@@ -48,6 +48,10 @@ class ScriptedInterviewer:
     def warn(self, message: str) -> None:
         self.warnings.append(message)
 
+    def correct(self, written: str, closest: str) -> bool:
+        self.corrections = [*getattr(self, "corrections", []), (written, closest)]
+        return True
+
 
 def _context(project: Path):
     paths = locate_project(project)
@@ -129,3 +133,25 @@ def test_a_save_made_while_the_editor_was_open_is_never_overwritten(fetched_proj
     notes = load_notes(context[0].notes, "cpu")
     assert notes.notes["edge_case"] == "Saved meanwhile." and notes.notes["invariant"] == ""
     assert "From the editor." in (context[0].notes / ".cpu.rejected.yaml").read_text()
+
+
+def test_a_misspelled_citation_is_offered_its_closest_definition_before_the_save(fetched_project: Path):
+    context = _context(fetched_project)
+    asker = ScriptedInterviewer(["Plugins load in `load_genral_plugins`.", "<keep>", "<keep>", "<keep>"])
+    interview(*context, find_target(context[2], "plugins"), asker)
+    assert asker.corrections == [("load_genral_plugins", "load_general_plugins")]
+    notes = load_notes(fetched_project / "annotations", "plugins")
+    assert notes.notes["data_structure"] == "Plugins load in `load_general_plugins`."
+    assert [c.anchor.symbol for c in notes.citations] == ["vllm/plugins/__init__.py::load_general_plugins"]
+
+
+def test_with_options_the_note_is_saved_and_the_suggestion_printed(fetched_project: Path):
+    from helpers import invoke
+
+    result = invoke("notebook", "plugins", "--invariant", "See `load_genral_plugins`; `!__getstate__` is just code.")
+    assert result.exit_code == 0, result.output
+    assert "did you mean `load_general_plugins`?" in result.stderr
+    assert "phase17 notebook TARGET --edit" in result.stderr
+    assert "__getstate__" not in result.stderr  # `!name`: code, not a citation, so nothing to warn about
+    notes = load_notes(fetched_project / "annotations", "plugins")
+    assert notes.notes["invariant"].startswith("See `load_genral_plugins`") and not notes.citations

@@ -332,6 +332,15 @@ class TerminalInterviewer:
 
         session.err.print(render.note_warnings([message]))
 
+    def correct(self, written: str, closest: str) -> bool:
+        try:
+            answer = typer.prompt(
+                f"`{written}` names no definition: did you mean `{closest}`? [Y/n]", default="y", show_default=False
+            )
+        except typer.Abort:
+            raise KeyboardInterrupt from None
+        return str(answer).strip().lower() in ("", "y", "yes")
+
 
 def print_recorded(recorded: notes.Recorded) -> None:
     from phase17 import render

@@ -53,7 +53,7 @@ def resolve_citations(
             warnings.append(warning)
     for match in _BACKTICKED.finditer(text):
         inner = match.group(1).strip().removesuffix("()")
-        if _PATH_LINE.fullmatch(inner) or inner in seen:
+        if _PATH_LINE.fullmatch(inner) or inner in seen or inner.startswith(NOT_A_CITATION):
             continue
         try:
             ref = parse_ref(inner)
@@ -63,16 +63,57 @@ def resolve_citations(
         try:
             found = find_symbol_near(upstream, ref, search_paths).symbols
         except (SymbolNotFoundError, UnreadableSourceError) as error:
-            warnings.append(f"`{inner}`: {error}; it is kept as text but not anchored.")
+            warnings.append(f"`{inner}`: {error}; {_kept_as_text(upstream, inner)}")
             continue
         if len(found) == 1:
             citations.append(Citation(note=note, cited=inner, anchor=anchor_of(found[0])))
         elif not found:
-            warnings.append(f"`{inner}` is not defined in upstream/; it is kept as text but not anchored.")
+            warnings.append(f"`{inner}` is not defined in upstream/; {_kept_as_text(upstream, inner)}")
         else:
             where = ", ".join(f"{symbol.path}:{symbol.start_line}" for symbol in found[:4])
             warnings.append(f"`{inner}` is defined {len(found)} times ({where}); write path::name to anchor one.")
     return citations, warnings
+
+
+NOT_A_CITATION = "!"  # `!__getstate__`: code in backticks that is not a citation (nothing is anchored)
+
+
+def _kept_as_text(upstream: Path, inner: str) -> str:
+    close = closest_definition(upstream, inner)
+    kept = (
+        "kept as text but not anchored (write `{mark}{inner}` for code that is not a citation; edit the note with "
+        "phase17 notebook TARGET --edit)."
+    ).format(mark=NOT_A_CITATION, inner=inner)
+    return f"did you mean `{close}`? It is {kept}" if close else f"it is {kept}"
+
+
+def closest_definition(upstream: Path, inner: str) -> str | None:
+    """The definition name closest to a citation that names none (`load_genral_plugins`), or None."""
+    import difflib
+
+    from phase17.index.symbolindex import all_qualnames
+
+    try:
+        ref = parse_ref(inner)
+    except BadReferenceError:
+        return None
+    names = {qualname for _, qualname in all_qualnames(upstream, ("vllm",))}
+    wanted = ref.qualname
+    pool = names if "." in wanted else {name.rpartition(".")[2] for name in names}
+    found = difflib.get_close_matches(wanted, sorted(pool), n=1, cutoff=0.8)
+    return found[0] if found and found[0] != wanted else None
+
+
+def misspelled_citations(upstream: Path, text: str, search_paths: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(as written, closest definition) of each backticked name in `text` that anchors to nothing but is close
+    to a definition: asked about before a note is saved."""
+    _, warnings = resolve_citations(upstream, "", text, search_paths)
+    found = []
+    for warning in warnings:
+        match = re.match(r"`([^`]+)`.*did you mean `([^`]+)`\?", warning)
+        if match:
+            found.append((match.group(1), match.group(2)))
+    return found
 
 
 def _line_citation(

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from phase17.errors import InvalidFileError, UnknownTargetError, UsageError, WriteError
 from phase17.index.lookup import Lookup, locate_key_symbols
-from phase17.notes.citations import anchor_of, reanchor_citations, resolve_citations
+from phase17.notes.citations import anchor_of, misspelled_citations, reanchor_citations, resolve_citations
 from phase17.notes.export import write_export
 from phase17.notes.guide import ReadingList, Target, find_target
 from phase17.notes.store import (
@@ -204,6 +204,10 @@ class Interviewer(Protocol):
 
     def warn(self, message: str) -> None: ...
 
+    def correct(self, written: str, closest: str) -> bool:
+        """Should the citation `written`, which names nothing, become `closest`? (Asked before the save.)"""
+        ...
+
 
 @dataclass(frozen=True)
 class InterviewResult:
@@ -223,6 +227,7 @@ def interview(
         current = load_notes(where.notes, target.key)
         for key in PROMPT_KEYS:
             answer = asker.ask(reading_list.prompts[key], current.notes.get(key, ""))
+            answer = _corrected(upstream, answer, (target.place,), asker)
             if answer != current.notes.get(key, ""):
                 asker.saved(record_note(where, upstream, reading_list, pin, target, key, answer))
                 saved += 1
@@ -232,12 +237,21 @@ def interview(
         for question in reading_list.questions_for(target.key):
             before = answers.notes.get(str(question.number), "")
             answer = asker.ask(f"Q{question.number}. {question.text}", before)
+            answer = _corrected(upstream, answer, reading_list.places_for(question), asker)
             if answer != before:
                 asker.saved(record_answer(where, upstream, reading_list, pin, question.number, answer))
                 saved += 1
     except (KeyboardInterrupt, EOFError):
         return InterviewResult(saved=saved, stopped=True, next_target=None)
     return InterviewResult(saved=saved, stopped=False, next_target=reading_list.next_target(target))
+
+
+def _corrected(upstream: Path, answer: str, places: tuple[str, ...], asker: Interviewer) -> str:
+    """The answer with each misspelled citation the reader agrees to fix replaced by the definition's name."""
+    for written, closest in misspelled_citations(upstream, answer, places) if "`" in answer else ():
+        if asker.correct(written, closest):
+            answer = answer.replace(f"`{written}`", f"`{closest}`")
+    return answer
 
 
 # ---------------------------------------------------------------- a hand edit
