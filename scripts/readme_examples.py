@@ -35,7 +35,7 @@ EXAMPLES = [
     ["read", "cpu", "--symbol", "CpuPlatform.get_attn_backend_cls"],
     ["outline", "plugins"],
     ["notebook", "cpu", "--invariant", "`CpuPlatform.check_and_update_config` forces the mp executor."],
-    ["answer", "4", "No paging kernels on CPU; see cpu.py:115."],
+    ["answer", "4", "The CPU backend refuses MLA attention; see cpu.py:83."],
     ["check"],
     ["pin"],
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from phase17.drift.check import MendRequest, check_and_mend, check_notes
 from phase17.drift.findings import STATUSES, finding_data, summary_counts
 from phase17.notes.store import load_health, load_notes
@@ -70,3 +72,25 @@ def test_a_gone_anchor_is_missing_only_when_a_successor_scores_at_least_the_thre
     assert missing_or_deleted([candidate(0.56)]) == "deleted"  # a deleted method's best look-alike
     assert missing_or_deleted([candidate(0.95, existed=True), candidate(0.5)]) == "deleted"  # the closest, no heir
     assert missing_or_deleted([]) == "deleted"
+
+
+def test_a_cited_line_that_moved_into_another_definition_is_moved_there_not_gone(noted: Path):
+    import json
+
+    from helpers import edit_file, invoke
+
+    cpu = noted / "upstream" / "vllm" / "platforms" / "cpu.py"
+    edit_file(cpu, '        return "cpu_attn"\n', "        return cls.chosen_backend()\n")  # the line leaves...
+    edit_file(
+        cpu,
+        "    @classmethod\n    def check_and_update_config",
+        '    @classmethod\n    def chosen_backend(cls) -> str:\n        return "cpu_attn"\n\n'  # ...into another method
+        "    @classmethod\n    def check_and_update_config",
+    )
+    findings = json.loads(invoke("check", "--json").stdout)
+    (cited,) = [item for item in findings if item.get("cited", "").startswith("cpu.py:")]
+    assert cited["status"] == "moved" and cited["moved_into"] == "CpuPlatform.chosen_backend"
+    assert cited["line_inside"] is False
+    text = invoke("check").output
+    assert "moved into CpuPlatform.chosen_backend, now line" in text and "gone from the symbol" not in text
+    assert invoke("check", "--fix").exit_code == 1  # --fix does not pretend to mend it: the note must be re-cited

@@ -81,12 +81,44 @@ def _check_cited_line(context: History, finding: Finding, citation: Citation) ->
     if found:
         nearest = min(found, key=lambda line: (abs(line - expected), line))
         return replace(base, status="moved", line_now=nearest)
+    elsewhere = _line_elsewhere(context, current, citation.line_text)
+    if elsewhere is not None:  # the same line, now in another definition: moved there, and the note says so
+        line_now, holder = elsewhere
+        return replace(base, status="moved", line_now=line_now, line_inside=False, moved_into=holder)
     around = max(expected - 1, current.start)
     nearby = tuple(
         f"{number}: {text}"
         for number, text in enumerate(lines[around - current.start : around - current.start + 3], start=around)
     )
     return replace(base, status="changed", nearby=nearby)
+
+
+# A line this short or this common (`return x`, `pass`) found elsewhere says nothing about where the cited one went.
+_DISTINCT_LINE = 12
+
+
+def _line_elsewhere(context: History, current: Location, text: str) -> tuple[int, str] | None:
+    """Where a cited line's text is now outside its symbol, and the definition holding it: only when the file
+    holds it exactly once, and it is long enough to be that line."""
+    if len(text) < _DISTINCT_LINE:
+        return None
+    lines = context.lines_now(current.path)
+    found = [
+        number
+        for number, line in enumerate(lines, 1)
+        if line.strip() == text and not current.start <= number <= current.end
+    ]
+    if len(found) != 1:
+        return None
+    holders = [
+        symbol
+        for symbol in file_definitions(context.upstream, current.path)
+        if symbol.start_line <= found[0] <= symbol.end_line
+    ]
+    if not holders:
+        return found[0], "(module)"
+    innermost = min(holders, key=lambda symbol: (symbol.end_line - symbol.start_line, -symbol.start_line))
+    return found[0], innermost.qualname
 
 
 def _check_anchor(context: History, target: str, anchor: Anchor) -> Finding:

@@ -65,6 +65,7 @@ class Finding:
     line_text: str | None = None  # what the cited line held when the note was saved
     nearby: tuple[str, ...] = ()  # a cited line whose text is gone: the lines now around where it was
     symbol_status: Status | None = None  # for a cited line: the status of the symbol it lies in
+    moved_into: str | None = None  # a cited line whose text now lies in another definition: that one
 
     @property
     def is_problem(self) -> bool:
@@ -113,7 +114,7 @@ def finding_data(finding: Finding) -> dict[str, object]:
     if finding.cited is not None:
         data.update({"note": finding.note, "cited": finding.cited})
     if finding.line is not None:
-        data.update({"line": finding.line, "line_inside": finding.line_inside})
+        data.update({"line": finding.line, "line_inside": finding.line_inside, "moved_into": finding.moved_into})
     if finding.line_text is not None:
         data.update(
             {

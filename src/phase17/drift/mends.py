@@ -36,7 +36,8 @@ def fix_moved(
     """Rewrite the recorded lines of anchors that only moved (same fingerprint) and of cited lines found again
     at another line. The reader's prose is untouched, unless `rewrite_lines`: then a `file.py:LINE` in it is
     rewritten to the line's new number."""
-    moved = [finding for finding in findings if finding.status == "moved" and finding.current is not None]
+    # (a cited line moved into another definition is the reader's to re-cite: its anchor would not follow)
+    moved = [f for f in findings if f.status == "moved" and f.current is not None and f.moved_into is None]
     unmoved = [finding for finding in findings if finding.status == "ok" and finding.current is not None]
     return _rewrite(
         notes_dir,

@@ -81,9 +81,9 @@ NOT_A_CITATION = "!"  # `!__getstate__`: code in backticks that is not a citatio
 def _kept_as_text(upstream: Path, inner: str) -> str:
     close = closest_definition(upstream, inner)
     kept = (
-        "kept as text but not anchored (write `{mark}{inner}` for code that is not a citation; edit the note with "
-        "phase17 notebook TARGET --edit)."
-    ).format(mark=NOT_A_CITATION, inner=inner)
+        f"kept as text but not anchored (write `{NOT_A_CITATION}{inner}` for code that is not a citation; "
+        "edit the note with phase17 notebook TARGET --edit)."
+    )
     return f"did you mean `{close}`? It is {kept}" if close else f"it is {kept}"
 
 

@@ -86,6 +86,13 @@ def _finding_line(finding: Finding) -> Text:
             "  no successor"
             + (f"; closest, not a successor: {closest.ref.split('::')[-1]} ({closest.score:.2f})" if closest else "")
         )
+    if finding.moved_into is not None:
+        line.append(
+            f"  line {finding.line} moved into {finding.moved_into}, now line {finding.line_now}: the note cites other "
+            "code now (re-cite it: phase17 notebook TARGET --edit)",
+            style="red",
+        )
+        return line
     if finding.line_inside is False and finding.current is not None:
         line.append(f"  line {finding.line} left it (now {finding.current.start}-{finding.current.end})", style="red")
     written = _cited_number(finding.cited)

@@ -83,7 +83,7 @@ def answer(
 ) -> None:
     """Save your answer to one of the guide's questions in annotations/questions.yaml.
 
-    Example: phase17 answer 4 'The CPU path has no paging kernels; see cpu.py:115.'
+    Example: phase17 answer 4 'The CPU backend refuses MLA attention; see cpu.py:83.'
     """
     from phase17.cli.terminal import print_recorded
     from phase17.notes import notebook as notes
