@@ -561,6 +561,7 @@ def _spawn_in_terminal(project: Path, *args: str):
     )
 
 
+@pytest.mark.slow  # (a real terminal: a process per run)
 def test_interactive_notebook_saves_each_answer(fetched_project: Path):
     import pexpect
 
@@ -592,6 +593,7 @@ def test_interactive_notebook_saves_each_answer(fetched_project: Path):
     assert "Only one platform is current." in markdown and "Q2 cites" in markdown
 
 
+@pytest.mark.slow  # (a real terminal: a process per run)
 def test_enter_keeps_the_current_answer(fetched_project: Path):
     import pexpect
 
@@ -769,6 +771,7 @@ def test_read_shows_the_notes_so_far(fetched_project: Path):
     assert rows["interface"]["notes_written"] == 1 and rows["interface"]["questions_answered"] == 1
 
 
+@pytest.mark.slow  # (a real terminal: a process per run)
 def test_ctrl_c_in_a_real_terminal_keeps_the_first_answer(fetched_project: Path):
     import pexpect  # in the test extra
 
@@ -1123,6 +1126,7 @@ def test_notebook_and_answer_take_no_fetch(project: Path):
         assert not (project / "upstream").exists()
 
 
+@pytest.mark.slow
 def test_the_codetour_steps_are_at_the_lines_the_resolver_gives(fetched_project: Path):
     invoke("notebook", "cpu", "--invariant", "`CpuPlatform.check_and_update_config` and cpu.py:21.")
     result = invoke("export", "--format", "codetour")
@@ -1259,6 +1263,7 @@ def test_a_planted_lock_link_fifo_or_endless_file_is_refused_in_one_line(fetched
         ), (command, said)
 
 
+@pytest.mark.slow
 def test_a_stream_that_cannot_show_every_character_gets_escapes_not_a_crash(fetched_project: Path):
     invoke("notebook", "interface", "--data-structure", "Caf\u00e9 \u2014 a note \u2603.")
     environment = {**os.environ, "PYTHONIOENCODING": "ascii", "LC_ALL": "C", "LANG": "C"}

@@ -232,6 +232,7 @@ def test_the_recorded_commit_is_read_with_ast(source: str, expected: str | None)
     assert recorded_commit_id(source) == expected
 
 
+@pytest.mark.slow
 def test_a_gzip_bomb_is_refused_at_its_header_before_anything_large_is_written(pypi_project: Path, tmp_path: Path):
     import gzip
     import io
@@ -259,6 +260,7 @@ def test_a_gzip_bomb_is_refused_at_its_header_before_anything_large_is_written(p
     assert leftovers == []
 
 
+@pytest.mark.slow
 def test_an_index_that_drips_bytes_is_stopped_at_the_time_limit(pypi_project: Path, monkeypatch):
     import http.server
     import threading
@@ -361,6 +363,7 @@ def _gzip_server(body: bytes, content_type: str):
     return server
 
 
+@pytest.mark.slow
 def test_a_gzip_bomb_project_page_is_stopped_at_its_decoded_bound(pypi_project: Path, monkeypatch):
     from phase17.upstream import download
 
