@@ -230,9 +230,8 @@ def _links_open_on_the_cited_code(project: Path) -> int:
     return checked
 
 
-def test_drift_after_real_repins_keeps_lines_links_and_verdicts_true(real_project: Path, tmp_path: Path):
-    """The four kinds of drift of a cited line, on the real releases: a cited line that moves within its symbol,
-    links to the commit each line belongs to, a deleted method, a renamed one and one hoisted into its base."""
+def _noted_copy(real_project: Path, tmp_path: Path) -> Path:
+    """A copy of the real project with notes citing the four kinds of drift, written at the pin."""
     import shutil
 
     project = tmp_path / "copy"
@@ -252,6 +251,12 @@ def test_drift_after_real_repins_keeps_lines_links_and_verdicts_true(real_projec
         ],
     )
     assert noted.exit_code == 0, noted.output
+    return project
+
+
+def test_a_cited_line_and_its_links_follow_a_real_repin(real_project: Path, tmp_path: Path):
+    """A cited line that moves within its symbol, and links to the commit each line belongs to (0.22.1 -> 0.23.0)."""
+    project = _noted_copy(real_project, tmp_path)
     assert _links_open_on_the_cited_code(project) >= 4
     assert runner.invoke(app, ["pin", "0.23.0"]).exit_code == 1
     runner.invoke(app, ["check", "--fix"])
@@ -261,6 +266,12 @@ def test_drift_after_real_repins_keeps_lines_links_and_verdicts_true(real_projec
     assert "cpu.py:141 sets" in notes.notes["invariant"]  # the prose is the reader's
     runner.invoke(app, ["export"])
     assert _links_open_on_the_cited_code(project) >= 4  # each at the commit its lines belong to
+
+
+def test_deleted_renamed_and_hoisted_methods_are_told_apart_after_a_real_repin(real_project: Path, tmp_path: Path):
+    """A deleted method, a renamed one and one hoisted into its base, 0.22.1 -> 0.33.0 (a separate test from the
+    0.23.0 one, so the two re-pins run side by side)."""
+    _noted_copy(real_project, tmp_path)  # (and works in it)
     # the contract's changelog to 0.33.0 first: the release it fetches into the cache serves the re-pin's sdist too
     changes = json.loads(runner.invoke(app, ["contract", "--against", "0.33.0", "--json"]).stdout)["changes"]
     kinds = {(change["kind"], change["member"]): change for change in changes}
@@ -281,6 +292,9 @@ def test_drift_after_real_repins_keeps_lines_links_and_verdicts_true(real_projec
     )
     report = runner.invoke(app, ["check"])
     assert len(report.stdout.splitlines()) < 100
+    reviewed = runner.invoke(app, ["review"])  # no terminal: the items printed, exit 1 while any remain
+    assert reviewed.exit_code == 1 and "Still true?" in reviewed.stdout
+    assert "your note (interface data structure), citing Platform._find_non_ssm_backend:" in reviewed.stdout
 
 
 def store_notes(project: Path, name: str):
