@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.console import Group, RenderableType
-from rich.padding import Padding
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.text import Text
 
 from phase17.drift.check import CheckOutcome
@@ -197,7 +196,7 @@ def review_item(item: ReviewItem, number: int, total: int) -> RenderableType:
             "Q" + citing.note if citing.target == "questions" else f"{citing.target} {citing.note.replace('_', ' ')}"
         )
         parts.append(Text(f"  your note ({label}), citing {citing.cited}:", style="bold"))
-        parts += [Padding(Text(f"> {sentence}"), (0, 0, 0, 4)) for sentence in citing.sentences]
+        parts += [_Quoted(sentence) for sentence in citing.sentences]
     if item.hunks:
         parts.append(Text("  the change under it:", style="bold"))
         parts += [diff_lines("\n".join(f"    {line}" for line in hunk.splitlines())) for hunk in item.hunks]
@@ -225,3 +224,18 @@ def review_report(items: Sequence[ReviewItem]) -> RenderableType:
         )
     )
     return Group(*parts)
+
+
+class _Quoted:
+    """A reader's sentence quoted under its heading: `    > ` and the text wrapped to the width under it, with no
+    padding after it (piped output stays free of trailing spaces)."""
+
+    def __init__(self, sentence: str) -> None:
+        self.sentence = sentence
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        import textwrap
+
+        width = max(options.max_width - 6, 20)
+        for number, line in enumerate(textwrap.wrap(self.sentence, width, break_on_hyphens=False) or [""]):
+            yield Text(("    > " if number == 0 else "      ") + line)
