@@ -82,7 +82,9 @@ def _asking(upstream: Path, question: Callable[[SymbolIndex], T]) -> T:
         trouble = None
     # (out of the except block: the failed read's cursors are gone with its traceback, and so are their locks)
     key = upstream.resolve()
-    _OPEN.pop(key).close()
+    broken = _OPEN.pop(key, None)  # (None: the open itself failed)
+    if broken is not None:
+        broken.close()
     try:
         _OPEN[key] = open_index(upstream, rebuild=trouble is None, in_memory_because=_memory_reason(trouble))
     except sqlite3.OperationalError as error:
