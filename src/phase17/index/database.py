@@ -284,10 +284,6 @@ FILE_COLUMNS = (
 )
 
 
-def checked_row(values: tuple[object, ...]) -> tuple[object, ...]:
-    return checked(*values)
-
-
 def stored_file(row: Sequence[Any]) -> tuple[str, StoredFile]:
     """A files row joined with its blob's, both verified against their checksums."""
     verified(row[:9])

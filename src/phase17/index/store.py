@@ -16,6 +16,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
+from itertools import starmap
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,6 @@ from phase17.index.database import (
     SITES_INDEX,
     bucket_of,
     checked,
-    checked_row,
     connect,
     count_into_buckets,
     created,
@@ -283,8 +283,8 @@ class SymbolIndex:
         added: dict[int, int] = {}  # new sites by bucket
 
         def store_rows() -> None:  # in batches as the files come in, the last ones at the end
-            connection.executemany("INSERT INTO blobs VALUES (?, ?, ?, ?)", map(checked_row, blob_rows))
-            connection.executemany("INSERT INTO sites VALUES (?, ?, ?, ?, ?, ?)", map(checked_row, site_rows))
+            connection.executemany("INSERT INTO blobs VALUES (?, ?, ?, ?)", starmap(checked, blob_rows))
+            connection.executemany("INSERT INTO sites VALUES (?, ?, ?, ?, ?, ?)", starmap(checked, site_rows))
             connection.executemany(
                 "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [checked(*row[:5], digests.get(row[5]) if row[5] else None, *row[6:]) for row in file_rows],
@@ -427,8 +427,8 @@ class SymbolIndex:
         self.refresh(under)
         rows = self._connection.execute(
             f"SELECT files.path, {SITE_COLUMNS} FROM sites JOIN files ON files.blob = sites.blob"
-        )
-        return [(row[0], row[2]) for row in rows if below(row[0], under) and verified(row[1:])]  # (a row: truthy)
+        ).fetchall()  # (all read first: a damaged row must not leave a cursor, and its lock, open)
+        return [(row[0], verified(row[1:])[1]) for row in rows if below(row[0], under)]
 
     def summary(self, report: RefreshReport, seconds: float) -> IndexSummary:
         count = self._connection.execute

@@ -55,14 +55,29 @@ def tree_index(upstream: Path) -> SymbolIndex:
     return _OPEN[key]
 
 
-def open_index(upstream: Path, *, rebuild: bool = False, in_memory_because: str | None = None) -> SymbolIndex:
-    """The index of `upstream`, opened anew (or made in memory, saying why), told what this command knows."""
-    if in_memory_because is not None:
-        # for this command only: the file cannot be written (its disk full, say)
-        memory = created(":memory:", expected_meta(upstream))
-        index = SymbolIndex(upstream, memory, Path(":memory:"), in_memory_because)
-    else:
-        index = SymbolIndex.open(upstream, rebuild=rebuild)
+def open_index(upstream: Path, *, rebuild: bool = False) -> SymbolIndex:
+    """The index of `upstream`, opened anew, told what this command knows of the tree."""
+    return _told(upstream, SymbolIndex.open(upstream, rebuild=rebuild))
+
+
+def _in_memory(upstream: Path, error: sqlite3.OperationalError) -> SymbolIndex:
+    """An index for this command only, when the file's disk is full (or failing, or the file is held by another
+    program); any other error is raised again."""
+    if not _disk_trouble(error):
+        raise error
+    memory = created(":memory:", expected_meta(upstream))
+    because = f"the index file cannot be written ({error}); kept in memory"
+    return _told(upstream, SymbolIndex(upstream, memory, Path(":memory:"), because))
+
+
+def _disk_trouble(error: sqlite3.OperationalError) -> bool:
+    message = str(error).lower()
+    return any(
+        sign in message for sign in ("disk is full", "disk i/o", "readonly", "read-only", "unable to open", "locked")
+    )
+
+
+def _told(upstream: Path, index: SymbolIndex) -> SymbolIndex:
     index.git_view = _GIT_VIEWS.get(upstream.resolve())
     index.reporter_factory = lambda: reporter_factory()  # read when drawn: a command may set it after the open
     return index
@@ -72,36 +87,25 @@ def _asking(upstream: Path, question: Callable[[SymbolIndex], T]) -> T:
     """Ask the tree's index; an index found broken while reading it is rebuilt and asked again, and one whose
     disk is full (or failing, or held by another program) is kept in memory for this command: slower, never a
     wrong answer or a traceback."""
+    trouble: sqlite3.OperationalError | None = None
     try:
         return question(tree_index(upstream))
     except sqlite3.OperationalError as error:
         if not _disk_trouble(error):
             raise
-        trouble: str | None = str(error)
+        trouble = error
     except sqlite3.DatabaseError:
-        trouble = None
+        pass
     # (out of the except block: the failed read's cursors are gone with its traceback, and so are their locks)
     key = upstream.resolve()
     broken = _OPEN.pop(key, None)  # (None: the open itself failed)
     if broken is not None:
         broken.close()
     try:
-        _OPEN[key] = open_index(upstream, rebuild=trouble is None, in_memory_because=_memory_reason(trouble))
+        _OPEN[key] = open_index(upstream, rebuild=True) if trouble is None else _in_memory(upstream, trouble)
     except sqlite3.OperationalError as error:
-        if not _disk_trouble(error):
-            raise
-        _OPEN[key] = open_index(upstream, in_memory_because=_memory_reason(str(error)))
+        _OPEN[key] = _in_memory(upstream, error)
     return question(tree_index(upstream))
-
-
-def _memory_reason(trouble: str | None) -> str | None:
-    return None if trouble is None else f"the index file cannot be written ({trouble}); kept in memory"
-
-
-def _disk_trouble(error: sqlite3.OperationalError) -> bool:
-    message = str(error).lower()
-    signs = ("disk is full", "disk i/o", "readonly", "read-only", "unable to open", "locked")
-    return any(sign in message for sign in signs)
 
 
 def find_sites(
@@ -145,10 +149,8 @@ def build_index(upstream: Path, *, rebuild: bool = False, reporter: ProgressRepo
     try:
         report = index.refresh(("",), reporter=reporter)
     except sqlite3.OperationalError as error:
-        if not _disk_trouble(error):
-            raise
         index.close()
-        index = _OPEN[key] = open_index(upstream, in_memory_because=_memory_reason(str(error)))
+        index = _OPEN[key] = _in_memory(upstream, error)
         report = index.refresh(("",), reporter=reporter)
     return index.summary(report, time.perf_counter() - started)
 
