@@ -31,13 +31,19 @@ def anchor_of(symbol: Symbol) -> Anchor:
 
 
 def resolve_citations(
-    upstream: Path, note: str, text: str, search_paths: tuple[str, ...]
+    upstream: Path,
+    note: str,
+    text: str,
+    search_paths: tuple[str, ...],
+    suggestions: dict[str, str] | None = None,
 ) -> tuple[list[Citation], list[str]]:
     """Anchor each piece of code a note cites: `Qual.name`, `path.py::Qual.name`, or path.py:LINE.
 
     Bare names are looked up in `search_paths` first, then across upstream/. What cannot be pinned to exactly
-    one definition becomes a warning, never an anchor.
+    one definition becomes a warning, never an anchor; a name close to a definition's gets did-you-mean, also
+    kept in `suggestions` (as written -> closest) when given.
     """
+    suggestions = {} if suggestions is None else suggestions
     citations: list[Citation] = []
     warnings: list[str] = []
     seen: set[str] = set()
@@ -63,12 +69,12 @@ def resolve_citations(
         try:
             found = find_symbol_near(upstream, ref, search_paths).symbols
         except (SymbolNotFoundError, UnreadableSourceError) as error:
-            warnings.append(f"`{inner}`: {error}; {_kept_as_text(upstream, inner)}")
+            warnings.append(f"`{inner}`: {error}; {_kept_as_text(upstream, inner, suggestions)}")
             continue
         if len(found) == 1:
             citations.append(Citation(note=note, cited=inner, anchor=anchor_of(found[0])))
         elif not found:
-            warnings.append(f"`{inner}` is not defined in upstream/; {_kept_as_text(upstream, inner)}")
+            warnings.append(f"`{inner}` is not defined in upstream/; {_kept_as_text(upstream, inner, suggestions)}")
         else:
             where = ", ".join(f"{symbol.path}:{symbol.start_line}" for symbol in found[:4])
             warnings.append(f"`{inner}` is defined {len(found)} times ({where}); write path::name to anchor one.")
@@ -78,8 +84,10 @@ def resolve_citations(
 NOT_A_CITATION = "!"  # `!__getstate__`: code in backticks that is not a citation (nothing is anchored)
 
 
-def _kept_as_text(upstream: Path, inner: str) -> str:
+def _kept_as_text(upstream: Path, inner: str, suggestions: dict[str, str]) -> str:
     close = closest_definition(upstream, inner)
+    if close:
+        suggestions[inner] = close
     kept = (
         f"kept as text but not anchored (write `{NOT_A_CITATION}{inner}` for code that is not a citation; "
         "edit the note with phase17 notebook TARGET --edit)."
@@ -107,13 +115,9 @@ def closest_definition(upstream: Path, inner: str) -> str | None:
 def misspelled_citations(upstream: Path, text: str, search_paths: tuple[str, ...]) -> list[tuple[str, str]]:
     """(as written, closest definition) of each backticked name in `text` that anchors to nothing but is close
     to a definition: asked about before a note is saved."""
-    _, warnings = resolve_citations(upstream, "", text, search_paths)
-    found = []
-    for warning in warnings:
-        match = re.match(r"`([^`]+)`.*did you mean `([^`]+)`\?", warning)
-        if match:
-            found.append((match.group(1), match.group(2)))
-    return found
+    suggestions: dict[str, str] = {}
+    resolve_citations(upstream, "", text, search_paths, suggestions)
+    return list(suggestions.items())
 
 
 def _line_citation(
