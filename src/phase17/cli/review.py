@@ -59,14 +59,15 @@ def _decide(
     if choice == "e":
         _edit_sentences(item, project, tree, pinned, reading_list)
         if item.status != "changed":
-            return True
-    request = MendRequest(accept=(item.anchor,), stamp=stamp) if choice in "ke" else None
-    if choice == "r":
-        request = MendRequest(retire=(item.anchor,), stamp=stamp)
-    if request is not None:
-        outcome = check_and_mend(project.annotations, tree, request)
-        if outcome.mended:
-            exporting.write_export(project.annotations, project.notebooks, reading_list, pinned)
+            return True  # (a note on code that is gone: the edit was the decision)
+    # keep, or an edit of a note on changed code: the change is taken as reviewed; retire: the code is gone
+    request = (
+        MendRequest(retire=(item.anchor,), stamp=stamp)
+        if choice == "r"
+        else MendRequest(accept=(item.anchor,), stamp=stamp)
+    )
+    if check_and_mend(project.annotations, tree, request).mended:
+        exporting.write_export(project.annotations, project.notebooks, reading_list, pinned)
     session.out.print(f"  {_CHOICES[choice]}: done.", style="green", highlight=False)
     return True
 

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from phase17.drift.findings import Finding
+from phase17.drift.findings import Finding, Status
 from phase17.notes.store import load_notes_if_present
 
 # What a review asks about: code that changed, or is gone. (Moved code is mended by `check --fix`.)
-REVIEWED = ("changed", "missing", "deleted")
+REVIEWED: tuple[Status, ...] = ("changed", "missing", "deleted")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`(\"'])")
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+\d+(?:,\d+)? @@")
 CONTEXT = 3  # lines around a cited line that still count as "under" it
@@ -37,16 +37,12 @@ class Citing:
 @dataclass(frozen=True)
 class ReviewItem:
     anchor: str  # path::qualname as recorded
-    status: str
+    status: Status  # one of REVIEWED
     recorded: str  # "path:start-end" as recorded
     now: str | None  # where it is now, for a changed symbol
     hunks: tuple[str, ...]  # the diff's hunks under the cited lines (all of them when no line is cited)
     citing: tuple[Citing, ...]
     cosmetic: bool
-
-    @property
-    def qualname(self) -> str:
-        return self.anchor.rpartition("::")[2]
 
     def to_data(self) -> dict[str, object]:
         return {

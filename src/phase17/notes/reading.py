@@ -249,16 +249,16 @@ def readable_notes(notes_dir: Path, name: str, problems: list[str]) -> NotesFile
 
 
 def reading_status(upstream: Path | None, notes_dir: Path, reading_list: ReadingList) -> list[TargetStatus]:
-    problems: list[str] = []
-    answers = readable_notes(notes_dir, QUESTIONS_FILE, problems)
+    answers_problems: list[str] = []
+    answers = readable_notes(notes_dir, QUESTIONS_FILE, answers_problems)
     last_check = load_health(notes_dir)
     rows: list[TargetStatus] = []
     for target in reading_list.targets:
         found = None
         if upstream is not None:
             found = sum(1 for key in locate_key_symbols(upstream, target) if key.status == "found")
-        before = len(problems)
-        notes = readable_notes(notes_dir, target.key, problems)
+        own: list[str] = []
+        notes = readable_notes(notes_dir, target.key, own)
         linked = reading_list.questions_for(target.key)
         answered = sum(1 for question in linked if answers and answers.notes.get(str(question.number), "").strip())
         rows.append(
@@ -268,8 +268,8 @@ def reading_status(upstream: Path | None, notes_dir: Path, reading_list: Reading
                 notes_written=notes.written() if notes else 0,
                 questions_answered=answered,
                 questions_linked=len(linked),
-                health="notes file broken" if len(problems) > before else last_check.get(target.key, "not checked"),
-                problems=tuple(problems[before:]) if rows else tuple(problems),
+                health="notes file broken" if own else last_check.get(target.key, "not checked"),
+                problems=(() if rows else tuple(answers_problems)) + tuple(own),  # (the answers': said once)
             )
         )
     return rows

@@ -185,7 +185,7 @@ def review_item(item: ReviewItem, number: int, total: int) -> RenderableType:
     where = f"  recorded {item.recorded}" + (f", now {item.now}" if item.now else "")
     what = item.status + (" (docstring or comments only)" if item.cosmetic else "")
     heading = Text(f"[{number}/{total}] ", style="bold")
-    heading.append(f"{what:<8}", style=_STATUS_STYLE.get(item.status, ""))  # type: ignore[call-overload]
+    heading.append(f"{what:<8}", style=_STATUS_STYLE[item.status])
     heading.append(f" {item.anchor}", style="bold")
     parts += [heading, Text(where, style="dim")]
     if not item.citing:
