@@ -47,7 +47,7 @@ def note_markdown(text: str) -> str:
     lists: list[list[Any]] = []  # [ordered?, next number] of each open list
     marker: str | None = None  # a list item's marker, waiting for its first line
     separate = False
-    for token in tokens:
+    for position, token in enumerate(tokens):
         kind = token.type
         if kind == "blockquote_open":
             prefixes.append("> ")
@@ -65,7 +65,7 @@ def note_markdown(text: str) -> str:
             prefixes.append(" " * len(marker))
         elif kind in ("inline", "fence", "code_block", "html_block", "hr"):
             block = _block(token)
-            if kind == "inline" and _in_heading(tokens, token):
+            if kind == "inline" and position > 0 and tokens[position - 1].type == "heading_open":
                 block = [f"**{line}**" for line in block if line]
             if lines and (marker is None or separate):
                 lines.append("".join(prefixes[:-1] if marker is not None else prefixes).rstrip())
@@ -76,11 +76,6 @@ def note_markdown(text: str) -> str:
                     lead, marker = "".join(prefixes[:-1]) + marker, None
                 lines.append((lead + line).rstrip() if line else lead.rstrip())
     return "\n".join(lines).strip("\n")
-
-
-def _in_heading(tokens: list[Token], inline: Token) -> bool:
-    position = tokens.index(inline)
-    return position > 0 and tokens[position - 1].type == "heading_open"
 
 
 def _block(token: Token) -> list[str]:
