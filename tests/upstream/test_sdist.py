@@ -131,18 +131,18 @@ def _link(name: str, target: str, kind: bytes = tarfile.SYMTYPE) -> tarfile.TarI
 @pytest.mark.parametrize(
     ("extra", "data", "reason"),
     [
-        ([], {"vllm-9.9.9/../escape.py": b"x"}, "'..' would leave the tree"),
-        ([], {"/etc/evil.py": b"x"}, "absolute path"),
-        ([_link("vllm-9.9.9/vllm/out", "../../../outside")], {}, "link to '../../../outside' leaves the tree"),
-        ([_link("vllm-9.9.9/vllm/abs", "/etc/passwd")], {}, "link to '/etc/passwd' leaves the tree"),
-        ([_link("vllm-9.9.9/vllm/hard", "/etc/passwd", tarfile.LNKTYPE)], {}, "leaves the tree"),
-        ([_link("vllm-9.9.9/vllm/dev", "", tarfile.CHRTYPE)], {}, "device or fifo"),
+        ([], {"vllm-9.9.9/../escape.py": b"x"}, "'..' and would leave its folder"),
+        ([], {"/etc/evil.py": b"x"}, "an absolute or Windows path"),
+        ([_link("vllm-9.9.9/vllm/out", "../../../outside")], {}, "a link to '../../../outside'; an archive"),
+        ([_link("vllm-9.9.9/vllm/abs", "/etc/passwd")], {}, "a link to '/etc/passwd'; an archive .* may link only"),
+        ([_link("vllm-9.9.9/vllm/hard", "/etc/passwd", tarfile.LNKTYPE)], {}, "is a hard link"),
+        ([_link("vllm-9.9.9/vllm/dev", "", tarfile.CHRTYPE)], {}, "a device, FIFO or other special file"),
         (
             [],
             {"vllm-9.9.9/.git/config": b"[core]\n\tfsmonitor = touch /tmp/pwned\n"},
-            "a download never brings git metadata",
+            "is git metadata, which a download never brings",
         ),
-        ([], {"vllm-9.9.9/vllm/.git/hooks/post-checkout": b"#!/bin/sh\n"}, "a download never brings git metadata"),
+        ([], {"vllm-9.9.9/vllm/.git/hooks/post-checkout": b"#!/bin/sh\n"}, "is git metadata"),
     ],
 )
 def test_unsafe_archive_entries_are_refused(pypi_project: Path, tmp_path: Path, extra, data, reason):

@@ -10,20 +10,20 @@ or a device is refused before anything is written.
 from __future__ import annotations
 
 import configparser
-import hashlib
 import re
 import shutil
-import stat
 import sys
-import zipfile
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from phase17.cache import file_sha256, filling
 from phase17.errors import UnreadableSourceError, UsageError
 from phase17.instruments.material import pyproject_entry_points, setup_py_entry_points
 from phase17.progress import ProgressReporter, SilentReporter
+from phase17.safety.archives import Bounds, unpack_zip
 from phase17.safety.files import read_limited, safe_folder
 from phase17.source.parsing import node_text, parse_tree, string_value
 
@@ -106,28 +106,33 @@ def _declared_name(root: Path) -> tuple[str, str | None]:
 
 
 def _unpacked(archive: Path, cache: Path, reporter: ProgressReporter) -> PluginTree:
-    digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:20]
-    target = safe_folder(cache / "plugins", cache) / digest
+    """The archive unpacked into the cache once (safety.archives), under a lock: a second phase17 process waits,
+    then finds it whole; a half-unpacked folder is never used or left behind."""
+    size = archive.stat().st_size
+    if size > MAX_ARCHIVE_BYTES:
+        raise PluginError(f"{archive}: {size >> 20} MiB, more than a plugin's {MAX_ARCHIVE_BYTES >> 20} MiB; refused.")
+    digest = file_sha256(archive)[:20]
     name, version = _name_and_version(archive.name)
-    if (target / ".complete").is_file():
-        return PluginTree(_top(target), name, version)
-    building = target.with_name(f".{digest}.building")
-    shutil.rmtree(building, ignore_errors=True)
-    building.mkdir(parents=True)
-    try:
-        if archive.name.endswith((".whl", ".zip")):
-            _unzip(archive, building)
-        elif archive.name.endswith((".tar.gz", ".tgz", ".tar")):
-            from phase17.upstream.sdist import extract_safely
+    folder = safe_folder(cache / "plugins", cache)
+    target = folder / digest
+    with filling(target, archive.name, reporter):
+        if (target / ".complete").is_file():
+            return PluginTree(_top(target), name, version)
+        building = Path(tempfile.mkdtemp(prefix=f".{digest}.", dir=folder))
+        try:
+            if archive.name.endswith((".whl", ".zip")):
+                unpack_zip(archive, building, Bounds(MAX_ARCHIVE_MEMBERS, MAX_ARCHIVE_BYTES))
+            elif archive.name.endswith((".tar.gz", ".tgz")):
+                from phase17.upstream.sdist import extract_safely
 
-            extract_safely(archive, building, reporter)
-        else:
-            raise PluginError(f"{archive.name}: not a wheel, zip or sdist (.whl, .zip, .tar.gz); give one of those.")
-        (building / ".complete").write_text("", encoding="ascii")
-        shutil.rmtree(target, ignore_errors=True)
-        building.rename(target)
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
+                extract_safely(archive, building, reporter)
+            else:
+                raise PluginError(f"{archive.name}: not a wheel, zip or sdist (.whl, .zip, .tar.gz); give one.")
+            (building / ".complete").write_text("", encoding="ascii")
+            shutil.rmtree(target, ignore_errors=True)
+            building.rename(target)
+        finally:
+            shutil.rmtree(building, ignore_errors=True)
     return PluginTree(_top(target), name, version)
 
 
@@ -141,36 +146,6 @@ def _name_and_version(filename: str) -> tuple[str, str | None]:
     stem = re.sub(r"(\.tar\.gz|\.tgz|\.tar|\.whl|\.zip)$", "", filename)
     parts = stem.split("-")
     return (parts[0], parts[1]) if len(parts) >= 2 else (stem, None)
-
-
-def _unzip(archive: Path, target: Path) -> None:
-    """A wheel or zip, every member checked first: bounded, inside the folder, a plain file or folder."""
-    try:
-        with zipfile.ZipFile(archive) as bundle:
-            members = bundle.infolist()
-            if len(members) > MAX_ARCHIVE_MEMBERS:
-                raise PluginError(f"{archive.name}: {len(members)} members, more than {MAX_ARCHIVE_MEMBERS}; refused.")
-            total = 0
-            for member in members:
-                path = PurePosixPath(member.filename)
-                mode = member.external_attr >> 16
-                if path.is_absolute() or ".." in path.parts or "\\" in member.filename or ":" in member.filename:
-                    raise PluginError(f"{archive.name}: member {member.filename!r} points outside its folder; refused.")
-                if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):  # (0: a zip that records no type)
-                    raise PluginError(f"{archive.name}: member {member.filename!r} is a link or device; refused.")
-                total += member.file_size
-                if total > MAX_ARCHIVE_BYTES:
-                    raise PluginError(f"{archive.name}: unpacks to more than {MAX_ARCHIVE_BYTES >> 20} MiB; refused.")
-            for member in members:
-                destination = target.joinpath(*PurePosixPath(member.filename).parts)
-                if member.is_dir():
-                    destination.mkdir(parents=True, exist_ok=True)
-                    continue
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                with bundle.open(member) as source, open(destination, "xb") as sink:
-                    shutil.copyfileobj(source, sink)  # zipfile stops at the size the member declares
-    except zipfile.BadZipFile as error:
-        raise PluginError(f"{archive.name}: not a readable zip ({error}); refused.") from None
 
 
 # ---------------------------------------------------------------- entry points

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from phase17.errors import FetchError, NetworkError
 from phase17.progress import ProgressReporter
+from phase17.safety.text import clipped
 
 T = TypeVar("T")
 
@@ -57,14 +58,14 @@ def download_release(
             kinds = " or ".join(package_types)
             raise FetchError(f"{where} lists no {kinds} of {distribution} {version}; {version_hint}.")
         package = offered[0]
+        final = folder / _plain_file_name(package.filename, distribution, version, where)
         digest = package.digests.get("sha256") or ("unchecked" if not verify else "")
         if not digest:
             raise FetchError(
                 f"{where} gives no sha256 for {package.filename}; phase17 will not use an unverified download."
             )
         folder.mkdir(parents=True, exist_ok=True)
-        final = folder / package.filename
-        partial = folder / f".{package.filename}.part-{os.getpid()}"
+        partial = folder / f".{final.name}.part-{os.getpid()}"
         try:
             progress = _progress_factory(reporter, f"download {package.filename}")
             _before(
@@ -74,7 +75,7 @@ def download_release(
             )
             os.replace(partial, final)
             if verify:  # only a checked file is trusted from the cache later
-                (folder / f"{package.filename}.sha256").write_text(digest + "\n", encoding="ascii")
+                (folder / f"{final.name}.sha256").write_text(digest + "\n", encoding="ascii")
         except DigestMismatchError as error:
             raise FetchError(
                 f"{package.filename}: sha256 is {error.actual_digest}, but the index says "
@@ -90,6 +91,37 @@ def download_release(
         finally:
             partial.unlink(missing_ok=True)  # also on Ctrl-C: no partial file stays in the cache
     return final, digest
+
+
+def _plain_file_name(filename: str, distribution: str, version: str, where: str) -> str:
+    """The index's name for a file, once checked to be one plain name of a wheel or sdist of exactly `distribution`
+    `version`: a client takes the link's text for the name, and text like `x-1.0-py3-none-any/../../pwn.whl` would
+    otherwise save the download wherever it leads."""
+    from packaging.utils import (
+        InvalidSdistFilename,
+        InvalidWheelFilename,
+        canonicalize_name,
+        parse_sdist_filename,
+        parse_wheel_filename,
+    )
+    from packaging.version import InvalidVersion, Version
+
+    refusal = FetchError(
+        f"{where} offers {clipped(filename)!r} for {distribution} {version}: not one plain file name of it; refused."
+    )
+    if not filename or filename.startswith(".") or any(mark in filename for mark in ("/", "\\", "\0", ":")):
+        raise refusal
+    try:
+        if filename.endswith(".whl"):
+            name, found, *_ = parse_wheel_filename(filename)
+        else:
+            name, found = parse_sdist_filename(filename)
+        same = canonicalize_name(name) == canonicalize_name(distribution) and found == Version(version)
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        same = False
+    if not same:
+        raise refusal
+    return filename
 
 
 # What one response may hold once decoded: a project page is a few MB (vllm's, every release listed: ~1 MB);

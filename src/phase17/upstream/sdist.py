@@ -9,11 +9,14 @@ import hashlib
 import re
 import tarfile
 import zlib
+from dataclasses import replace
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
-from phase17.errors import FetchError
+from phase17.errors import ArchiveError, FetchError
 from phase17.progress import ProgressReporter, SilentReporter
+from phase17.safety.archives import FolderWriter, Member, refused, tar_members
 from phase17.safety.files import safe_folder
 from phase17.upstream.checkout import same_commit
 from phase17.upstream.download import download_release
@@ -103,83 +106,55 @@ MAX_RATIO = 50  # extracted bytes per archive byte; it is 2.7 (a gzip bomb is in
 
 
 def extract_safely(archive: Path, target: Path, reporter: ProgressReporter) -> None:
-    """Extract the sdist's single top folder into `target`, refusing anything that could land outside it, and
-    stopping as soon as the entries read so far pass the size, count or compression-ratio limits (before the
-    entry that passes them is written: a gzip bomb is refused at its header, not after filling the disk)."""
-    if not hasattr(tarfile, "data_filter"):
-        raise FetchError("this Python's tarfile has no extraction filters; use Python 3.10.12 or newer.")
+    """Extract the sdist's single top folder into `target` (safety.archives: nothing written can land outside it),
+    stopping as soon as the entries read so far pass the size, count or compression-ratio limits (before the entry
+    that passes them is written: a gzip bomb is refused at its header, not after filling the disk)."""
     limit = min(MAX_EXTRACTED_BYTES, max(archive.stat().st_size, 1) * MAX_RATIO)
     total = count = 0
-    top: PurePosixPath | None = None
+    top: str | None = None
+    shown = archive.name
     try:
-        with tarfile.open(archive, "r:gz") as tar:
-            reporter.start(f"extract {archive.name}", None)
+        with tarfile.open(archive, "r:gz") as tar, FolderWriter(target, shown) as writer:
+            reporter.start(f"extract {shown}", None)
             try:
-                for member in tar:
-                    count += 1
-                    total += max(member.size, 0)
-                    if count > MAX_MEMBERS:
-                        raise FetchError(f"{archive.name}: more than {MAX_MEMBERS} entries; not an sdist, refused.")
-                    if total > limit:
-                        raise FetchError(
-                            f"{archive.name}: unpacks to more than {limit // 1024 // 1024} MiB ({MAX_RATIO}x its size "
-                            f"at most, {MAX_EXTRACTED_BYTES // 1024**3} GiB in all); refused as an archive bomb."
-                        )
-                    member_top = _check_members([member], archive.name)
-                    if top is None:
-                        top = member_top
-                    elif member_top != top:
-                        raise FetchError(
-                            f"{archive.name}: expected one top folder, found {top} and {member_top}; not an sdist "
-                            "phase17 can use."
-                        )
-                    relative = PurePosixPath(member.name).relative_to(top)
-                    if str(relative) != ".":
-                        tar.extract(member.replace(name=str(relative), deep=False), target, filter="data")
+                for member, info in tar_members(tar, shown):
+                    count, total = count + 1, total + member.size
+                    _within_limits(count, total, limit, shown)
+                    top = top or member.parts[0]
+                    below = _below_top(member, top, shown)
+                    if below.parts:
+                        writer.write(below, partial(tar.extractfile, info))
                     reporter.advance(1)
+                writer.finish()
             finally:
                 reporter.finish()
-    except tarfile.FilterError as error:
-        raise FetchError(f"{archive.name}: refused entry {error.tarinfo.name!r} ({error}).") from None
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
-        raise FetchError(f"{archive.name}: cannot read the archive ({error}).") from None
+    except (tarfile.TarError, EOFError, zlib.error) as error:
+        raise ArchiveError(f"{shown}: cannot read the archive ({error}).") from None
     if top is None:
-        raise FetchError(f"{archive.name}: the archive is empty; not an sdist phase17 can use.")
+        raise ArchiveError(f"{shown}: the archive is empty; not an sdist phase17 can use.")
 
 
-def _check_members(members: list[tarfile.TarInfo], shown: str) -> PurePosixPath:
-    """Refuse absolute paths, `..`, git metadata, devices and links that leave the tree; return the top folder."""
-    tops = set()
-    for member in members:
-        path = PurePosixPath(member.name)
-        if member.name.startswith(("/", "\\")) or path.is_absolute() or re.match(r"^[A-Za-z]:", member.name):
-            raise FetchError(f"{shown}: refused entry {member.name!r}: absolute path.")
-        if ".." in path.parts:
-            raise FetchError(f"{shown}: refused entry {member.name!r}: '..' would leave the tree.")
-        if ".git" in path.parts[1:]:
-            raise FetchError(f"{shown}: refused entry {member.name!r}: a download never brings git metadata.")
-        if member.ischr() or member.isblk() or member.isfifo() or member.isdev():
-            raise FetchError(f"{shown}: refused entry {member.name!r}: device or fifo.")
-        if member.issym() or member.islnk():
-            link = PurePosixPath(member.linkname)
-            base = path.parent if member.issym() else PurePosixPath()
-            if link.is_absolute() or _escapes(base / link):
-                raise FetchError(
-                    f"{shown}: refused entry {member.name!r}: link to {member.linkname!r} leaves the tree."
-                )
-        tops.add(path.parts[0] if path.parts else "")
-    if len(tops) != 1:
-        raise FetchError(f"{shown}: expected one top folder, found {len(tops)}; not an sdist phase17 can use.")
-    return PurePosixPath(tops.pop())
+def _within_limits(count: int, total: int, limit: int, shown: str) -> None:
+    if count > MAX_MEMBERS:
+        raise ArchiveError(f"{shown}: more than {MAX_MEMBERS} entries; not an sdist, refused.")
+    if total > limit:
+        raise ArchiveError(
+            f"{shown}: unpacks to more than {limit // 1024 // 1024} MiB ({MAX_RATIO}x its size at most, "
+            f"{MAX_EXTRACTED_BYTES // 1024**3} GiB in all); refused as an archive bomb."
+        )
 
 
-def _escapes(path: PurePosixPath) -> bool:
-    depth = 0
-    for part in path.parts:
-        depth += -1 if part == ".." else (0 if part in (".", "") else 1)
-        if depth < 0:
-            return True
-    return depth < 1  # a link may not point at or above the archive's top folder
+def _below_top(member: Member, top: str, shown: str) -> Member:
+    """The member with the sdist's one top folder (name-version/) taken off its parts."""
+    if member.parts[0] != top:
+        raise ArchiveError(
+            f"{shown}: expected one top folder, found {top} and {member.parts[0]}; not an sdist phase17 can use."
+        )
+    if ".git" in member.parts[1:]:
+        raise refused(shown, member.name, "is git metadata, which a download never brings")
+    if len(member.parts) == 1 and member.kind != "folder":
+        raise refused(shown, member.name, "is a file where the sdist's one top folder should be")
+    return replace(member, parts=member.parts[1:])
 
 
 # ---------------------------------------------------------------- the recorded commit
