@@ -88,20 +88,23 @@ def build_sdist(
     commit_id: str = FAKE_COMMIT[:9],
     extra: list[tarfile.TarInfo] | None = None,
     extra_data: dict[str, bytes] | None = None,
+    source: Path = UPSTREAM_V1,
 ) -> Path:
-    """A vllm-<version>.tar.gz of the fixture tree whose _version.py records `g<commit_id>`."""
+    """A vllm-<version>.tar.gz of a fixture tree whose _version.py records `g<commit_id>`."""
     folder.mkdir(parents=True, exist_ok=True)
     archive = folder / f"vllm-{version}.tar.gz"
     top = f"vllm-{version}"
+    version_file = f"commit_id = 'g{commit_id}'\n".encode()
     with tarfile.open(archive, "w:gz") as tar:
-        for path in sorted(p for p in UPSTREAM_V1.rglob("*") if "__pycache__" not in p.parts):
-            relative = path.relative_to(UPSTREAM_V1).as_posix()
-            if path.is_dir():
+        for path in sorted(p for p in source.rglob("*") if "__pycache__" not in p.parts):
+            relative = path.relative_to(source).as_posix()
+            if path.is_dir() or relative == "vllm/_version.py":
                 continue
-            data = path.read_bytes()
-            if relative == "vllm/_version.py":
-                data = data.replace(b"gPLACEHOLDER", f"g{commit_id}".encode())
-            _add(tar, f"{top}/{relative}", data)
+            _add(tar, f"{top}/{relative}", path.read_bytes())
+        template = source / "vllm" / "_version.py"
+        if template.is_file():
+            version_file = template.read_bytes().replace(b"gPLACEHOLDER", f"g{commit_id}".encode())
+        _add(tar, f"{top}/vllm/_version.py", version_file)
         _add(tar, f"{top}/PKG-INFO", f"Name: vllm\nVersion: {version}\n".encode())
         for name, data in (extra_data or {}).items():
             _add(tar, name, data)
@@ -132,11 +135,13 @@ def publish(
     page = index_root / "simple" / project
     page.mkdir(parents=True, exist_ok=True)
     digest = digest or sha256(archive)
-    (page / "index.html").write_text(
-        f'<!DOCTYPE html><html><body><a href="../../files/{archive.name}#sha256={digest}">'
-        f"{shown_as or archive.name}</a></body></html>\n",
-        encoding="utf-8",
-    )
+    link = f'<a href="../../files/{archive.name}#sha256={digest}">{shown_as or archive.name}</a>'
+    listed = (
+        (page / "index.html").read_text(encoding="utf-8").split("<body>")[1].split("</body>")[0]
+        if (page / "index.html").exists()
+        else ""
+    )  # a project's earlier releases stay listed
+    (page / "index.html").write_text(f"<!DOCTYPE html><html><body>{listed}{link}</body></html>\n", encoding="utf-8")
 
 
 def symlink_chain(top: str, outside: Path) -> list[tuple[tarfile.TarInfo, bytes]]:

@@ -17,7 +17,7 @@ from typing import Annotated, Optional
 import typer
 
 from phase17.cli.argv import UPSTREAM_OPTION, UPSTREAM_VARIABLE, asked_command
-from phase17.cli.commands import instruments, notes, reading, upstream
+from phase17.cli.commands import instruments, notes, plugins, reading, upstream
 from phase17.cli.terminal import session
 
 app = typer.Typer(
@@ -57,9 +57,10 @@ def configure(
     session.configure(upstream, verbose, paging=not no_pager)
 
 
-# The order `phase17 --help` lists them in: the tree, reading it, the notes, the instruments.
+# The order `phase17 --help` lists them in: the tree, reading it, the notes, the instruments, the plugin lab.
 for group in (upstream, reading, notes, instruments):
     app.registered_commands += group.commands.registered_commands
+app.add_typer(plugins.commands, name="plugins")
 
 
 def app_for(arguments: list[str]) -> typer.Typer:
@@ -73,10 +74,11 @@ def app_for(arguments: list[str]) -> typer.Typer:
     if name is None:
         return _listing_app()
     chosen = [info for info in app.registered_commands if _command_name(info) == name]
-    if len(chosen) != 1:
+    groups = [info for info in app.registered_groups if info.name == name]
+    if len(chosen) + len(groups) != 1:
         return app
     lean = copy.copy(app)
-    lean.registered_commands = chosen
+    lean.registered_commands, lean.registered_groups = chosen, groups
     return lean
 
 
@@ -95,12 +97,18 @@ def _listing_app() -> typer.Typer:
 
     listing = copy.copy(app)
     listing.registered_commands = []
+    listing.registered_groups = []
     for info in app.registered_commands:
         listed = copy.copy(info)
         listed.name = _command_name(info)
         listed.help = info.help if info.help is not None else inspect.getdoc(info.callback)
         listed.callback = listed_only
         listing.registered_commands.append(listed)
+    for group in app.registered_groups:  # a group of subcommands is listed as one command
+        short = group.typer_instance.info.short_help if group.typer_instance else None
+        listing.registered_commands.append(
+            typer.models.CommandInfo(name=group.name, short_help=short, callback=listed_only)
+        )
     return listing
 
 

@@ -21,9 +21,6 @@ from phase17.safety.files import safe_folder
 INDEX_FORMAT = "phase17-symbol-index-9"  # 8: files carry their ctime; 9: every row its checksum
 
 
-SITE_CODE = ("source/",)  # what decides a site (the parse, the queries): a change makes every stored site stale
-
-
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE blobs(
@@ -93,7 +90,7 @@ def _parser_version() -> str:
 def expected_meta(upstream: Path) -> dict[str, str]:
     return {
         "format": INDEX_FORMAT,
-        "phase17": code_digest(*SITE_CODE),
+        "phase17": code_digest(),
         "parser": _parser_version(),
         "root": str(upstream.resolve()),
     }

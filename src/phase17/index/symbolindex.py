@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from phase17.cache import code_digest
-from phase17.index.database import SITE_CODE, created, expected_meta
+from phase17.index.database import created, expected_meta
 from phase17.index.records import GitView, IndexedSite, IndexSummary
 from phase17.index.store import SymbolIndex
 from phase17.progress import ProgressReporter, SilentReporter
@@ -188,7 +188,7 @@ def stored_definitions(upstream: Path, relative: str, parse: Callable[[bytes], l
     first time; None when the file cannot be indexed (the caller parses it itself)."""
     try:
         answers, _ = derived_answers(
-            upstream, f"definitions:{code_digest(*SITE_CODE)}", (relative,), lambda _, data: parse(data), recheck=True
+            upstream, f"definitions:{code_digest()}", (relative,), lambda _, data: parse(data), recheck=True
         )
     except (sqlite3.Error, OSError):
         return None

@@ -34,6 +34,7 @@ class Member:
     expression: str | None = None  # a method whose body is one `return <expression>`: that expression, as written
     form: MethodForm = "method"
     abstract: bool = False  # its body only raises NotImplementedError, or it is an @abstractmethod
+    empty: bool = False  # its body does nothing (`pass`, `...`, or a docstring alone): it returns None
 
     @property
     def label(self) -> str:
@@ -75,6 +76,7 @@ class _StoredMembers(Sequence[Member]):
                     expression=record.get("expression"),
                     form=record.get("form", "method"),
                     abstract=record.get("abstract", False),
+                    empty=record.get("empty", False),
                 )
                 for record in self._records
             )
@@ -88,6 +90,11 @@ class _StoredMembers(Sequence[Member]):
 
     def __iter__(self) -> Iterator[Member]:
         return iter(self._made())
+
+
+def stored_members(records: list[dict[str, Any]]) -> Sequence[Member]:
+    """A class's members from the records classes_of keeps (made into Members when first read)."""
+    return _StoredMembers(records)
 
 
 def classes_of(path: str, source: bytes) -> dict[str, Any]:
@@ -169,7 +176,7 @@ def _method_record(node: tree_sitter.Node) -> dict[str, Any]:
     name = node.child_by_field_name("name")
     parameters = node.child_by_field_name("parameters")
     returned = node.child_by_field_name("return_type")
-    signature = node_text(parameters) if parameters is not None else "()"
+    signature = _without_comments(parameters) if parameters is not None else "()"
     if returned is not None:
         signature += f" -> {node_text(returned)}"
     body = node.child_by_field_name("body")
@@ -197,7 +204,26 @@ def _method_record(node: tree_sitter.Node) -> dict[str, Any]:
         "expression": expression,
         "form": _form_of(node),
         "abstract": unimplemented or _decorated_with(node, "abstractmethod"),
+        "empty": all(_does_nothing(statement) for statement in statements),
     }
+
+
+def _without_comments(node: tree_sitter.Node) -> str:
+    """A node's text with the comments inside it cut out (a `# legacy` line in a def's parameters would otherwise
+    swallow the rest of the signature once it is written on one line)."""
+    raw = node.text or b""
+    for comment in sorted((child for child in node.children if child.type == "comment"), key=lambda c: -c.start_byte):
+        start, end = comment.start_byte - node.start_byte, comment.end_byte - node.start_byte
+        raw = raw[:start] + raw[end:]
+    return raw.decode("utf-8", errors="replace")
+
+
+def _does_nothing(statement: tree_sitter.Node) -> bool:
+    if statement.type == "pass_statement":
+        return True
+    return statement.type == "expression_statement" and [child.type for child in statement.named_children] == [
+        "ellipsis"
+    ]
 
 
 def _decorated_with(function: tree_sitter.Node, name: str) -> bool:
@@ -246,9 +272,7 @@ def load_classes(
 ) -> tuple[list[ClassInfo], dict[str, list[tuple[str, list[str]]]]]:
     from phase17.index.symbolindex import derived_answers
 
-    answers, _ = derived_answers(
-        upstream, f"classes:{code_digest('instruments/classes.py', 'source/')}", under, classes_of
-    )
+    answers, _ = derived_answers(upstream, f"classes:{code_digest()}", under, classes_of)
     classes = [
         ClassInfo(
             name=item["name"],

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,12 +14,8 @@ from typing import Any
 from phase17.cache import code_digest
 from phase17.errors import UnreadableSourceError
 from phase17.safety.files import read_limited
-from phase17.source.parsing import descendants, identifiers_named, in_import, node_text, parse_tree, string_value
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # the same parser, before it joined the standard library
-    import tomli as tomllib
+from phase17.source.metadata import pyproject_entry_points, setup_py_entry_points
+from phase17.source.parsing import identifiers_named, in_import, parse_tree
 
 DESIGN_DOCS = "docs/design"
 EXAMPLE_PLUGINS = "tests/plugins"
@@ -135,58 +130,13 @@ def example_plugins(upstream: Path) -> list[ExamplePlugin]:
         relative = f"{EXAMPLE_PLUGINS}/{plugin.name}"
         for name, reader in (("setup.py", setup_py_entry_points), ("pyproject.toml", pyproject_entry_points)):
             try:
-                data = read_limited(plugin / name, MAX_DOC_BYTES, root=upstream)
+                rows = reader(read_limited(plugin / name, MAX_DOC_BYTES, root=upstream))
             except (OSError, UnreadableSourceError):
-                continue
+                continue  # an example upstream ships broken is left out of the listing, not the reader's problem
             found += [
                 ExamplePlugin(relative, group, f"{entry} = {target}", f"{relative}/{name}", line)
-                for group, entry, target, line in reader(data)
+                for group, entry, target, line in rows
             ]
-    return found
-
-
-def setup_py_entry_points(source: bytes) -> list[tuple[str, str, str, int]]:
-    """(group, name, module:function, line) of each `entry_points={"group": ["name = module:function"]}` in a
-    setup() call, as written (never run)."""
-    found = []
-    for node in descendants(parse_tree(source).root_node):
-        if node.type != "keyword_argument":
-            continue
-        key, value = node.child_by_field_name("name"), node.child_by_field_name("value")
-        if key is None or value is None or node_text(key) != "entry_points" or value.type != "dictionary":
-            continue
-        for pair in value.named_children:
-            group, entries = pair.child_by_field_name("key"), pair.child_by_field_name("value")
-            if pair.type != "pair" or group is None or entries is None or group.type != "string":
-                continue
-            for entry in entries.named_children if entries.type in ("list", "tuple") else [entries]:
-                text = string_value(node_text(entry)) if entry.type == "string" else None
-                if text is not None and "=" in text:
-                    name, target = (" ".join(part.split()) for part in text.split("=", 1))
-                    found.append((string_value(node_text(group)) or "", name, target, entry.start_point.row + 1))
-    return sorted(found, key=lambda item: item[3])
-
-
-def pyproject_entry_points(source: bytes) -> list[tuple[str, str, str, int]]:
-    """(group, name, module:function, line) of each entry point pyproject.toml declares ([project.entry-points],
-    or poetry's [tool.poetry.plugins])."""
-    text = source.decode("utf-8", errors="replace")
-    try:
-        parsed = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
-        return []
-    rows = text.splitlines()
-    tables = (
-        parsed.get("project", {}).get("entry-points", {}),
-        parsed.get("tool", {}).get("poetry", {}).get("plugins", {}),
-    )
-    found = []
-    for table in tables:
-        for group, entries in table.items() if isinstance(table, dict) else []:
-            for name, value in entries.items() if isinstance(entries, dict) else []:
-                declared = re.compile(rf"\s*\"?{re.escape(name)}\"?\s*=")
-                line = next((number for number, row in enumerate(rows, 1) if declared.match(row)), 1)
-                found.append((str(group), str(name), str(value), line))
     return found
 
 
@@ -211,9 +161,7 @@ def tests_calling(upstream: Path, names: Sequence[str], per_name: int = SHOWN_TE
                 found.append([name, used[0].start_point.row + 1])
         return found
 
-    answers, _ = derived_answers(
-        upstream, f"tests:{code_digest('instruments/material.py', 'source/')}:{key}", (TESTS,), uses
-    )
+    answers, _ = derived_answers(upstream, f"tests:{code_digest()}:{key}", (TESTS,), uses)
     shown: dict[str, list[TestSite]] = {name: [] for name in wanted}
     for path, found in sorted(answers):
         for name, line in found:

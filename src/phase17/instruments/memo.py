@@ -15,7 +15,6 @@ from phase17.errors import UnreadableSourceError, WriteError
 from phase17.safety.files import read_limited, safe_folder, write_text_atomically
 
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
-INSTRUMENT_CODE = ("instruments/", "source/")  # what decides an instrument's answer, besides the tree
 
 
 def remembered(
@@ -25,9 +24,7 @@ def remembered(
     instruments' code, has changed. A kept file that does not name its own key is not trusted."""
     from phase17.index.symbolindex import content_digest
 
-    key = hashlib.sha256(
-        "\0".join([kind, code_digest(*INSTRUMENT_CODE), *under, content_digest(upstream, under)]).encode()
-    ).hexdigest()
+    key = hashlib.sha256("\0".join([kind, code_digest(), *under, content_digest(upstream, under)]).encode()).hexdigest()
     kept = cache_root() / "answers" / f"{key[:32]}.json"
     try:
         stored = json.loads(read_limited(kept, MAX_ANSWER_BYTES))

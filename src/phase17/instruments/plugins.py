@@ -184,9 +184,7 @@ def plugins_report(upstream: Path, under: Sequence[str] = ("vllm",)) -> PluginsR
     """Every plugin group, where each loads, and how a platform plugin is chosen, below `under`."""
     from phase17.index.symbolindex import derived_answers
 
-    answers, _ = derived_answers(
-        upstream, f"plugins:{code_digest('instruments/plugins.py', 'source/')}", under, plugin_facts
-    )
+    answers, _ = derived_answers(upstream, f"plugins:{code_digest()}", under, plugin_facts)
     groups: list[PluginGroup] = []
     loaders: list[Site] = []
     calls: list[tuple[str, dict[str, Any]]] = []

@@ -130,7 +130,7 @@ def find_usages(
 
     answers, problems = derived_answers(
         upstream,
-        f"uses:{code_digest('instruments/usages.py', 'source/')}:{as_variable}:{last}",
+        f"uses:{code_digest()}:{as_variable}:{last}",
         under,
         uses_of,
     )

@@ -5,16 +5,38 @@ them, to tell whether a call would be a TypeError at run time."""
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from phase17.cache import code_digest
 from phase17.source.parsing import descendants, node_text, parse_tree
 
+if TYPE_CHECKING:
+    import tree_sitter
+
 _RECEIVER = "current_platform"
-EngineCall = tuple[str, int, int, list[str], bool]  # path, line, positional arguments, keywords, *-unpacked
+
+
+class EngineCall(NamedTuple):
+    """One `current_platform.NAME(...)` call of the engine: where, the shape of its arguments, and the line that
+    raises when the answer is empty (`x = current_platform.NAME(...)`, then `if not x: raise ...`), if any."""
+
+    path: str
+    line: int
+    positional: int
+    keywords: list[str]
+    unpacked: bool  # *args or **kwargs at the call: its shape is known only at run time
+    refuses_empty: int | None
+    caught: list[str]  # the exceptions a `try` around the call catches, by their last name ("*": a bare except)
+
+    def handles(self, error: str) -> bool:
+        """Whether the engine catches `error` raised by this call (NotImplementedError is a RuntimeError)."""
+        kin = {"NotImplementedError": ("RuntimeError",), "AttributeError": (), "TypeError": (), "ValueError": ()}
+        accepted = {error, *kin.get(error, ()), "Exception", "BaseException", "*"}
+        return any(name in accepted for name in self.caught)
 
 
 @dataclass(frozen=True)
@@ -31,7 +53,7 @@ class Parameters:
     def of(cls, signature: str, form: str) -> Parameters | None:
         try:
             tree = ast.parse(f"def _{signature.split(' -> ')[0]}: pass")
-        except SyntaxError:
+        except (SyntaxError, ValueError, RecursionError, MemoryError):  # a default nested past the parser's depth
             return None
         function = tree.body[0]
         assert isinstance(function, ast.FunctionDef)
@@ -72,7 +94,8 @@ class Parameters:
 
 
 def engine_calls(path: str, source: bytes) -> list[Any]:
-    """Each `current_platform.NAME(...)` call of a file: [name, line, positional count, keywords, unpacked]."""
+    """Each `current_platform.NAME(...)` call of a file: [name, line, positional count, keywords, unpacked, the
+    line refusing an empty answer or None]."""
     if _RECEIVER.encode() not in source:
         return []
     found = []
@@ -94,18 +117,65 @@ def engine_calls(path: str, source: bytes) -> list[Any]:
                 unpacked = True
             elif argument.type != "comment":
                 positional += 1
-        found.append([node_text(attribute), node.start_point.row + 1, positional, keywords, unpacked])
+        line = node.start_point.row + 1
+        found.append(
+            [node_text(attribute), line, positional, keywords, unpacked, _refusal_of_empty(node), _caught(node)]
+        )
     return found
+
+
+def _caught(call: tree_sitter.Node) -> list[str]:
+    """The exceptions the `try` statements around `call` catch (within its function), by their last name."""
+    caught: list[str] = []
+    child, parent = call, call.parent
+    while parent is not None and parent.type not in ("function_definition", "class_definition", "lambda"):
+        if parent.type == "try_statement" and child == parent.child_by_field_name("body"):
+            for clause in parent.children:
+                if clause.type != "except_clause":
+                    continue
+                kinds = [part for part in clause.named_children if part.type != "block"]
+                if not kinds:
+                    caught.append("*")
+                    continue
+                written = node_text(kinds[0]).split(" as ")[0]
+                caught += [name.strip().rsplit(".", 1)[-1] for name in written.strip("()").split(",") if name.strip()]
+        child, parent = parent, parent.parent
+    return caught
+
+
+def _refusal_of_empty(call: tree_sitter.Node) -> int | None:
+    """The line of the `raise` that follows `x = <call>` when `x` is empty (`if not x:`, `if x is None:`, `if x ==
+    "":`), within the next three statements; None when the engine takes whatever the call answers."""
+    assignment = call.parent
+    statement = assignment.parent if assignment is not None else None
+    left = assignment.child_by_field_name("left") if assignment is not None else None
+    if assignment is None or assignment.type != "assignment" or left is None or left.type != "identifier":
+        return None
+    if statement is None or statement.type != "expression_statement":
+        return None
+    name = re.escape(node_text(left))
+    empty = re.compile(rf"^\(?\s*(not\s+{name}\b|{name}\s+is\s+None\b|{name}\s*==\s*(\"\"|''))")
+    following = statement.next_named_sibling
+    for _ in range(3):
+        if following is None:
+            return None
+        condition = following.child_by_field_name("condition") if following.type == "if_statement" else None
+        if condition is not None and empty.match(node_text(condition)):
+            body = following.child_by_field_name("consequence")
+            raised = next(
+                (child for child in (body.named_children if body else []) if child.type == "raise_statement"), None
+            )
+            return raised.start_point.row + 1 if raised is not None else None
+        following = following.next_named_sibling
+    return None
 
 
 def calls_by_name(upstream: Path, under: Sequence[str]) -> dict[str, list[EngineCall]]:
     from phase17.index.symbolindex import derived_answers
 
-    answers, _ = derived_answers(
-        upstream, f"platform-calls:{code_digest('pluginlab/calls.py', 'source/')}", under, engine_calls
-    )
+    answers, _ = derived_answers(upstream, f"platform-calls:{code_digest()}", under, engine_calls)
     calls: dict[str, list[EngineCall]] = {}
     for path, rows in answers:
-        for name, line, positional, keywords, unpacked in rows:
-            calls.setdefault(name, []).append((path, line, positional, keywords, unpacked))
+        for name, *shape in rows:
+            calls.setdefault(name, []).append(EngineCall(path, *shape))
     return calls

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
         differences_table,
         effects_screen,
         gates_screen,
-        plugin_check_screen,
         plugins_screen,
         usage_report,
     )
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
         recorded,
         warnings,
     )
+    from phase17.render.pluginlab import plugin_check_screen, plugin_matrix_screen
     from phase17.render.progress import RichReporter, fetch_summary, upstream_state
     from phase17.render.reading import (
         outline_tree,
@@ -74,7 +74,8 @@ _HOMES = {
     "upstream_state": "progress",
     "usage_report": "instruments",
     "plugins_screen": "instruments",
-    "plugin_check_screen": "instruments",
+    "plugin_check_screen": "pluginlab",
+    "plugin_matrix_screen": "pluginlab",
     "contract_matrix": "instruments",
     "differences_table": "instruments",
     "effects_screen": "instruments",
@@ -111,6 +112,7 @@ __all__ = [
     "notebook_intro",
     "outline_tree",
     "plugin_check_screen",
+    "plugin_matrix_screen",
     "plugins_screen",
     "read_screen",
     "reading_status_table",

@@ -16,7 +16,6 @@ from phase17.instruments.gates import GatesReport
 from phase17.instruments.material import Material
 from phase17.instruments.plugins import PluginsReport
 from phase17.instruments.usages import UsageReport
-from phase17.pluginlab.check import SEVERITIES, PluginReport
 from phase17.render.layout import FittedTable
 
 SHOWN_PER_GROUP = 3  # the rest with --attr GROUP (or --json)
@@ -243,35 +242,6 @@ def material_lines(material: Material) -> list[RenderableType]:
         lines.append(Text("  tests that use them:"))
         lines += [line(f"    {site.path}:{site.line}  {site.name}") for site in material.tests]
     return lines
-
-
-def plugin_check_screen(report: PluginReport) -> RenderableType:
-    """The plugin, its entry points and classes, then its findings, errors first; one finding to a line or two."""
-    version = f" {report.version}" if report.version else ""
-    lines: list[RenderableType] = [Text(f"Plugin {report.plugin}{version}", style="bold")]
-    for entry in report.entry_points:
-        lines.append(Text(f"  entry point {entry.group}: {entry.name} = {entry.value}  ({entry.path}:{entry.line})"))
-    if not report.platform_classes:
-        lines.append(Text("  no vllm.platform_plugins entry point: no platform class to check", style="dim"))
-    for qualname in report.platform_classes:
-        lines.append(Text(f"  platform class {qualname}"))
-    for severity in SEVERITIES:
-        found = [finding for finding in report.findings if finding.severity == severity]
-        if not found:
-            continue
-        lines.append(
-            Text(f"{len(found)} {severity}(s):", style={"error": "bold red", "warning": "yellow"}.get(severity, "bold"))
-        )
-        for finding in found:
-            lines.append(
-                Text.assemble(f"  {finding.cls}.", (finding.member, "bold"), f"  [{finding.kind}] {finding.message}")
-            )
-            if finding.site:
-                lines.append(Text(f"    called at {finding.site}", style="dim", no_wrap=True, overflow="ignore"))
-    errors = sum(finding.severity == "error" for finding in report.findings)
-    verdict = "would fail at run time" if errors else "nothing found that would fail at run time"
-    lines.append(Text(f"{report.plugin}: {verdict} ({errors} error(s)).", style="bold"))
-    return Group(*lines)
 
 
 def changes_screen(changes: ContractChanges) -> RenderableType:

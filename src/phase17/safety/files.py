@@ -67,6 +67,17 @@ def read_limited(path: Path, limit: int, *, root: Path | None = None) -> bytes:
     return b"".join(chunks)
 
 
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file read in blocks: an archive of gigabytes never sits in memory."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _link_inside(link: Path, root: Path) -> Path:
     """Where the symlink `link` leads, when that is inside `root`; else UnreadableSourceError."""
     try:

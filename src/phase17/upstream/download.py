@@ -7,14 +7,18 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from phase17.errors import FetchError, NetworkError
 from phase17.progress import ProgressReporter
 from phase17.safety.text import clipped
+
+if TYPE_CHECKING:
+    from packaging.version import Version
 
 T = TypeVar("T")
 
@@ -35,23 +39,10 @@ def download_release(
     `folder`, its sha256 checked: the first of `package_types` the index lists (a wheel before an sdist, say)."""
     # pypi-simple and requests are imported here only: most commands never touch the network.
     import requests
-    from pypi_simple import DigestMismatchError, NoDigestsError, NoSuchProjectError, PyPISimple
+    from pypi_simple import DigestMismatchError, NoDigestsError
 
-    endpoint = index_url or os.environ.get("PIP_INDEX_URL")
-    where = endpoint or "the package index"
-    session = _bounded_session(where)
-    client = PyPISimple(endpoint=endpoint, session=session) if endpoint else PyPISimple(session=session)
-    with client:
-        deadline = time.monotonic() + download_time_limit()
-        try:
-            page = _before(deadline, lambda: client.get_project_page(distribution, timeout=60), where)
-        except NoSuchProjectError:
-            raise FetchError(f"{where} has no project {distribution!r}; {project_hint}.") from None
-        except requests.RequestException as error:
-            raise NetworkError(
-                f"Cannot reach {where} ({type(error).__name__}); check your connection or PIP_INDEX_URL.",
-                detail=str(error)[:300],
-            ) from None
+    with _index(index_url) as (client, where, deadline):
+        page = _project_page(client, distribution, where, deadline, project_hint)
         offered = [p for p in page.packages if p.version == version and p.package_type in package_types]
         offered.sort(key=lambda p: (package_types.index(p.package_type), "none-any" not in p.filename, p.filename))
         if not offered:
@@ -91,6 +82,66 @@ def download_release(
         finally:
             partial.unlink(missing_ok=True)  # also on Ctrl-C: no partial file stays in the cache
     return final, digest
+
+
+def newest_version(distribution: str, index_url: str | None = None, *, project_hint: str = "check the name") -> str:
+    """The newest release of `distribution` on the package index with a wheel or an sdist, as pip would take it:
+    the newest final release, else (when there is none) the newest pre-release."""
+    versions = release_versions(distribution, index_url, project_hint=project_hint)
+    final = [version for version in versions if not version.is_prerelease]
+    if not versions:
+        raise FetchError(f"{_where(index_url)} lists no wheel or sdist of {distribution}; {project_hint}.")
+    return str((final or versions)[-1])
+
+
+def release_versions(
+    distribution: str, index_url: str | None = None, *, project_hint: str = "check the name"
+) -> list[Version]:
+    """Every version of `distribution` the package index offers a wheel or sdist of (not yanked), oldest first."""
+    from packaging.version import InvalidVersion, Version
+
+    with _index(index_url) as (client, where, deadline):
+        page = _project_page(client, distribution, where, deadline, project_hint)
+    versions: set[Version] = set()
+    for package in page.packages:
+        if package.version and not package.is_yanked and package.package_type in ("wheel", "sdist"):
+            try:
+                versions.add(Version(package.version))
+            except InvalidVersion:
+                continue
+    return sorted(versions)
+
+
+def _where(index_url: str | None) -> str:
+    return index_url or os.environ.get("PIP_INDEX_URL") or "the package index"
+
+
+@contextmanager
+def _index(index_url: str | None) -> Iterator[tuple[Any, str, float]]:
+    """A client of the package index (PIP_INDEX_URL, else the library's default), its name for messages, and the
+    moment the whole fetch must be done by."""
+    from pypi_simple import PyPISimple
+
+    endpoint = index_url or os.environ.get("PIP_INDEX_URL")
+    where = _where(index_url)
+    session = _bounded_session(where)
+    with PyPISimple(endpoint=endpoint, session=session) if endpoint else PyPISimple(session=session) as client:
+        yield client, where, time.monotonic() + download_time_limit()
+
+
+def _project_page(client: Any, distribution: str, where: str, deadline: float, project_hint: str) -> Any:
+    import requests
+    from pypi_simple import NoSuchProjectError
+
+    try:
+        return _before(deadline, lambda: client.get_project_page(distribution, timeout=60), where)
+    except NoSuchProjectError:
+        raise FetchError(f"{where} has no project {distribution!r}; {project_hint}.") from None
+    except requests.RequestException as error:
+        raise NetworkError(
+            f"Cannot reach {where} ({type(error).__name__}); check your connection or PIP_INDEX_URL.",
+            detail=str(error)[:300],
+        ) from None
 
 
 def _plain_file_name(filename: str, distribution: str, version: str, where: str) -> str:

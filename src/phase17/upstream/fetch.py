@@ -6,6 +6,7 @@ interrupted fetch leaves the old upstream/ as it was. Progress goes through a Pr
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Sequence
@@ -13,9 +14,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from phase17.errors import FetchError, NetworkError, ToolError, UpstreamError
+from phase17.errors import FetchError, NetworkError, ToolError, UnreadableSourceError, UpstreamError
 from phase17.progress import ProgressReporter, SilentReporter
-from phase17.safety.files import safe_folder
+from phase17.safety.files import read_limited, safe_folder, write_text_atomically
+from phase17.safety.locks import filling
 from phase17.upstream import gitrepo, sdist
 from phase17.upstream.checkout import (
     COMMIT_TRAILER,
@@ -278,28 +280,72 @@ def release_tree(
     index_url: str | None = None,
 ) -> tuple[Pin, Path]:
     """Another release's tree, fetched and verified into the user cache, the pin left as it is: what the contract
-    and a plugin are compared against (`contract --against`, `plugins check --against`). Fetched once; later
-    calls find it there, verified."""
-    import json
+    and a plugin are compared against (`contract --against`, `plugins check --against`, `plugins matrix`).
 
-    from phase17.upstream.checkout import inspect_upstream
-
+    The release comes from the pin's own repository and package, never from anything the cache holds. Its tree is
+    trusted as the pin's is, on every use: a clean checkout whose commit is the release's, whose `_version.py`
+    records that commit and whose PKG-INFO names that version; anything else is fetched again. A second phase17
+    process asking for the same release waits for the first and uses its tree."""
+    reporter = reporter or SilentReporter()
     releases = safe_folder(cache_dir / "releases", cache_dir)
     planned = releases / (_file_name(ref) + ".pin.json")  # what REF named last time: reading a commit is slow
-    try:
-        other = replace(current, **{key: str(value) for key, value in json.loads(planned.read_text()).items()})
-    except (OSError, ValueError, TypeError):
-        other = plan_repin(current, ref, cache_dir=cache_dir, reporter=reporter, index_url=index_url)
+    other = _planned_release(current, ref, planned) or plan_repin(
+        current, ref, cache_dir=cache_dir, reporter=reporter, index_url=index_url
+    )
     tree = releases / _file_name(other.pypi_version) / "upstream"
-    if not inspect_upstream(tree, other).is_verified:
-        tree.parent.mkdir(parents=True, exist_ok=True)
-        source = "auto" if len(other.commit) == 40 else "pypi"
-        fetch_upstream(
-            other, tree, source=source, force=True, cache_dir=cache_dir, reporter=reporter, index_url=index_url
-        )
-    fields = {"tag": other.tag, "commit": other.commit, "pypi_version": other.pypi_version}
-    planned.write_text(json.dumps(fields), encoding="utf-8")  # only for a tree just verified against it
+    with filling(cache_dir, tree.parent, f"vLLM {other.pypi_version}", reporter):
+        if not trusted_release(tree, other):
+            safe_folder(tree.parent, releases)
+            source = "auto" if len(other.commit) == 40 else "pypi"
+            fetch_upstream(
+                other, tree, source=source, force=True, cache_dir=cache_dir, reporter=reporter, index_url=index_url
+            )
+            if not trusted_release(tree, other):
+                raise FetchError(f"the tree fetched for {other.describe()} does not verify; nothing of it is used.")
+        fields = {"tag": other.tag, "commit": other.commit, "pypi_version": other.pypi_version}
+        write_text_atomically(planned, json.dumps(fields))  # only for a tree just verified against it
     return other, tree
+
+
+def trusted_release(tree: Path, release: Pin) -> bool:
+    """A release tree is used only as the pin's is: a clean, verified checkout of the release's commit, whose
+    `_version.py` (for a tree made from the sdist) records that commit and whose PKG-INFO names that version."""
+    from phase17.upstream.checkout import inspect_upstream
+
+    state = inspect_upstream(tree, release)
+    if not state.is_verified:
+        return False
+    if state.source == "git":
+        return True  # git's own commit id is a digest of the tree it names
+    try:
+        sdist.verify_version_commit(tree, release)
+    except FetchError:
+        return False
+    return True
+
+
+_PLANNED_FIELDS = frozenset({"tag", "commit", "pypi_version"})
+
+
+def _planned_release(current: Pin, ref: str, planned: Path) -> Pin | None:
+    """The release REF named last time, from the cache, when the record says nothing but a tag, a commit and a
+    version that agree with REF (it can never name another repository or package); else None (planned again)."""
+    try:
+        data = json.loads(read_limited(planned, 4096, root=planned.parent))
+    except (OSError, ValueError, UnreadableSourceError):
+        return None
+    if not isinstance(data, dict) or set(data) != _PLANNED_FIELDS or not all(isinstance(v, str) for v in data.values()):
+        return None
+    version = data["pypi_version"]
+    asked = _VERSION.match(ref.strip())
+    if (
+        not _VERSION.match(version)
+        or data["tag"] != f"v{version}"
+        or not _HEX.match(data["commit"])
+        or (asked is not None and asked.group(1) != version)
+    ):
+        return None
+    return replace(current, tag=data["tag"], commit=data["commit"], pypi_version=version)
 
 
 def _file_name(text: str) -> str:

@@ -5,7 +5,6 @@ sha256 checked (pypi-simple), extracted safely, and its recorded commit read wit
 from __future__ import annotations
 
 import ast
-import hashlib
 import re
 import tarfile
 import zlib
@@ -17,7 +16,8 @@ from typing import TypeVar
 from phase17.errors import ArchiveError, FetchError
 from phase17.progress import ProgressReporter, SilentReporter
 from phase17.safety.archives import FolderWriter, Member, refused, tar_members
-from phase17.safety.files import safe_folder
+from phase17.safety.files import file_sha256, safe_folder
+from phase17.safety.locks import filling
 from phase17.upstream.checkout import same_commit
 from phase17.upstream.download import download_release
 from phase17.upstream.pin import Pin
@@ -49,17 +49,19 @@ def cached_or_downloaded_sdist(
 ) -> tuple[Path, str, bool]:
     """(archive, sha256, downloaded): the cached sdist while its recorded sha256 still matches, else a download."""
     folder = safe_folder(sdist_cache_dir(cache_dir), cache_dir)
-    for stale in folder.glob(".*.part-*") if folder.is_dir() else ():
-        stale.unlink(missing_ok=True)  # left by a killed download
-    for candidate in _sdist_names(pin):
-        cached = folder / candidate
-        recorded = folder / f"{candidate}.sha256"
-        if cached.is_file() and recorded.is_file():
-            expected = recorded.read_text(encoding="ascii").strip()
-            if _sha256_of(cached) == expected:
-                return cached, expected, False
-            cached.unlink()  # corrupted since it was verified: fetch it again
-    path, digest = _download(pin, folder, reporter, index_url, verify, hints)
+    names = _sdist_names(pin)
+    with filling(cache_dir, folder / names[0], names[0], reporter):  # another process downloading it: wait, then use it
+        for candidate in names:
+            for stale in folder.glob(f".{candidate}.part-*"):
+                stale.unlink(missing_ok=True)  # left by a killed download (a live one holds the lock)
+            cached = folder / candidate
+            recorded = folder / f"{candidate}.sha256"
+            if cached.is_file() and recorded.is_file():
+                expected = recorded.read_text(encoding="ascii").strip()
+                if file_sha256(cached) == expected:
+                    return cached, expected, False
+                cached.unlink()  # corrupted since it was verified: fetch it again
+        path, digest = _download(pin, folder, reporter, index_url, verify, hints)
     return path, digest, True
 
 
@@ -87,14 +89,6 @@ def _download(
         project_hint=hints[0],
         version_hint=hints[1],
     )
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------- extraction

@@ -27,8 +27,7 @@ def parse_yaml(text: str, path: str, line_offset: int = 0) -> Any:
     from phase17.cache import cache_root, code_digest
 
     key = hashlib.sha256(
-        f"{code_digest('yamlio/load.py', 'yamlio/strict.py', 'yamlio/lines.py')}\0{line_offset}\0".encode()
-        + text.encode("utf-8", "surrogatepass")
+        f"{code_digest()}\0{line_offset}\0".encode() + text.encode("utf-8", "surrogatepass")
     ).hexdigest()
     kept = cache_root() / "parsed" / key
     try:

@@ -20,9 +20,7 @@ def require_valid(model: str, data: Any, shown: str, first_line: int = 1) -> Non
     """Raise the InvalidFileError `shown:line: where: what` of `data`'s first problem as schema.`model`; content
     that passed before (same schema code, same model, same data) is not checked again."""
     key = hashlib.sha256(
-        code_digest("yamlio/schema.py", "source/refs.py").encode()
-        + model.encode()
-        + repr(data).encode("utf-8", "surrogatepass")
+        code_digest().encode() + model.encode() + repr(data).encode("utf-8", "surrogatepass")
     ).hexdigest()
     folder = cache_root() / "verdicts"
     marker = folder / key

@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from phase17.cache import cache_root
 from phase17.cli.options import JsonOption
-from phase17.cli.terminal import (
-    existing_upstream,
-    locate,
-    print_json,
-    reporting_errors,
-    session,
-    show,
-)
-from phase17.errors import UsageError
+from phase17.cli.releases import release_of
+from phase17.cli.terminal import existing_upstream, print_json, reporting_errors, session, show
 
 if TYPE_CHECKING:
-    from phase17.upstream.pin import Pin
+    pass
 
 PlatformsOption = Annotated[
     Optional[str],
@@ -112,7 +103,7 @@ def contract(
         if against is not None:
             from phase17.instruments.changes import kept_contract_changes
 
-            pinned, other, tree = _release(against)
+            pinned, other, tree = release_of(against)
             changes = kept_contract_changes(upstream, tree, pinned.describe(), other.describe(), other.commit)
             if as_json:
                 print_json(changes.to_data())
@@ -146,72 +137,6 @@ def contract(
             sys.stdout.write(contracts.contract_markdown(matrix))
         else:
             show(render.contract_matrix(matrix))
-
-
-@commands.command(short_help="How plugins load; check a plugin; start one.")
-def plugins(
-    action: Annotated[
-        Optional[str],
-        typer.Argument(
-            metavar="[check PLUGIN | new NAME]",
-            help="check: meet a plugin (folder, .whl/.tar.gz file, or NAME==VERSION) with the contract. "
-            "new: write a minimal plugin that passes.",
-        ),
-    ] = None,
-    subject: Annotated[Optional[str], typer.Argument(metavar="", show_default=False)] = None,
-    directory: Annotated[
-        Optional[Path], typer.Option("--dir", metavar="PATH", help="With new: the folder to write it in.")
-    ] = None,
-    against: AgainstOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """How plugins load (groups, load sites, builtin platforms, upstream's docs and example plugins); with
-    `check PLUGIN`, an out-of-tree platform plugin met with the Platform contract at the pin (exit 1 when the
-    engine would call it in a way it cannot accept; with --against REF, at that release too); with `new NAME`, a
-    minimal installable plugin.
-
-    Example: phase17 plugins check vllm-ascend==0.9.1
-    """
-    from phase17 import render
-
-    with reporting_errors():
-        if action is None:
-            from phase17.instruments.plugins import plugins_report
-
-            report = plugins_report(existing_upstream())
-            if as_json:
-                print_json(report.to_data())
-            else:
-                show(render.plugins_screen(report))
-            return
-        if action not in ("check", "new") or subject is None:
-            raise UsageError(f"plugins {action!r}: say plugins check PLUGIN, or plugins new NAME (or plugins alone).")
-        if action == "new":
-            from phase17.pluginlab.template import write_plugin
-
-            written = write_plugin(existing_upstream(), subject, directory or Path.cwd() / subject)
-            session.out.print(
-                f"Wrote {written}: pip install -e {written}; phase17 plugins check {written}", highlight=False
-            )
-            return
-        from phase17.pluginlab.check import kept_check
-        from phase17.pluginlab.source import open_plugin
-
-        upstream = existing_upstream()
-        tree = open_plugin(subject, cache_root(), render.RichReporter(session.err, session.verbose))
-        if against is None:
-            checked = kept_check(upstream, tree)
-        else:
-            from phase17.instruments.changes import kept_contract_changes
-
-            pinned, other, release = _release(against)
-            changes = kept_contract_changes(upstream, release, pinned.describe(), other.tag, other.commit)
-            checked = kept_check(upstream, tree, (release, changes, other.commit))
-        if as_json:
-            print_json(checked.to_data())
-        else:
-            show(render.plugin_check_screen(checked))
-        raise typer.Exit(code=1 if checked.fails else 0)
 
 
 @commands.command(short_help="Every capability gate, each platform's answer, its call sites.")
@@ -281,21 +206,6 @@ def callers(
             print_json(root.to_data())
         else:
             show(render.callers_tree(root, depth))
-
-
-def _release(ref: str) -> tuple[Pin, Pin, Path]:
-    """The pin, the release REF names, and that release's tree (fetched into the cache on first use)."""
-    from phase17 import render
-    from phase17.upstream.fetch import release_tree
-    from phase17.upstream.pin import load_pin
-
-    pinned = load_pin(locate().pin_file)
-    reporter = render.RichReporter(session.err, session.verbose)
-    try:
-        other, tree = release_tree(pinned, ref, cache_dir=cache_root(), reporter=reporter)
-    finally:
-        reporter.finish()
-    return pinned, other, tree
 
 
 def _names(listed: str | None) -> tuple[str, ...]:
