@@ -248,12 +248,14 @@ def ast_lines(path: Path, qualname: str) -> tuple[int, int, int]:
 
 
 def invoke(*args: str, **kwargs):
-    """Run the CLI in-process with typer's CliRunner (stdout and stderr kept apart)."""
+    """Run the CLI in-process with typer's CliRunner (stdout and stderr kept apart), through the app a real run
+    builds for these arguments (cli.app.app_for: only the command named)."""
     from typer.testing import CliRunner
 
-    from phase17.cli.app import app
+    from phase17.cli.app import app, app_for
 
-    return CliRunner().invoke(app, list(args), **kwargs)
+    completing = any(name.endswith("_COMPLETE") for name in kwargs.get("env") or {})  # as app_for sees os.environ
+    return CliRunner().invoke(app if completing else app_for(list(args)), list(args), **kwargs)
 
 
 def assert_golden(name: str, text: str) -> None:
