@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from helpers import RecordingReporter
-from phase17.index import store, symbolindex, workers
+from phase17.index import gitview, store, symbolindex, workers
 from phase17.index.database import index_location, row_check
 from phase17.index.lookup import file_definitions, python_files
 from phase17.index.symbolindex import build_index, find_sites
@@ -313,13 +313,13 @@ def test_what_git_says_differs_is_looked_at_modified_untracked_ignored_and_delet
     (upstream / "vllm" / "platforms" / "cuda.py").unlink()
     _trust_git(upstream)
     walked: list[str] = []
-    walk = store.walk
+    walk = gitview.walk
 
     def only_the_ignored_folder(tree: Path, under: str):  # git lists an ignored folder whole: it is walked
         walked.append(under)
         return walk(tree, under)
 
-    monkeypatch.setattr(store, "walk", only_the_ignored_folder)
+    monkeypatch.setattr(gitview, "walk", only_the_ignored_folder)
     through_git = _sites_by_index(upstream)
     assert walked == ["generated"]
     assert through_git == _sites_by_parse(upstream)
@@ -554,3 +554,32 @@ def test_a_file_the_parser_would_take_minutes_on_is_skipped_with_a_line_saying_s
     assert unreadable == {
         "vllm/slow.py": "skipped: the Python parser took over 0.3 s (a very long run of comment lines?)"
     }
+
+
+def test_a_rebuild_between_a_refresh_deciding_and_writing_is_seen_by_the_refresh(plain_upstream: Path, monkeypatch):
+    # Another process's `index --rebuild` lands after this one has looked at the files but before it writes: the
+    # ids it read then are the old index's. (It was sqlite3.IntegrityError: UNIQUE constraint failed: blobs.id.)
+    from phase17.index import database
+
+    build_index(plain_upstream)
+    symbolindex.forget()
+    cpu = plain_upstream / "vllm" / "platforms" / "cpu.py"
+    cpu.write_text(cpu.read_text() + "\n\ndef written_while_another_rebuilt():\n    pass\n")
+    (plain_upstream / "vllm" / "platforms" / "extra.py").write_text("class Extra:\n    pass\n")
+    real = database.transaction
+
+    def rebuilt_first(connection):
+        monkeypatch.setattr(store, "transaction", real)  # (once)
+        other = symbolindex.open_index(plain_upstream, rebuild=True)  # what the other phase17 process did
+        other.refresh(("",))
+        other.close()
+        return real(connection)
+
+    monkeypatch.setattr(store, "transaction", rebuilt_first)
+    monkeypatch.setattr(store, "PARALLEL_FROM", 1)  # every blob id read up front, as when many files changed
+    build_index(plain_upstream)  # `phase17 index`, which has no second try to hide a failure behind
+    symbolindex.forget()
+    found, _ = find_sites(plain_upstream, name="written_while_another_rebuilt")
+    assert [site.path for site in found] == ["vllm/platforms/cpu.py"]
+    assert [site.path for site in find_sites(plain_upstream, qualname="Extra")[0]] == ["vllm/platforms/extra.py"]
+    assert find_sites(plain_upstream, qualname="Platform.get_attn_backend_cls")[0]

@@ -168,3 +168,14 @@ def test_a_name_or_attribute_that_matches_nothing_gets_did_you_mean(tree: Path):
     assert find_usages(tree, "current_platform", attribute="is_cdua").usages == ()
     assert close_to_nothing(tree, "current_platform", "is_cdua") == ["is_cuda"]
     assert "Platform.is_cuda" in close_to_nothing(tree, "is_cdua")
+
+
+def test_a_file_of_generated_data_is_skipped_with_a_line_saying_so(tree: Path):
+    # 150,000 one-line assignments, each a definition: parsed, it cost seconds and hundreds of MB (a million, 33 s
+    # and 1.9 GB); as data, not reading material, it is skipped like a file over 8 MiB
+    (tree / "vllm" / "generated.py").write_text("from vllm.platforms import current_platform\n" + "x = 1\n" * 150_000)
+    report = find_usages(tree, "current_platform")
+    assert [(item.path, item.reason) for item in report.unreadable] == [
+        ("vllm/generated.py", "more than 100,000 lines: generated data, not read")
+    ]
+    assert ("is_cuda", 3) in report.groups()

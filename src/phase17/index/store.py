@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -37,18 +36,16 @@ from phase17.index.database import (
     verified,
     without_cycle_collection,
 )
+from phase17.index.gitview import seen_through_git
 from phase17.index.records import GitView, IndexedSite, IndexSummary, RefreshReport, StoredFile
 from phase17.index.workers import PARALLEL_FROM, answered, parsed_files
 from phase17.progress import ProgressReporter, SilentReporter
-from phase17.source.files import SeenFile, below, in_skipped_folder, seen_file, walk, with_stat_key
+from phase17.source.files import SeenFile, below, walk, with_stat_key
 
 _RACY_NANOSECONDS = 2_000_000_000  # a file changed this close to its check may change again unseen: re-read it
 
 
 _BULK_FROM = 1000  # files parsed in one refresh from which the sites' index is dropped and made again
-
-
-_KEPT_TREES = 4  # git trees whose .py entries are kept (the pin and the trees re-pins replaced)
 
 
 class SymbolIndex:
@@ -100,7 +97,7 @@ class SymbolIndex:
             if stored_clean == view.tree and not any(below(path, places) for path in view.differing):
                 self._fresh.update(places)  # the rows are HEAD's tree, and git says the files are too
                 return report
-            seen = self._seen_through_git(view, places)
+            seen = seen_through_git(self.upstream, self._connection, view, places)
         if seen is None:
             seen = {item.path: item for place in places for item in walk(self.upstream, place)}
         for path in [path for path in seen if "\n" in path]:  # no module's name; it would forge lines in output
@@ -159,6 +156,16 @@ class SymbolIndex:
         found = self._connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if found is None else str(found[0])
 
+    def _ids_read_again(self, digests: dict[str, int], changes: int) -> None:
+        """`digests` as the index holds them now: all of them (many files changed), else the ones asked before."""
+        asked = list(digests)
+        digests.clear()
+        if changes >= PARALLEL_FROM:
+            digests.update(self._blob_ids())
+            return
+        for digest in asked:
+            self._stored_blob(digest, digests, changes)
+
     def _stored_blob(self, digest: str, digests: dict[str, int], changes: int) -> bool:
         """Is this content parsed already? (`digests` holds every blob id when many files changed.)"""
         if digest not in digests and changes < PARALLEL_FROM:
@@ -166,70 +173,6 @@ class SymbolIndex:
             if found is not None:
                 digests[digest] = found[0]
         return digest in digests
-
-    def _seen_through_git(self, view: GitView, places: Sequence[str]) -> dict[str, SeenFile] | None:
-        """The files below `places` as git sees them: HEAD's blobs, except what differs, which is looked at
-        (None when git cannot list HEAD's tree: the caller walks the tree instead)."""
-        entries = self._tree_entries(view.tree)
-        if entries is None:
-            return None
-        seen: dict[str, SeenFile] = {}
-        to_look_at: list[str] = []
-        differing = set(view.differing)
-        for path, digest in entries:
-            if not below(path, places):
-                continue
-            if digest is None or path in differing:  # a symlink or a submodule in the tree, or changed
-                to_look_at.append(path)
-            else:
-                seen[path] = SeenFile(path, 0, 0, 0, None, digest)
-        for path in differing:
-            folder = path.rstrip("/")
-            if below(folder, places) or (path.endswith("/") and any(below(place, [folder]) for place in places)):
-                to_look_at.append(path)  # (a folder git lists whole may hold a place looked in)
-        for path in to_look_at:  # (none in a skipped folder: _tree_entries and use_git_view left those out)
-            folder = path.rstrip("/")
-            if path.endswith("/") or os.path.isdir(os.path.join(self.upstream, folder)):
-                seen.update((item.path, item) for item in walk(self.upstream, folder) if below(item.path, places))
-            elif folder.endswith(".py"):
-                full = os.path.join(self.upstream, folder)
-                try:
-                    seen[folder] = seen_file(self.upstream, folder, os.stat(full, follow_symlinks=False), full)
-                except FileNotFoundError:
-                    continue  # deleted
-                except OSError as error:
-                    seen[folder] = SeenFile(folder, 0, 0, 0, f"cannot read ({error.strerror})")
-        return seen
-
-    def _tree_entries(self, tree: str) -> list[tuple[str, str | None]] | None:
-        """(path, blob id) of the .py files of git tree `tree` (blob id None for a symlink or a submodule), listed
-        by git once per tree and kept."""
-        connection = self._connection
-        found = connection.execute("SELECT id FROM trees WHERE tree = ?", (tree,)).fetchone()
-        if found is not None:
-            query = 'SELECT tree, path, digest, "check" FROM tree_files WHERE tree = ?'
-            return [(row[1], row[2]) for row in map(verified, connection.execute(query, (found[0],)).fetchall())]
-        from phase17.errors import Phase17Error
-        from phase17.upstream import gitrepo
-
-        try:
-            listed = gitrepo.tree_files(self.upstream, tree)
-        except Phase17Error:
-            return None
-        entries = [
-            (path, digest if mode in ("100644", "100755") else None)
-            for mode, digest, path in listed
-            if path.endswith(".py") and not in_skipped_folder(path)
-        ]
-        with transaction(connection):
-            old = [row[0] for row in connection.execute("SELECT id FROM trees ORDER BY id DESC")][_KEPT_TREES - 1 :]
-            connection.executemany("DELETE FROM tree_files WHERE tree = ?", [(tree_id,) for tree_id in old])
-            connection.executemany("DELETE FROM trees WHERE id = ?", [(tree_id,) for tree_id in old])
-            tree_id = connection.execute("INSERT INTO trees(tree) VALUES (?)", (tree,)).lastrowid
-            connection.executemany(
-                "INSERT INTO tree_files VALUES (?, ?, ?, ?)", [checked(tree_id, *entry) for entry in entries]
-            )
-        return entries
 
     def _known_rows(self, places: Sequence[str]) -> dict[str, StoredFile]:
         """The files rows below `places` (all of them for the whole tree), by path."""
@@ -275,9 +218,7 @@ class SymbolIndex:
         index_from = len(to_read) - len(to_read) // 16 if bulk else -1
         inserted: set[str] = set()
         started = False
-        # New contents get their ids here, so that their rows go in batches with the files' rows: one INSERT per
-        # content cost more than its sites' rows.
-        next_blob = (connection.execute("SELECT max(id) FROM blobs").fetchone()[0] or 0) + 1
+        next_blob = 0  # (read once the write transaction holds the file: see below)
         blob_rows: list[tuple[int, str, int]] = []
         site_rows: list[tuple[int, str, str, int, int]] = []
         added: dict[int, int] = {}  # new sites by bucket
@@ -295,6 +236,11 @@ class SymbolIndex:
 
         try:
             with without_cycle_collection(), transaction(connection):
+                # Every id is read now that this transaction holds the file: another phase17 may have rebuilt the
+                # index since the files were looked at, and ids read before would name its contents. New contents
+                # get their ids here, so their rows go in batches with the files' rows.
+                self._ids_read_again(digests, changes)
+                next_blob = (connection.execute("SELECT max(id) FROM blobs").fetchone()[0] or 0) + 1
                 if bulk:
                     connection.execute("DROP INDEX sites_by_bucket")  # inside the transaction: a killed run keeps it
                 paths = [item.path for item in to_read]

@@ -18,6 +18,7 @@ from typing import Any, Literal, get_args
 from phase17.instruments.classes import ClassInfo, Member
 from phase17.instruments.contract import BASE_NAME, BASE_PATH, Contract, build_contract
 from phase17.instruments.contract import inherited_member as _inherited_member
+from phase17.source.parsing import python_expression
 
 GATE_NAMES = re.compile(r"^(?:supports?|is|has|can|uses?)_\w+$")
 GateHow = Literal["literal", "computed", "inherited"]
@@ -157,11 +158,13 @@ def _evaluate_gate(
         member = _inherited_member(info, name, contract.base, by_name)[1]
     if member is None or member.expression is None or depth > 8:
         return None
-    try:
-        tree = ast.parse(member.expression, mode="eval")
-    except SyntaxError:
+    expression = python_expression(member.expression)
+    if expression is None:
         return None
-    result = _Evaluator(info, contract, by_name, depth).value(tree.body)
+    try:
+        result = _Evaluator(info, contract, by_name, depth).value(expression)
+    except RecursionError:  # an expression nested past Python's stack: only a run would tell
+        return None
     return result if isinstance(result, bool) else None
 
 
@@ -217,7 +220,5 @@ class _Evaluator:
         member = self.info.member(name) or _inherited_member(self.info, name, self.contract.base, self.by_name)[1]
         if member is None or member.kind != "attribute" or member.value is None:
             return None
-        try:
-            return self.value(ast.parse(member.value, mode="eval").body)
-        except SyntaxError:
-            return None
+        expression = python_expression(member.value)
+        return self.value(expression) if expression is not None else None

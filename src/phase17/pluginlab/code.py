@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 from phase17.errors import UnreadableSourceError
+from phase17.instruments.classes import classes_of
 from phase17.safety.files import read_limited
 from phase17.source.parsing import ParseTooSlowError, node_text, parse_tree
 
@@ -97,6 +98,7 @@ class Code:
         self.upstream = upstream
         self.upstream_package = upstream_package
         self._modules: dict[str, Module | None] = {}
+        self._classes: dict[str, list[dict[str, Any]]] = {}
         self.unreadable: list[str] = []
 
     def module(self, name: str) -> Module | None:
@@ -145,6 +147,12 @@ class Code:
                 self.unreadable.append(f"{candidate}: {error}")
                 return None
         return None
+
+    def classes(self, module: Module) -> list[dict[str, Any]]:
+        """The module's class records (instruments.classes), read once however many lineages pass through it."""
+        if module.name not in self._classes:
+            self._classes[module.name] = classes_of(module.path, module.source)["classes"]
+        return self._classes[module.name]
 
     def package_of(self, module: Module) -> str:
         return module.name if module.path.endswith("__init__.py") else module.name.rpartition(".")[0]

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from phase17.instruments.classes import ClassInfo, classes_of, stored_members
+from phase17.instruments.classes import ClassInfo, stored_members
 from phase17.instruments.contract import BASE_NAME, BASE_PATH
 from phase17.pluginlab.code import ClassRef, Code, FunctionRef, ModuleRef, Text, Unread, Value
 from phase17.pluginlab.findings import EntryPoint
@@ -156,7 +156,7 @@ def _class_and_bases(cls: ClassRef, code: Code) -> tuple[ClassInfo | None, list[
     module = code.module(cls.module)
     if module is None:
         return None, [], [Unread(f"the module of {cls.qualname} cannot be read", cls.where)]
-    records = [item for item in classes_of(module.path, module.source)["classes"] if item["line"] == cls.line]
+    records = [item for item in code.classes(module) if item["line"] == cls.line]
     if not records:
         return None, [], [Unread(f"no class {cls.name} at that line", cls.where)]
     info = class_info(module.path, records[0])
@@ -254,7 +254,7 @@ def plugin_platform_classes(code: Code, modules: Sequence[str]) -> list[ClassRef
         module = code.module(name)
         if module is None:
             continue
-        for item in classes_of(module.path, module.source)["classes"]:
+        for item in code.classes(module):
             cls = ClassRef(name, item["name"], "plugin", module.path, item["line"])
             if lineage_of(cls, code).derives_platform:
                 found.append(cls)

@@ -129,6 +129,15 @@ def string_value(text: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def python_expression(text: str) -> ast.expr | None:
+    """One expression's `ast`, for the small evaluators that read a literal or a gate; None when it is no
+    expression, or nested too deeply for the parser (a 200,000-deep one raises MemoryError or RecursionError)."""
+    try:
+        return ast.parse(text, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
 def descendants(node: tree_sitter.Node) -> Iterator[tree_sitter.Node]:
     """Every node below `node` (and `node`), with a list for a stack: deep code never exhausts Python's stack."""
     stack = [node]
