@@ -138,11 +138,82 @@ def citing_project(count: int, scratch: Path, own_upstream: bool = False) -> Pat
     return project
 
 
+# Ten of the real platform plugins on the package index (tests/pluginlab/test_real_plugins.py lists all twelve).
+REAL_PLUGINS = (
+    "vllm-rbln==0.12.0",
+    "vllm-spyre==1.10.0",
+    "vllm-kunlun==0.11.1",
+    "vllm-musa==0.1.1",
+    "vllm-metal==0.1.0",
+    "vllm-mblt==0.8.0",
+    "vllm-mlx==0.6.0",
+    "pace-vllm==1.3.0",
+    "vllm-spyre-next==0.1.0",
+    "vllm-torchtpu-core==0.29.0",
+)
+
+
+def plugin_rows(runs: int, scratch: Path, env: dict[str, str], ctags_vllm: Sequence[str] | None) -> None:
+    """The plugin lab: a real plugin checked warm; the first check after `read` (in a copy of the project whose
+    index `read` has just built, with an empty cache: what the check builds is the engine's calls and classes
+    across the tree, kept in the index, and its own answer); and the matrix of ten real plugins x the pin and
+    0.33.0, both releases in the cache."""
+    real = REAL_PLUGINS[0]
+    for spec in REAL_PLUGINS:  # downloaded once, then read from the cache
+        subprocess.run(
+            [*PHASE17, "plugins", "check", spec, "--against", "0.33.0"], cwd=ROOT, env=env, capture_output=True
+        )
+    paired(
+        f"`plugins check {real}` (warm)",
+        [*PHASE17, "plugins", "check", real],
+        ctags_vllm,
+        runs,
+        ROOT,
+        env,
+        "≤ 0.3× ctags vllm/",
+    )
+    project = scratch / "first-check"
+    project.mkdir()
+    shutil.copy(ROOT / "UPSTREAM_PIN.md", project / "UPSTREAM_PIN.md")
+    (project / "annotations").mkdir()
+    shutil.copytree(ROOT / "upstream", project / "upstream", symlinks=True)
+    fresh = {**env, "PHASE17_CACHE_DIR": str(scratch / "fresh-cache")}
+    dummy = "upstream/tests/plugins/vllm_add_dummy_platform"
+    reset = [
+        "sh",
+        "-c",
+        f"rm -rf {scratch / 'fresh-cache'} && {' '.join(PHASE17)} index --rebuild >/dev/null && "
+        f"{' '.join(PHASE17)} read interface --json >/dev/null",
+    ]
+    paired(
+        "`plugins check` upstream's dummy plugin, first run after `read`",
+        [*PHASE17, "plugins", "check", dummy],
+        ctags_vllm,
+        runs,
+        project,
+        fresh,
+        "≤ 1.5× ctags vllm/",
+        before=reset,
+    )
+    paired(
+        "`plugins matrix` of ten real plugins x v0.22.1, v0.33.0 (warm)",
+        [*PHASE17, "plugins", "matrix", *REAL_PLUGINS, "--releases", "0.33.0", "--json"],
+        ctags_vllm,
+        runs,
+        ROOT,
+        env,
+        "≤ 1× ctags vllm/",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="paired runs per row (median reported)")
     parser.add_argument(
         "--no-repin", action="store_true", help="skip the row that re-pins a copy to v0.33.0 (it downloads the sdist)"
+    )
+    parser.add_argument(
+        "--no-plugins", action="store_true", help="skip the rows of real plugins (they download ten from the index)"
     )
     options = parser.parse_args()
     runs = options.runs
@@ -222,6 +293,8 @@ def main() -> None:
             "(reference)",
         )
         paired("`index` (warm)", [*PHASE17, "index"], ctags_vllm, runs, ROOT, env, "≤ 0.15× ctags vllm/")
+        if not options.no_plugins:
+            plugin_rows(runs, scratch, env, ctags_vllm)
         if not options.no_repin:
             project = citing_project(234, scratch, own_upstream=True)
             subprocess.run([*PHASE17, "pin", "0.33.0"], cwd=project, env=env, capture_output=True, check=False)
