@@ -107,7 +107,9 @@ def test_matrix_text_markdown_and_json(lab_project: Path):
     shown = invoke(*asked)
     assert shown.exit_code == 1, shown.output
     assert "v9.9.9" in shown.stdout and "v9.9.10" in shown.stdout and "breaks (2)" in shown.stdout
-    assert "[renamed] breaks from v9.9.10: Platform.old_style_hook is renamed" in _flat(shown.stdout)
+    assert "RenPlatform.old_style_hook (ren_plugin/platform.py:15) [renamed] from v9.9.10: Platform.old_style_hook" in (
+        _flat(shown.stdout)
+    )
     markdown = invoke(*asked, "--markdown").stdout
     assert markdown.startswith("| plugin | `v9.9.9` | `v9.9.10` |")
     data = json.loads(invoke(*asked, "--json").stdout)

@@ -103,6 +103,36 @@ def build_matrix(
     return matrix
 
 
+@dataclass(frozen=True)
+class BreakGroup:
+    """Breaks of one plugin of one kind that first appear at one release: one line, however many members."""
+
+    kind: str
+    first: str
+    findings: tuple[Finding, ...]
+
+    def line(self) -> str:
+        first = self.findings[0]
+        if len(self.findings) == 1:
+            return f"{first.cls}.{first.member} ({first.where}) [{first.kind}] from {self.first}: {first.message}"
+        members = ", ".join(finding.member for finding in self.findings)
+        return f"{first.cls}: {len(self.findings)} [{self.kind}] from {self.first} ({first.where}): {members}"
+
+
+def grouped_breaks(row: Row, alone: int = 3) -> list[BreakGroup]:
+    """A row's breaks in lines: each on its own, but more than `alone` of one kind from one release in one line."""
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for finding, first in row.breaks:
+        groups.setdefault((finding.kind, first), []).append(finding)
+    lines = []
+    for (kind, first), findings in groups.items():
+        if len(findings) > alone:
+            lines.append(BreakGroup(kind, first, tuple(findings)))
+        else:
+            lines += [BreakGroup(kind, first, (finding,)) for finding in findings]
+    return lines
+
+
 def matrix_markdown(matrix: Matrix) -> str:
     """The matrix as a Markdown table, then each break with the release it first appears at."""
     head = "| plugin | " + " | ".join(code_span(release) for release in matrix.releases) + " |"
@@ -114,15 +144,11 @@ def matrix_markdown(matrix: Matrix) -> str:
             counted = {"breaks": f" ({cell.errors})", "warnings": f" ({cell.warnings})"}.get(cell.status, "")
             cells.append(f"{cell.status}{counted}")
         lines.append(f"| {code_span(row.label)} | " + " | ".join(cells) + " |")
-    breaks = [(row, finding, first) for row in matrix.rows for finding, first in row.breaks]
+    breaks = [(row, group) for row in matrix.rows for group in grouped_breaks(row)]
     if breaks:
         lines += ["", "Breaks, with the first release each appears at:", ""]
-        for row, finding, first in breaks:
-            member = code_span(f"{finding.cls}.{finding.member}")
-            lines.append(
-                f"- {code_span(row.label)} {member} ({code_span(finding.where or '')}), from {first}: "
-                f"{code_span(finding.message)}"
-            )
+        for row, group in breaks:
+            lines.append(f"- {code_span(row.label)}: {code_span(group.line())}")
     problems = [row for row in matrix.rows if row.problem]
     for row in problems:
         lines.append(f"- {code_span(row.label)} could not be read: {code_span(row.problem or '')}")

@@ -4,11 +4,11 @@ severity, each with the releases it holds at and the engine's call sites there) 
 from __future__ import annotations
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from phase17.pluginlab.findings import SEVERITIES, Finding, PluginReport, Site
-from phase17.pluginlab.matrix import Matrix
+from phase17.pluginlab.matrix import Matrix, grouped_breaks
+from phase17.render.layout import FittedTable
 from phase17.safety.text import neutralized
 
 SHOWN_SITES = 2  # per release; --json lists them all
@@ -95,12 +95,9 @@ def _verdict(report: PluginReport) -> str:
 def plugin_matrix_screen(matrix: Matrix) -> RenderableType:
     """Plugins down, releases across: ok, warnings (n) or breaks (n) in each cell; then each break with the first
     release it appears at."""
-    table = Table(title="Plugins x vLLM releases", title_justify="left", show_lines=False)
-    table.add_column("plugin", no_wrap=True)
-    for release in matrix.releases:
-        table.add_column(release, no_wrap=True)
+    rows = []
     for row in matrix.rows:
-        cells = []
+        cells: list[Text | str] = [row.label]
         for release in matrix.releases:
             cell = row.cells.get(release)
             if cell is None:
@@ -113,16 +110,12 @@ def plugin_matrix_screen(matrix: Matrix) -> RenderableType:
                 cells.append(Text("unreadable", style="bold red"))
             else:
                 cells.append(Text("ok", style="green"))
-        table.add_row(row.label, *cells)
+        rows.append(cells)
+    table = FittedTable(["plugin", *matrix.releases], rows, title="Plugins x vLLM releases")
     lines: list[RenderableType] = [table]
     for row in matrix.rows:
         if row.problem:
             lines.append(Text(f"{row.label}: {neutralized(row.problem)}", style="yellow"))
-        for finding, first in row.breaks:
-            lines.append(
-                Text(
-                    f"{row.label}: {finding.cls}.{finding.member} ({finding.where}) [{finding.kind}] breaks from "
-                    f"{first}: {neutralized(finding.message)}"
-                )
-            )
+        for group in grouped_breaks(row):
+            lines.append(Text(f"{row.label}: {neutralized(group.line())}"))
     return Group(*lines)
