@@ -48,8 +48,8 @@ def capture(upstream: Path) -> str:
         project.mkdir()
         shutil.copy2(ROOT / "UPSTREAM_PIN.md", project)
         (project / "annotations").mkdir()
-        for shipped in sorted((ROOT / "annotations").glob("*.yaml")):  # the tracked templates, no local caches
-            shutil.copy2(shipped, project / "annotations")
+        for name, text in shipped_notes().items():  # as committed: a reader's own notes never change the output
+            (project / "annotations" / name).write_bytes(text)
         environment = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1", "PHASE17_UPSTREAM": str(upstream)}
         blocks = []
         # What a reader sees day to day: the symbol index is there, and the instruments' answers are kept (their
@@ -83,6 +83,22 @@ def capture(upstream: Path) -> str:
                 f"```console\n$ phase17 {shown}\n" + "\n".join(text) + f"\n```\nExit code {run.returncode}.\n"
             )
     return "\n".join(blocks)
+
+
+def shipped_notes() -> dict[str, bytes]:
+    """The notes files as this checkout's HEAD has them (the shipped templates), whatever the reader wrote since;
+    without git, the files as they are."""
+    listed = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-files", "--", "annotations/*.yaml"], capture_output=True, text=True
+    )
+    if listed.returncode != 0 or not listed.stdout.strip():
+        return {path.name: path.read_bytes() for path in sorted((ROOT / "annotations").glob("*.yaml"))}
+    return {
+        Path(path).name: subprocess.run(
+            ["git", "-C", str(ROOT), "show", f"HEAD:{path}"], capture_output=True, check=True
+        ).stdout
+        for path in listed.stdout.split()
+    }
 
 
 def main() -> int:

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+import phase17.index.database
 import phase17.index.symbolindex
+import phase17.safety.files
 import phase17.upstream.project
 from helpers import UPSTREAM_V1, invoke, line_of, make_git_repository, make_v2, write_pin
 
@@ -36,16 +37,22 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             terminalreporter.write_line(line)
 
 
-def _snapshot(folder: Path) -> dict[str, str]:
-    if not folder.is_dir():
-        return {}
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+# What a reader of this checkout writes while the suite runs (their notes, their export, their index) is theirs:
+# a test refuses to write there, instead of comparing the folders before and after (which failed the suite
+# whenever the reader saved a note).
+_READERS_OWN = tuple(REAL_ROOT / name for name in ("annotations", "notebooks", "upstream", ".tours"))
+
+
+def _refuse_the_readers_own(path: object) -> None:
+    resolved = Path(str(path)).resolve()
+    if any(resolved == own or own in resolved.parents for own in _READERS_OWN):
+        raise AssertionError(f"a test was about to write the reader's own {resolved}")
 
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """Run every test in tmp_path, and fail loudly if anything touches the real upstream/ or annotations/."""
-    before = _snapshot(REAL_ROOT / "annotations")
+    """Run every test in tmp_path, and fail loudly if anything would touch the real project's notes, export,
+    upstream/ or index: the commands cannot find the real project, and no file or index is written there."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PHASE17_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("PHASE17_UPSTREAM", raising=False)
@@ -64,10 +71,18 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         return found
 
     monkeypatch.setattr(phase17.upstream.project, "locate_project", guarded)
+    guarded_writes = ((phase17.safety.files, "write_bytes_atomically"), (phase17.index.database, "_opened"))
+    for module, name in (*guarded_writes, (phase17.index.database, "created")):
+        real = getattr(module, name)
+
+        def refusing(path, *args, _real=real, **kwargs):  # type: ignore[no-untyped-def]
+            _refuse_the_readers_own(path)
+            return _real(path, *args, **kwargs)
+
+        monkeypatch.setattr(module, name, refusing)
     phase17.index.symbolindex.forget()
     yield
     phase17.index.symbolindex.forget()
-    assert _snapshot(REAL_ROOT / "annotations") == before, "a test changed the real annotations/"
 
 
 @pytest.fixture

@@ -28,6 +28,8 @@ PLATFORM_VARIABLE = "current_platform"  # the engine's handle on the Platform su
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
+_NOT_THE_VARIABLE = "(self's own)"  # self.NAME / cls.NAME: no use of the module's variable NAME
+
 UsageMode = Literal["attributes", "callers"]  # uses of NAME.attr, or calls and references of the function NAME
 USAGE_MODES: tuple[UsageMode, ...] = get_args(UsageMode)
 
@@ -143,7 +145,11 @@ def find_usages(
     searched = len(answers)
     mode: UsageMode = "attributes" if as_variable and any(usage.through_attribute for usage in usages) else "callers"
     if mode == "attributes":
-        usages = [replace(usage, group=usage.as_variable) if usage.as_variable else usage for usage in usages]
+        usages = [
+            replace(usage, group=usage.as_variable) if usage.as_variable else usage
+            for usage in usages
+            if usage.as_variable != _NOT_THE_VARIABLE
+        ]
     if attribute is not None:
         usages = [usage for usage in usages if usage.group == attribute]
     declared, served_by = _platform_members(upstream, under) if name == PLATFORM_VARIABLE else (None, None)
@@ -199,14 +205,14 @@ def _uses_in(source: bytes, path: str, name: str, *, as_variable: bool) -> tuple
                 found.append(Usage(path, row + 1, group, _is_called(grand), enclosing, code, True))
                 through_attribute += 1
                 continue
-            if as_variable and receiver is not None and node_text(receiver) in ("self", "cls"):
-                continue  # self.current_platform: an attribute of its own, not the module's variable
             is_call = _is_called(parent)
             group = (node_text(receiver) if receiver is not None else "?")[:60]
-            # as a variable, `vllm.platforms.current_platform` itself is the name reached through its module
-            found.append(
-                Usage(path, row + 1, group, is_call, enclosing, code, as_variable=_assigned_or_referenced(parent))
-            )
+            # as a variable, `vllm.platforms.current_platform` itself is the name reached through its module; but
+            # `self.current_platform` is an attribute of its own (dropped then), while `cls.NAME(...)` of a method
+            # is a call like any other
+            own = receiver is not None and node_text(receiver) in ("self", "cls")
+            as_variable_group = _NOT_THE_VARIABLE if own else _assigned_or_referenced(parent)
+            found.append(Usage(path, row + 1, group, is_call, enclosing, code, as_variable=as_variable_group))
             continue
         is_call = _is_called(node)
         group = "(called by name)" if is_call else _assigned_or_referenced(node)
