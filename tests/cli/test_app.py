@@ -529,7 +529,7 @@ def test_ambiguous_and_out_of_definition_citations_warn(fetched_project: Path):
     )
     assert citations == []
     assert warnings == [
-        "cuda.py:1: line 1 of vllm/platforms/cuda.py is not inside a definition; not anchored.",
+        "cuda.py:1: line 1 of vllm/platforms/cuda.py is not inside one definition; not anchored.",
         "nope.py:3: no file nope.py in upstream/; not anchored.",
         "`nvml_available` is defined 2 times (vllm/platforms/cuda.py:49, vllm/platforms/cuda.py:53); "
         "write path::name to anchor one.",

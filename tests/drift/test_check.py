@@ -74,7 +74,9 @@ def test_a_gone_anchor_is_missing_only_when_a_successor_scores_at_least_the_thre
     assert missing_or_deleted([]) == "deleted"
 
 
-def test_a_cited_line_that_moved_into_another_definition_is_moved_there_not_gone(noted: Path):
+def test_a_cited_line_whose_text_went_into_another_definition_is_changed_with_a_hint(noted: Path):
+    # The verdict is the definition's own: its line is gone from it. That the same text stands in another method is
+    # a hint, not a move: two methods can end in the same `return`, and a sentence about one is not about the other.
     import json
 
     from helpers import edit_file, invoke
@@ -89,8 +91,59 @@ def test_a_cited_line_that_moved_into_another_definition_is_moved_there_not_gone
     )
     findings = json.loads(invoke("check", "--json").stdout)
     (cited,) = [item for item in findings if item.get("cited", "").startswith("cpu.py:")]
-    assert cited["status"] == "moved" and cited["moved_into"] == "CpuPlatform.chosen_backend"
-    assert cited["line_inside"] is False
-    text = invoke("check").output
-    assert "moved into CpuPlatform.chosen_backend, now line" in text and "gone from the symbol" not in text
+    assert cited["status"] == "changed" and cited["moved_into"] == "CpuPlatform.chosen_backend"
+    assert cited["elsewhere_line"] == 25 and cited["line_now"] is None
+    assert any("return cls.chosen_backend()" in line for line in cited["nearby"])  # where it was, now
+    text = " ".join(invoke("check").output.split())
+    assert "gone from the symbol" in text and "the same text is now in CpuPlatform.chosen_backend at 25 (a hint" in text
     assert invoke("check", "--fix").exit_code == 1  # --fix does not pretend to mend it: the note must be re-cited
+
+
+def test_a_cited_line_is_flagged_by_its_neighbours_never_by_the_rest_of_its_definition(fetched_project: Path):
+    import json
+
+    from helpers import edit_file, git, invoke
+
+    upstream = fetched_project / "upstream"
+    cpu = upstream / "vllm" / "platforms" / "cpu.py"
+    body = "".join(f"    value_{number} = {number}\n" for number in range(1, 16))
+    cpu.write_text(cpu.read_text() + f"\n\ndef long_function():\n{body}    return value_1\n")
+    git(upstream, "commit", "-q", "-am", "a long function, as the note reads it")
+    line = cpu.read_text().splitlines().index("    value_5 = 5") + 1
+    assert invoke("notebook", "cpu", "--invariant", f"It starts at five (cpu.py:{line}).").exit_code == 0
+
+    def cited() -> dict:
+        findings = json.loads(invoke("check", "--json").stdout)
+        return next(item for item in findings if item.get("cited") == f"cpu.py:{line}")
+
+    edit_file(cpu, "    value_12 = 12\n", "    value_12 = 1200\n")  # the definition changed, 7 lines away
+    assert (cited()["symbol_status"], cited()["status"]) == ("changed", "ok")
+    edit_file(cpu, "    value_7 = 7\n", "    value_7 = 700\n")  # 2 lines away: what the note says may change
+    changed = cited()
+    assert changed["status"] == "changed" and changed["line_now"] == line
+    assert f"{line + 2}: value_7 = 700" in changed["nearby"]
+
+
+def test_a_cited_range_follows_its_lines_and_is_changed_when_one_inside_changes(fetched_project: Path):
+    import json
+
+    from helpers import edit_file, invoke
+
+    cpu = fetched_project / "upstream" / "vllm" / "platforms" / "cpu.py"
+    assert invoke("notebook", "cpu", "--invariant", "The backend is chosen in cpu.py:19-21.").exit_code == 0
+    edit_file(cpu, "def get_max_threads(pid=0):", "def inserted():\n    return 0\n\n\ndef get_max_threads(pid=0):")
+
+    def cited() -> dict:
+        return next(
+            item for item in json.loads(invoke("check", "--json").stdout) if item.get("cited") == "cpu.py:19-21"
+        )
+
+    assert (cited()["status"], cited()["line_now"]) == ("moved", 23)
+    assert invoke("check", "--fix", "--rewrite-lines").exit_code == 0
+    notes = (fetched_project / "annotations" / "cpu.yaml").read_text()
+    assert "cpu.py:23-25" in notes and "last_line: 25" in notes
+    edit_file(cpu, 'return "cpu_attn"', 'return "cpu_attn_v2"')  # the range's last line
+    assert (
+        next(i for i in json.loads(invoke("check", "--json").stdout) if i.get("cited") == "cpu.py:23-25")["status"]
+        == "changed"
+    )

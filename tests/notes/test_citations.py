@@ -39,7 +39,7 @@ def test_what_cannot_be_anchored_is_a_warning_and_the_text_is_kept(plain_upstrea
     assert citations == []
     assert warnings == [
         "nope.py:3: no file nope.py in upstream/; not anchored.",
-        "cpu.py:1: line 1 of vllm/platforms/cpu.py is not inside a definition; not anchored.",
+        "cpu.py:1: line 1 of vllm/platforms/cpu.py is not inside one definition; not anchored.",
         "../../x.py:2: no file ../../x.py in upstream/; not anchored.",
         "`NoSuchThing` is not defined in upstream/; it is kept as text but not anchored"
         " (write `!NoSuchThing` for code that is not a citation; edit the note with phase17 notebook TARGET --edit).",
@@ -63,4 +63,25 @@ def test_a_hand_edit_is_anchored_again_from_its_prose(plain_upstream: Path):
     assert warnings == [
         "edge_case: `Nope` is not defined in upstream/; it is kept as text but not anchored (write `!Nope` for "
         "code that is not a citation; edit the note with phase17 notebook TARGET --edit)."
+    ]
+
+
+def test_pythons_own_names_are_code_not_citations(plain_upstream: Path):
+    text = "It raises `ValueError`, never `NotImplementedError`; `os.environ` and `threading.Lock` are Python's."
+    assert resolve_citations(plain_upstream, "edge_case", text, NEAR_CPU) == ([], [])
+    # a name of the tree that shadows a builtin's is still the tree's
+    citations, _ = resolve_citations(plain_upstream, "edge_case", "`CpuPlatform` and `Platform`", NEAR_CPU)
+    assert [c.anchor.symbol.split("::")[1] for c in citations] == ["CpuPlatform", "Platform"]
+
+
+def test_a_range_is_anchored_with_its_first_and_last_line(plain_upstream: Path):
+    citations, warnings = resolve_citations(plain_upstream, "invariant", "See cpu.py:19-21 and cpu.py:21-19.", NEAR_CPU)
+    (cited,) = citations
+    assert (cited.cited, cited.line, cited.last_line) == ("cpu.py:19-21", 19, 21)
+    assert (cited.line_text, cited.last_text) == ("@classmethod", 'return "cpu_attn"')
+    assert cited.anchor.symbol == "vllm/platforms/cpu.py::CpuPlatform.get_attn_backend_cls"
+    assert warnings == ["cpu.py:21-19: a range ends after it starts (A-B with B > A); not anchored."]
+    across, warned = resolve_citations(plain_upstream, "invariant", "cpu.py:7-11", NEAR_CPU)
+    assert across == [] and warned == [
+        "cpu.py:7-11: lines 7-11 of vllm/platforms/cpu.py are not inside one definition; not anchored."
     ]

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from phase17.drift.findings import Finding, Location, Status, Suggestion
 from phase17.drift.mends import Mend, accept_changed, fix_moved, relink_missing, retire_deleted
-from phase17.drift.suggestions import History, diff_against_recorded, recorded_symbol, suggest
+from phase17.drift.suggestions import History, definitions_in, diff_against_recorded, recorded_symbol, suggest
 from phase17.errors import Phase17Error
-from phase17.index.lookup import file_definitions
+from phase17.index.lookup import editor_lines, file_definitions
 from phase17.notes.store import Anchor, Citation, PinStamp, list_notes_files, load_notes, save_health
 from phase17.source.symbols import Symbol
 
@@ -66,31 +66,89 @@ def _check_citation(context: History, target: str, citation: Citation) -> Findin
 
 
 def _check_cited_line(context: History, finding: Finding, citation: Citation) -> Finding:
-    """A `file.py:LINE` citation is an anchor of its own: the line's text, found again inside its symbol's
-    current code. ok: same line, same text; moved: the same text at another line (the nearest to where the
-    line sat inside the symbol); changed: the text is gone from the symbol. Never ok when the line holds other
-    text, whatever the symbol did."""
+    """A `file.py:LINE` (or `file.py:A-B`) citation is an anchor of its own: its text, found again inside the
+    definition it was cited in, judged by itself and its neighbours, never by the rest of that definition.
+
+    ok: the same text at the same line; moved: the same text at another line of the definition (the nearest to
+    where it sat), its neighbours as they were; changed: the text is gone from the definition, or a line within
+    NEIGHBOURS of it changed. A text now in another definition is a hint (`moved_into`), never the verdict: two
+    methods can end in the same `return`, and a sentence about one is not about the other."""
     assert finding.current is not None and citation.line is not None and citation.line_text is not None
     current = finding.current
-    lines = context.lines_now(current.path)[current.start - 1 : current.end]
+    lines = context.lines_now(current.path)
+    span = citation.last_line - citation.line if citation.last_line is not None else 0
     expected = current.start + (citation.line - citation.anchor.start)
-    found = [current.start + index for index, text in enumerate(lines) if text.strip() == citation.line_text]
+    found = [
+        number
+        for number in range(current.start, current.end - span + 1)
+        if _holds(lines, number, citation.line_text)
+        and (not span or _holds(lines, number + span, citation.last_text or ""))
+    ]
     base = replace(finding, line_text=citation.line_text, symbol_status=finding.status, line_inside=None)
-    if citation.line in found:
-        return replace(base, status="ok", line_now=citation.line)
-    if found:
-        nearest = min(found, key=lambda line: (abs(line - expected), line))
-        return replace(base, status="moved", line_now=nearest)
-    elsewhere = _line_elsewhere(context, current, citation.line_text)
-    if elsewhere is not None:  # the same line, now in another definition: moved there, and the note says so
-        line_now, holder = elsewhere
-        return replace(base, status="moved", line_now=line_now, line_inside=False, moved_into=holder)
+    if not found:
+        elsewhere = _line_elsewhere(context, current, citation.line_text)
+        if elsewhere is not None:
+            base = replace(base, moved_into=elsewhere[1], elsewhere_line=elsewhere[0])
+        return replace(base, status="changed", nearby=_where_now(lines, current, citation.line_text, expected))
+    nearest = min(found, key=lambda line: (abs(line - expected), line))
+    before = _neighbours_then(context, citation, span)
+    if before is not None and before != _neighbours(lines, nearest, span):
+        return replace(
+            base,
+            status="changed",
+            line_now=nearest,
+            nearby=_shown(lines, nearest - NEIGHBOURS, nearest + span + NEIGHBOURS),
+        )
+    return replace(base, status="ok" if nearest == citation.line else "moved", line_now=nearest)
+
+
+NEIGHBOURS = 3  # lines either side of a cited line whose change may change what the note says of it
+
+
+def _holds(lines: list[str], number: int, text: str) -> bool:
+    return 1 <= number <= len(lines) and lines[number - 1].strip() == text
+
+
+def _neighbours(lines: list[str], first: int, span: int) -> tuple[str, ...]:
+    """The cited lines and NEIGHBOURS lines either side, stripped, as a file has them."""
+    window = range(first - NEIGHBOURS, first + span + NEIGHBOURS + 1)
+    return tuple(lines[number - 1].strip() if 1 <= number <= len(lines) else "" for number in window)
+
+
+def _neighbours_then(context: History, citation: Citation, span: int) -> tuple[str, ...] | None:
+    """The cited lines' neighbourhood as the note's tree had it (from upstream/'s history); None when not kept."""
+    assert citation.line is not None
+    anchor = citation.anchor
+    for version in context.of(anchor.path):  # the version the note was written at: the symbol where it stood
+        if any(
+            symbol.qualname == anchor.qualname
+            and symbol.start_line == anchor.start
+            and symbol.has_fingerprint(anchor.fingerprint)
+            for symbol in definitions_in(version.content, anchor.path)
+        ):
+            whole = editor_lines(version.content.decode("utf-8", errors="replace"))
+            return _neighbours(whole, citation.line, span)
+    return None
+
+
+def _where_now(lines: list[str], current: Location, text: str, expected: int) -> tuple[str, ...]:
+    """The lines now where the cited text most likely went: around the most alike line of its definition (a line
+    of another definition is a look-alike, not the cited one), else around where it sat."""
+    import difflib
+
+    def likeness(number: int) -> float:
+        return difflib.SequenceMatcher(None, lines[number - 1].strip(), text).ratio()
+
+    candidates = [number for number in range(current.start, current.end + 1) if lines[number - 1].strip()]
+    best = max(candidates, key=likeness, default=None)
+    if best is not None and likeness(best) >= 0.6:
+        return _shown(lines, best - 1, best + 1)
     around = max(expected - 1, current.start)
-    nearby = tuple(
-        f"{number}: {text}"
-        for number, text in enumerate(lines[around - current.start : around - current.start + 3], start=around)
-    )
-    return replace(base, status="changed", nearby=nearby)
+    return _shown(lines, around, around + 2)
+
+
+def _shown(lines: list[str], low: int, high: int) -> tuple[str, ...]:
+    return tuple(f"{number}: {lines[number - 1].strip()}" for number in range(max(low, 1), min(high, len(lines)) + 1))
 
 
 # A line this short or this common (`return x`, `pass`) found elsewhere says nothing about where the cited one went.

@@ -65,7 +65,8 @@ class Finding:
     line_text: str | None = None  # what the cited line held when the note was saved
     nearby: tuple[str, ...] = ()  # a cited line whose text is gone: the lines now around where it was
     symbol_status: Status | None = None  # for a cited line: the status of the symbol it lies in
-    moved_into: str | None = None  # a cited line whose text now lies in another definition: that one
+    moved_into: str | None = None  # a hint: a cited line's text, gone from its definition, now lies in this one
+    elsewhere_line: int | None = None  # ...at this line
 
     @property
     def is_problem(self) -> bool:
@@ -115,6 +116,8 @@ def finding_data(finding: Finding) -> dict[str, object]:
         data.update({"note": finding.note, "cited": finding.cited})
     if finding.line is not None:
         data.update({"line": finding.line, "line_inside": finding.line_inside, "moved_into": finding.moved_into})
+        if finding.elsewhere_line is not None:
+            data["elsewhere_line"] = finding.elsewhere_line
     if finding.line_text is not None:
         data.update(
             {

@@ -195,7 +195,9 @@ def _apply(
             continue
         updated = replace(citation, anchor=mended(citation.anchor, finding))
         if finding.line_now is not None and finding.line_now != citation.line and updated.anchor != citation.anchor:
-            updated = replace(updated, line=finding.line_now)
+            shift = finding.line_now - (citation.line or finding.line_now)
+            last = citation.last_line + shift if citation.last_line is not None else None
+            updated = replace(updated, line=finding.line_now, last_line=last)
             if rewrite_lines:
                 updated = _rewrite_prose(texts, updated, citation.line, finding.line_now)
         citations.append(updated)
@@ -204,10 +206,13 @@ def _apply(
 
 
 def _rewrite_prose(texts: dict[str, str], citation: Citation, old: int | None, new: int) -> Citation:
-    """`file.py:OLD` becomes `file.py:NEW` in the note's text (only that citation, only when asked)."""
-    if old is None or not citation.cited.endswith(f":{old}"):
+    """`file.py:OLD` (or `file.py:OLD-END`) becomes `file.py:NEW` (`file.py:NEW-END'`) in the note's text (only
+    that citation, only when asked)."""
+    written = re.fullmatch(r"(.*):(\d+)(?:-(\d+))?", citation.cited)
+    if old is None or written is None or int(written.group(2)) != old:
         return citation
-    rewritten = citation.cited[: -len(str(old))] + str(new)
+    end = f"-{int(written.group(3)) + new - old}" if written.group(3) else ""
+    rewritten = f"{written.group(1)}:{new}{end}"
     pattern = re.compile(rf"(?<![\w/.]){re.escape(citation.cited)}(?!\d)")
     texts[citation.note] = pattern.sub(rewritten, texts.get(citation.note, ""))
     return replace(citation, cited=rewritten)

@@ -62,7 +62,7 @@ def recorded_source(context: History, anchor: Anchor) -> list[str] | None:
 def recorded_symbol(context: History, anchor: Anchor) -> Recorded | None:
     """The anchor's definition as recorded, and its lines, from upstream/'s history (None when not kept there)."""
     for version in context.of(anchor.path):
-        for symbol in _definitions_of(version.content, anchor.path):
+        for symbol in definitions_in(version.content, anchor.path):
             if symbol.qualname == anchor.qualname and symbol.has_fingerprint(anchor.fingerprint):
                 lines = editor_lines(version.content.decode("utf-8", errors="replace"))
                 return Recorded(symbol, lines[symbol.start_line - 1 : symbol.end_line], version)
@@ -75,7 +75,7 @@ def _existed_then(context: History, recorded: Recorded | None, symbol: Symbol) -
         return False
     for version in context.of(symbol.path):
         if version.commit == recorded.version.commit:
-            return any(old.qualname == symbol.qualname for old in _definitions_of(version.content, symbol.path))
+            return any(old.qualname == symbol.qualname for old in definitions_in(version.content, symbol.path))
     return False  # the file was not there then
 
 
@@ -96,7 +96,7 @@ def _bases_then(recorded: Recorded | None, anchor: Anchor) -> set[str]:
 
 
 @lru_cache(maxsize=64)
-def _definitions_of(content: bytes, path: str) -> tuple[Symbol, ...]:
+def definitions_in(content: bytes, path: str) -> tuple[Symbol, ...]:
     """Each old version of a file is parsed once per process, however many anchors it holds."""
     return tuple(parse_definitions(content, path))
 

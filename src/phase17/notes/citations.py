@@ -17,7 +17,7 @@ from phase17.source.refs import parse_ref
 from phase17.source.symbols import Symbol
 
 _BACKTICKED = re.compile(r"`([^`\n]+)`")
-_PATH_LINE = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w-]+\.py):(\d+)\b")
+_PATH_LINE = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w-]+\.py):(\d+)(?:-(\d+))?\b")
 
 
 def anchor_of(symbol: Symbol) -> Anchor:
@@ -52,7 +52,8 @@ def resolve_citations(
         if cited in seen:
             continue
         seen.add(cited)
-        citation, warning = _line_citation(upstream, note, match.group(1), int(match.group(2)), search_paths)
+        last = int(match.group(3)) if match.group(3) else None
+        citation, warning = _line_citation(upstream, note, match.group(1), int(match.group(2)), last, search_paths)
         if citation:
             citations.append(citation)
         if warning:
@@ -69,16 +70,29 @@ def resolve_citations(
         try:
             found = find_symbol_near(upstream, ref, search_paths).symbols
         except (SymbolNotFoundError, UnreadableSourceError) as error:
-            warnings.append(f"`{inner}`: {error}; {_kept_as_text(upstream, inner, suggestions)}")
+            if not python_own(inner):
+                warnings.append(f"`{inner}`: {error}; {_kept_as_text(upstream, inner, suggestions)}")
             continue
         if len(found) == 1:
             citations.append(Citation(note=note, cited=inner, anchor=anchor_of(found[0])))
+        elif not found and python_own(inner):
+            continue  # `ValueError`, `os.environ`: Python's own, code in backticks, not a citation of vLLM
         elif not found:
             warnings.append(f"`{inner}` is not defined in upstream/; {_kept_as_text(upstream, inner, suggestions)}")
         else:
             where = ", ".join(f"{symbol.path}:{symbol.start_line}" for symbol in found[:4])
             warnings.append(f"`{inner}` is defined {len(found)} times ({where}); write path::name to anchor one.")
     return citations, warnings
+
+
+def python_own(name: str) -> bool:
+    """A builtin (`ValueError`, `len`) or a name of the standard library (`os.environ`, `threading.Lock`): code a
+    note may name in backticks without citing anything of the tree."""
+    import builtins
+    import sys
+
+    first = name.split(".", 1)[0]
+    return hasattr(builtins, first) or first in getattr(sys, "stdlib_module_names", ())
 
 
 NOT_A_CITATION = "!"  # `!__getstate__`: code in backticks that is not a citation (nothing is anchored)
@@ -121,9 +135,13 @@ def misspelled_citations(upstream: Path, text: str, search_paths: tuple[str, ...
 
 
 def _line_citation(
-    upstream: Path, note: str, path: str, line: int, search_paths: tuple[str, ...]
+    upstream: Path, note: str, path: str, line: int, last: int | None, search_paths: tuple[str, ...]
 ) -> tuple[Citation | None, str | None]:
-    cited = f"{path}:{line}"
+    """A `path:LINE` (or `path:A-B`) citation: anchored to the innermost definition holding all its lines, with
+    the text of its first (and last) line, so that the lines can be found again."""
+    cited = f"{path}:{line}" + (f"-{last}" if last is not None else "")
+    if last is not None and last <= line:
+        return None, f"{cited}: a range ends after it starts (A-B with B > A); not anchored."
     candidates = _files_matching(upstream, path, search_paths)
     if not candidates:
         return None, f"{cited}: no file {path} in upstream/; not anchored."
@@ -132,15 +150,22 @@ def _line_citation(
             None,
             f"{cited}: {path} matches {len(candidates)} files ({', '.join(candidates[:3])}); write the full path.",
         )
+    end = line if last is None else last
     try:
-        containing = [s for s in file_definitions(upstream, candidates[0]) if s.start_line <= line <= s.end_line]
+        containing = [s for s in file_definitions(upstream, candidates[0]) if s.start_line <= line <= end <= s.end_line]
     except (SymbolNotFoundError, UnreadableSourceError) as error:
         return None, f"{cited}: {error}; not anchored."
     if not containing:
-        return None, f"{cited}: line {line} of {candidates[0]} is not inside a definition; not anchored."
+        where = f"line {line} of {candidates[0]} is" if last is None else f"lines {line}-{last} of {candidates[0]} are"
+        return None, f"{cited}: {where} not inside one definition; not anchored."
     innermost = min(containing, key=lambda symbol: (symbol.end_line - symbol.start_line, -symbol.start_line))
-    text = editor_lines(source_text(upstream, candidates[0]))[line - 1].strip()  # what the line holds: found again
-    return Citation(note=note, cited=cited, anchor=anchor_of(innermost), line=line, line_text=text), None
+    texts = editor_lines(source_text(upstream, candidates[0]))  # what the lines hold: found again later
+    citation = Citation(
+        note=note, cited=cited, anchor=anchor_of(innermost), line=line, line_text=texts[line - 1].strip()
+    )
+    if last is not None:
+        citation = replace(citation, last_line=last, last_text=texts[last - 1].strip())
+    return citation, None
 
 
 def _files_matching(upstream: Path, path: str, search_paths: tuple[str, ...]) -> list[str]:

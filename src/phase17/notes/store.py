@@ -64,6 +64,8 @@ class Citation:
     anchor: Anchor
     line: int | None = None  # for a `path:line` citation, the line it pointed at
     line_text: str | None = None  # ...and what was on it (stripped), so the line can be found again
+    last_line: int | None = None  # for a `path:A-B` citation, its last line (B)
+    last_text: str | None = None  # ...and what was on that one
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,8 @@ def load_notes_from(path: Path, name: str, shown: str) -> NotesFile:
                 anchor=_anchor(item),
                 line=item.get("line"),
                 line_text=item.get("line_text"),
+                last_line=item.get("last_line"),
+                last_text=item.get("last_text"),
             )
             for item in data.get("citations") or ()
         ),
@@ -194,6 +198,8 @@ def notes_to_data(notes: NotesFile) -> dict[str, Any]:
             **_anchor_data(citation.anchor),
             **({"line": citation.line} if citation.line else {}),
             **({"line_text": citation.line_text} if citation.line_text is not None else {}),
+            **({"last_line": citation.last_line} if citation.last_line else {}),
+            **({"last_text": citation.last_text} if citation.last_text is not None else {}),
         }
         for citation in notes.citations
     ]

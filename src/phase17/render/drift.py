@@ -85,13 +85,6 @@ def _finding_line(finding: Finding) -> Text:
             "  no successor"
             + (f"; closest, not a successor: {closest.ref.split('::')[-1]} ({closest.score:.2f})" if closest else "")
         )
-    if finding.moved_into is not None:
-        line.append(
-            f"  line {finding.line} moved into {finding.moved_into}, now line {finding.line_now}: the note cites other "
-            "code now (re-cite it: phase17 notebook TARGET --edit)",
-            style="red",
-        )
-        return line
     if finding.line_inside is False and finding.current is not None:
         line.append(f"  line {finding.line} left it (now {finding.current.start}-{finding.current.end})", style="red")
     written = _cited_number(finding.cited)
@@ -103,9 +96,17 @@ def _finding_line(finding: Finding) -> Text:
             style="cyan",
         )
     if finding.line_text is not None and finding.status == "changed":
-        line.append(f"  line {finding.line} held {finding.line_text!r}: gone from the symbol", style="yellow")
+        gone = finding.line_now is None
+        what = "gone from the symbol" if gone else "a line within 3 of it changed"
+        line.append(f"  line {finding.line} held {finding.line_text!r}: {what}", style="yellow")
         if finding.nearby:
-            line.append("; around it now: " + " | ".join(finding.nearby), style="dim")
+            line.append(("; around it now: " if gone else "; now: ") + " | ".join(finding.nearby), style="dim")
+        if finding.moved_into is not None:
+            line.append(
+                f"; the same text is now in {finding.moved_into} at {finding.elsewhere_line} (a hint: that may be "
+                "another line alike; re-cite it if it is: phase17 notebook TARGET --edit)",
+                style="dim",
+            )
     return line
 
 
@@ -113,7 +114,7 @@ def _cited_number(cited: str | None) -> int | None:
     """The line number a `file.py:LINE` citation was written with."""
     if cited is None or ":" not in cited or "::" in cited:
         return None
-    number = cited.rsplit(":", 1)[1]
+    number = cited.rsplit(":", 1)[1].split("-", 1)[0]  # (a range `file.py:A-B` is written with its first line)
     return int(number) if number.isdigit() else None
 
 

@@ -188,6 +188,8 @@ class CitationEntry(AnchorEntry):
     cited: Text
     line: Line | None = None
     line_text: StrictStr | None = None
+    last_line: Line | None = None  # a range `path:A-B`: B
+    last_text: StrictStr | None = None
 
 
 def _note_texts(value: Any) -> Any:
