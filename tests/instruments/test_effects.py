@@ -128,3 +128,34 @@ def test_the_kept_report_reads_back_as_the_computed_one(tree: Path):
     computed = find_effects(tree)
     assert EffectsReport.from_data(computed.to_data()) == computed
     assert effects_report(tree) == computed
+
+
+def test_writes_to_the_whole_process_are_there_too_and_marked(tmp_path: Path):
+    # The environment the workers inherit and torch's settings are threading's other half (cpu.py:214-227 at the pin)
+    root = tmp_path / "tree"
+    (root / "vllm" / "platforms").mkdir(parents=True)
+    (root / "vllm" / "platforms" / "interface.py").write_text(INTERFACE)
+    (root / "vllm" / "platforms" / "cpu.py").write_text(
+        "import os\nimport torch\n\nfrom vllm.platforms.interface import Platform\n\n\n"
+        "class CpuPlatform(Platform):\n"
+        "    @classmethod\n"
+        "    def check_and_update_config(cls, vllm_config) -> None:\n"
+        '        os.environ["NUMEXPR_MAX_THREADS"] = str(8)\n'
+        "        if vllm_config.parallel_config.world_size > 1:\n"
+        '            os.environ.setdefault("VLLM_WORKER_MULTIPROC_METHOD", "spawn")\n'
+        "        torch.set_num_threads(4)\n"
+        "        vllm_config.cache_config.block_size = 128\n"
+        '        print(os.environ["HOME"])\n'
+    )
+    (cpu,) = [platform for platform in find_effects(root, "check_and_update_config").platforms if platform.effects]
+    assert [(e.field, e.value, e.line, e.process_wide) for e in cpu.effects] == [
+        ('os.environ["NUMEXPR_MAX_THREADS"]', "str(8)", 10, True),
+        ("os.environ", '.setdefault("VLLM_WORKER_MULTIPROC_METHOD", "spawn")', 12, True),
+        ("torch", ".set_num_threads(4)", 13, True),
+        ("cache_config.block_size", "128", 14, False),
+    ]
+    assert cpu.effects[1].when == "vllm_config.parallel_config.world_size > 1"
+    console = Console(width=60, color_system=None, force_terminal=False, record=True)
+    with console.capture() as captured:
+        console.print(render.effects_screen(find_effects(root, "check_and_update_config")), crop=False)
+    assert '  os.environ["NUMEXPR_MAX_THREADS"] = str(8)  (process-wide)' in captured.get()

@@ -118,13 +118,23 @@ def test_a_literal_a_computed_override_and_inheritance_are_told_apart(tree: Path
     interface, cuda, cpu = (f"vllm/platforms/{name}.py" for name in ("interface", "cuda", "cpu"))
     assert fp8["Platform"] == {"how": "literal", "value": False, "from": None, "line": line, "path": interface}
     assert fp8["CpuPlatform"] == {"how": "literal", "value": True, "from": None, "line": 8, "path": cpu}
-    assert fp8["CudaPlatformBase"] == {"how": "computed", "value": None, "from": None, "line": 8, "path": cuda}
+    assert fp8["CudaPlatformBase"] == {
+        "how": "computed",
+        "value": None,
+        "from": None,
+        "line": 8,
+        "path": cuda,
+        "why": ["9: return cls.has_device_capability(89)"],  # what decides it, shown inline
+        "summary": None,
+    }
     assert fp8["NvmlCudaPlatform"] == {
         "how": "inherited",
         "value": None,
         "from": "CudaPlatformBase",
         "line": 8,
         "path": cuda,
+        "why": ["9: return cls.has_device_capability(89)"],
+        "summary": None,
     }
 
 

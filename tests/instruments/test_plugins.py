@@ -73,3 +73,26 @@ def test_groups_load_sites_builtin_plugins_and_the_chooser_are_read_from_the_tre
     assert [site.enclosing for site in report.chooser] == ["choose_platform"]
     example = report.entry_point_example()
     assert example is not None and example.startswith('[project.entry-points."acme.platform_plugins"]')
+
+
+def test_every_group_a_loading_call_names_is_a_group_however_it_is_spelled(tmp_path: Path):
+    # upstream's fifth group: `LOGITSPROCS_GROUP = "vllm.logits_processors"`, read with entry_points(group=...),
+    # and once more by its string alone
+    root = tmp_path / "tree"
+    (root / "acme" / "plugins").mkdir(parents=True)
+    (root / "acme" / "plugins" / "__init__.py").write_text(PLUGINS)
+    (root / "acme" / "sample.py").write_text(
+        'LOGITSPROCS_GROUP = "acme.logits_processors"\nLOG_LEVEL = "INFO"\n\n\n'
+        "def load_logitsprocs():\n    from importlib.metadata import entry_points\n\n"
+        "    return entry_points(group=LOGITSPROCS_GROUP)\n"
+    )
+    (root / "acme" / "config.py").write_text(
+        "def unsupported():\n    from importlib.metadata import entry_points\n\n"
+        '    return list(entry_points(group="acme.logits_processors"))\n'
+    )
+    report = plugins_report(root, under=("acme",))
+    groups = {group.value: group for group in report.groups}
+    assert set(groups) == {"acme.general_plugins", "acme.platform_plugins", "acme.logits_processors"}
+    logits = groups["acme.logits_processors"]
+    assert (logits.constant, logits.path, logits.line) == ("LOGITSPROCS_GROUP", "acme/sample.py", 1)
+    assert [(site.path, site.line) for site in logits.loaded_at] == [("acme/config.py", 4), ("acme/sample.py", 8)]

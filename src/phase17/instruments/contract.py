@@ -14,10 +14,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from phase17.errors import SymbolNotFoundError, UsageError
 from phase17.instruments.classes import ClassInfo, Member, load_classes
+
+if TYPE_CHECKING:
+    from phase17.instruments.backends import BackendChoice
 from phase17.safety.text import clipped
 
 CellStatus = Literal["value", "override", "inherited"]  # how a platform meets a member of the base
@@ -86,6 +89,16 @@ def _class_named(classes: Sequence[ClassInfo], name: str, preferred_path: str | 
     """The class called `name` (its last name part), the one in `preferred_path` when there is one there."""
     named = [info for info in classes if info.name == _last(name)]
     return next((info for info in named if info.path == preferred_path), named[0] if named else None)
+
+
+def backends_shown(upstream: Path, contract: Contract) -> dict[str, tuple[BackendChoice, ...]]:
+    """The attention backends each shown class's `get_attn_backend_cls` names, when that member is shown: what a
+    platform picks, rather than `override L74`."""
+    from phase17.instruments.backends import HOOK, attention_backends
+
+    if not any(member.name == HOOK for member, _ in contract.rows):
+        return {}
+    return attention_backends(upstream, [contract.base, *contract.platforms])
 
 
 def member_pattern(members: str | None) -> re.Pattern[str] | None:

@@ -37,13 +37,15 @@ class Effect:
     line: int
     when: str  # the `if` tests it sits under, joined with `and` ("" when always)
     via: str = ""  # the helper of the class that wrote it, called by the hook with the config
+    process_wide: bool = False  # not the config: the process's environment, torch's or sys's settings
 
     def to_data(self) -> dict[str, Any]:
-        return {"field": self.field, "value": self.value, "line": self.line, "when": self.when, "via": self.via or None}
+        data = {"field": self.field, "value": self.value, "line": self.line, "when": self.when, "via": self.via or None}
+        return {**data, "process_wide": self.process_wide}
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Effect:
-        return cls(data["field"], data["value"], data["line"], data["when"], data["via"] or "")
+        return cls(data["field"], data["value"], data["line"], data["when"], data["via"] or "", data["process_wide"])
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,10 @@ class _HookReader:
                 if target.type in ("attribute", "subscript")
                 and (field := _chain(target, aliases)) is not None
                 and field
+            ] + [
+                Effect(_flat(target), _flat(right), line, condition, via, process_wide=True)
+                for target in targets
+                if target.type in ("attribute", "subscript") and _process_wide(target)
             ]
         if node.type == "augmented_assignment":
             left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
@@ -274,6 +280,9 @@ class _HookReader:
             return []
         name = node_text(method)
         field = _chain(receiver, aliases)
+        if _process_wide(function) and (name in _MUTATORS or name.startswith("set") or name == "putenv"):
+            shown = _flat(arguments) if arguments is not None else "()"
+            return [Effect(_flat(receiver), f".{name}{shown}", node.start_point.row + 1, " and ".join(when), via, True)]
         if field and name in _MUTATORS:
             shown = _flat(arguments) if arguments is not None else "()"
             return [Effect(field, f".{name}{shown}", node.start_point.row + 1, " and ".join(when), via)]
@@ -343,6 +352,16 @@ def _chain(node: tree_sitter.Node, aliases: dict[str, str]) -> str | None:
     if node.type == "parenthesized_expression" and node.named_children:
         return _chain(node.named_children[0], aliases)
     return None
+
+
+# What a hook may set for the whole process rather than in the config: the environment the engine's workers
+# inherit (os.environ), torch's global settings (torch.set_num_threads, torch.backends...), and sys's.
+_PROCESS_WIDE = re.compile(r"^(os\.environ\b|os\.putenv$|torch\.|sys\.)")
+
+
+def _process_wide(node: tree_sitter.Node) -> bool:
+    """`os.environ[...]`, `os.environ.setdefault`, `torch.set_num_threads`, `torch.backends.x.y`, `sys.x`."""
+    return _PROCESS_WIDE.match(_flat(node)) is not None
 
 
 def _loop_guard(node: tree_sitter.Node) -> list[str]:

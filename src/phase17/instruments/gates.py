@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -35,13 +35,17 @@ class GateAnswer:
     origin: str | None = None  # the class it is inherited from
     line: int | None = None  # the line of the definition that answers (own or inherited)
     path: str | None = None
+    why: tuple[str, ...] = ()  # a computed answer: the lines that decide it ("615: return ...")
+    summary: str | None = None  # ...and its docstring's first line
 
     def to_data(self) -> dict[str, Any]:
-        return {"how": self.how, "value": self.value, "from": self.origin, "line": self.line, "path": self.path}
+        data = {"how": self.how, "value": self.value, "from": self.origin, "line": self.line, "path": self.path}
+        return {**data, **({"why": list(self.why), "summary": self.summary} if self.why or self.summary else {})}
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> GateAnswer:
-        return cls(data["how"], data["value"], data["from"], data["line"], data["path"])
+        why = tuple(data.get("why", ()))
+        return cls(data["how"], data["value"], data["from"], data["line"], data["path"], why, data.get("summary"))
 
 
 @dataclass(frozen=True)
@@ -125,14 +129,61 @@ def find_gates(upstream: Path, platforms: Sequence[str] = (), under: Sequence[st
     for usage in uses.usages:
         sites.setdefault(usage.group, []).append(f"{usage.path}:{usage.line}")
     gates = []
+    reasons = _Reasons(upstream)
     for member in contract.base.members:
         if not is_gate(member):
             continue
-        answers = {info.name: _answer(info, member.name, contract, by_name) for info in classes}
+        answers = {
+            info.name: reasons.of(_answer(info, member.name, contract, by_name), member.name) for info in classes
+        }
         found = sites.get(member.name, [])
         gates.append(Gate(member.name, member.line, answers, len(found), tuple(found[:SHOWN_SITES])))
     gates.sort(key=lambda gate: (-gate.spread, -_overrides(gate), gate.name))
     return GatesReport(contract.base, tuple(info.name for info in classes), tuple(gates))
+
+
+MAX_WHY = 4  # lines shown of what decides a computed answer
+
+
+class _Reasons:
+    """What decides a computed answer, read from its definition: the lines that return (its only line, when it
+    returns nothing on its own), at most MAX_WHY, and its docstring's first line. Each file is read once."""
+
+    def __init__(self, upstream: Path) -> None:
+        self.upstream = upstream
+        self._symbols: dict[str, dict[tuple[str, int], Any]] = {}
+
+    def of(self, answer: GateAnswer, name: str) -> GateAnswer:
+        if answer.value is not None or answer.path is None or answer.line is None:
+            return answer
+        symbol = self._symbol(answer.path, name, answer.line)
+        if symbol is None:
+            return answer
+        from phase17.index.lookup import editor_lines, source_text
+
+        lines = editor_lines(source_text(self.upstream, answer.path))
+        body = [(number, lines[number - 1].strip()) for number in range(symbol.start_line, symbol.end_line + 1)]
+        returns = [(number, text) for number, text in body if text.startswith(("return ", "return(", "raise "))]
+        chosen = returns or [item for item in body if item[1] and not item[1].startswith(("@", "def ", '"""'))][-1:]
+        why = tuple(f"{number}: {text}" for number, text in chosen[:MAX_WHY])
+        more = (f"... {len(chosen) - MAX_WHY} more",) if len(chosen) > MAX_WHY else ()
+        return replace(answer, why=why + more, summary=symbol.docstring)
+
+    def _symbol(self, path: str, name: str, line: int) -> Any:
+        if path not in self._symbols:
+            from phase17.errors import Phase17Error
+            from phase17.index.lookup import file_definitions
+
+            try:
+                symbols = file_definitions(self.upstream, path)
+            except Phase17Error:
+                symbols = []
+            self._symbols[path] = {(s.qualname.rsplit(".", 1)[-1], s.start_line): s for s in symbols}
+        found = self._symbols[path]
+        return found.get((name, line)) or next(
+            (symbol for (named, start), symbol in found.items() if named == name and start <= line <= symbol.end_line),
+            None,
+        )
 
 
 def _overrides(gate: Gate) -> int:

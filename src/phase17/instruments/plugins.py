@@ -7,6 +7,7 @@ Nothing here names a vLLM value: the group strings, loaders and builtin plugins 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     import tree_sitter
 
 GROUP_SUFFIX = "_PLUGINS_GROUP"
+_GROUP_LIKE = re.compile(r"^[a-z][\w-]*(\.[a-z][\w-]*)+$")  # an entry-point group's name: vllm.logits_processors
 LOADER_PREFIX = "load_"  # functions of the plugins package that load plugins: load_plugins_by_group and friends
 
 
@@ -93,7 +95,7 @@ class PluginsReport:
 def plugin_facts(path: str, source: bytes) -> dict[str, Any]:
     """One file's plugin facts: group constants, loader definitions, loader calls (with their first argument),
     builtin plugin tables (`builtin_*_plugins = {...}`) and the functions that read them."""
-    if b"plugin" not in source and b"PLUGIN" not in source:
+    if b"plugin" not in source and b"PLUGIN" not in source and b"entry_points" not in source:
         return {}
 
     tree = parse_tree(source)
@@ -105,7 +107,14 @@ def plugin_facts(path: str, source: bytes) -> dict[str, Any]:
         code = lines[row].strip() if row < len(lines) else ""
         return {"line": row + 1, "in": enclosing_qualname(sites, node.start_byte), "code": code}
 
-    facts: dict[str, list[Any]] = {"groups": [], "loaders": [], "calls": [], "tables": [], "readers": []}
+    facts: dict[str, list[Any]] = {
+        "groups": [],
+        "constants": [],
+        "loaders": [],
+        "calls": [],
+        "tables": [],
+        "readers": [],
+    }
     tables: set[str] = set()
     for statement in tree.root_node.children:
         target = (
@@ -121,6 +130,10 @@ def plugin_facts(path: str, source: bytes) -> dict[str, Any]:
         name = node_text(left)
         if name.endswith(GROUP_SUFFIX) and right.type == "string":
             facts["groups"].append({"constant": name, "value": _string(right), **where(statement)})
+        elif name.isupper() and right.type == "string" and _GROUP_LIKE.match(_string(right)):
+            # a string constant that may name a group (`LOGITSPROCS_GROUP = "vllm.logits_processors"`): a group
+            # when some loading call names it
+            facts["constants"].append({"constant": name, "value": _string(right), **where(statement)})
         if name.startswith("builtin_") and name.endswith("_plugins") and right.type == "dictionary":
             tables.add(name)
             entries = []
@@ -192,8 +205,11 @@ def plugins_report(upstream: Path, under: Sequence[str] = ("vllm",)) -> PluginsR
     chooser: list[Site] = []
     functions: dict[str, Site] = {}
     tables: list[tuple[str, dict[str, Any]]] = []
+    constants: dict[str, PluginGroup] = {}
     for path, facts in answers:
         groups += [PluginGroup(item["constant"], item["value"], path, item["line"]) for item in facts.get("groups", [])]
+        for item in facts.get("constants", []):
+            constants.setdefault(item["constant"], PluginGroup(item["constant"], item["value"], path, item["line"]))
         loaders += [Site(path, item["line"], item["name"], item["code"]) for item in facts.get("loaders", [])]
         calls += [(path, item) for item in facts.get("calls", [])]
         tables += [(path, item) for item in facts.get("tables", [])]
@@ -213,10 +229,19 @@ def plugins_report(upstream: Path, under: Sequence[str] = ("vllm",)) -> PluginsR
             builtin.append((key, function, site))
     by_constant = {group.constant: group for group in groups}
     by_value = {group.value: group for group in groups}
-    for path, call in calls:
-        group = by_constant.get(call["argument"]) or by_value.get(call["argument"])
-        if group is not None:
-            group.loaded_at.append(Site(path, call["line"], call["in"], call["code"]))
+    by_value.update({group.value: group for group in constants.values() if group.value not in by_value})
+    for path, call in calls:  # every group a loading call names is a group, however its constant is spelled
+        argument = call["argument"]
+        group = by_constant.get(argument) or by_value.get(
+            constants[argument].value if argument in constants else argument
+        )
+        if group is None and _GROUP_LIKE.match(argument):  # named by its string alone
+            group = by_value[argument] = PluginGroup("", argument, path, call["line"])
+        if group is None:
+            continue
+        if group not in groups:
+            groups.append(group)
+        group.loaded_at.append(Site(path, call["line"], call["in"], call["code"]))
     platform = next((group.value for group in groups if "PLATFORM" in group.constant), None)
     unique_chooser = list({(site.path, site.enclosing): site for site in chooser}.values())
     names = [group.value for group in groups] + [site.enclosing for site in loaders]

@@ -7,12 +7,13 @@ import shlex
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from phase17.instruments.backends import BackendChoice, by_condition
 from phase17.instruments.callers import CallerNode
 from phase17.instruments.changes import CHANGE_KINDS, ContractChanges
 from phase17.instruments.classes import ClassInfo
 from phase17.instruments.contract import Contract, Difference, shorten
 from phase17.instruments.effects import EffectsReport
-from phase17.instruments.gates import GatesReport
+from phase17.instruments.gates import Gate, GatesReport
 from phase17.instruments.material import Material
 from phase17.instruments.plugins import PluginsReport
 from phase17.instruments.usages import UsageReport
@@ -59,8 +60,9 @@ def usage_report(report: UsageReport, *, every: bool) -> RenderableType:
     return Group(*lines)
 
 
-def contract_matrix(contract: Contract) -> RenderableType:
-    """The base's members against each subclass; a narrow terminal gets one record per member."""
+def contract_matrix(contract: Contract, backends: dict[str, tuple[BackendChoice, ...]] | None = None) -> RenderableType:
+    """The base's members against each subclass; a narrow terminal gets one record per member. With `backends`,
+    then the attention backends each class's get_attn_backend_cls names, by condition, in its order."""
     names = [info.name for info in contract.platforms]
     parts: list[RenderableType] = [
         Text(
@@ -79,6 +81,16 @@ def contract_matrix(contract: Contract) -> RenderableType:
     for name, members in contract.added.items():
         listed = ", ".join(member.name for member in members)
         parts.append(Text(f"{name} adds: {listed}", no_wrap=True, overflow="ignore"))
+    if backends:
+        parts.append(
+            Text("Attention backends each get_attn_backend_cls names (in its order, by condition):", style="bold")
+        )
+        for name, choices in backends.items():
+            if not choices:
+                continue  # (Platform's own answers "": no backend)
+            parts.append(Text(f"  {name}", style="bold cyan"))
+            for when, named in by_condition(choices):
+                parts.append(Text(f"    {', '.join(named)}" + (f"  when {when}" if when else "  always")))
     return Group(*parts)
 
 
@@ -94,7 +106,11 @@ def plugins_screen(report: PluginsReport) -> RenderableType:
     lines: list[RenderableType] = [Text("Plugin groups defined upstream (entry-point groups):", style="bold")]
     for group in report.groups:
         lines.append(
-            Text(f"  {group.value}  ({group.constant}, {group.path}:{group.line})", no_wrap=True, overflow="ignore")
+            Text(
+                f"  {group.value}  ({group.constant or 'as a string'}, {group.path}:{group.line})",
+                no_wrap=True,
+                overflow="ignore",
+            )
         )
         for site in group.loaded_at:
             lines.append(
@@ -165,7 +181,22 @@ def gates_screen(report: GatesReport) -> RenderableType:
                 named.append(f"{name}{mark}{where}")
             if named:  # wrapped between names (each is shorter than a line)
                 lines.append(Text(f"  {label}: {', '.join(named)}"))
+            if value is None:  # what decides each computed answer, inline
+                lines += _gate_reasons(gate)
     return Group(*lines)
+
+
+def _gate_reasons(gate: Gate) -> list[RenderableType]:
+    """Under `computed:`, each own computed definition's deciding lines and docstring summary, once per place."""
+    shown: list[RenderableType] = []
+    seen: set[tuple[str | None, int | None]] = set()
+    for name, answer in gate.answers.items():
+        if answer.value is not None or answer.how != "computed" or (answer.path, answer.line) in seen:
+            continue
+        seen.add((answer.path, answer.line))
+        shown.append(Text(f"    {name}:" + (f' "{answer.summary}"' if answer.summary else ""), style="dim"))
+        shown += [Text(f"      {line}", no_wrap=True, overflow="ignore") for line in answer.why]
+    return shown
 
 
 def effects_screen(report: EffectsReport) -> RenderableType:
@@ -186,7 +217,9 @@ def effects_screen(report: EffectsReport) -> RenderableType:
         if platform.helpers:
             lines.append(Text(f"  helpers handed the config: {', '.join(platform.helpers)}", style="dim"))
         for effect in platform.effects:
-            lines.append(Text(f"  {effect.field} = {shorten(effect.value, 72)}", no_wrap=True, overflow="ignore"))
+            wide = "  (process-wide)" if effect.process_wide else ""
+            shown = f"  {effect.field} = {shorten(effect.value, 72)}"
+            lines.append(Text.assemble(shown, (wide, "bold magenta"), no_wrap=True, overflow="ignore"))
             where = f"    line {effect.line}" + (f", in {effect.via}" if effect.via else "")
             lines.append(Text(where + (f", when {effect.when}" if effect.when else ", always"), style="dim"))
     inherited = [f"{name} runs {origin}'s" for name, origin in sorted(report.inherits.items())]

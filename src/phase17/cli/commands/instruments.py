@@ -131,12 +131,15 @@ def contract(
             members=members,
             platforms=chosen,
         )
+        backends = contracts.backends_shown(upstream, matrix)
         if as_json:
-            print_json(matrix.to_data())
+            print_json(
+                {**matrix.to_data(), "attention_backends": {k: [c.to_data() for c in v] for k, v in backends.items()}}
+            )
         elif markdown:
             sys.stdout.write(contracts.contract_markdown(matrix))
         else:
-            show(render.contract_matrix(matrix))
+            show(render.contract_matrix(matrix, backends))
 
 
 @commands.command(short_help="Every capability gate, each platform's answer, its call sites.")
