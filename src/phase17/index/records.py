@@ -76,3 +76,14 @@ class StoredFile(NamedTuple):
     problem: str | None
     digest: str | None
     ctime_ns: int | None
+
+
+class Needle(NamedTuple):
+    """What a derived answer looks for, as bytes: a file holding none of `words` answers `empty` unasked (read in
+    this process, no worker sent it): `usages get_device_name` reads the few files that name it."""
+
+    words: tuple[bytes, ...]
+    empty: Any
+
+    def absent(self, data: bytes) -> bool:
+        return not any(word in data for word in self.words)

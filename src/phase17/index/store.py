@@ -19,6 +19,7 @@ from itertools import starmap
 from pathlib import Path
 from typing import Any
 
+from phase17.errors import UnreadableSourceError
 from phase17.index.database import (
     FILE_COLUMNS,
     SITE_COLUMNS,
@@ -37,10 +38,10 @@ from phase17.index.database import (
     without_cycle_collection,
 )
 from phase17.index.gitview import seen_through_git
-from phase17.index.records import GitView, IndexedSite, IndexSummary, RefreshReport, StoredFile
+from phase17.index.records import GitView, IndexedSite, IndexSummary, Needle, RefreshReport, StoredFile
 from phase17.index.workers import PARALLEL_FROM, answered, parsed_files
 from phase17.progress import ProgressReporter, SilentReporter
-from phase17.source.files import SeenFile, below, walk, with_stat_key
+from phase17.source.files import SeenFile, below, read_source, walk, with_stat_key
 
 _RACY_NANOSECONDS = 2_000_000_000  # a file changed this close to its check may change again unseen: re-read it
 
@@ -58,6 +59,7 @@ class SymbolIndex:
         self._connection = connection
         self._fresh: set[str] = set()
         self._answers: dict[tuple[str, tuple[str, ...]], list[tuple[str, Any]]] = {}  # derived, by kind and folders
+        self._bytes: dict[str, bytes | None] = {}  # files read for a needle, this command (see _bytes_of)
         # What git said of the tree in this command (trusted instead of a walk), and who draws progress when a
         # lookup must parse many files first: set by whoever opened the index (symbolindex.py).
         self.git_view: GitView | None = None
@@ -312,7 +314,13 @@ class SymbolIndex:
         return sorted(found, key=lambda site: (site.path, site.start_line))
 
     def derived(
-        self, kind: str, under: Sequence[str], compute: Callable[[str, bytes], Any], *, recheck: bool = False
+        self,
+        kind: str,
+        under: Sequence[str],
+        compute: Callable[[str, bytes], Any],
+        *,
+        recheck: bool = False,
+        needle: Needle | None = None,
     ) -> list[tuple[str, Any]]:
         """(path, compute(path, content)) for every readable file below `under`, each computed once per content
         and kind, ever (`kind` names the question and the code answering it: change either, and it is asked
@@ -336,8 +344,15 @@ class SymbolIndex:
             }
         # Each content not answered yet, asked of its first path (answers never depend on the path).
         asked = {blob: path for path, blob in sorted(rows, reverse=True) if blob not in known}
-        by_size = sorted(asked.values(), key=lambda path: -(known_rows[path].size or 0))  # the biggest first
-        computed = dict(answered(self.upstream, by_size, compute, self.reporter_factory))
+        computed: dict[str, Any] = {}
+        if needle is not None:  # most files lack the words: answered here, read once, no worker started for them
+            for path in list(asked.values()):
+                data = self._bytes_of(path)
+                if data is not None and needle.absent(data):
+                    computed[path] = needle.empty
+        unasked = [path for path in asked.values() if path not in computed]
+        by_size = sorted(unasked, key=lambda path: -(known_rows[path].size or 0))  # the biggest first
+        computed.update(answered(self.upstream, by_size, compute, self.reporter_factory))
         answers: list[tuple[str, Any]] = []
         fresh: list[tuple[object, ...]] = []
         for path, blob in sorted(rows):
@@ -353,6 +368,16 @@ class SymbolIndex:
         if not recheck:
             self._answers[(kind, tuple(under))] = answers
         return answers
+
+    def _bytes_of(self, path: str) -> bytes | None:
+        """A file's bytes as a worker would read them, or None (the worker then says why it cannot); read once in
+        this index's life (a command), however many questions look for words in it."""
+        if path not in self._bytes:
+            try:
+                self._bytes[path] = read_source(self.upstream / path, root=self.upstream)
+            except (OSError, UnreadableSourceError):
+                self._bytes[path] = None
+        return self._bytes[path]
 
     def unreadable(self, under: Sequence[str] = ("",)) -> dict[str, str]:
         """The files below `under` that could not be read as Python, and why."""

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from phase17.cache import code_digest
 from phase17.index.database import created, expected_meta
-from phase17.index.records import GitView, IndexedSite, IndexSummary
+from phase17.index.records import GitView, IndexedSite, IndexSummary, Needle
 from phase17.index.store import SymbolIndex
 from phase17.progress import ProgressReporter, SilentReporter
 from phase17.source.files import in_skipped_folder
@@ -118,11 +118,19 @@ def find_sites(
 
 
 def derived_answers(
-    upstream: Path, kind: str, under: Sequence[str], compute: Callable[[str, bytes], Any], *, recheck: bool = False
+    upstream: Path,
+    kind: str,
+    under: Sequence[str],
+    compute: Callable[[str, bytes], Any],
+    *,
+    recheck: bool = False,
+    needle: Needle | None = None,
 ) -> tuple[list[tuple[str, Any]], dict[str, str]]:
-    """SymbolIndex.derived for the tree, and the files below `under` that cannot be read."""
+    """SymbolIndex.derived for the tree, and the files below `under` that cannot be read. With `needle`, a file
+    that holds none of its bytes answers its `empty` without being sent to a worker."""
     return _asking(
-        upstream, lambda index: (index.derived(kind, under, compute, recheck=recheck), index.unreadable(under))
+        upstream,
+        lambda index: (index.derived(kind, under, compute, recheck=recheck, needle=needle), index.unreadable(under)),
     )
 
 

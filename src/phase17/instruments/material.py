@@ -13,6 +13,7 @@ from typing import Any
 
 from phase17.cache import code_digest
 from phase17.errors import UnreadableSourceError
+from phase17.index.records import Needle
 from phase17.safety.files import read_limited
 from phase17.source.metadata import pyproject_entry_points, setup_py_entry_points
 from phase17.source.parsing import identifiers_named, in_import, parse_tree
@@ -161,7 +162,8 @@ def tests_calling(upstream: Path, names: Sequence[str], per_name: int = SHOWN_TE
                 found.append([name, used[0].start_point.row + 1])
         return found
 
-    answers, _ = derived_answers(upstream, f"tests:{code_digest()}:{key}", (TESTS,), uses)
+    needle = Needle(tuple(name.encode() for name in wanted), [])
+    answers, _ = derived_answers(upstream, f"tests:{code_digest()}:{key}", (TESTS,), uses, needle=needle)
     shown: dict[str, list[TestSite]] = {name: [] for name in wanted}
     for path, found in sorted(answers):
         for name, line in found:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from phase17.cache import code_digest
+from phase17.index.records import Needle
 from phase17.instruments.material import Material, gather_material
 from phase17.source.parsing import node_text, parse_tree, string_value
 from phase17.source.sites import definition_sites, enclosing_qualname
@@ -197,7 +198,8 @@ def plugins_report(upstream: Path, under: Sequence[str] = ("vllm",)) -> PluginsR
     """Every plugin group, where each loads, and how a platform plugin is chosen, below `under`."""
     from phase17.index.symbolindex import derived_answers
 
-    answers, _ = derived_answers(upstream, f"plugins:{code_digest()}", under, plugin_facts)
+    needle = Needle((b"plugin", b"PLUGIN", b"entry_points"), {})  # what plugin_facts looks for first
+    answers, _ = derived_answers(upstream, f"plugins:{code_digest()}", under, plugin_facts, needle=needle)
     groups: list[PluginGroup] = []
     loaders: list[Site] = []
     calls: list[tuple[str, dict[str, Any]]] = []

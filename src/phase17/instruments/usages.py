@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 from phase17.cache import code_digest
 from phase17.errors import BadReferenceError, SymbolNotFoundError
 from phase17.index.lookup import Unreadable, editor_lines
+from phase17.index.records import Needle
 from phase17.source.parsing import identifiers_named, in_import, node_text, parse_tree
 from phase17.source.sites import definition_sites, enclosing_qualname
 
@@ -131,10 +132,7 @@ def find_usages(
     from phase17.index.symbolindex import derived_answers
 
     answers, problems = derived_answers(
-        upstream,
-        f"uses:{code_digest()}:{as_variable}:{last}",
-        under,
-        uses_of,
+        upstream, f"uses:{code_digest()}:{as_variable}:{last}", under, uses_of, needle=Needle((needle,), [])
     )
     usages = [
         Usage(path, line, group, is_call, enclosing, code, through, variable)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from phase17.cache import code_digest
+from phase17.index.records import Needle
 from phase17.source.parsing import descendants, node_text, parse_tree
 
 if TYPE_CHECKING:
@@ -173,7 +174,8 @@ def _refusal_of_empty(call: tree_sitter.Node) -> int | None:
 def calls_by_name(upstream: Path, under: Sequence[str]) -> dict[str, list[EngineCall]]:
     from phase17.index.symbolindex import derived_answers
 
-    answers, _ = derived_answers(upstream, f"platform-calls:{code_digest()}", under, engine_calls)
+    needle = Needle((_RECEIVER.encode(),), [])
+    answers, _ = derived_answers(upstream, f"platform-calls:{code_digest()}", under, engine_calls, needle=needle)
     calls: dict[str, list[EngineCall]] = {}
     for path, rows in answers:
         for name, *shape in rows:
