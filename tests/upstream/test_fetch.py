@@ -213,3 +213,14 @@ def _listing(folder: Path) -> list[tuple[str, bytes]]:
         for p in folder.rglob("*")
         if p.is_file() and ".git" not in p.relative_to(folder).parts
     )
+
+
+def test_a_lock_a_killed_git_left_in_the_old_tree_does_not_stop_a_repin(fetched_project: Path, git_source):
+    source, _, second = git_source
+    upstream = fetched_project / "upstream"
+    (upstream / ".git" / "index.lock").touch()  # what a git process killed midway leaves behind
+    write_pin(fetched_project, second, repository=source.as_uri())
+    result = _fetch(fetched_project, source=str(source), force=True, keep_history_as="v9.9.9")
+    assert result.state.status == "matches"
+    assert git(upstream, "rev-parse", "HEAD") == second
+    assert not (upstream / ".git" / "index.lock").exists()

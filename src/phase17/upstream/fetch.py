@@ -143,7 +143,7 @@ def _fetch_git(
 ) -> FetchResult:
     with building_beside(upstream) as building:
         if history is not None:
-            shutil.copytree(history, building / ".git", symlinks=True)
+            _carry_history(history, building)
         reporter.start(f"git fetch --depth 1 {pin.short} from {location}", None)
         try:
             head = gitrepo.fetch_commit(building, location, pin.commit, pin.tag)
@@ -182,7 +182,7 @@ def _fetch_pypi(
             commit_id = "unverified"
             claimed = sdist.claimed_commit_id(building, pin)
         if history is not None:
-            shutil.copytree(history, building / ".git", symlinks=True)  # the old tree becomes the parent commit
+            _carry_history(history, building)  # the old tree becomes the parent commit
         message = (
             f"{pin.pypi_distribution} {pin.pypi_version} ({pin.tag}) from the PyPI sdist {archive.name}\n\n"
             f"Source: {archive.name}\nSha256: {sha256}\nVersion-Commit-Id: {commit_id}\n"
@@ -210,6 +210,12 @@ def _fetch_pypi(
     return FetchResult(
         state=inspect_upstream(upstream, pin), source="pypi", origin=archive.name, downloaded=downloaded, sha256=sha256
     )
+
+
+def _carry_history(history: Path, building: Path) -> None:
+    """The old checkout's .git, under the tree being built, without the lock files a git process killed midway
+    leaves behind (each would stop every later git command there: "index.lock: File exists")."""
+    shutil.copytree(history, building / ".git", symlinks=True, ignore=shutil.ignore_patterns("*.lock"))
 
 
 def _write_provenance(tree: Path, fields: dict[str, str]) -> None:
