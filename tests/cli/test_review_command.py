@@ -31,11 +31,21 @@ def test_with_no_terminal_the_pairs_are_printed_and_the_exit_is_1(reviewed: Path
     start = next(
         i for i, line in enumerate(lines) if "changed  vllm/platforms/cuda.py::CudaPlatformBase.get_attn" in line
     )
-    item = "\n".join(lines[start : next(i for i in range(start, len(lines)) if "Still true?" in lines[i]) + 1])
-    assert "your note (cuda invariant), citing CudaPlatformBase.get_attn_backend_cls:" in item
+    item = "\n".join(lines[start : next(i for i in range(start, len(lines)) if not lines[i]) + 1])
+    assert "cuda · invariant, citing CudaPlatformBase.get_attn_backend_cls:" in item
     assert f"> {SENTENCE}" in item.replace("\n    ", " ") and "Devices are counted" not in item  # its sentence only
     assert "-        return _get_backend_priorities(False)[0]" in item and '+        return "flash"' in item
     assert "to review. In a terminal, `phase17 review` asks keep / edit / retire / skip" in result.output
+
+
+def test_a_symbol_named_is_reviewed_alone_its_change_whole(reviewed: Path):
+    result = invoke("review", "get_attn_backend_cls")
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("[1/1] changed  vllm/platforms/cuda.py::CudaPlatformBase.get_attn_backend_cls")
+    assert '+        return "flash"' in result.output and "more line" not in result.output
+    wrong = invoke("review", "get_attn_backend")
+    assert wrong.exit_code != 0 and "no item to review is named 'get_attn_backend'; the items: " in wrong.output
+    assert "CudaPlatformBase.get_attn_backend_cls" in wrong.output
 
 
 def test_json_gives_the_pairs_as_data(reviewed: Path):
@@ -65,6 +75,8 @@ def test_a_reader_who_answers_every_prompt_leaves_check_clean(reviewed: Path):
         if found == 2:
             break
         child.sendline("k" if found == 0 else "r")
+        said = r"kept: \S+ is taken as reviewed at" if found == 0 else r"retired \S+: the notes stay"
+        child.expect(said)  # each decision says what it saved
     child.close()
     assert "decided" in (child.before or "")
     assert child.exitstatus == 0, child.before
@@ -86,10 +98,17 @@ def test_edit_writes_the_sentence_anew_and_anchors_it_again(reviewed: Path):
         child.expect(r"\[s\]kip / \[q\]uit")
         if anchor.endswith("CudaPlatformBase.get_attn_backend_cls"):
             child.sendline("e")
+            child.expect(r"edit cuda · invariant:\s+> `CudaPlatformBase.get_attn_backend_cls` asks")  # names it
+            child.expect(r"new sentence \[Enter keeps it\]")
+            child.sendline("s")  # a stray key would replace the whole sentence: asked again
+            child.expect(r"'s' would replace the whole sentence")
             child.expect(r"new sentence \[Enter keeps it\]")
             child.sendline("`CudaPlatformBase.get_attn_backend_cls` now returns flash directly.")
+            child.expect(r"saved invariant to annotations/cuda.yaml")
+            child.expect(r"kept: vllm/platforms/cuda.py::CudaPlatformBase.get_attn_backend_cls is taken as reviewed")
         else:
             child.sendline("s")
+            child.expect("skipped: still to review")
     child.close()
     assert child.exitstatus == 1  # the skipped ones are left
     from phase17.notes.store import load_notes

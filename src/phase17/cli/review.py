@@ -8,7 +8,7 @@ import click
 import typer
 
 from phase17.cli.terminal import session
-from phase17.drift.review import ReviewItem
+from phase17.drift.review import Citing, ReviewItem
 from phase17.errors import Phase17Error
 from phase17.notes.guide import ReadingList, find_target
 from phase17.notes.store import PinStamp
@@ -17,20 +17,32 @@ from phase17.upstream.project import ProjectPaths
 
 # The decisions, by their key: what each does is said in the prompt and in `review --help`.
 _CHOICES = {"k": "keep", "e": "edit", "r": "retire", "s": "skip", "q": "quit"}
+_KEEPS = "Enter keeps it"
 
 
 def review_on_terminal(
-    items: list[ReviewItem], project: ProjectPaths, upstream: Path, pinned: Pin, reading_list: ReadingList
+    items: list[ReviewItem],
+    project: ProjectPaths,
+    upstream: Path,
+    pinned: Pin,
+    reading_list: ReadingList,
+    *,
+    whole: bool = False,
 ) -> int:
     """Ask about each item; the exit code: 0 when every item was decided, 1 when some were skipped or left."""
     from phase17 import render
 
     left = 0
     for number, item in enumerate(items, 1):
-        session.out.print(render.review_item(item, number, len(items)))
+        session.out.print(render.review_item(item, number, len(items), whole=whole))
+        # keep takes changed code as reviewed; retire keeps a note on code that is gone
         offered = ["k", "e", "s", "q"] if item.status == "changed" else ["e", "r", "s", "q"]
-        prompt = " / ".join(f"[{key}]{_CHOICES[key][1:]}" for key in offered)
-        choice = str(typer.prompt(f"  {prompt}", type=click.Choice(offered), show_choices=False, default="s"))
+        keys = " / ".join(f"[{key}]{_CHOICES[key][1:]}" for key in offered)
+        choice = str(
+            typer.prompt(
+                f"  Still true? {_acts_on(item)}: {keys}", type=click.Choice(offered), show_choices=False, default="s"
+            )
+        )
         if choice == "q":
             left += len(items) - number + 1
             break
@@ -47,28 +59,43 @@ def review_on_terminal(
     return 1 if left else 0
 
 
+def _acts_on(item: ReviewItem) -> str:
+    """What a decision acts on, named in its prompt: the symbol and the notes citing it."""
+    symbol = item.anchor.split("::", 1)[-1]
+    notes = ", ".join(citing.label for citing in item.citing)
+    return f"{symbol} ({notes})" if notes else symbol
+
+
 def _decide(
     choice: str, item: ReviewItem, project: ProjectPaths, tree: Path, pinned: Pin, reading_list: ReadingList
 ) -> bool:
     from phase17.drift.check import MendRequest, check_and_mend
     from phase17.notes import export as exporting
 
-    stamp = PinStamp(tag=pinned.tag, commit=pinned.commit)
     if choice == "s":
+        session.out.print("  skipped: still to review.", style="dim", highlight=False)
         return False
     if choice == "e":
         _edit_sentences(item, project, tree, pinned, reading_list)
         if item.status != "changed":
             return True  # (a note on code that is gone: the edit was the decision)
     # keep, or an edit of a note on changed code: the change is taken as reviewed; retire: the code is gone
+    stamp = PinStamp(tag=pinned.tag, commit=pinned.commit)
     request = (
         MendRequest(retire=(item.anchor,), stamp=stamp)
         if choice == "r"
         else MendRequest(accept=(item.anchor,), stamp=stamp)
     )
-    if check_and_mend(project.annotations, tree, request).mended:
+    outcome = check_and_mend(project.annotations, tree, request)
+    if outcome.mended:
         exporting.write_export(project.annotations, project.notebooks, reading_list, pinned)
-    session.out.print(f"  {_CHOICES[choice]}: done.", style="green", highlight=False)
+    rewritten = sorted({mend.target for _, mends in outcome.mended for mend in mends})
+    files = ", ".join(f"annotations/{name}.yaml" for name in rewritten) or "no file"
+    if choice == "r":
+        said = f"  retired {item.anchor}: the notes stay, linked to where its code was last seen; saved in {files}."
+    else:
+        said = f"  kept: {item.anchor} is taken as reviewed at {pinned.tag}; saved in {files}."
+    session.out.print(said, style="green", highlight=False)
     return True
 
 
@@ -77,24 +104,44 @@ def _edit_sentences(
 ) -> None:
     """Ask each citing sentence anew (Enter keeps it), then save the notes changed: their citations are anchored
     again in the tree as it is now."""
+    from phase17 import render
     from phase17.notes import notebook as notes
     from phase17.notes.store import load_notes
 
     for citing in item.citing:
         text = load_notes(project.annotations, citing.target).notes.get(citing.note, "")
-        for sentence in citing.sentences:
-            new = str(typer.prompt("  new sentence [Enter keeps it]", default=sentence, show_default=False)).strip()
-            if new and new != sentence:
+        original = text
+        for number, sentence in enumerate(citing.sentences, 1):
+            new = _new_sentence(citing, sentence, number)
+            if new != sentence:
                 text = text.replace(sentence, new, 1)
+        if text == original:
+            session.out.print(f"  {citing.label}: every sentence kept, nothing saved.", style="dim", highlight=False)
+            continue
         if citing.target == "questions":
-            notes.record_answer(project.notebook, tree, reading_list, pinned, int(citing.note), text)
+            recorded = notes.record_answer(project.notebook, tree, reading_list, pinned, int(citing.note), text)
         else:
-            notes.record_note(
-                project.notebook,
-                tree,
-                reading_list,
-                pinned,
-                find_target(reading_list, citing.target),
-                citing.note,
-                text,
-            )
+            target = find_target(reading_list, citing.target)
+            recorded = notes.record_note(project.notebook, tree, reading_list, pinned, target, citing.note, text)
+        session.out.print(render.recorded(recorded))
+
+
+def _new_sentence(citing: Citing, sentence: str, number: int) -> str:
+    """One sentence asked anew, naming its note; Enter keeps it. An answer that would leave one character, or
+    nothing, or a decision's word, is a slip of the keyboard far more often than a sentence: asked again."""
+    of = f", sentence {number} of {len(citing.sentences)}" if len(citing.sentences) > 1 else ""
+    session.out.print(f"  edit {citing.label}{of}:", style="bold", highlight=False)
+    session.out.print(f"    > {sentence}", highlight=False, markup=False)
+    while True:
+        answer = str(typer.prompt(f"  new sentence [{_KEEPS}]", default=sentence, show_default=False))
+        new = answer.strip()
+        if answer == sentence or new == sentence:
+            return sentence
+        if len(new) > 1 and new.lower() not in _CHOICES.values():
+            return new
+        session.err.print(
+            f"  {new!r} would replace the whole sentence; type it anew, or press Enter to keep it "
+            "(phase17 notebook TARGET --edit removes a sentence).",
+            highlight=False,
+            markup=False,
+        )

@@ -50,7 +50,9 @@ def check_notes(notes_dir: Path, upstream: Path, history_roots: Sequence[Path] =
 
 def _check_citation(context: History, target: str, citation: Citation) -> Finding:
     finding = _check_anchor(context, target, citation.anchor)
-    finding = replace(finding, note=citation.note, cited=citation.cited, line=citation.line)
+    finding = replace(
+        finding, note=citation.note, cited=citation.cited, line=citation.line, last_line=citation.last_line
+    )
     if citation.anchor.retired:
         return finding
     if citation.line_text is not None and citation.line is not None and finding.current is not None:

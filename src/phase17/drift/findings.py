@@ -58,6 +58,7 @@ class Finding:
     note: str | None = None  # set for a citation: the note it was cited in
     cited: str | None = None  # the citation as written
     line: int | None = None  # a path:line citation's line
+    last_line: int | None = None  # a path:A-B citation's last line (line is A)
     line_inside: bool | None = None  # does that line still lie in the symbol it pointed into?
     diff: str | None = None  # recorded -> current source of a changed anchor, when git has the old text
     cosmetic: bool = False  # changed, but only in docstrings or comments (the logic is the recorded one)
@@ -116,6 +117,8 @@ def finding_data(finding: Finding) -> dict[str, object]:
         data.update({"note": finding.note, "cited": finding.cited})
     if finding.line is not None:
         data.update({"line": finding.line, "line_inside": finding.line_inside, "moved_into": finding.moved_into})
+        if finding.last_line is not None:
+            data["last_line"] = finding.last_line
         if finding.elsewhere_line is not None:
             data["elsewhere_line"] = finding.elsewhere_line
     if finding.line_text is not None:

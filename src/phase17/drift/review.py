@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from phase17.drift.findings import Finding, Status
+from phase17.errors import MendError
 from phase17.notes.store import load_notes_if_present
 
 # What a review asks about: code that changed, or is gone. (Moved code is mended by `check --fix`.)
@@ -21,6 +22,11 @@ REVIEWED: tuple[Status, ...] = ("changed", "missing", "deleted")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`(\"'])")
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+\d+(?:,\d+)? @@")
 CONTEXT = 3  # lines around a cited line that still count as "under" it
+# What a screen shows of an item (`review SYMBOL` shows it whole): the first hunks under the cited lines (for a
+# sentence about the whole symbol with none under a cited line, its first hunk), each cut to the rows around the
+# cited line or else its first change. What is left out is counted.
+SHOWN_HUNKS = 2
+SHOWN_ROWS = 6
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,13 @@ class Citing:
     line: int | None
     sentences: tuple[str, ...]
 
+    @property
+    def label(self) -> str:
+        """The note as the reader knows it: `cpu · edge case`, or `Q4`."""
+        if self.target == "questions":
+            return "Q" + self.note
+        return f"{self.target} · {self.note.replace('_', ' ')}"
+
 
 @dataclass(frozen=True)
 class ReviewItem:
@@ -40,9 +53,17 @@ class ReviewItem:
     status: Status  # one of REVIEWED
     recorded: str  # "path:start-end" as recorded
     now: str | None  # where it is now, for a changed symbol
-    hunks: tuple[str, ...]  # the diff's hunks under the cited lines (all of them when no line is cited)
+    hunks: tuple[str, ...]  # the diff's hunks under the cited lines, then (a sentence about the whole symbol) the rest
     citing: tuple[Citing, ...]
     cosmetic: bool
+    lines: tuple[int, ...] = ()  # the cited lines (recorded numbers)
+    under_lines: int = 0  # how many of the hunks lie under the cited lines (they come first)
+
+    def excerpt(self) -> tuple[tuple[tuple[str, int], ...], int]:
+        """What a screen shows: the first hunks, each cut around the cited line (with how many of its rows are
+        left out), and how many hunks are left out."""
+        shown = self.hunks[: min(self.under_lines, SHOWN_HUNKS) or 1]
+        return tuple(trimmed(hunk, self.lines) for hunk in shown), len(self.hunks) - len(shown)
 
     def to_data(self) -> dict[str, object]:
         return {
@@ -52,6 +73,7 @@ class ReviewItem:
             "now": self.now,
             "cosmetic": self.cosmetic,
             "hunks": list(self.hunks),
+            "lines": list(self.lines),
             "citing": [
                 {"target": c.target, "note": c.note, "cited": c.cited, "line": c.line, "sentences": list(c.sentences)}
                 for c in self.citing
@@ -60,7 +82,7 @@ class ReviewItem:
 
 
 def review_items(findings: Sequence[Finding], notes_dir: Path) -> list[ReviewItem]:
-    """The items to review, in the order of the findings (notes file, then anchor)."""
+    """The items to review, in the order of the findings (notes file, then anchor); each sentence once."""
     groups: dict[tuple[str, str], list[Finding]] = {}
     for finding in findings:
         if finding.status in REVIEWED:
@@ -69,10 +91,13 @@ def review_items(findings: Sequence[Finding], notes_dir: Path) -> list[ReviewIte
     items = []
     for (anchor, _), members in groups.items():
         first = members[0]
-        citing = tuple(_citing(finding, texts, notes_dir) for finding in members if finding.note is not None)
-        lines = [finding.line for finding in members if finding.line is not None]
+        citing = _once(tuple(_citing(finding, texts, notes_dir) for finding in members if finding.note is not None))
+        lines = [line for finding in members if finding.line is not None for line in _cited_lines(finding)]
         whole = any(finding.line is None for finding in members if finding.note is not None)
         current = next((finding.current for finding in members if finding.current is not None), None)
+        diff = first.diff or ""
+        under = hunks_under(diff, lines) if citing and lines else ()
+        rest = tuple(hunk for hunk in hunks_under(diff, None) if hunk not in under) if citing and whole else ()
         items.append(
             ReviewItem(
                 anchor=anchor,
@@ -80,12 +105,51 @@ def review_items(findings: Sequence[Finding], notes_dir: Path) -> list[ReviewIte
                 recorded=f"{first.recorded.path}:{first.recorded.start}-{first.recorded.end}",
                 now=f"{current.path}:{current.start}-{current.end}" if current is not None else None,
                 # (a key symbol no sentence cites: no hunks, only the decision; its diff is `check --diff`'s)
-                hunks=hunks_under(first.diff or "", None if whole else lines) if citing else (),
+                hunks=under + rest,
                 citing=citing,
                 cosmetic=first.cosmetic,
+                lines=tuple(sorted(set(lines))),
+                under_lines=len(under),
             )
         )
     return items
+
+
+def items_naming(items: Sequence[ReviewItem], refs: Sequence[str]) -> list[ReviewItem]:
+    """The items each REF names (its anchor, qualname or last name), in order; a REF naming none is an error that
+    lists the names there are."""
+    chosen = []
+    for ref in refs:
+        named = [item for item in items if ref in _names_of(item.anchor)]
+        if not named:
+            names = ", ".join(item.anchor.split("::", 1)[-1] for item in items) or "none: nothing to review"
+            raise MendError(f"no item to review is named {ref!r}; the items: {names}.")
+        chosen += [item for item in named if item not in chosen]
+    return chosen
+
+
+def _names_of(anchor: str) -> tuple[str, str, str]:
+    qualname = anchor.split("::", 1)[-1]
+    return anchor, qualname, qualname.rpartition(".")[2]
+
+
+def _cited_lines(finding: Finding) -> range:
+    """Every line a `file.py:LINE` or `file.py:A-B` citation names."""
+    assert finding.line is not None
+    return range(finding.line, max(finding.last_line or finding.line, finding.line) + 1)
+
+
+def _once(citing: tuple[Citing, ...]) -> tuple[Citing, ...]:
+    """Each sentence of each note once, under the first citation that holds it (a note citing a symbol three times
+    in one sentence is one quote, not three)."""
+    seen: set[tuple[str, str, str]] = set()
+    kept = []
+    for item in citing:
+        sentences = tuple(s for s in item.sentences if (item.target, item.note, s) not in seen)
+        seen.update((item.target, item.note, s) for s in sentences)
+        if sentences:
+            kept.append(Citing(item.target, item.note, item.cited, item.line, sentences))
+    return tuple(kept)
 
 
 def _citing(finding: Finding, texts: dict[str, dict[str, str]], notes_dir: Path) -> Citing:
@@ -101,8 +165,41 @@ def _citing(finding: Finding, texts: dict[str, dict[str, str]], notes_dir: Path)
 def sentences_citing(text: str, cited: str | None) -> tuple[str, ...]:
     """The sentences of a note that hold the citation (the whole note when none does, or nothing is cited)."""
     sentences = [part.strip() for part in _SENTENCE_END.split(text.strip()) if part.strip()]
-    chosen = [sentence for sentence in sentences if cited and cited in sentence]
+    # (whole names only: a sentence about `CpuPlatform.x` cites neither `Platform.x` nor `CpuPlatform`)
+    named = re.compile(rf"(?<![\w.]){re.escape(cited)}(?!\w|\.\w)") if cited else None
+    chosen = [sentence for sentence in sentences if named and named.search(sentence)]
     return tuple(chosen or ([text.strip()] if text.strip() else []))
+
+
+def trimmed(hunk: str, lines: Sequence[int], rows: int = SHOWN_ROWS) -> tuple[str, int]:
+    """A hunk cut to at most `rows` rows: the first cited line it holds (its old line numbers) and the change
+    nearest it, else its first change with a row of context; and how many rows were left out."""
+    header, *body = hunk.splitlines()
+    if len(body) <= rows:
+        return hunk, 0
+    match = _HUNK.match(header)
+    old = int(match.group(1)) if match else 0
+    positions: dict[int, int] = {}  # old line number -> row
+    for row, line in enumerate(body):
+        if not line.startswith("+"):
+            positions[old] = row
+            old += 1
+    changes = [row for row, line in enumerate(body) if line[:1] in "+-"] or [0]
+    cited = next((positions[line] for line in lines if line in positions), None)
+    if cited is None:
+        start = max(changes[0] - 1, 0)
+    else:
+        change = min(changes, key=lambda row: abs(row - cited))
+        low, high = min(cited, change), max(cited, change)
+        if high - low < rows:
+            start = max(low - (rows - (high - low + 1)) // 2, 0)
+        else:  # too far apart for one screen: the change, from the top of its block
+            while change > 0 and body[change - 1][:1] in "+-":
+                change -= 1
+            start = change - 1
+    start = min(start, len(body) - rows)
+    shown = body[start : start + rows]
+    return "\n".join([header, *shown]), len(body) - len(shown)
 
 
 def hunks_under(diff: str, lines: Sequence[int] | None) -> tuple[str, ...]:

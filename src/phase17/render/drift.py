@@ -180,63 +180,87 @@ def check_outcome(outcome: CheckOutcome) -> RenderableType:
     return Group(*(mends(items, action) for action, items in outcome.mended))
 
 
-def review_item(item: ReviewItem, number: int, total: int) -> RenderableType:
-    """One symbol to review: what changed under the notes, the sentences that cite it, and the question."""
-    parts: list[RenderableType] = []
-    where = f"  recorded {item.recorded}" + (f", now {item.now}" if item.now else "")
-    what = item.status + (" (docstring or comments only)" if item.cosmetic else "")
-    heading = Text(f"[{number}/{total}] ", style="bold")
-    heading.append(f"{what:<8}", style=_STATUS_STYLE[item.status])
-    heading.append(f" {item.anchor}", style="bold")
-    parts += [heading, Text(where, style="dim")]
+def review_item(item: ReviewItem, number: int, total: int, *, whole: bool = False) -> RenderableType:
+    """One symbol to review: where it was and is, the sentences that cite it, and the change under them (cut to
+    a screen's worth unless `whole`)."""
+    heading = Text(f"[{number}/{total}] ", style="bold", no_wrap=True, overflow="ignore")
+    heading.append(
+        item.status + (" (docstring or comments only)" if item.cosmetic else ""), style=_STATUS_STYLE[item.status]
+    )
+    heading.append(f"  {item.anchor}", style="bold")
+    where = _was_and_is(item)
     if not item.citing:
-        parts.append(Text("  a key symbol no sentence of yours cites: keep takes its new code", style="dim"))
-        return Group(*parts)
+        return Group(heading, _Wrapped(f"{where}; no sentence of yours cites it: keep takes its new code", style="dim"))
+    parts: list[RenderableType] = [heading, _Wrapped(where, style="dim")]
     for citing in item.citing:
-        label = (
-            "Q" + citing.note if citing.target == "questions" else f"{citing.target} {citing.note.replace('_', ' ')}"
-        )
-        parts.append(Text(f"  your note ({label}), citing {citing.cited}:", style="bold"))
+        parts.append(Text(f"  {citing.label}, citing {citing.cited}:", style="bold"))
         parts += [_Quoted(sentence) for sentence in citing.sentences]
-    if item.hunks:
-        parts.append(Text("  the change under it:", style="bold"))
-        parts += [diff_lines("\n".join(f"    {line}" for line in hunk.splitlines())) for hunk in item.hunks]
-    elif item.status == "changed":
+    see_whole = f"phase17 review {item.anchor.split('::', 1)[-1]}"
+    if item.status != "changed":
+        parts.append(_Wrapped(f"the code is gone ({item.status}): the note may be about code that no longer exists"))
+    elif item.cosmetic:
+        parts.append(_Wrapped(f"only its docstring or comments changed: the code is as it was ({see_whole} shows it)"))
+    elif not item.hunks:
         parts.append(Text("  (no hunk of the change lies under the cited lines)", style="dim"))
     else:
-        parts.append(Text(f"  the code is gone ({item.status}): the note may be about code that no longer exists"))
-    parts.append(Text("  Still true?", style="bold yellow"))
+        parts.append(Text("  the change under it:"))
+        hunks, hunks_left = (tuple((hunk, 0) for hunk in item.hunks), 0) if whole else item.excerpt()
+        for number, (hunk, rows_left) in enumerate(hunks, 1):
+            parts.append(diff_lines("\n".join(f"    {line}" for line in hunk.splitlines())))
+            left = [f"{rows_left} more line(s) of this hunk"] if rows_left else []
+            if number == len(hunks) and (hunks_left or any(rows for _, rows in hunks)):
+                left += [f"{hunks_left} more hunk(s)"] if hunks_left else []
+                left.append(f"{see_whole} shows it whole")
+            if left:
+                parts.append(Text("     ... " + "; ".join(left), style="dim", no_wrap=True, overflow="ignore"))
     return Group(*parts)
 
 
-def review_report(items: Sequence[ReviewItem]) -> RenderableType:
+def _was_and_is(item: ReviewItem) -> str:
+    """`path: was A-B, now C-D` (the path once when it stayed)."""
+    path, _, was = item.recorded.rpartition(":")
+    if item.now is None:
+        return f"{path}: was {was}"
+    now_path, _, now = item.now.rpartition(":")
+    return f"{path}: was {was}, now {now}" if now_path == path else f"was {item.recorded}, now {item.now}"
+
+
+def review_report(items: Sequence[ReviewItem], *, whole: bool = False) -> RenderableType:
     """Every item, for a reader with no terminal to answer: the pairs in order, then what to run."""
     if not items:
         return Text("Nothing to review: no note cites code that changed or is gone.", style="green")
     parts: list[RenderableType] = []
     for number, item in enumerate(items, 1):
-        parts += [review_item(item, number, len(items)), Text("")]
+        parts += [review_item(item, number, len(items), whole=whole), Text("")]
     parts.append(
-        Text(
+        _Wrapped(
             f"{len(items)} to review. In a terminal, `phase17 review` asks keep / edit / retire / skip for each; "
             "or mend one by one: phase17 check --accept REF (keep), phase17 check --retire REF (code gone), "
             "phase17 notebook TARGET --edit (edit).",
+            first="",
+            rest="",
             style="bold",
         )
     )
     return Group(*parts)
 
 
-class _Quoted:
-    """A reader's sentence quoted under its heading: `    > ` and the text wrapped to the width under it, with no
-    padding after it (piped output stays free of trailing spaces)."""
+class _Wrapped:
+    """Prose wrapped to the width under its first line's prefix, with no padding after it (piped output stays
+    free of trailing spaces), and names never broken mid-word."""
 
-    def __init__(self, sentence: str) -> None:
-        self.sentence = sentence
+    def __init__(self, text: str, first: str = "  ", rest: str = "    ", style: str = "") -> None:
+        self.text, self.first, self.rest, self.style = text, first, rest, style
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         import textwrap
 
-        width = max(options.max_width - 6, 20)
-        for number, line in enumerate(textwrap.wrap(self.sentence, width, break_on_hyphens=False) or [""]):
-            yield Text(("    > " if number == 0 else "      ") + line)
+        width = max(options.max_width - len(self.rest), 20)
+        lines = textwrap.wrap(self.text, width, break_on_hyphens=False, break_long_words=False) or [""]
+        for number, line in enumerate(lines):
+            yield Text((self.first if number == 0 else self.rest) + line, style=self.style)
+
+
+def _Quoted(sentence: str) -> _Wrapped:
+    """A reader's sentence quoted under its heading."""
+    return _Wrapped(sentence, "    > ", "      ")

@@ -38,7 +38,10 @@ def diff_lines(diff: str) -> Group:
     """A unified diff, each line whole (a diff line is code too)."""
     styles = {"+": "green", "-": "red", "@": "cyan"}
     return Group(
-        *(Text(line, style=styles.get(line[:1], ""), no_wrap=True, overflow="ignore") for line in diff.splitlines())
+        *(
+            Text(line.rstrip(), style=styles.get(line[:1], ""), no_wrap=True, overflow="ignore")
+            for line in diff.splitlines()
+        )
     )
 
 

@@ -205,6 +205,14 @@ def check(
 
 @commands.command(short_help="After a re-pin: is each note on changed code still true?")
 def review(
+    symbols: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[SYMBOL]...",
+            help="Review only these (CpuPlatform.get_attn_backend_cls, or its last name), each change shown whole.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
     fetch_missing: Annotated[
         bool, typer.Option("--fetch/--no-fetch", help="Fetch the pinned upstream/ first if it is missing (for CI).")
@@ -215,6 +223,7 @@ def review(
     sentence anew (Enter keeps it), its citations anchored again. retire: the code is gone; keep the note linked
     where it was last seen (check --retire). skip: decide later. A symbol many notes cite is asked once.
 
+    Each change is cut to the lines around what your sentences cite; name a symbol to see its change whole.
     With no terminal, the same pairs are printed in order; exit 1 while any remain (0 when none).
 
     Example: phase17 pin 0.33.0 && phase17 review
@@ -223,16 +232,19 @@ def review(
     from phase17.cli.review import review_on_terminal
     from phase17.cli.terminal import has_terminal, print_json, show
     from phase17.drift.check import check_and_mend
-    from phase17.drift.review import review_items
+    from phase17.drift.review import items_naming, review_items
 
     with reporting_errors():
         project, pinned, reading_list = load_all()
         upstream = ready_upstream(project, pinned, fetch_missing=fetch_missing)
         items = review_items(check_and_mend(project.annotations, upstream).findings, project.annotations)
+        whole = bool(symbols)
+        if symbols:
+            items = items_naming(items, symbols)
         if as_json:
             print_json({"items": [item.to_data() for item in items]})
         elif items and has_terminal():
-            raise typer.Exit(code=review_on_terminal(items, project, upstream, pinned, reading_list))
+            raise typer.Exit(code=review_on_terminal(items, project, upstream, pinned, reading_list, whole=whole))
         else:
-            show(render.review_report(items), pager=True)
+            show(render.review_report(items, whole=whole), pager=True)
         raise typer.Exit(code=1 if items else 0)
