@@ -12,6 +12,24 @@ import phase17.safety.files
 import phase17.upstream.project
 from helpers import UPSTREAM_V1, invoke, line_of, make_git_repository, make_v2, write_pin
 
+# Where a RAM filesystem has room, the test folders go there: the suite makes and removes about 100,000 small
+# files (project copies, git repositories), and on a disk that is about a third of its time (measured: 36.8 s
+# on disk, 27.5 s in RAM, median of 4 paired runs).
+_RAM_FOLDER = Path("/dev/shm")
+_RAM_NEEDED = 2 * 2**30
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.option.basetemp or "PYTEST_DEBUG_TEMPROOT" in os.environ:
+        return  # (a folder the runner chose)
+    try:
+        roomy = os.access(_RAM_FOLDER, os.W_OK) and shutil.disk_usage(_RAM_FOLDER).free > _RAM_NEEDED
+    except OSError:
+        roomy = False
+    if roomy:
+        os.environ["PYTEST_DEBUG_TEMPROOT"] = str(_RAM_FOLDER)  # pytest's documented root for tmp_path
+
+
 REAL_ROOT = Path(__file__).resolve().parent.parent
 FIGURES: list[str] = []
 

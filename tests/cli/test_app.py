@@ -291,6 +291,7 @@ def test_python_dash_m_runs():
     assert result.returncode == 0 and "fetch" in result.stdout
 
 
+@pytest.mark.slow  # (a process per run)
 def test_piped_output_has_no_escape_codes(fetched_project: Path):
     environment = {key: value for key, value in os.environ.items() if key != "NO_COLOR"}
     result = subprocess.run(
@@ -1011,6 +1012,7 @@ def test_a_closed_stdout_or_a_deleted_working_folder_is_an_error_not_silence(fet
     assert deleted.returncode == 2 and "the current folder no longer exists" in deleted.stderr, deleted.stderr
 
 
+@pytest.mark.slow  # (a process per run)
 def test_help_and_read_work_without_git(fetched_project: Path, tmp_path: Path):
     environment = _without_git(tmp_path)
     assert subprocess.run(["git", "--version"], capture_output=True).returncode == 0  # git is here normally...
@@ -1477,6 +1479,7 @@ def test_a_lookup_that_must_index_many_files_first_draws_a_bar(fetched_project: 
     assert again.exit_code == 0 and "indexing" not in again.stderr  # indexed: nothing to draw
 
 
+@pytest.mark.slow  # (a process per run)
 def test_commands_load_only_what_they_use(fetched_project: Path):
     """Issue 12: `--help` and a warm lookup never load GitPython, the parser's worker pool, rich's progress or
     syntax modules, PyYAML (a parsed YAML text is kept) or the fetch code; `pin` parses nothing."""
