@@ -155,3 +155,26 @@ def test_long_output_on_a_terminal_goes_through_the_pager_like_git(
         assert caught.read_text().count("\n") > 2  # longer than the screen: what made it page
     piped = invoke(*arguments)  # never when piped
     assert piped.output.count("\n") > 2
+
+
+def test_the_export_marks_each_sentence_still_to_review_until_it_is(reviewed: Path):
+    from phase17.notes.store import LAST_CHECK_FILE
+
+    shown = "`CudaPlatformBase.get_attn_backend_cls` asks \\_get_backend_priorities for the first backend."
+    marked = f"{shown} \\[unreviewed since v9.9.9\\] Devices are counted elsewhere."
+    assert invoke("export").exit_code == 0
+    notebook = (reviewed / "notebooks" / "phase17.md").read_text(encoding="utf-8")
+    assert marked in notebook, notebook  # the sentence citing changed code; the other sentence is not marked
+    assert "sentence(s) below are marked [unreviewed since ...]" in notebook
+    assert invoke("export", "--format", "codetour").exit_code == 0
+    tour = json.loads((reviewed / "upstream" / ".tours" / "phase17.tour").read_text(encoding="utf-8"))
+    assert any("\\[unreviewed since v9.9.9\\]" in step["description"] for step in tour["steps"])
+
+    (reviewed / "annotations" / LAST_CHECK_FILE).unlink()  # no check remembered: marked all the same
+    assert invoke("export").exit_code == 0
+    assert "\\[not checked since v9.9.9\\]" in (reviewed / "notebooks" / "phase17.md").read_text(encoding="utf-8")
+
+    accepted = invoke("check", "--accept", "CudaPlatformBase.get_attn_backend_cls")  # reviewed: the mark goes
+    assert accepted.exit_code in (0, 1), accepted.output
+    notebook = (reviewed / "notebooks" / "phase17.md").read_text(encoding="utf-8")
+    assert f"{shown} Devices are counted elsewhere." in notebook

@@ -14,10 +14,10 @@ from phase17.drift.review import (
     hunks_under,
     items_naming,
     review_items,
-    sentences_citing,
     trimmed,
 )
 from phase17.errors import MendError
+from phase17.notes.sentences import sentences_citing
 
 DIFF = "\n".join(
     [

@@ -9,7 +9,7 @@ import pytest
 from phase17.errors import SymbolNotFoundError
 from phase17.notes.guide import find_target, load_reading_list
 from phase17.notes.reading import build_view, first_location, reading_status, status_data, view_data
-from phase17.notes.store import NotesFile, PinStamp, save_health, save_notes
+from phase17.notes.store import LastCheck, NotesFile, PinStamp, save_last_check, save_notes
 from phase17.upstream.pin import Pin
 
 PIN = Pin("https://example.invalid/vllm", "v9.9.9", "a" * 40, "vllm", "9.9.9")
@@ -61,7 +61,7 @@ def test_the_list_counts_notes_answers_and_health(plain_upstream: Path, tmp_path
         ),
     )
     save_notes(notes_dir, NotesFile("questions", None, stamp, notes={"4": "An answer."}))
-    save_health(notes_dir, {"cpu": "2 to review"})
+    save_last_check(notes_dir, LastCheck({"cpu": "2 to review"}, frozenset()))
     rows = {row["key"]: row for row in status_data(reading_status(plain_upstream, notes_dir, load_reading_list()))}
     assert rows["cpu"]["notes_written"] == 2 and rows["cpu"]["questions_answered"] == 1
     assert rows["cpu"]["anchors"] == "2 to review" and rows["cuda"]["anchors"] == "not checked"

@@ -10,12 +10,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from phase17.drift.findings import Finding, Location, Status, Suggestion
+from phase17.drift.findings import REVIEWED, Finding, Location, Status, Suggestion
 from phase17.drift.mends import Mend, accept_changed, fix_moved, relink_missing, retire_deleted
 from phase17.drift.suggestions import History, definitions_in, diff_against_recorded, recorded_symbol, suggest
 from phase17.errors import Phase17Error
 from phase17.index.lookup import editor_lines, file_definitions
-from phase17.notes.store import Anchor, Citation, PinStamp, list_notes_files, load_notes, save_health
+from phase17.notes.store import (
+    Anchor,
+    Citation,
+    LastCheck,
+    PinStamp,
+    list_notes_files,
+    load_notes,
+    save_last_check,
+)
 from phase17.source.symbols import Symbol
 
 # A missing anchor whose best candidate scores below this is `deleted`: its candidates are the closest code, not a
@@ -274,9 +282,17 @@ def check_and_mend(notes_dir: Path, upstream: Path, request: MendRequest = MendR
 
 
 def write_last_check(notes_dir: Path, findings: Sequence[Finding]) -> None:
-    """Remember each target's anchor health for `phase17 list`."""
+    """Remember each target's anchor health (for `phase17 list`) and the citations still to review (for the
+    export's marks): code that changed, is gone, or whose cited line now stands only in other code."""
     health: dict[str, str] = {}
     for name in sorted({finding.target for finding in findings}):
         problems = [finding for finding in findings if finding.target == name and finding.is_problem]
         health[name] = "ok" if not problems else f"{len(problems)} to review"
-    save_health(notes_dir, health)
+    unreviewed = frozenset(
+        (finding.target, finding.note, finding.cited, finding.recorded.fingerprint)
+        for finding in findings
+        if finding.note is not None
+        and finding.cited is not None
+        and (finding.status in REVIEWED or finding.moved_into is not None)
+    )
+    save_last_check(notes_dir, LastCheck(health, unreviewed))

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 Status = Literal["ok", "moved", "changed", "missing", "deleted", "ambiguous", "retired"]
+# What a reader reviews after a re-pin: code that changed, or is gone. (Moved code is mended by `check --fix`.)
+REVIEWED: tuple[Status, ...] = ("changed", "missing", "deleted")
 STATUSES: tuple[Status, ...] = get_args(Status)  # one spelling: the Literal
 
 

@@ -13,13 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from phase17.drift.findings import Finding, Status
+from phase17.drift.findings import REVIEWED, Finding, Status
 from phase17.errors import MendError
+from phase17.notes.sentences import sentences_citing
 from phase17.notes.store import load_notes_if_present
 
-# What a review asks about: code that changed, or is gone. (Moved code is mended by `check --fix`.)
-REVIEWED: tuple[Status, ...] = ("changed", "missing", "deleted")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`(\"'])")
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+\d+(?:,\d+)? @@")
 CONTEXT = 3  # lines around a cited line that still count as "under" it
 # What a screen shows of an item (`review SYMBOL` shows it whole): the first hunks under the cited lines (for a
@@ -160,15 +158,6 @@ def _citing(finding: Finding, texts: dict[str, dict[str, str]], notes_dir: Path)
     note = finding.note or ""
     text = texts[finding.target].get(note, "")
     return Citing(finding.target, note, finding.cited, finding.line, sentences_citing(text, finding.cited))
-
-
-def sentences_citing(text: str, cited: str | None) -> tuple[str, ...]:
-    """The sentences of a note that hold the citation (the whole note when none does, or nothing is cited)."""
-    sentences = [part.strip() for part in _SENTENCE_END.split(text.strip()) if part.strip()]
-    # (whole names only: a sentence about `CpuPlatform.x` cites neither `Platform.x` nor `CpuPlatform`)
-    named = re.compile(rf"(?<![\w.]){re.escape(cited)}(?!\w|\.\w)") if cited else None
-    chosen = [sentence for sentence in sentences if named and named.search(sentence)]
-    return tuple(chosen or ([text.strip()] if text.strip() else []))
 
 
 def trimmed(hunk: str, lines: Sequence[int], rows: int = SHOWN_ROWS) -> tuple[str, int]:

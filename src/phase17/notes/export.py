@@ -9,7 +9,15 @@ from urllib.parse import quote
 from phase17.errors import Phase17Error, UnreadableSourceError, WriteError
 from phase17.index.lookup import locate_key_symbols, look_up
 from phase17.notes.guide import ReadingList
-from phase17.notes.store import QUESTIONS_FILE, Anchor, Citation, NotesFile, load_notes_if_present
+from phase17.notes.marks import marked_notes
+from phase17.notes.store import (
+    QUESTIONS_FILE,
+    Anchor,
+    Citation,
+    NotesFile,
+    load_last_check,
+    load_notes_if_present,
+)
 from phase17.prompts import PROMPT_KEYS
 from phase17.safety.files import read_limited, refuse_odd_file, safe_folder, write_text_atomically
 from phase17.safety.markdown import escaped_text, note_markdown
@@ -29,8 +37,12 @@ def export_markdown(notes_dir: Path, reading_list: ReadingList, pin: Pin) -> str
         "save); edit the notes there, not here.",
         "",
     ]
+    last = load_last_check(notes_dir)
+    marked = 0
     for target in reading_list.targets:
         notes = load_notes_if_present(notes_dir, target.key)
+        texts, count = marked_notes(notes, last, pin.commit) if notes else ({}, 0)
+        marked += count
         lines += [f"## {target.number}. {target.title} (`{target.key}`)", "", f"`{target.path}`: {target.sentence}", ""]
         if notes and notes.anchors:
             lines.append("Anchored symbols:")
@@ -40,7 +52,7 @@ def export_markdown(notes_dir: Path, reading_list: ReadingList, pin: Pin) -> str
             ]
             lines.append("")
         for key in PROMPT_KEYS:
-            text = notes.notes.get(key, "").strip() if notes else ""
+            text = texts.get(key, "").strip()
             lines += [f"**{reading_list.prompts[key]}**", "", note_markdown(text) or "_Not written yet._", ""]
         if notes and notes.citations:
             lines.append("Cited in these notes:")
@@ -51,9 +63,11 @@ def export_markdown(notes_dir: Path, reading_list: ReadingList, pin: Pin) -> str
             ]
             lines.append("")
     answers = load_notes_if_present(notes_dir, QUESTIONS_FILE)
+    answer_texts, count = marked_notes(answers, last, pin.commit) if answers else ({}, 0)
+    marked += count
     lines += ["## Questions", ""]
     for question in reading_list.questions:
-        text = answers.notes.get(str(question.number), "").strip() if answers else ""
+        text = answer_texts.get(str(question.number), "").strip()
         lines += [
             f"### Q{question.number}. {question.text}",
             "",
@@ -71,6 +85,12 @@ def export_markdown(notes_dir: Path, reading_list: ReadingList, pin: Pin) -> str
                 for c in cited
             ]
             lines.append("")
+    if marked:
+        lines[5:5] = [
+            f"{marked} sentence(s) below are marked [unreviewed since ...]: the code they cite changed, moved into "
+            "other code or is gone since they were written. `phase17 review` asks about each.",
+            "",
+        ]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -207,12 +227,12 @@ def codetour(notes_dir: Path, upstream: Path, reading_list: ReadingList, pin: Pi
     Paths are relative to upstream/, the folder to open in VS Code; `ref` is the pinned commit.
     """
     steps: list[dict[str, object]] = []
+    last = load_last_check(notes_dir)
     for target in reading_list.targets:
         notes = load_notes_if_present(notes_dir, target.key)
+        texts = marked_notes(notes, last, pin.commit)[0] if notes else {}
         written = [
-            f"**{reading_list.prompts[key]}**\n\n{note_markdown(notes.notes[key])}"
-            for key in PROMPT_KEYS
-            if notes and notes.notes.get(key)
+            f"**{reading_list.prompts[key]}**\n\n{note_markdown(texts[key])}" for key in PROMPT_KEYS if texts.get(key)
         ]
         for index, key in enumerate(locate_key_symbols(upstream, target)):
             for symbol in key.matches[:1]:
@@ -221,11 +241,11 @@ def codetour(notes_dir: Path, upstream: Path, reading_list: ReadingList, pin: Pi
                     lines += [target.sentence, *written]
                 steps.append(_step(symbol.path, symbol.start_line, f"{target.key}: {symbol.qualname}", lines))
         for citation in notes.citations if notes else ():
-            steps += _cited_step(upstream, target.key, citation, notes.notes.get(citation.note, "") if notes else "")
+            steps += _cited_step(upstream, target.key, citation, texts.get(citation.note, ""))
     answers = load_notes_if_present(notes_dir, QUESTIONS_FILE)
+    answer_texts = marked_notes(answers, last, pin.commit)[0] if answers else {}
     for citation in answers.citations if answers else ():
-        text = answers.notes.get(citation.note, "") if answers else ""
-        steps += _cited_step(upstream, f"Q{citation.note}", citation, text)
+        steps += _cited_step(upstream, f"Q{citation.note}", citation, answer_texts.get(citation.note, ""))
     return {
         "$schema": CODETOUR_SCHEMA,
         "title": f"{reading_list.guide} ({pin.tag})",

@@ -8,7 +8,6 @@ CLI owns the terminal and this module owns what is saved.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,6 +18,7 @@ from phase17.index.lookup import Lookup, locate_key_symbols
 from phase17.notes.citations import anchor_of, misspelled_citations, reanchor_citations, resolve_citations
 from phase17.notes.export import write_export
 from phase17.notes.guide import ReadingList, Target, find_target
+from phase17.notes.sentences import sentences
 from phase17.notes.store import (
     QUESTIONS_FILE,
     Citation,
@@ -40,8 +40,6 @@ from phase17.safety.files import replace_with_copy
 from phase17.upstream.pin import Pin
 from phase17.upstream.project import NotebookPaths
 from phase17.yamlio.lines import MAX_YAML_BYTES
-
-_SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z`\"'(]|\s*$)")
 
 
 @dataclass(frozen=True)
@@ -128,9 +126,9 @@ def sentence_warnings(text: str) -> list[str]:
     """An empty note or one past three sentences is worth a word, never a refusal."""
     if not text.strip():
         return ["left empty."]
-    sentences = len(_SENTENCE_END.findall(text.strip())) or 1
-    if sentences > 3:
-        return [f"{sentences} sentences; the guide asks for one sentence per prompt, three in all."]
+    count = len(sentences(text))
+    if count > 3:
+        return [f"{count} sentences; the guide asks for one sentence per prompt, three in all."]
     return []
 
 

@@ -304,22 +304,54 @@ def blank_questions(reading_list: ReadingList, pin: PinStamp) -> NotesFile:
     return NotesFile(name=QUESTIONS_FILE, path=None, pin=pin, notes={str(q.number): "" for q in reading_list.questions})
 
 
-# ---------------------------------------------------------------- the last check's verdicts, for `list`
+# ---------------------------------------------------------------- the last check's verdicts, for `list` and export
 
 LAST_CHECK_FILE = ".last-check.json"
+ReviewKey = tuple[str, str, str, str]  # a citation: (notes file, note, as cited, recorded fingerprint)
 
 
-def save_health(notes_dir: Path, health: Mapping[str, str]) -> None:
-    """Remember each target's anchor health for `phase17 list` (a cache, git-ignored; losing it costs nothing)."""
+@dataclass(frozen=True)
+class LastCheck:
+    """What the last `check` found: each notes file's anchor health (for `list`), and the citations whose code
+    changed, moved into other code or is gone since they were written and are not yet reviewed (for the export's
+    marks; None when an older phase17 wrote the file and did not say)."""
+
+    health: dict[str, str]
+    unreviewed: frozenset[ReviewKey] | None
+
+
+def save_last_check(notes_dir: Path, last: LastCheck) -> None:
+    """Remember the last check (a cache, git-ignored; losing it costs a `phase17 check`)."""
+    data = {"health": last.health, "unreviewed": sorted(list(key) for key in last.unreviewed or ())}
     try:
-        write_text_atomically(notes_dir / LAST_CHECK_FILE, json.dumps(dict(health), indent=1, sort_keys=True) + "\n")
+        write_text_atomically(notes_dir / LAST_CHECK_FILE, json.dumps(data, indent=1, sort_keys=True) + "\n")
     except (OSError, Phase17Error):
-        pass  # only a cache for `list`; the check's own report has been given
+        pass  # only a cache; the check's own report has been given
+
+
+def load_last_check(notes_dir: Path) -> LastCheck | None:
+    """The last check remembered, or None when there is none (or it cannot be read)."""
+    try:
+        data = json.loads(read_limited(notes_dir / LAST_CHECK_FILE, 16 * 1024 * 1024, root=notes_dir))
+    except (OSError, ValueError, Phase17Error):
+        return None
+    if not isinstance(data, dict):
+        return None
+    if not isinstance(data.get("health"), dict):  # the older form: the health alone
+        return LastCheck({str(key): str(value) for key, value in data.items()}, None)
+    keys = data.get("unreviewed")
+    unreviewed = (
+        frozenset(
+            (str(key[0]), str(key[1]), str(key[2]), str(key[3]))
+            for key in keys
+            if isinstance(key, list) and len(key) == 4
+        )
+        if isinstance(keys, list)
+        else None
+    )
+    return LastCheck({str(key): str(value) for key, value in data["health"].items()}, unreviewed)
 
 
 def load_health(notes_dir: Path) -> dict[str, str]:
-    try:
-        data = json.loads(read_limited(notes_dir / LAST_CHECK_FILE, 1024 * 1024, root=notes_dir))
-    except (OSError, ValueError, Phase17Error):
-        return {}
-    return {str(key): str(value) for key, value in data.items()} if isinstance(data, dict) else {}
+    last = load_last_check(notes_dir)
+    return last.health if last else {}
