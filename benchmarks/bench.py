@@ -27,6 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PHASE17 = [sys.executable, "-m", "phase17"]
+ONLY: list[str] = []  # --only: the rows whose label holds one of these
 
 
 def timed(command: Sequence[str], cwd: Path, env: dict[str, str]) -> float:
@@ -48,6 +49,8 @@ def paired(
     target: str,
     before: Sequence[str] | None = None,
 ) -> None:
+    if ONLY and not any(word in label for word in ONLY):
+        return
     ours, theirs = [], []
     for _ in range(runs):
         if before is not None:
@@ -153,6 +156,62 @@ REAL_PLUGINS = (
 )
 
 
+def first_run_project(scratch: Path, env: dict[str, str]) -> tuple[Path, dict[str, str], list[str]]:
+    """A copy of the project, its environment (an empty cache of its own), and the command that puts it back in
+    the state of a reader's first question: the index just built (as `read` builds it), no answer kept."""
+    project = scratch / "first-run"
+    if not project.is_dir():
+        project.mkdir()
+        shutil.copy(ROOT / "UPSTREAM_PIN.md", project / "UPSTREAM_PIN.md")
+        (project / "annotations").mkdir()
+        shutil.copytree(ROOT / "upstream", project / "upstream", symlinks=True)
+    fresh = {**env, "PHASE17_CACHE_DIR": str(scratch / "fresh-cache")}
+    reset = [
+        "sh",
+        "-c",
+        f"rm -rf {scratch / 'fresh-cache'} && {' '.join(PHASE17)} index --rebuild >/dev/null && "
+        f"{' '.join(PHASE17)} read interface --json >/dev/null",
+    ]
+    return project, fresh, reset
+
+
+# The instruments a reader asks the chapter's questions with: timed first (right after the index is built, no
+# answer kept) and warm (asked again).
+QUESTION_INSTRUMENTS = (
+    ["callers", "Platform.check_and_update_config", "--depth", "3", "--json"],
+    ["gates", "--json"],
+    ["effects", "--json"],
+    ["usages", "device_id_to_physical_device_id", "--json"],
+)
+
+
+def first_and_warm_rows(runs: int, scratch: Path, env: dict[str, str], ctags_vllm: Sequence[str] | None) -> None:
+    project, fresh, reset = first_run_project(scratch, env)
+    for arguments in QUESTION_INSTRUMENTS:
+        label = f"`{' '.join(arguments[:-1])}`"
+        paired(
+            f"{label}, first run",
+            [*PHASE17, *arguments],
+            ctags_vllm,
+            runs,
+            project,
+            fresh,
+            "≤ 1.5× ctags vllm/",
+            before=reset,
+        )
+        timed([*PHASE17, *arguments], project, fresh)  # its answer kept, as after a reader's first question
+        paired(f"{label}, warm", [*PHASE17, *arguments], ctags_vllm, runs, project, fresh, "≤ 0.3× ctags vllm/")
+    paired(  # a name defined nowhere: did-you-mean over the whole tree
+        "`resolve SPDX` (defined nowhere: did-you-mean, warm)",
+        [*PHASE17, "resolve", "SPDX"],
+        ctags_vllm,
+        runs,
+        project,
+        fresh,
+        "≤ 0.3× ctags vllm/",
+    )
+
+
 def plugin_rows(runs: int, scratch: Path, env: dict[str, str], ctags_vllm: Sequence[str] | None) -> None:
     """The plugin lab: a real plugin checked warm; the first check after `read` (in a copy of the project whose
     index `read` has just built, with an empty cache: what the check builds is the engine's calls and classes
@@ -172,19 +231,8 @@ def plugin_rows(runs: int, scratch: Path, env: dict[str, str], ctags_vllm: Seque
         env,
         "≤ 0.3× ctags vllm/",
     )
-    project = scratch / "first-check"
-    project.mkdir()
-    shutil.copy(ROOT / "UPSTREAM_PIN.md", project / "UPSTREAM_PIN.md")
-    (project / "annotations").mkdir()
-    shutil.copytree(ROOT / "upstream", project / "upstream", symlinks=True)
-    fresh = {**env, "PHASE17_CACHE_DIR": str(scratch / "fresh-cache")}
+    project, fresh, reset = first_run_project(scratch, env)
     dummy = "upstream/tests/plugins/vllm_add_dummy_platform"
-    reset = [
-        "sh",
-        "-c",
-        f"rm -rf {scratch / 'fresh-cache'} && {' '.join(PHASE17)} index --rebuild >/dev/null && "
-        f"{' '.join(PHASE17)} read interface --json >/dev/null",
-    ]
     paired(
         "`plugins check` upstream's dummy plugin, first run after `read`",
         [*PHASE17, "plugins", "check", dummy],
@@ -215,8 +263,16 @@ def main() -> None:
     parser.add_argument(
         "--no-plugins", action="store_true", help="skip the rows of real plugins (they download ten from the index)"
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="WORDS",
+        help="only the rows whose label holds WORDS (repeatable)",
+    )
     options = parser.parse_args()
     runs = options.runs
+    ONLY.extend(options.only)
     if not (ROOT / "upstream" / "vllm").is_dir():
         sys.exit("upstream/ is missing: run phase17 fetch first")
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
@@ -293,6 +349,7 @@ def main() -> None:
             "(reference)",
         )
         paired("`index` (warm)", [*PHASE17, "index"], ctags_vllm, runs, ROOT, env, "≤ 0.15× ctags vllm/")
+        first_and_warm_rows(runs, scratch, env, ctags_vllm)
         if not options.no_plugins:
             plugin_rows(runs, scratch, env, ctags_vllm)
         if not options.no_repin:

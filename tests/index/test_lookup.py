@@ -120,3 +120,24 @@ def test_a_name_that_matches_nothing_gets_close_names(plain_upstream: Path):
     words = look_up(plain_upstream, "CudaPlatform.attn_backend")
     assert any(name.endswith("get_attn_backend_cls") for name in words.suggestions)
     assert look_up(plain_upstream, "zzzzqqqq").suggestions == ()
+
+
+def test_the_names_a_did_you_mean_compares_are_kept_until_the_tree_changes(plain_upstream: Path, monkeypatch):
+    from phase17.index import symbolindex
+
+    reads: list[tuple[str, ...]] = []
+    read_every_name = symbolindex.all_qualnames
+
+    def counted(upstream: Path, under=("",)):
+        reads.append(tuple(under))
+        return read_every_name(upstream, under)
+
+    monkeypatch.setattr(symbolindex, "all_qualnames", counted)
+    assert look_up(plain_upstream, "get_atn_backend_cls").suggestions
+    symbolindex.forget()  # the next command
+    assert look_up(plain_upstream, "get_atn_backend_cls").suggestions[0].endswith("get_attn_backend_cls")
+    assert len(reads) == 1  # kept: every name of the tree is read once
+    (plain_upstream / "vllm" / "extra.py").write_text("def get_atn_backend_clz():\n    pass\n", encoding="utf-8")
+    symbolindex.forget()
+    assert "get_atn_backend_clz" in look_up(plain_upstream, "get_atn_backend_cls").suggestions
+    assert len(reads) == 2  # the tree changed: read again

@@ -196,21 +196,38 @@ def did_you_mean(upstream: Path, ref: Ref, within: Sequence[str] = (), limit: in
     part (difflib), or most of its words in common (`attn_backend` for `get_attn_backend_cls`)."""
     places = (ref.path,) if ref.path else (within or ("",))
     if all(place and (upstream / place).is_file() for place in places):
-        names = {symbol.qualname for symbol in scan_definitions(upstream, places).symbols}
-    else:
+        by_last = names_by_last(symbol.qualname for symbol in scan_definitions(upstream, places).symbols)
+    else:  # (every name of the tree: read once, then kept under the tree's contents)
+        from phase17.index.kept import remembered
         from phase17.index.symbolindex import all_qualnames
 
-        names = {qualname for _, qualname in all_qualnames(upstream, places)}
-    return close_names(ref.qualname, names, limit)
+        kept = remembered(
+            upstream,
+            "names-by-last",
+            places,
+            lambda: names_by_last(qualname for _, qualname in all_qualnames(upstream, places)),
+        )
+        by_last = {last: names for last, names in kept.items() if isinstance(names, list)}  # (names: below)
+    return closest_names(ref.qualname, by_last, limit)
+
+
+def names_by_last(names: Iterable[str]) -> dict[str, list[str]]:
+    """Qualified names grouped by their last part, lower-cased (what a did-you-mean compares)."""
+    by_last: dict[str, list[str]] = {}
+    for name in sorted(set(names)):
+        by_last.setdefault(name.rsplit(".", 1)[-1].lower(), []).append(name)
+    return by_last
 
 
 def close_names(wanted: str, names: Iterable[str], limit: int = 5) -> list[str]:
     """The names most like `wanted`, best first (at most `limit`)."""
+    return closest_names(wanted, names_by_last(names), limit)
+
+
+def closest_names(wanted: str, by_last: dict[str, list[str]], limit: int = 5) -> list[str]:
+    """The names most like `wanted` among names grouped by their last part (names_by_last), best first."""
     import difflib
 
-    by_last: dict[str, list[str]] = {}
-    for name in names:
-        by_last.setdefault(name.rsplit(".", 1)[-1].lower(), []).append(name)
     wanted_last = wanted.rsplit(".", 1)[-1].lower()
     wanted_words = _words(wanted_last)
     scores: dict[str, float] = {}
@@ -223,7 +240,12 @@ def close_names(wanted: str, names: Iterable[str], limit: int = 5) -> list[str]:
             if shared >= 0.5:
                 scores[last] = max(scores.get(last, 0.0), shared)
     ranked = sorted(scores, key=lambda last: (-scores[last], last))
-    found = [name for last in ranked for name in sorted(by_last[last], key=lambda name: (len(name), name))]
+    found = [
+        name
+        for last in ranked
+        for name in sorted(by_last[last], key=lambda name: (len(str(name)), str(name)))
+        if isinstance(name, str)  # (a kept answer is the reader's file: only names are shown)
+    ]
     return found[:limit]
 
 

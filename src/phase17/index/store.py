@@ -60,6 +60,7 @@ class SymbolIndex:
         self._fresh: set[str] = set()
         self._answers: dict[tuple[str, tuple[str, ...]], list[tuple[str, Any]]] = {}  # derived, by kind and folders
         self._bytes: dict[str, bytes | None] = {}  # files read for a needle, this command (see _bytes_of)
+        self._rows: dict[tuple[str, ...], dict[str, StoredFile]] = {}  # files rows read (and verified) until a write
         # What git said of the tree in this command (trusted instead of a walk), and who draws progress when a
         # lookup must parse many files first: set by whoever opened the index (symbolindex.py).
         self.git_view: GitView | None = None
@@ -177,7 +178,14 @@ class SymbolIndex:
         return digest in digests
 
     def _known_rows(self, places: Sequence[str]) -> dict[str, StoredFile]:
-        """The files rows below `places` (all of them for the whole tree), by path."""
+        """The files rows below `places` (all of them for the whole tree), by path; read and verified once until
+        the next write (a command asks for them several times: the digest, the unreadable files, ...)."""
+        key = tuple(places)
+        if key not in self._rows:
+            self._rows[key] = self._rows_below(places)
+        return self._rows[key]
+
+    def _rows_below(self, places: Sequence[str]) -> dict[str, StoredFile]:
         columns = FILE_COLUMNS
         if "" in places:
             return dict(map(stored_file, self._connection.execute(columns).fetchall()))
@@ -208,6 +216,7 @@ class SymbolIndex:
         """In one transaction: read and parse the files `to_read`; store each new content and its sites, and the
         files' rows (`file_rows`, decided without a read, and one per file read), all written in batches; and the
         tree's cleanliness."""
+        self._rows.clear()  # (read again after this write)
         changes = len(file_rows) + len(to_read)
         progress = (
             reporter

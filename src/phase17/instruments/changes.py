@@ -67,7 +67,7 @@ def kept_contract_changes(
     pinned: Path, other: Path, pin: str, release: str, release_commit: str, under: Sequence[str] = ("vllm",)
 ) -> ContractChanges:
     """contract_changes, kept: the pinned tree by its contents, the other (a verified release) by its commit."""
-    from phase17.instruments.memo import remembered
+    from phase17.index.kept import remembered
 
     def compute() -> dict[str, Any]:
         return contract_changes(pinned, other, pin, release, under).to_data()

@@ -91,7 +91,7 @@ def effects_report(
     upstream: Path, hook: str = DEFAULT_HOOK, platforms: Sequence[str] = (), under: Sequence[str] = ("vllm",)
 ) -> EffectsReport:
     """find_effects, kept for the tree as it is (a second call on the same tree reads the kept answer)."""
-    from phase17.instruments.memo import remembered
+    from phase17.index.kept import remembered
 
     def compute() -> dict[str, Any]:
         return find_effects(upstream, hook, platforms, under).to_data()

@@ -107,7 +107,7 @@ def is_gate(member: Member) -> bool:
 
 def gates_report(upstream: Path, platforms: Sequence[str] = (), under: Sequence[str] = ("vllm",)) -> GatesReport:
     """find_gates, kept for the tree as it is (a second call on the same tree reads the kept answer)."""
-    from phase17.instruments.memo import remembered
+    from phase17.index.kept import remembered
 
     kind = f"gates:{','.join(platforms)}"
     return GatesReport.from_data(

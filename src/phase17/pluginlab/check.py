@@ -110,7 +110,7 @@ def kept_check_at(
 ) -> AtRelease:
     """check_at, kept between runs: keyed on the bytes of the plugin phase17 read, the release's commit and tree,
     and what it is compared with."""
-    from phase17.instruments.memo import remembered
+    from phase17.index.kept import remembered
 
     context = f"{sorted(pin_hooks) if pin_hooks else ''}:{changes.to_data() if changes else ''}"
     kind = f"plugin:{tree.files.digest()}:{release.label}:{release.commit}:{context}"

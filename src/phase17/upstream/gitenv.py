@@ -53,8 +53,6 @@ _BASE_ENVIRONMENT = {
     "GIT_ASKPASS": "true",
     "GIT_EXTERNAL_DIFF": "",
     "GIT_PAGER": "cat",
-    # `status` only reads: it must not refresh (and so lock) the index, or a killed read leaves a lock behind
-    "GIT_OPTIONAL_LOCKS": "0",
 }
 
 # Variables of the reader's shell that would point git at another repository, index or config.

@@ -1,6 +1,6 @@
-"""Whole-tree answers kept between commands: an instrument that reads the whole tree (gates, effects) keeps its
-answer in the user cache under a digest of the tree's contents and of the code that answered, so a second command on
-the same tree reads one small file instead of asking every file again."""
+"""Whole-tree answers kept between commands: a question about the whole tree (gates, effects, every name for a
+did-you-mean) keeps its answer in the user cache under a digest of the tree's contents and of the code that
+answered, so a second command on the same tree reads one small file instead of asking every file again."""
 
 from __future__ import annotations
 

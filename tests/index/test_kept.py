@@ -1,4 +1,4 @@
-"""instruments/memo.py: a whole-tree answer is kept under the tree's contents, and only trusted when it is its own."""
+"""index/kept.py: a whole-tree answer is kept under the tree's contents, and only trusted when it is its own."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from phase17.index import symbolindex
-from phase17.instruments.memo import remembered
+from phase17.index.kept import remembered
 
 
 def _tree(tmp_path: Path) -> Path:
