@@ -29,10 +29,6 @@ class Target:
     symbols: tuple[str, ...]
 
     @property
-    def is_folder(self) -> bool:
-        return self.path.endswith("/")
-
-    @property
     def place(self) -> str:
         """The path to search under (a folder target's path without its trailing slash)."""
         return self.path.rstrip("/")

@@ -52,10 +52,6 @@ class Symbol:
     def name(self) -> str:
         return self.qualname.rsplit(".", 1)[-1]
 
-    @property
-    def line_count(self) -> int:
-        return self.end_line - self.start_line + 1
-
     def to_record(self) -> list[object]:
         """Everything but the path, compactly: how the symbol index stores a file's definitions."""
         return [
