@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from phase17.errors import SymbolNotFoundError, UnreadableSourceError
-from phase17.source.files import SKIPPED_DIRECTORIES, read_source
+from phase17.safety.files import inside
+from phase17.source.files import read_source, walk
 from phase17.source.refs import Ref, parse_ref
 from phase17.source.symbols import Symbol, parse_definitions
 
@@ -71,24 +72,25 @@ _DEFINITIONS: dict[tuple[str, str, int, int, int, int], tuple[Symbol, ...]] = {}
 
 def _inside(upstream: Path, relative: str) -> Path:
     """upstream/relative, refusing paths and symlinks that lead outside upstream/."""
-    root = upstream.resolve()
-    path = (upstream / relative).resolve()
-    if path != root and root not in path.parents:
+    if not inside((upstream / relative).resolve(), upstream):
         raise UnreadableSourceError(relative, "outside upstream/ (a symlink or ..), not followed")
     return upstream / relative
 
 
 def python_files(upstream: Path, under: str = "") -> Iterator[str]:
-    """Paths (relative, posix, sorted) of the .py files below upstream/under, never following symlinks out."""
+    """Paths (relative, posix) of the .py files below upstream/under as the index walks them (source.files.walk),
+    in reading order: each folder's files by name, then its folders by name. Links out of upstream/ are listed
+    too, and refused when read."""
     start = upstream / under if under else upstream
     if start.is_file():
         yield under
         return
-    for folder, folders, names in os.walk(start):
-        folders[:] = sorted(name for name in folders if name not in SKIPPED_DIRECTORIES)
-        for name in sorted(names):
-            if name.endswith(".py"):  # links out of upstream/ are yielded too, and refused when read
-                yield (Path(folder) / name).relative_to(upstream).as_posix()
+    yield from sorted((seen.path.replace(os.sep, "/") for seen in walk(upstream, under)), key=_reading_order)
+
+
+def _reading_order(path: str) -> list[tuple[bool, str]]:
+    *folders, name = path.split("/")
+    return [(True, folder) for folder in folders] + [(False, name)]
 
 
 def scan_definitions(upstream: Path, paths: Iterable[str]) -> ScanResult:
@@ -97,7 +99,7 @@ def scan_definitions(upstream: Path, paths: Iterable[str]) -> ScanResult:
     root = upstream.resolve()
     for relative in paths:
         full = upstream / relative
-        if full.is_symlink() and root not in full.resolve().parents:
+        if full.is_symlink() and not inside(full.resolve(), root):
             result.unreadable.append(Unreadable(relative, "symlink out of upstream/, not followed"))
             continue
         try:

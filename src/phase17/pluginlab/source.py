@@ -23,7 +23,7 @@ from phase17.errors import UnreadableSourceError, UsageError
 from phase17.pluginlab.findings import EntryPoint
 from phase17.progress import ProgressReporter, SilentReporter
 from phase17.safety.archives import Bounds, unpack_zip
-from phase17.safety.files import file_sha256, read_limited, safe_folder, write_text_atomically
+from phase17.safety.files import file_sha256, inside, read_limited, safe_folder, write_text_atomically
 from phase17.safety.locks import filling
 from phase17.safety.text import clipped
 from phase17.source.metadata import declared_name, entry_point_rows, metadata_files
@@ -248,7 +248,7 @@ def _walk(root: Path, real_root: Path, skipped: list[str]) -> Iterator[tuple[str
                 continue
             if stat.S_ISLNK(mode):
                 target = Path(os.path.realpath(entry.path))
-                if not target.is_relative_to(real_root):
+                if not inside(target, real_root):
                     skipped.append(f"{relative}: a link out of the plugin's folder, not followed")
                     continue
                 mode = target.stat().st_mode if target.exists() else 0

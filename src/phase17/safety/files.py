@@ -78,6 +78,13 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def inside(target: Path, root: Path) -> bool:
+    """Does `target`, a resolved path (links and `..` followed), lie in `root` or is it `root`? The one test of
+    "inside the tree" every reader and writer of upstream/ and the project's folders uses."""
+    top = root.resolve()
+    return target == top or target.is_relative_to(top)
+
+
 def _link_inside(link: Path, root: Path) -> Path:
     """Where the symlink `link` leads, when that is inside `root`; else UnreadableSourceError."""
     try:
@@ -86,7 +93,7 @@ def _link_inside(link: Path, root: Path) -> Path:
         raise
     except (OSError, RuntimeError):
         raise UnreadableSourceError(str(link), "a symlink loop, not followed") from None
-    if not target.is_relative_to(root.resolve()):
+    if not inside(target, root):
         raise UnreadableSourceError(str(link), f"a symlink out of {root.name}/, not followed")
     return target
 

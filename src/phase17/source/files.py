@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from phase17.errors import UnreadableSourceError
-from phase17.safety.files import read_limited
+from phase17.safety.files import inside, read_limited
 
 MAX_SOURCE_BYTES = 8 * 1024 * 1024  # larger "Python" files are generated data, not reading material
 # A million short lines fit in 6 MiB and cost a parse 13 s and 1.9 GB (a million definitions); vLLM's longest file
@@ -102,7 +102,7 @@ def seen_file(upstream: Path, relative: str, status: os.stat_result, full: str) 
     if stat.S_ISLNK(status.st_mode):
         try:
             target = Path(full).resolve(strict=True)
-            if upstream.resolve() not in target.parents:
+            if not inside(target, upstream) or target == upstream.resolve():
                 return SeenFile(relative, 0, 0, 0, "symlink out of upstream/, not followed")
             status = target.stat()
         except (OSError, RuntimeError) as error:  # a dangling link, or a loop (RuntimeError before 3.13)
