@@ -340,7 +340,7 @@ def test_a_view_of_git_lasts_one_command_and_a_tree_id_that_is_no_id_is_ignored(
     _trust_git(upstream)
     assert upstream.resolve() in symbolindex._GIT_VIEWS
 
-    from phase17.cli.terminal import reporting_errors
+    from phase17.cli.console import reporting_errors
 
     with reporting_errors():
         pass

@@ -18,7 +18,7 @@ import typer
 
 from phase17.cli.argv import UPSTREAM_OPTION, UPSTREAM_VARIABLE, asked_command
 from phase17.cli.commands import instruments, notes, plugins, reading, upstream
-from phase17.cli.terminal import session
+from phase17.cli.console import session
 
 app = typer.Typer(
     help="A reading companion for vLLM's hardware-platform layer (Phase 17), pinned to one upstream commit.",

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from phase17.cache import cache_root
-from phase17.cli.terminal import consent, existing_upstream, locate, session
+from phase17.cli.console import session
+from phase17.cli.workspace import consent, existing_upstream, locate
 
 if TYPE_CHECKING:
     from phase17.instruments.changes import ContractChanges

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from phase17.cli.options import JsonOption
+from phase17.cli.commands.options import JsonOption
+from phase17.cli.console import print_json, reporting_errors, session, show
 from phase17.cli.releases import release_of
-from phase17.cli.terminal import existing_upstream, print_json, reporting_errors, session, show
+from phase17.cli.workspace import existing_upstream
 
 if TYPE_CHECKING:
     pass

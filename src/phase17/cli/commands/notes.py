@@ -8,13 +8,9 @@ from typing import Annotated, Optional
 import typer
 
 from phase17.cli import completion
-from phase17.cli.options import FetchOption, JsonOption
-from phase17.cli.terminal import (
-    load_all,
-    ready_upstream,
-    reporting_errors,
-    session,
-)
+from phase17.cli.commands.options import FetchOption, JsonOption
+from phase17.cli.console import reporting_errors, session
+from phase17.cli.workspace import load_all, ready_upstream
 
 # Core modules are imported inside the commands that use them: `--help` and a command that parses nothing never
 # load tree-sitter, GitPython, rich's syntax module or the fetch code.
@@ -47,7 +43,7 @@ def notebook(
     """
     from phase17 import render
     from phase17.cli import launch
-    from phase17.cli.terminal import print_recorded, reopen_editor, run_interview
+    from phase17.cli.dialogs import print_recorded, reopen_editor, run_interview
     from phase17.notes import notebook as notes
 
     with reporting_errors():
@@ -85,7 +81,7 @@ def answer(
 
     Example: phase17 answer 4 'The CPU backend refuses MLA attention; see cpu.py:83.'
     """
-    from phase17.cli.terminal import print_recorded
+    from phase17.cli.dialogs import print_recorded
     from phase17.notes import notebook as notes
 
     with reporting_errors():
@@ -178,7 +174,7 @@ def check(
     Example: phase17 check --fix
     """
     from phase17 import render
-    from phase17.cli.terminal import report_findings
+    from phase17.cli.reports import report_findings
     from phase17.drift.check import MendRequest, check_and_mend
     from phase17.notes import export as exporting
 
@@ -229,8 +225,8 @@ def review(
     Example: phase17 pin 0.33.0 && phase17 review
     """
     from phase17 import render
-    from phase17.cli.review import review_on_terminal
-    from phase17.cli.terminal import has_terminal, print_json, show
+    from phase17.cli.console import has_terminal, print_json, show
+    from phase17.cli.dialogs import review_on_terminal
     from phase17.drift.check import check_and_mend
     from phase17.drift.review import items_naming, review_items
 

@@ -10,9 +10,10 @@ from typing import Annotated, Optional
 import typer
 
 from phase17.cache import cache_root
-from phase17.cli.options import JsonOption
+from phase17.cli.commands.options import JsonOption
+from phase17.cli.console import print_json, reporting_errors, session, show
 from phase17.cli.releases import later_minor_releases_of_pin, releases_with_changes
-from phase17.cli.terminal import existing_upstream, print_json, reporting_errors, session, show
+from phase17.cli.workspace import existing_upstream
 
 PluginArgument = Annotated[
     str,

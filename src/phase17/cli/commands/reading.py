@@ -8,15 +8,9 @@ from typing import Annotated, Optional
 import typer
 
 from phase17.cli import completion
-from phase17.cli.options import JsonOption
-from phase17.cli.terminal import (
-    load_all,
-    print_json,
-    ready_upstream,
-    reporting_errors,
-    session,
-    show,
-)
+from phase17.cli.commands.options import JsonOption
+from phase17.cli.console import print_json, reporting_errors, session, show
+from phase17.cli.workspace import load_all, ready_upstream
 
 # Core modules are imported inside the commands that use them: `--help` and a command that parses nothing never
 # load tree-sitter, GitPython, rich's syntax module or the fetch code.
@@ -129,7 +123,7 @@ def resolve(
 
     Example: phase17 resolve Platform.get_attn_backend_cls --json
     """
-    from phase17.cli.terminal import print_lookup
+    from phase17.cli.reports import print_lookup
     from phase17.index.lookup import look_up
     from phase17.notes import guide
 

@@ -6,14 +6,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from phase17.cli.options import JsonOption
-from phase17.cli.terminal import (
-    existing_upstream,
-    locate,
-    print_json,
-    reporting_errors,
-    session,
-)
+from phase17.cli.commands.options import JsonOption
+from phase17.cli.console import print_json, reporting_errors, session
+from phase17.cli.workspace import existing_upstream, locate
 
 # Core modules are imported inside the commands that use them: `--help` and a command that parses nothing never
 # load tree-sitter, GitPython, rich's syntax module or the fetch code.
@@ -41,7 +36,7 @@ def fetch(
     Example: phase17 fetch --source pypi
     """
     from phase17 import render
-    from phase17.cli.terminal import fetcher
+    from phase17.cli.workspace import fetcher
     from phase17.upstream.pin import load_pin
 
     with reporting_errors():
@@ -67,7 +62,8 @@ def pin(
     Example: phase17 pin 0.23.0 --dry-run
     """
     from phase17 import render
-    from phase17.cli.terminal import repin_and_check, report_findings
+    from phase17.cli.reports import report_findings
+    from phase17.cli.workspace import repin_and_check
     from phase17.upstream.checkout import inspect_upstream
     from phase17.upstream.pin import load_pin
 
@@ -96,7 +92,7 @@ def index(
 
     Example: phase17 index --rebuild
     """
-    from phase17.cli.terminal import print_index_summary, progress_reporter
+    from phase17.cli.progress import print_index_summary, progress_reporter
     from phase17.index.symbolindex import build_index
 
     with reporting_errors():

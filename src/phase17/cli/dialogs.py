@@ -1,19 +1,99 @@
-"""`phase17 review` on a terminal: each changed or deleted symbol beside the sentences citing it, and a decision."""
+"""Conversations on a terminal: the notebook's interview (a prompt per note) and the re-pin review (a decision
+per changed symbol). Rich draws the screens, typer asks; neither ever prompts without a terminal."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import typer
 
-from phase17.cli.terminal import session
-from phase17.drift.review import Citing, ReviewItem
+from phase17.cli.console import has_terminal, require_terminal, session
 from phase17.errors import Phase17Error
-from phase17.notes.guide import ReadingList, find_target
-from phase17.notes.store import PinStamp
-from phase17.upstream.pin import Pin
-from phase17.upstream.project import ProjectPaths
+
+if TYPE_CHECKING:
+    from phase17.drift.review import Citing, ReviewItem
+    from phase17.index.lookup import Lookup
+    from phase17.notes import notebook as notes
+    from phase17.notes.guide import ReadingList, Target
+    from phase17.upstream.pin import Pin
+    from phase17.upstream.project import NotebookPaths, ProjectPaths
+
+
+# ---------------------------------------------------------------- the notebook's interview
+
+
+class TerminalInterviewer:
+    """notebook.Interviewer on the terminal: rich for the screens, typer's prompt for the answers."""
+
+    def begin(self, target: Target, key_symbols: list[Lookup]) -> None:
+        from phase17 import render
+        from phase17.notes import guide
+
+        session.out.print(render.notebook_intro(target, key_symbols, len(guide.load_reading_list().targets)))
+
+    def ask(self, prompt: str, current: str) -> str:
+        from phase17 import render
+
+        if current.strip():
+            session.out.print(render.current_answer(current))
+        label = f"{prompt} [Enter keeps it]" if current.strip() else prompt
+        try:
+            return str(typer.prompt(label, default=current, show_default=False)).strip()
+        except typer.Abort:
+            raise KeyboardInterrupt from None
+
+    def saved(self, recorded: notes.Recorded) -> None:
+        print_recorded(recorded)
+
+    def warn(self, message: str) -> None:
+        from phase17 import render
+
+        session.err.print(render.note_warnings([message]))
+
+    def correct(self, written: str, closest: str) -> bool:
+        try:
+            answer = typer.prompt(
+                f"`{written}` names no definition: did you mean `{closest}`? [Y/n]", default="y", show_default=False
+            )
+        except typer.Abort:
+            raise KeyboardInterrupt from None
+        return str(answer).strip().lower() in ("", "y", "yes")
+
+
+def print_recorded(recorded: notes.Recorded) -> None:
+    from phase17 import render
+
+    session.out.print(render.recorded(recorded))
+    if recorded.warnings:
+        session.err.print(render.note_warnings(recorded.warnings))
+
+
+def reopen_editor(error: Phase17Error) -> bool:
+    """After a rejected edit: ask whether to reopen the editor, only when someone is at a terminal to answer."""
+    if not has_terminal():
+        return False
+    session.err.print(f"Error: {error}", highlight=False, markup=False)
+    return bool(typer.confirm("The previous file is unchanged. Reopen the editor to fix it?", default=True))
+
+
+def run_interview(context: tuple[NotebookPaths, Path, ReadingList, Pin], chosen: Target) -> int:
+    """`notebook`'s interview on the terminal (never without one); the exit code: 130 when the reader stopped it."""
+    from phase17 import render
+    from phase17.notes import notebook as notes
+
+    require_terminal(
+        f"ask the prompts of {chosen.key} on",
+        f"give the notes as options (phase17 notebook {chosen.key} --data-structure '...' --invariant '...' "
+        f"--edge-case '...'), edit the file with --edit, or run it in a terminal.",
+    )
+    result = notes.interview(*context, chosen, TerminalInterviewer())
+    (session.err if result.stopped else session.out).print(render.notebook_done(chosen, result))
+    return 130 if result.stopped else 0
+
+
+# ---------------------------------------------------------------- the re-pin review
 
 # The decisions, by their key: what each does is said in the prompt and in `review --help`.
 _CHOICES = {"k": "keep", "e": "edit", "r": "retire", "s": "skip", "q": "quit"}
@@ -71,6 +151,7 @@ def _decide(
 ) -> bool:
     from phase17.drift.check import MendRequest, check_and_mend
     from phase17.notes import export as exporting
+    from phase17.notes.store import PinStamp
 
     if choice == "s":
         session.out.print("  skipped: still to review.", style="dim", highlight=False)
@@ -106,6 +187,7 @@ def _edit_sentences(
     again in the tree as it is now."""
     from phase17 import render
     from phase17.notes import notebook as notes
+    from phase17.notes.guide import find_target
     from phase17.notes.store import load_notes
 
     for citing in item.citing:
