@@ -149,8 +149,7 @@ def _acts_on(item: ReviewItem) -> str:
 def _decide(
     choice: str, item: ReviewItem, project: ProjectPaths, tree: Path, pinned: Pin, reading_list: ReadingList
 ) -> bool:
-    from phase17.drift.check import MendRequest, check_and_mend
-    from phase17.notes import export as exporting
+    from phase17.drift.check import MendRequest, check_mend_and_export
     from phase17.notes.store import PinStamp
 
     if choice == "s":
@@ -167,9 +166,7 @@ def _decide(
         if choice == "r"
         else MendRequest(accept=(item.anchor,), stamp=stamp)
     )
-    outcome = check_and_mend(project.annotations, tree, request)
-    if outcome.mended:
-        exporting.write_export(project.annotations, project.notebooks, reading_list, pinned)
+    outcome = check_mend_and_export(project.annotations, project.notebooks, tree, request, reading_list, pinned)
     rewritten = sorted({mend.target for _, mends in outcome.mended for mend in mends})
     files = ", ".join(f"annotations/{name}.yaml" for name in rewritten) or "no file"
     if choice == "r":

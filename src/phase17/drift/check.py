@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from phase17.drift.findings import REVIEWED, Finding, Location, Status, Suggestion
 from phase17.drift.mends import Mend, accept_changed, fix_moved, relink_missing, retire_deleted
@@ -25,6 +26,10 @@ from phase17.notes.store import (
     save_last_check,
 )
 from phase17.source.symbols import Symbol
+
+if TYPE_CHECKING:
+    from phase17.notes.guide import ReadingList
+    from phase17.upstream.pin import Pin
 
 # A missing anchor whose best candidate scores below this is `deleted`: its candidates are the closest code, not a
 # successor. Measured on the real releases (v0.22.1 -> v0.33.0): a deleted method's best look-alike scored 0.56
@@ -279,6 +284,18 @@ def check_and_mend(notes_dir: Path, upstream: Path, request: MendRequest = MendR
         findings = check_notes(notes_dir, upstream)
     write_last_check(notes_dir, findings)
     return CheckOutcome(findings=findings, mended=tuple(mended))
+
+
+def check_mend_and_export(
+    notes_dir: Path, notebooks_dir: Path, upstream: Path, request: MendRequest, reading_list: ReadingList, pin: Pin
+) -> CheckOutcome:
+    """check_and_mend, then the exported notebook written again when a mend rewrote a notes file."""
+    from phase17.notes.export import write_export
+
+    outcome = check_and_mend(notes_dir, upstream, request)
+    if outcome.mended:
+        write_export(notes_dir, notebooks_dir, reading_list, pin)
+    return outcome
 
 
 def write_last_check(notes_dir: Path, findings: Sequence[Finding]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -96,51 +97,69 @@ def contract(
 
     Example: phase17 contract --platforms CpuPlatform,CudaPlatformBase --members 'device|dist|attn'
     """
-    from phase17 import render
-    from phase17.instruments import contract as contracts
-
     with reporting_errors():
         upstream = existing_upstream()
         if against is not None:
-            from phase17.instruments.changes import kept_contract_changes
-
-            pinned, other, tree = release_of(against)
-            changes = kept_contract_changes(upstream, tree, pinned.describe(), other.describe(), other.commit)
-            if as_json:
-                print_json(changes.to_data())
-            else:
-                show(render.changes_screen(changes))
-            return
-        if vs is not None:
-            sub, root, differences = contracts.compare(upstream, base, vs, members=members)
-            if as_json:
-                print_json(
-                    {
-                        "class": {"name": sub.name, "path": sub.path, "line": sub.line},
-                        "base": {"name": root.name, "path": root.path, "line": root.line},
-                        "differences": [vars(item) for item in differences],
-                    }
-                )
-            else:
-                show(render.differences_table(sub, root, differences))
-            return
-        chosen = _names(platforms)
-        matrix = contracts.build_contract(
-            upstream,
-            base,
-            contracts.BASE_PATH if base == contracts.BASE_NAME else None,
-            members=members,
-            platforms=chosen,
-        )
-        backends = contracts.backends_shown(upstream, matrix)
-        if as_json:
-            print_json(
-                {**matrix.to_data(), "attention_backends": {k: [c.to_data() for c in v] for k, v in backends.items()}}
-            )
-        elif markdown:
-            sys.stdout.write(contracts.contract_markdown(matrix))
+            _contract_changes(upstream, against, as_json)
+        elif vs is not None:
+            _contract_differences(upstream, base, vs, members, as_json)
         else:
-            show(render.contract_matrix(matrix, backends))
+            _contract_matrix(upstream, base, members, _names(platforms), as_json=as_json, markdown=markdown)
+
+
+def _contract_changes(upstream: Path, against: str, as_json: bool) -> None:
+    """`contract --against REF`: what changed in Platform's contract from the pin to that release."""
+    from phase17 import render
+    from phase17.instruments.changes import kept_contract_changes
+
+    pinned, other, tree = release_of(against)
+    changes = kept_contract_changes(upstream, tree, pinned.describe(), other.describe(), other.commit)
+    if as_json:
+        print_json(changes.to_data())
+    else:
+        show(render.changes_screen(changes))
+
+
+def _contract_differences(upstream: Path, base: str, vs: str, members: str | None, as_json: bool) -> None:
+    """`contract CLASS --vs BASE`: where one class departs from another."""
+    from phase17 import render
+    from phase17.instruments import contract as contracts
+
+    sub, root, differences = contracts.compare(upstream, base, vs, members=members)
+    if as_json:
+        print_json(
+            {
+                "class": {"name": sub.name, "path": sub.path, "line": sub.line},
+                "base": {"name": root.name, "path": root.path, "line": root.line},
+                "differences": [vars(item) for item in differences],
+            }
+        )
+    else:
+        show(render.differences_table(sub, root, differences))
+
+
+def _contract_matrix(
+    upstream: Path, base: str, members: str | None, platforms: tuple[str, ...], *, as_json: bool, markdown: bool
+) -> None:
+    """`contract [BASE]`: every subclass against the base, and the attention backends each one names."""
+    from phase17 import render
+    from phase17.instruments import contract as contracts
+
+    matrix = contracts.build_contract(
+        upstream,
+        base,
+        contracts.BASE_PATH if base == contracts.BASE_NAME else None,
+        members=members,
+        platforms=platforms,
+    )
+    backends = contracts.backends_shown(upstream, matrix)
+    if as_json:
+        named = {platform: [choice.to_data() for choice in choices] for platform, choices in backends.items()}
+        print_json({**matrix.to_data(), "attention_backends": named})
+    elif markdown:
+        sys.stdout.write(contracts.contract_markdown(matrix))
+    else:
+        show(render.contract_matrix(matrix, backends))
 
 
 @commands.command(short_help="Every capability gate, each platform's answer, its call sites.")

@@ -175,14 +175,12 @@ def check(
     """
     from phase17 import render
     from phase17.cli.reports import report_findings
-    from phase17.drift.check import MendRequest, check_and_mend
-    from phase17.notes import export as exporting
+    from phase17.drift.check import MendRequest, check_mend_and_export
+    from phase17.notes.store import PinStamp
 
     with reporting_errors():
         project, pinned, reading_list = load_all()
         upstream = ready_upstream(project, pinned, fetch_missing=fetch_missing)
-        from phase17.notes.store import PinStamp
-
         request = MendRequest(
             fix=fix,
             accept=tuple(accept or ()),
@@ -192,10 +190,9 @@ def check(
             rewrite_lines=rewrite_lines,
             stamp=PinStamp(tag=pinned.tag, commit=pinned.commit),
         )
-        outcome = check_and_mend(project.annotations, upstream, request)
+        outcome = check_mend_and_export(project.annotations, project.notebooks, upstream, request, reading_list, pinned)
         if outcome.mended:
             session.err.print(render.check_outcome(outcome))
-            exporting.write_export(project.annotations, project.notebooks, reading_list, pinned)
         raise typer.Exit(code=report_findings(outcome, as_json, diffs=diff, every=every))
 
 
