@@ -74,6 +74,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PHASE17_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("PHASE17_UPSTREAM", raising=False)
+    monkeypatch.delenv("PHASE17_GUIDE", raising=False)  # (a reader studying another chapter)
     monkeypatch.delenv("PIP_INDEX_URL", raising=False)
     monkeypatch.setenv("PHASE17_TRUSTED_REPOSITORY", "")
     monkeypatch.setenv("NO_COLOR", "1")

@@ -7,6 +7,7 @@ function is still a cycle to the next maintainer.
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -176,3 +177,21 @@ def test_importtime_help_loads_no_heavy_library():
     assert "phase17.cli.app" in loaded  # the measure itself works
     heavy = sorted(name for name in loaded if name.split(".")[0] in HEAVY or name in HEAVY)
     assert not heavy, f"`phase17 --help` loads {heavy}"
+
+
+# The packages that know nothing of the project being read: what is chapter-specific is the reading guide's data
+# (notes/readinglists/*.yaml); the instruments, the plugin lab and the two presentation layers may name it.
+CORE = ("errors", "progress", "cache", "prompts", "safety", "source", "yamlio", "upstream", "index", "notes", "drift")
+PROJECT_NAMES = re.compile(r"(?i:vllm)|current_platform|\w*Platform\b|\battn\w*")
+
+
+def test_the_core_names_no_project_and_no_symbol_of_it():
+    named = [
+        f"{module}:{number}: {line.strip()}"
+        for module, path in MODULES.items()
+        if module.split(".")[1:2] and module.split(".")[1] in CORE
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if PROJECT_NAMES.search(line)
+    ]
+    assert not named, "\n".join(named)
+    assert PROJECT_NAMES.search("the vLLM tree") and PROJECT_NAMES.search("`CpuPlatform.x`")  # (it finds them)

@@ -58,7 +58,7 @@ def test_a_path_outside_upstream_is_not_a_target(plain_upstream: Path):
 
 VALID = """\
 guide: g
-pin: p
+upstream: {name: U, repository: r, distribution: d, package: p, tag: v1, commit: abc1234}
 prompts: {data_structure: a, invariant: b, edge_case: c}
 targets:
   - {key: one, path: a.py, title: A, sentence: S, symbols: [A]}

@@ -65,8 +65,8 @@ def test_every_problem_names_its_line_and_place(model, text: str, message: str):
 
 
 def test_a_misspelt_key_is_reported_as_unknown_not_missing():
-    text = "guide: g\npin: p\nprompt: {}\ntargets: []\nquestions: []\n"
+    text = "guide: g\nupstream: {}\nprompt: {}\ntargets: []\nquestions: []\n"
     with pytest.raises(
-        InvalidFileError, match=r"^r.yaml:3: unknown key 'prompt' in the file \(expected guide, pin, prompts"
+        InvalidFileError, match=r"^r.yaml:3: unknown key 'prompt' in the file \(expected guide, upstream, prompts"
     ):
         validate(ReadingListFile, parse_yaml(text, "r.yaml"), "r.yaml")

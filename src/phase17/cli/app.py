@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from phase17.cli.argv import UPSTREAM_OPTION, UPSTREAM_VARIABLE, asked_command
+from phase17.cli.argv import GUIDE_OPTION, GUIDE_VARIABLE, UPSTREAM_OPTION, UPSTREAM_VARIABLE, asked_command
 from phase17.cli.commands import instruments, notes, plugins, reading, upstream
 from phase17.cli.console import session
 
@@ -41,6 +41,16 @@ def configure(
             help="Read this checkout of vLLM (or a plain source tree) instead of the project's upstream/.",
         ),
     ] = None,
+    guide: Annotated[
+        Optional[Path],
+        typer.Option(
+            GUIDE_OPTION,
+            envvar=GUIDE_VARIABLE,
+            metavar="FILE",
+            help="Read with this reading guide (YAML: the upstream, targets, prompts, questions) instead of "
+            "the shipped Phase 17 one.",
+        ),
+    ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Also show the raw words of git or the index behind a fallback.")
     ] = False,
@@ -54,7 +64,7 @@ def configure(
     ] = False,
 ) -> None:
     """Read vLLM's platform layer by symbol name, keep three-sentence notes, and check them against drift."""
-    session.configure(upstream, verbose, paging=not no_pager)
+    session.configure(upstream, verbose, paging=not no_pager, guide=guide)
 
 
 # The order `phase17 --help` lists them in: the tree, reading it, the notes, the instruments, the plugin lab.

@@ -7,6 +7,8 @@ import os
 
 UPSTREAM_OPTION = "--upstream"
 UPSTREAM_VARIABLE = "PHASE17_UPSTREAM"
+GUIDE_OPTION = "--guide"
+GUIDE_VARIABLE = "PHASE17_GUIDE"
 
 # Commands that ask git about upstream/ as it is (never the ones that replace it: fetch, pin): the verifying ones,
 # and those that scan the tree, which trust git's status of a checkout instead of walking it.
@@ -32,7 +34,7 @@ COMMANDS_ASKING_GIT = frozenset(
     }
 )
 COMMANDS_REPLACING_UPSTREAM = frozenset({"fetch", "pin"})
-_GLOBAL_OPTIONS_WITH_VALUE = (UPSTREAM_OPTION,)
+_GLOBAL_OPTIONS_WITH_VALUE = (UPSTREAM_OPTION, GUIDE_OPTION)
 
 
 def asked_command(arguments: list[str]) -> str | None:

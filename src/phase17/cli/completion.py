@@ -11,22 +11,20 @@ from pathlib import Path
 
 def target_keys(incomplete: str) -> list[str]:
     """The reading list's keys that start with what was typed."""
-    from phase17.notes.guide import load_reading_list  # imported on a Tab, never at start-up
+    from phase17.cli.workspace import reading_list  # imported on a Tab, never at start-up
 
     try:
-        return [key for key in load_reading_list().keys if key.startswith(incomplete)]
+        return [key for key in reading_list().keys if key.startswith(incomplete)]
     except Exception:  # completion must never break the shell
         return []
 
 
 def question_numbers(incomplete: str) -> list[str]:
-    from phase17.notes.guide import load_reading_list
+    from phase17.cli.workspace import reading_list
 
     try:
         return [
-            str(question.number)
-            for question in load_reading_list().questions
-            if str(question.number).startswith(incomplete)
+            str(question.number) for question in reading_list().questions if str(question.number).startswith(incomplete)
         ]
     except Exception:
         return []
@@ -34,14 +32,14 @@ def question_numbers(incomplete: str) -> list[str]:
 
 def symbol_names(incomplete: str) -> list[str]:
     """Qualified names defined in the reading targets' files of the project here, from upstream/."""
+    from phase17.cli.workspace import reading_list
     from phase17.index.lookup import file_definitions, python_files
-    from phase17.notes.guide import load_reading_list
     from phase17.upstream.project import locate_project
 
     try:
         project = locate_project(Path.cwd())
         names: set[str] = set()
-        for target in load_reading_list().targets:
+        for target in reading_list().targets:
             for path in python_files(project.upstream, target.place):
                 names.update(symbol.qualname for symbol in file_definitions(project.upstream, path))
         return sorted(name for name in names if name.startswith(incomplete))

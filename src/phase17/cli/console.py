@@ -51,10 +51,13 @@ class Session:
     upstream: Path | None = None
     verbose: bool = False
     paging: bool = True
+    guide: Path | None = None  # a reading guide other than the shipped one
     _consoles: dict[bool, Console] = field(default_factory=dict)
 
-    def configure(self, upstream: Path | None, verbose: bool = False, paging: bool = True) -> None:
-        self.upstream, self.verbose, self.paging = upstream, verbose, paging
+    def configure(
+        self, upstream: Path | None, verbose: bool = False, paging: bool = True, guide: Path | None = None
+    ) -> None:
+        self.upstream, self.verbose, self.paging, self.guide = upstream, verbose, paging, guide
         self._consoles.clear()
 
     @property

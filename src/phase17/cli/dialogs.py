@@ -29,9 +29,9 @@ class TerminalInterviewer:
 
     def begin(self, target: Target, key_symbols: list[Lookup]) -> None:
         from phase17 import render
-        from phase17.notes import guide
+        from phase17.cli.workspace import reading_list
 
-        session.out.print(render.notebook_intro(target, key_symbols, len(guide.load_reading_list().targets)))
+        session.out.print(render.notebook_intro(target, key_symbols, len(reading_list().targets)))
 
     def ask(self, prompt: str, current: str) -> str:
         from phase17 import render

@@ -36,27 +36,39 @@ def locate() -> ProjectPaths:
 
 
 def load_all() -> tuple[ProjectPaths, Pin, ReadingList]:
-    from phase17.notes import guide
     from phase17.upstream.pin import load_pin
 
     project = locate()
-    return project, load_pin(project.pin_file), guide.load_reading_list()
+    return project, load_pin(project.pin_file), reading_list()
+
+
+def reading_list() -> ReadingList:
+    """The reading guide this command reads: the one named with --guide (PHASE17_GUIDE), else the shipped one.
+    (Shell completion runs before the options are read: it finds the variable itself.)"""
+    from phase17.cli.argv import GUIDE_VARIABLE
+    from phase17.notes import guide
+
+    named = session.guide or (Path(os.environ[GUIDE_VARIABLE]) if os.environ.get(GUIDE_VARIABLE) else None)
+    return guide.load_reading_list(named)
 
 
 def consent(pin: Pin, source: str) -> None:
-    """A pin naming an unexpected repository is fetched only with the reader's yes (or PHASE17_TRUSTED_REPOSITORY)."""
+    """A pin naming a repository other than the reading guide's is fetched only with the reader's yes (or
+    PHASE17_TRUSTED_REPOSITORY)."""
     from phase17.upstream import fetch as fetching
 
-    if not fetching.needs_consent(pin, source, os.environ.get("PHASE17_TRUSTED_REPOSITORY")):
+    expected = reading_list().upstream.repository
+    trusted = [expected, os.environ.get("PHASE17_TRUSTED_REPOSITORY") or expected]
+    if not fetching.needs_consent(pin, source, trusted):
         return
-    question = f"UPSTREAM_PIN.md names the repository {pin.repository}, not vllm-project/vllm. Fetch from it?"
+    question = f"UPSTREAM_PIN.md names the repository {pin.repository}, not the guide's {expected}. Fetch from it?"
     try:
-        trusted = typer.confirm(question, default=False, err=True)
+        answer = typer.confirm(question, default=False, err=True)
     except typer.Abort:
-        trusted = False
-    if not trusted:
+        answer = False
+    if not answer:
         raise FetchError(
-            f"not fetching from {pin.repository}: it is not vllm-project/vllm; answer yes, or set "
+            f"not fetching from {pin.repository}: it is not the guide's {expected}; answer yes, or set "
             f"PHASE17_TRUSTED_REPOSITORY={pin.repository}."
         )
 

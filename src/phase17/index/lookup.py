@@ -158,7 +158,7 @@ def find_symbol(upstream: Path, ref: Ref, within: Sequence[str] = ()) -> ScanRes
 
 def find_symbol_near(upstream: Path, ref: Ref, near: Sequence[str]) -> ScanResult:
     """Every definition named `ref`, looked up in `near` first and across upstream/ only if none is there; when
-    no qualified name is `ref`, the definitions whose qualified name ends with it (`_enum`: `Platform._enum`)."""
+    no qualified name is `ref`, the definitions whose qualified name ends with it (`_enum`: `Base._enum`)."""
     if ref.path or not near:
         return find_symbol_or_name_end(upstream, ref)
     nearby = find_symbol_or_name_end(upstream, ref, within=near)
@@ -176,8 +176,8 @@ def find_symbol_or_name_end(upstream: Path, ref: Ref, within: Sequence[str] = ()
 
 
 def find_name_end(upstream: Path, ref: Ref, within: Sequence[str] = ()) -> ScanResult:
-    """Definitions whose qualified name ends with `ref`'s, by whole name parts: `get_attn_backend_cls` finds
-    every platform's method, `Platform.x` never finds `CudaPlatform.x`."""
+    """Definitions whose qualified name ends with `ref`'s, by whole name parts: `get_backend` finds every
+    class's method of that name, `Base.x` never finds `SubBase.x`."""
     places = within or ("",)
     last = ref.qualname.rsplit(".", 1)[-1]
     if all(place and (upstream / place).is_file() for place in places):
@@ -195,22 +195,28 @@ def find_name_end(upstream: Path, ref: Ref, within: Sequence[str] = ()) -> ScanR
 
 def did_you_mean(upstream: Path, ref: Ref, within: Sequence[str] = (), limit: int = 5) -> list[str]:
     """Qualified names close to `ref`'s, for a reference that matches nothing: close spelling of the last name
-    part (difflib), or most of its words in common (`attn_backend` for `get_attn_backend_cls`)."""
+    part (difflib), or most of its words in common (`backend_cls` for `get_backend_cls`)."""
     places = (ref.path,) if ref.path else (within or ("",))
     if all(place and (upstream / place).is_file() for place in places):
         by_last = names_by_last(symbol.qualname for symbol in scan_definitions(upstream, places).symbols)
-    else:  # (every name of the tree: read once, then kept under the tree's contents)
-        from phase17.index.kept import remembered
-        from phase17.index.symbolindex import all_qualnames
-
-        kept = remembered(
-            upstream,
-            "names-by-last",
-            places,
-            lambda: names_by_last(qualname for _, qualname in all_qualnames(upstream, places)),
-        )
-        by_last = {last: names for last, names in kept.items() if isinstance(names, list)}  # (names: below)
+    else:
+        by_last = every_name(upstream, places)
     return closest_names(ref.qualname, by_last, limit)
+
+
+def every_name(upstream: Path, places: Sequence[str]) -> dict[str, list[str]]:
+    """Every qualified name defined below `places`, grouped by last part (names_by_last): read from the index
+    once, then kept under the tree's contents (a did-you-mean compares against all of them)."""
+    from phase17.index.kept import remembered
+    from phase17.index.symbolindex import all_qualnames
+
+    kept = remembered(
+        upstream,
+        "names-by-last",
+        places,
+        lambda: names_by_last(qualname for _, qualname in all_qualnames(upstream, places)),
+    )
+    return {last: names for last, names in kept.items() if isinstance(names, list)}  # (each name: where shown)
 
 
 def names_by_last(names: Iterable[str]) -> dict[str, list[str]]:

@@ -10,7 +10,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from phase17.errors import BadReferenceError, SymbolNotFoundError, UnreadableSourceError
-from phase17.index.lookup import editor_lines, file_definitions, find_symbol_near, python_files, source_text
+from phase17.index.lookup import (
+    editor_lines,
+    every_name,
+    file_definitions,
+    find_symbol_near,
+    python_files,
+    source_text,
+)
 from phase17.notes.guide import ReadingList
 from phase17.notes.store import Anchor, Citation, NotesFile
 from phase17.source.refs import parse_ref
@@ -71,14 +78,15 @@ def resolve_citations(
             found = find_symbol_near(upstream, ref, search_paths).symbols
         except (SymbolNotFoundError, UnreadableSourceError) as error:
             if not python_own(inner):
-                warnings.append(f"`{inner}`: {error}; {_kept_as_text(upstream, inner, suggestions)}")
+                warnings.append(f"`{inner}`: {error}; {_kept_as_text(upstream, inner, suggestions, search_paths)}")
             continue
         if len(found) == 1:
             citations.append(Citation(note=note, cited=inner, anchor=anchor_of(found[0])))
         elif not found and python_own(inner):
-            continue  # `ValueError`, `os.environ`: Python's own, code in backticks, not a citation of vLLM
+            continue  # `ValueError`, `os.environ`: Python's own, code in backticks, not a citation of the tree
         elif not found:
-            warnings.append(f"`{inner}` is not defined in upstream/; {_kept_as_text(upstream, inner, suggestions)}")
+            kept = _kept_as_text(upstream, inner, suggestions, search_paths)
+            warnings.append(f"`{inner}` is not defined in upstream/; {kept}")
         else:
             where = ", ".join(f"{symbol.path}:{symbol.start_line}" for symbol in found[:4])
             warnings.append(f"`{inner}` is defined {len(found)} times ({where}); write path::name to anchor one.")
@@ -98,8 +106,8 @@ def python_own(name: str) -> bool:
 NOT_A_CITATION = "!"  # `!__getstate__`: code in backticks that is not a citation (nothing is anchored)
 
 
-def _kept_as_text(upstream: Path, inner: str, suggestions: dict[str, str]) -> str:
-    close = closest_definition(upstream, inner)
+def _kept_as_text(upstream: Path, inner: str, suggestions: dict[str, str], search_paths: tuple[str, ...]) -> str:
+    close = closest_definition(upstream, inner, tuple(sorted({place.split("/")[0] for place in search_paths})) or ("",))
     if close:
         suggestions[inner] = close
     kept = (
@@ -109,17 +117,16 @@ def _kept_as_text(upstream: Path, inner: str, suggestions: dict[str, str]) -> st
     return f"did you mean `{close}`? It is {kept}" if close else f"it is {kept}"
 
 
-def closest_definition(upstream: Path, inner: str) -> str | None:
-    """The definition name closest to a citation that names none (`load_genral_plugins`), or None."""
+def closest_definition(upstream: Path, inner: str, within: tuple[str, ...] = ("",)) -> str | None:
+    """The definition name below `within` (the folders of the note's targets) closest to a citation that names
+    none (`load_genral_plugins`), or None."""
     import difflib
-
-    from phase17.index.symbolindex import all_qualnames
 
     try:
         ref = parse_ref(inner)
     except BadReferenceError:
         return None
-    names = {qualname for _, qualname in all_qualnames(upstream, ("vllm",))}
+    names = {name for group in every_name(upstream, within).values() for name in group if isinstance(name, str)}
     wanted = ref.qualname
     pool = names if "." in wanted else {name.rpartition(".")[2] for name in names}
     found = difflib.get_close_matches(wanted, sorted(pool), n=1, cutoff=0.8)

@@ -1,6 +1,8 @@
-"""The reading list: the guide's targets, in order, with their key symbols and the questions linked to them.
+"""The reading guide: the upstream it reads, its targets in order with their key symbols, its prompts, and the
+questions linked to the targets with the commands that gather their evidence.
 
-It is data (notes/readinglists/phase17.yaml, shipped with the package), checked against the schema on load.
+It is data, checked against the schema on load: the shipped notes/readinglists/phase17.yaml, or another guide
+named with `--guide` (PHASE17_GUIDE). Nothing else in the core knows which project or chapter is read.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from phase17.errors import UnknownTargetError
 from phase17.prompts import PROMPT_KEYS
 from phase17.yamlio.load import parse_yaml, read_yaml_file
 
-__all__ = ["Question", "ReadingList", "Target", "find_target", "load_reading_list"]
+__all__ = ["GuideUpstream", "Question", "ReadingList", "Target", "find_target", "load_reading_list"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class Target:
     title: str
     sentence: str
     symbols: tuple[str, ...]
+    example_plugins: str | None = None  # entry-point groups holding this word are shown beside it ("*": every one)
 
     @property
     def place(self) -> str:
@@ -43,9 +46,21 @@ class Question:
 
 
 @dataclass(frozen=True)
+class GuideUpstream:
+    """The upstream a guide reads, and the release it was written against."""
+
+    name: str  # as the reader knows it
+    repository: str  # its git repository (the one a pin is trusted to name)
+    distribution: str  # its PyPI distribution (the sdist that carries the same tree)
+    package: str  # its package folder in the tree, where the code the guide is about lives
+    tag: str
+    commit: str
+
+
+@dataclass(frozen=True)
 class ReadingList:
     guide: str
-    pin: str
+    upstream: GuideUpstream
     prompts: dict[str, str]
     targets: tuple[Target, ...]
     questions: tuple[Question, ...]
@@ -91,12 +106,13 @@ def load_reading_list(path: Path | None = None) -> ReadingList:
             title=item["title"],
             sentence=item["sentence"],
             symbols=tuple(item["symbols"]),
+            example_plugins=item.get("example_plugins"),
         )
         for number, item in enumerate(data["targets"], start=1)
     )
     return ReadingList(
         guide=data["guide"],
-        pin=data["pin"],
+        upstream=GuideUpstream(**{key: data["upstream"][key] for key in GuideUpstream.__dataclass_fields__}),
         prompts={key: data["prompts"][key] for key in PROMPT_KEYS},
         targets=targets,
         questions=tuple(
@@ -115,7 +131,7 @@ def find_target(reading_list: ReadingList, text: str, upstream: Path | None = No
     """A target by key, by number (1 to 5) or by a path; else an error naming the valid keys.
 
     A path may be written relative to upstream/, with the `upstream/` prefix tab completion gives, or relative
-    to `cwd` (from inside upstream/vllm/platforms, `cpu.py`). A path of a target is that target.
+    to `cwd` (from inside upstream/pkg/sub, `mod.py`). A path of a target is that target.
     """
     wanted = text.strip()
     for target in reading_list.targets:

@@ -139,12 +139,13 @@ def build_view(
 
 def _material_of(upstream: Path, target: Target) -> Material:
     """Upstream's own material on a target: the design docs and tests naming its key symbols, and the example
-    plugins of the kind it is about (platform plugins for vllm/platforms/, every kind for vllm/plugins/)."""
+    plugins of the kind it is about (the guide's `example_plugins`: groups holding that word, "*" every one)."""
     names = [text.rsplit("::", 1)[-1].rsplit(".", 1)[-1] for text in target.symbols]
-    if target.place.startswith("vllm/plugins"):
+    wanted = target.example_plugins
+    if wanted == "*":
         groups: tuple[str, ...] | None = None
-    elif target.place.startswith("vllm/platforms"):
-        groups = tuple(example.group for example in example_plugins(upstream) if "platform" in example.group)
+    elif wanted:
+        groups = tuple(example.group for example in example_plugins(upstream) if wanted in example.group)
     else:
         groups = ()
     return gather_material(upstream, names, groups=groups)

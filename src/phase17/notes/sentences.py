@@ -15,7 +15,7 @@ def sentences(text: str) -> list[str]:
 
 def sentences_citing(text: str, cited: str | None) -> tuple[str, ...]:
     """The sentences of a note that hold the citation (the whole note when none does, or nothing is cited)."""
-    # (whole names only: a sentence about `CpuPlatform.x` cites neither `Platform.x` nor `CpuPlatform`)
+    # (whole names only: a sentence about `SubBase.x` cites neither `Base.x` nor `SubBase`)
     named = re.compile(rf"(?<![\w.]){re.escape(cited)}(?!\w|\.\w)") if cited else None
     chosen = [sentence for sentence in sentences(text) if named and named.search(sentence)]
     return tuple(chosen or ([text.strip()] if text.strip() else []))

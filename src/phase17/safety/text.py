@@ -33,7 +33,7 @@ def neutralized(text: str) -> str:
 
 def shown_name(text: str) -> str:
     """A file or folder name as one line of output: neutralized, and a line break in it shown as U+240A (a
-    folder named "x\ncurrent_platform.forged  1 use(s)" must not print a line of its own)."""
+    folder named "x\nsome_name.forged  1 use(s)" must not print a line of its own)."""
     return neutralized(text).replace("\n", "\u240a")
 
 

@@ -14,8 +14,8 @@ from phase17.errors import UnreadableSourceError
 from phase17.safety.files import inside, read_limited
 
 MAX_SOURCE_BYTES = 8 * 1024 * 1024  # larger "Python" files are generated data, not reading material
-# A million short lines fit in 6 MiB and cost a parse 13 s and 1.9 GB (a million definitions); vLLM's longest file
-# has 9,174 lines, the standard library's 22,000.
+# A million short lines fit in 6 MiB and cost a parse 13 s and 1.9 GB (a million definitions); the pinned tree's
+# longest file has 9,174 lines, the standard library's 22,000.
 MAX_SOURCE_LINES = 100_000
 SKIPPED_DIRECTORIES = {".git", "__pycache__", ".mypy_cache", ".pytest_cache", "node_modules", ".tours"}
 

@@ -78,7 +78,7 @@ def _identifier_query(name: str) -> tree_sitter.Query:
 
 # tree-sitter-python's scanner takes time quadratic in a run of comment lines that follows code (10,000 such lines
 # parse in 3 s, 40,000 in 50 s; upstream knows it), so a file is parsed under a time bound and, past it, skipped
-# with a line that says so. Real files are far from it: vLLM's largest parses in 10 ms.
+# with a line that says so. Real files are far from it: the pinned tree's largest parses in 10 ms.
 PARSE_SECONDS = 10.0
 _BOUNDED_FROM = 32 * 1024  # smaller files are parsed as they are (under a second even at their worst)
 

@@ -175,8 +175,8 @@ def _plain_file_name(filename: str, distribution: str, version: str, where: str)
     return filename
 
 
-# What one response may hold once decoded: a project page is a few MB (vllm's, every release listed: ~1 MB);
-# vllm-0.22.1.tar.gz is 36 MB. A gzip-compressed page or file past these is stopped as it is read, not after.
+# What one response may hold once decoded: a project page is a few MB (the pinned project's, every release
+# listed: ~1 MB); its sdist is 36 MB. A gzip-compressed page or file past these is stopped as it is read, not after.
 MAX_PAGE_BYTES = 64 * 1024**2
 MAX_ARCHIVE_BYTES = 512 * 1024**2
 

@@ -29,7 +29,7 @@ from phase17.upstream.checkout import (
     keep_as_history,
     same_commit,
 )
-from phase17.upstream.pin import KNOWN_REPOSITORIES, Pin
+from phase17.upstream.pin import Pin
 from phase17.upstream.swap import building_beside, move_into_place, sweep_stale_temporaries
 
 SourceKind = Literal["git", "pypi"]
@@ -50,11 +50,16 @@ class FetchResult:
     sha256: str | None = None
 
 
-def needs_consent(pin: Pin, source: str, trusted_repository: str | None) -> bool:
-    """A pin naming an unexpected repository is fetched only with the reader's yes (or the trusted variable)."""
-    if source not in ("auto", "git") or pin.repository in KNOWN_REPOSITORIES:
+def needs_consent(pin: Pin, source: str, trusted: Sequence[str]) -> bool:
+    """A pin naming a repository other than the `trusted` ones (the reading guide's, and one the reader named)
+    is fetched from only with the reader's yes."""
+    if source not in ("auto", "git"):
         return False
-    return trusted_repository != pin.repository
+    return _same_repository(pin.repository) not in {_same_repository(repository) for repository in trusted}
+
+
+def _same_repository(repository: str) -> str:
+    return repository.strip().removesuffix("/").removesuffix(".git")
 
 
 def fetch_upstream(
@@ -299,7 +304,7 @@ def release_tree(
         current, ref, cache_dir=cache_dir, reporter=reporter, index_url=index_url
     )
     tree = releases / _file_name(other.pypi_version) / "upstream"
-    with filling(cache_dir, tree.parent, f"vLLM {other.pypi_version}", reporter):
+    with filling(cache_dir, tree.parent, f"{other.pypi_distribution} {other.pypi_version}", reporter):
         if not trusted_release(tree, other):
             safe_folder(tree.parent, releases)
             source = "auto" if len(other.commit) == 40 else "pypi"

@@ -13,8 +13,6 @@ from phase17.yamlio.roundtrip import render_yaml
 from phase17.yamlio.validation import require_valid
 
 PIN_FILE_NAME = "UPSTREAM_PIN.md"
-# The repositories phase17 fetches from without asking; any other in the pin needs the reader's yes.
-KNOWN_REPOSITORIES = ("https://github.com/vllm-project/vllm", "https://github.com/vllm-project/vllm.git")
 _FENCE = re.compile(r"^```ya?ml\s*$")
 
 
@@ -99,7 +97,7 @@ def write_pin(pin_file: Path, pin: Pin) -> None:
     before, after = "".join(lines[: first_line - 1]), "".join(lines[end:])
     old = parse_yaml(block, str(pin_file), line_offset=first_line - 1)
     if isinstance(old, dict) and isinstance(old.get("tag"), str) and isinstance(old.get("commit"), str):
-        # the prose that names the version ("vLLM v0.22.1 @ 0decac0") is kept in step with the block
+        # the prose that names the version ("v0.22.1 @ 0decac0") is kept in step with the block
         named, renamed = f"{old['tag']} @ {old['commit'][:7]}", f"{pin.tag} @ {pin.commit[:7]}"
         before, after = before.replace(named, renamed), after.replace(named, renamed)
     try:

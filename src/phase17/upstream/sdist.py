@@ -94,7 +94,7 @@ def _download(
 # ---------------------------------------------------------------- extraction
 
 
-MAX_EXTRACTED_BYTES = 1024**3  # vllm-0.22.1 unpacks to 98 MB: ten times that is still no sdist
+MAX_EXTRACTED_BYTES = 1024**3  # the pinned sdist unpacks to 98 MB: ten times that is still no sdist
 MAX_MEMBERS = 100_000  # it holds 5,312 files
 MAX_RATIO = 50  # extracted bytes per archive byte; it is 2.7 (a gzip bomb is in the thousands)
 

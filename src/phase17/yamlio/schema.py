@@ -120,12 +120,22 @@ class PromptsEntry(_Model):
     edge_case: Text
 
 
+class GuideUpstreamEntry(_Model):
+    name: Text
+    repository: Text
+    distribution: Text
+    package: Text
+    tag: Annotated[Text, _no_number("tag")]
+    commit: Annotated[Text, _no_number("commit"), AfterValidator(_sha)]
+
+
 class TargetEntry(_Model):
     key: Text
     path: Text
     title: Text
     sentence: Text
     symbols: list[Annotated[StrictStr, AfterValidator(_reference)]]
+    example_plugins: Text | None = None
 
 
 class QuestionEntry(_Model):
@@ -137,7 +147,7 @@ class QuestionEntry(_Model):
 
 class ReadingListFile(_Model):
     guide: Text
-    pin: Text
+    upstream: GuideUpstreamEntry
     prompts: PromptsEntry
     targets: Annotated[list[TargetEntry], Field(min_length=1)]
     questions: list[QuestionEntry]

@@ -11,7 +11,7 @@ import typer
 from phase17.cli.commands.options import JsonOption
 from phase17.cli.console import print_json, reporting_errors, session, show
 from phase17.cli.releases import release_of
-from phase17.cli.workspace import existing_upstream
+from phase17.cli.workspace import existing_upstream, reading_list
 
 if TYPE_CHECKING:
     pass
@@ -43,11 +43,13 @@ def usages(
         Optional[str], typer.Option("--attr", metavar="NAME", help="Only this attribute (or receiver), every use.")
     ] = None,
     place: Annotated[
-        Optional[str], typer.Option("--in", metavar="PATH", help="Search below this upstream path (default: vllm).")
+        Optional[str],
+        typer.Option("--in", metavar="PATH", help="Search below this upstream path (default: the guide's package)."),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Every place in upstream/vllm that uses a name, in code only (never comments or strings), grouped and counted.
+    """Every place in the upstream's package (upstream/vllm) that uses a name, in code only (never comments or
+    strings), grouped and counted.
 
     For a variable, a group per attribute read (current_platform.is_cuda), and for the name itself: (called by
     name) where it is called, (assigned) where it is bound, (referenced) where it is passed or read otherwise.
@@ -59,7 +61,7 @@ def usages(
 
     with reporting_errors():
         upstream = existing_upstream()
-        under = (place or "vllm",)
+        under = (place or reading_list().upstream.package,)
         report = find_usages(upstream, name, under=under, attribute=attribute)
         if as_json:
             print_json(report.to_data())
