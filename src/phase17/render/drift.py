@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.console import Group, RenderableType
 from rich.text import Text
 
 from phase17.drift.check import CheckOutcome
 from phase17.drift.findings import STATUSES, Finding, Status, summary_counts
 from phase17.drift.mends import Mend
 from phase17.drift.review import ReviewItem
-from phase17.render.layout import diff_lines
+from phase17.render.layout import Wrapped, diff_lines
 
 _STATUS_STYLE: dict[Status, str] = {
     "ok": "green",
@@ -190,16 +190,16 @@ def review_item(item: ReviewItem, number: int, total: int, *, whole: bool = Fals
     heading.append(f"  {item.anchor}", style="bold")
     where = _was_and_is(item)
     if not item.citing:
-        return Group(heading, _Wrapped(f"{where}; no sentence of yours cites it: keep takes its new code", style="dim"))
-    parts: list[RenderableType] = [heading, _Wrapped(where, style="dim")]
+        return Group(heading, Wrapped(f"{where}; no sentence of yours cites it: keep takes its new code", style="dim"))
+    parts: list[RenderableType] = [heading, Wrapped(where, style="dim")]
     for citing in item.citing:
         parts.append(Text(f"  {citing.label}, citing {citing.cited}:", style="bold"))
         parts += [_Quoted(sentence) for sentence in citing.sentences]
     see_whole = f"phase17 review {item.anchor.split('::', 1)[-1]}"
     if item.status != "changed":
-        parts.append(_Wrapped(f"the code is gone ({item.status}): the note may be about code that no longer exists"))
+        parts.append(Wrapped(f"the code is gone ({item.status}): the note may be about code that no longer exists"))
     elif item.cosmetic:
-        parts.append(_Wrapped(f"only its docstring or comments changed: the code is as it was ({see_whole} shows it)"))
+        parts.append(Wrapped(f"only its docstring or comments changed: the code is as it was ({see_whole} shows it)"))
     elif not item.hunks:
         parts.append(Text("  (no hunk of the change lies under the cited lines)", style="dim"))
     else:
@@ -233,7 +233,7 @@ def review_report(items: Sequence[ReviewItem], *, whole: bool = False) -> Render
     for number, item in enumerate(items, 1):
         parts += [review_item(item, number, len(items), whole=whole), Text("")]
     parts.append(
-        _Wrapped(
+        Wrapped(
             f"{len(items)} to review. In a terminal, `phase17 review` asks keep / edit / retire / skip for each; "
             "or mend one by one: phase17 check --accept REF (keep), phase17 check --retire REF (code gone), "
             "phase17 notebook TARGET --edit (edit).",
@@ -245,22 +245,6 @@ def review_report(items: Sequence[ReviewItem], *, whole: bool = False) -> Render
     return Group(*parts)
 
 
-class _Wrapped:
-    """Prose wrapped to the width under its first line's prefix, with no padding after it (piped output stays
-    free of trailing spaces), and names never broken mid-word."""
-
-    def __init__(self, text: str, first: str = "  ", rest: str = "    ", style: str = "") -> None:
-        self.text, self.first, self.rest, self.style = text, first, rest, style
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        import textwrap
-
-        width = max(options.max_width - len(self.rest), 20)
-        lines = textwrap.wrap(self.text, width, break_on_hyphens=False, break_long_words=False) or [""]
-        for number, line in enumerate(lines):
-            yield Text((self.first if number == 0 else self.rest) + line, style=self.style)
-
-
-def _Quoted(sentence: str) -> _Wrapped:
+def _Quoted(sentence: str) -> Wrapped:
     """A reader's sentence quoted under its heading."""
-    return _Wrapped(sentence, "    > ", "      ")
+    return Wrapped(sentence, "    > ", "      ")

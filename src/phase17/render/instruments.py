@@ -17,7 +17,7 @@ from phase17.instruments.gates import Gate, GatesReport
 from phase17.instruments.material import Material
 from phase17.instruments.plugins import PluginsReport
 from phase17.instruments.usages import UsageReport
-from phase17.render.layout import FittedTable
+from phase17.render.layout import FittedTable, Wrapped
 
 SHOWN_PER_GROUP = 3  # the rest with --attr GROUP (or --json)
 
@@ -90,7 +90,8 @@ def contract_matrix(contract: Contract, backends: dict[str, tuple[BackendChoice,
                 continue  # (Platform's own answers "": no backend)
             parts.append(Text(f"  {name}", style="bold cyan"))
             for when, named in by_condition(choices):
-                parts.append(Text(f"    {', '.join(named)}" + (f"  when {when}" if when else "  always")))
+                said = f"{', '.join(named)}" + (f"  when {when}" if when else "  always")
+                parts.append(Wrapped(said, "    ", "        "))
     return Group(*parts)
 
 

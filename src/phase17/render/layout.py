@@ -88,3 +88,19 @@ def _record(columns: Sequence[str], row: Sequence[Cell]) -> RenderableType:
     for line in lines:
         line.no_wrap, line.overflow = True, "ignore"
     return Group(*lines)
+
+
+class Wrapped:
+    """Prose wrapped to the width under its first line's prefix, with no padding after it (piped output stays
+    free of trailing spaces), and names never broken mid-word."""
+
+    def __init__(self, text: str, first: str = "  ", rest: str = "    ", style: str = "") -> None:
+        self.text, self.first, self.rest, self.style = text, first, rest, style
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        import textwrap
+
+        width = max(options.max_width - len(self.rest), 20)
+        lines = textwrap.wrap(self.text, width, break_on_hyphens=False, break_long_words=False) or [""]
+        for number, line in enumerate(lines):
+            yield Text((self.first if number == 0 else self.rest) + line, style=self.style)
