@@ -58,7 +58,8 @@ def consent(pin: Pin, source: str) -> None:
     from phase17.upstream import fetch as fetching
 
     expected = reading_list().upstream.repository
-    trusted = [expected, os.environ.get("PHASE17_TRUSTED_REPOSITORY") or expected]
+    named = os.environ.get("PHASE17_TRUSTED_REPOSITORY")
+    trusted = [expected, named] if named else [expected]
     if not fetching.needs_consent(pin, source, trusted):
         return
     question = f"UPSTREAM_PIN.md names the repository {pin.repository}, not the guide's {expected}. Fetch from it?"

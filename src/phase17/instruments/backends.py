@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from phase17.errors import Phase17Error
-from phase17.instruments.classes import ClassInfo
+from phase17.instruments.classes import ClassInfo, class_methods
 from phase17.source.parsing import node_text, parse_tree
 
 if TYPE_CHECKING:
@@ -49,10 +49,10 @@ def attention_backends(upstream: Path, classes: Sequence[ClassInfo]) -> dict[str
             except Phase17Error:
                 continue
         root = parsed[info.path]
-        methods, functions = _definitions(root, info.line)
+        methods = dict(class_methods(root, info.line))
         hook = methods.get(HOOK)
         if hook is not None:
-            named = _Reader(methods, functions).named(hook, [], "", 0)
+            named = _Reader(methods, _module_functions(root)).named(hook, [], "", 0)
             found[info.name] = tuple({(choice.backend, choice.when): choice for choice in reversed(named)}.values())[
                 ::-1
             ]  # each (backend, condition) once, where the code first names it
@@ -67,29 +67,15 @@ def by_condition(choices: Sequence[BackendChoice]) -> list[tuple[str, list[str]]
     return list(groups.items())
 
 
-def _definitions(root: tree_sitter.Node, class_line: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The class's methods (by name) and the module's functions."""
-    methods: dict[str, Any] = {}
+def _module_functions(root: tree_sitter.Node) -> dict[str, Any]:
+    """The module's top-level functions, by name (helpers a hook may return the result of)."""
     functions: dict[str, Any] = {}
     for child in root.children:
         target = child.child_by_field_name("definition") if child.type == "decorated_definition" else child
-        if target is None:
-            continue
-        named = target.child_by_field_name("name")
-        if target.type == "function_definition" and named is not None:
+        named = target.child_by_field_name("name") if target is not None else None
+        if target is not None and target.type == "function_definition" and named is not None:
             functions[node_text(named)] = target
-        elif target.type == "class_definition" and target.start_point.row + 1 <= class_line <= target.end_point.row + 1:
-            body = target.child_by_field_name("body")
-            for statement in body.named_children if body is not None else []:
-                inner = (
-                    statement.child_by_field_name("definition")
-                    if statement.type == "decorated_definition"
-                    else statement
-                )
-                name = inner.child_by_field_name("name") if inner is not None else None
-                if inner is not None and inner.type == "function_definition" and name is not None:
-                    methods[node_text(name)] = inner
-    return methods, functions
+    return functions
 
 
 class _Reader:

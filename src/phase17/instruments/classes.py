@@ -290,3 +290,28 @@ def load_classes(
         for alias in data["aliases"]:
             aliases.setdefault(alias["name"], []).append((path, alias["names"]))
     return classes, aliases
+
+
+def class_methods(root: tree_sitter.Node, class_line: int) -> Iterator[tuple[str, tree_sitter.Node]]:
+    """The function definitions in the body of the class defined at `class_line`, by name."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for child in node.children:
+            target = child.child_by_field_name("definition") if child.type == "decorated_definition" else child
+            if target is None:
+                continue
+            if target.type == "class_definition" and target.start_point.row + 1 == class_line:
+                body = target.child_by_field_name("body")
+                for statement in body.named_children if body is not None else []:
+                    method = (
+                        statement.child_by_field_name("definition")
+                        if statement.type == "decorated_definition"
+                        else statement
+                    )
+                    name = method.child_by_field_name("name") if method is not None else None
+                    if method is not None and method.type == "function_definition" and name is not None:
+                        yield node_text(name), method
+                return
+            if target.type in ("class_definition", "block", "if_statement", "else_clause", "try_statement"):
+                stack.append(target.child_by_field_name("body") or target)

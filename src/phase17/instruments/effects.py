@@ -10,15 +10,15 @@ on a field; nothing is run.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from phase17.errors import SymbolNotFoundError
-from phase17.instruments.classes import ClassInfo
+from phase17.instruments.classes import ClassInfo, class_methods
 from phase17.instruments.contract import BASE_NAME, BASE_PATH, build_contract, inherited_member
-from phase17.source.parsing import node_text, parse_tree
+from phase17.source.parsing import node_text, parameter_names, parse_tree
 
 if TYPE_CHECKING:
     import tree_sitter
@@ -121,7 +121,7 @@ def find_effects(
             inherits[info.name] = inherited_member(info, hook, contract.base, by_name)[0].name
             continue
         tree = parse_tree(source_text(upstream, info.path).encode("utf-8", "surrogatepass"))
-        methods = dict(_methods_of(tree.root_node, info.line))
+        methods = dict(class_methods(tree.root_node, info.line))
         node = methods.get(hook)
         if node is None:
             continue
@@ -129,31 +129,6 @@ def find_effects(
         effects = tuple(reader.effects_of(node))
         found.append(PlatformEffects(info.name, info.path, member.line, effects, tuple(reader.helpers)))
     return EffectsReport(hook, tuple(found), inherits)
-
-
-def _methods_of(root: tree_sitter.Node, class_line: int) -> Iterator[tuple[str, tree_sitter.Node]]:
-    """The function definitions in the body of the class defined at `class_line`, by name."""
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        for child in node.children:
-            target = child.child_by_field_name("definition") if child.type == "decorated_definition" else child
-            if target is None:
-                continue
-            if target.type == "class_definition" and target.start_point.row + 1 == class_line:
-                body = target.child_by_field_name("body")
-                for statement in body.named_children if body is not None else []:
-                    method = (
-                        statement.child_by_field_name("definition")
-                        if statement.type == "decorated_definition"
-                        else statement
-                    )
-                    name = method.child_by_field_name("name") if method is not None else None
-                    if method is not None and method.type == "function_definition" and name is not None:
-                        yield node_text(name), method
-                return
-            if target.type in ("class_definition", "block", "if_statement", "else_clause", "try_statement"):
-                stack.append(target.child_by_field_name("body") or target)
 
 
 def _config_parameter(function: tree_sitter.Node) -> str | None:
@@ -319,15 +294,8 @@ class _HookReader:
 
 
 def _parameter_names(function: tree_sitter.Node) -> list[str]:
-    parameters = function.child_by_field_name("parameters")
-    names = []
-    for parameter in parameters.named_children if parameters is not None else []:
-        name = parameter if parameter.type == "identifier" else parameter.child_by_field_name("name")
-        if name is None and parameter.named_children:
-            name = parameter.named_children[0]
-        if name is not None and name.type == "identifier":
-            names.append(node_text(name))
-    return [name for name in names if name not in _RECEIVERS]
+    """The parameters after the receiver (`self`, `cls`): what a caller hands the hook or helper."""
+    return [name for name in parameter_names(function) if name not in _RECEIVERS]
 
 
 def _chain(node: tree_sitter.Node, aliases: dict[str, str]) -> str | None:

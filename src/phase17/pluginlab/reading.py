@@ -27,7 +27,7 @@ from phase17.pluginlab.code import (
     Value,
     collect_bindings,
 )
-from phase17.source.parsing import node_text, string_value
+from phase17.source.parsing import node_text, parameter_names, string_value
 
 if TYPE_CHECKING:
     import tree_sitter
@@ -305,7 +305,7 @@ class Reader:
         node = module.functions.get(function.key) if module is not None else None
         if module is None or node is None:
             return [Unread(f"{function.qualname} cannot be read", f"{function.path}:{function.line}")]
-        parameters = _parameter_names(node)
+        parameters = parameter_names(node)
         local: dict[str, list[tree_sitter.Node]] = {}
         body = node.child_by_field_name("body")
         if body is None:
@@ -346,18 +346,6 @@ def _class_node(module: Module, cls: ClassRef) -> tree_sitter.Node | None:
         if site.type == "class_definition" and site.start_point.row + 1 == cls.line:
             return site
     return None
-
-
-def _parameter_names(function: tree_sitter.Node) -> list[str]:
-    parameters = function.child_by_field_name("parameters")
-    names = []
-    for parameter in parameters.named_children if parameters is not None else []:
-        named = parameter if parameter.type == "identifier" else parameter.child_by_field_name("name")
-        if named is None and parameter.named_children:
-            named = parameter.named_children[0]
-        if named is not None and named.type == "identifier":
-            names.append(node_text(named))
-    return names
 
 
 def _returned(statement: tree_sitter.Node) -> tree_sitter.Node | None:

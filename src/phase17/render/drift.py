@@ -194,7 +194,7 @@ def review_item(item: ReviewItem, number: int, total: int, *, whole: bool = Fals
     parts: list[RenderableType] = [heading, Wrapped(where, style="dim")]
     for citing in item.citing:
         parts.append(Text(f"  {citing.label}, citing {citing.cited}:", style="bold"))
-        parts += [_Quoted(sentence) for sentence in citing.sentences]
+        parts += [_quoted(sentence) for sentence in citing.sentences]
     see_whole = f"phase17 review {item.anchor.split('::', 1)[-1]}"
     if item.status != "changed":
         parts.append(Wrapped(f"the code is gone ({item.status}): the note may be about code that no longer exists"))
@@ -205,10 +205,10 @@ def review_item(item: ReviewItem, number: int, total: int, *, whole: bool = Fals
     else:
         parts.append(Text("  the change under it:"))
         hunks, hunks_left = (tuple((hunk, 0) for hunk in item.hunks), 0) if whole else item.excerpt()
-        for number, (hunk, rows_left) in enumerate(hunks, 1):
+        for position, (hunk, rows_left) in enumerate(hunks, 1):
             parts.append(diff_lines("\n".join(f"    {line}" for line in hunk.splitlines())))
             left = [f"{rows_left} more line(s) of this hunk"] if rows_left else []
-            if number == len(hunks) and (hunks_left or any(rows for _, rows in hunks)):
+            if position == len(hunks) and (hunks_left or any(rows for _, rows in hunks)):
                 left += [f"{hunks_left} more hunk(s)"] if hunks_left else []
                 left.append(f"{see_whole} shows it whole")
             if left:
@@ -245,6 +245,6 @@ def review_report(items: Sequence[ReviewItem], *, whole: bool = False) -> Render
     return Group(*parts)
 
 
-def _Quoted(sentence: str) -> Wrapped:
+def _quoted(sentence: str) -> Wrapped:
     """A reader's sentence quoted under its heading."""
     return Wrapped(sentence, "    > ", "      ")

@@ -114,6 +114,19 @@ def node_text(node: tree_sitter.Node) -> str:
     return decode_text(node.text or b"")
 
 
+def parameter_names(function: tree_sitter.Node) -> list[str]:
+    """The names of a function definition's parameters, in order (`self` and `cls` included; `*args` as `args`)."""
+    parameters = function.child_by_field_name("parameters")
+    names = []
+    for parameter in parameters.named_children if parameters is not None else []:
+        named = parameter if parameter.type == "identifier" else parameter.child_by_field_name("name")
+        if named is None and parameter.named_children:
+            named = parameter.named_children[0]
+        if named is not None and named.type == "identifier":
+            names.append(node_text(named))
+    return names
+
+
 def decode_text(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")
 

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from phase17.cli.commands.options import JsonOption
 from phase17.cli.console import print_json, reporting_errors, session, show
 from phase17.cli.releases import release_of
-from phase17.cli.workspace import existing_upstream, reading_list
-
-if TYPE_CHECKING:
-    pass
+from phase17.cli.workspace import existing_upstream
 
 PlatformsOption = Annotated[
     Optional[str],
@@ -44,12 +41,11 @@ def usages(
     ] = None,
     place: Annotated[
         Optional[str],
-        typer.Option("--in", metavar="PATH", help="Search below this upstream path (default: the guide's package)."),
+        typer.Option("--in", metavar="PATH", help="Search below this upstream path (default: vllm)."),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Every place in the upstream's package (upstream/vllm) that uses a name, in code only (never comments or
-    strings), grouped and counted.
+    """Every place in upstream/vllm that uses a name, in code only (never comments or strings), grouped and counted.
 
     For a variable, a group per attribute read (current_platform.is_cuda), and for the name itself: (called by
     name) where it is called, (assigned) where it is bound, (referenced) where it is passed or read otherwise.
@@ -61,7 +57,7 @@ def usages(
 
     with reporting_errors():
         upstream = existing_upstream()
-        under = (place or reading_list().upstream.package,)
+        under = (place or "vllm",)  # (the instruments read vLLM's platform layer; a guide is not loaded for them)
         report = find_usages(upstream, name, under=under, attribute=attribute)
         if as_json:
             print_json(report.to_data())
