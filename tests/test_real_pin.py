@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from helpers import ast_lines, git
 from phase17.cli.app import app
 from phase17.index.lookup import locate_key_symbols
+from phase17.instruments.usages import find_calls
 from phase17.notes.guide import load_reading_list
 from phase17.upstream.checkout import inspect_upstream
 from phase17.upstream.pin import load_pin
@@ -398,3 +399,29 @@ def test_usages_counts_every_call_that_pythons_own_parser_sees(in_real_project: 
         data = json.loads(runner.invoke(app, ["usages", name, "--json"]).stdout)
         ours = {(usage["path"], usage["line"]) for usage in data["usages"] if usage["call"]}
         assert ours == theirs[name], (name, sorted(theirs[name] - ours)[:5], sorted(ours - theirs[name])[:5])
+        # callers reads only the files where the name is followed by "(": the same calls
+        calls = {(call.path, call.line) for call in find_calls(in_real_project / "upstream", name)}
+        assert calls == theirs[name], name
+
+
+def test_the_classes_read_from_the_files_that_name_them_answer_as_the_whole_tree(
+    in_real_project: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """contract, gates and effects read the classes of the files that spell a platform class's name (21 of 1,758
+    at the pin); with every file's classes read instead, each answer is the same."""
+    from phase17.instruments import classes, contract, effects, gates
+
+    upstream = in_real_project / "upstream"
+    answers = [
+        contract.build_contract(upstream).to_data(),
+        gates.find_gates(upstream).to_data(),
+        effects.find_effects(upstream).to_data(),
+    ]
+    whole = classes.classes_below(upstream, ("vllm",))
+    monkeypatch.setattr(contract, "load_classes", lambda *_, **__: whole)
+    assert len(whole[0]) > 10 * len(contract.build_contract(upstream).platforms)
+    assert [
+        contract.build_contract(upstream).to_data(),
+        gates.find_gates(upstream).to_data(),
+        effects.find_effects(upstream).to_data(),
+    ] == answers

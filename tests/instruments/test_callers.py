@@ -94,6 +94,30 @@ def test_depth_recursion_and_fan_out_are_cut(tree: Path):
     assert fanned.to_data()["more"] == 3
 
 
+def test_only_files_that_call_the_name_are_parsed_however_the_call_is_written(tree: Path, monkeypatch):
+    from phase17.instruments import usages
+
+    (tree / "vllm" / "named.py").write_text("from vllm.config import VllmConfig\n\nKIND = VllmConfig  # no call\n")
+    (tree / "vllm" / "spaced.py").write_text(
+        "from vllm.config import VllmConfig\n\n\ndef build():\n    return (VllmConfig  # made here\n        (size=2))\n"
+        "\n\ndef again():\n    return VllmConfig \\\n        (size=3)\n"
+    )
+    parsed: list[str] = []
+    real = usages._uses_in
+    monkeypatch.setattr(
+        usages, "_uses_in", lambda source, path, *a, **k: parsed.append(path) or real(source, path, *a, **k)
+    )
+
+    calls = usages.find_calls(tree, "VllmConfig")
+
+    assert sorted(parsed) == ["vllm/engine.py", "vllm/spaced.py"]
+    assert [(call.path, call.enclosing) for call in calls] == [
+        ("vllm/engine.py", "EngineArgs.create_engine_config"),
+        ("vllm/spaced.py", "build"),
+        ("vllm/spaced.py", "again"),
+    ]
+
+
 def test_a_construction_hook_is_called_by_its_class_name():
     assert called_names("VllmConfig.__post_init__") == ["VllmConfig"]
     assert called_names("Platform.check_and_update_config") == ["check_and_update_config"]

@@ -8,6 +8,7 @@ import pytest
 
 from phase17.errors import SymbolNotFoundError
 from phase17.index import symbolindex
+from phase17.instruments import classes
 from phase17.instruments.contract import build_contract, compare, contract_markdown
 
 INTERFACE = """\
@@ -100,6 +101,36 @@ def test_every_subclass_across_files_and_levels_is_a_column(tree: Path):
     assert cells["is_pin_memory_available"]["NonNvmlCudaPlatform"].text == "inherited"
     assert cells["supported_quantization"]["CudaPlatformBase"].text.endswith("…")  # long values are shortened
     assert [member.name for member in contract.added["CudaPlatformBase"]] == ["device_count"]
+
+
+def test_only_files_that_spell_a_related_name_are_parsed_and_nothing_is_missed(tree: Path, monkeypatch):
+    platforms = tree / "vllm" / "platforms"
+    # a subclass of a subclass in a file that never names Platform, with a mixin from a file that names no platform,
+    # an alias in a third file, and a file that has nothing to do with any of them
+    (platforms / "rocm.py").write_text(
+        "from .cuda import NvmlCudaPlatform\nfrom .mixins import Tuned\n\n\n"
+        "class Rocm(NvmlCudaPlatform, Tuned):\n    pass\n"
+    )
+    (platforms / "mixins.py").write_text("class Tuned:\n    dist_backend = 'rccl'\n")
+    (tree / "vllm" / "chosen.py").write_text("from .platforms.rocm import Rocm\n\nChosen = Rocm\n")
+    (tree / "vllm" / "engine.py").write_text("class Engine:\n    platform = None\n\n\nsize = 1\n")
+    parsed: list[str] = []
+    real = classes.classes_of
+    monkeypatch.setattr(classes, "classes_of", lambda path, source: parsed.append(path) or real(path, source))
+
+    contract = build_contract(tree)
+
+    assert sorted(parsed) == [
+        "vllm/chosen.py",
+        *(f"vllm/platforms/{name}.py" for name in ("cpu", "cuda", "interface", "mixins", "rocm")),
+    ]
+    assert [info.name for info in contract.platforms][-1] == "Rocm"
+    assert contract.aliases["Chosen"] == ["Rocm"]
+    cells = {member.name: cells for member, cells in contract.rows}
+    assert cells["dist_backend"]["Rocm"].text == "inherited from Tuned: 'rccl'"
+    whole, aliases = classes.classes_below(tree, ("vllm",))  # every file read: the same answer
+    monkeypatch.setattr("phase17.instruments.contract.load_classes", lambda *_, **__: (whole, aliases))
+    assert build_contract(tree).to_data() == contract.to_data()
 
 
 def test_members_and_platforms_narrow_the_matrix_and_markdown_is_a_table(tree: Path):

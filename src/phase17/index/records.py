@@ -3,6 +3,7 @@ said of a checkout, and a file's row as stored."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -79,11 +80,15 @@ class StoredFile(NamedTuple):
 
 
 class Needle(NamedTuple):
-    """What a derived answer looks for, as bytes: a file holding none of `words` answers `empty` unasked (read in
-    this process, no worker sent it): `usages get_device_name` reads the few files that name it."""
+    """What a derived answer looks for, as bytes: a file holding none of `words` (or, with a `pattern`, no match
+    of it) answers `empty` unasked (read in this process, no worker sent it): `usages get_device_name` reads the
+    few files that name it."""
 
     words: tuple[bytes, ...]
     empty: Any
+    pattern: re.Pattern[bytes] | None = None  # searched in the files that hold a word
 
     def absent(self, data: bytes) -> bool:
-        return not any(word in data for word in self.words)
+        if not any(word in data for word in self.words):
+            return True
+        return self.pattern is not None and self.pattern.search(data) is None

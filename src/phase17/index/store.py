@@ -393,6 +393,17 @@ class SymbolIndex:
         self.refresh(under)
         return {path: row.problem for path, row in self._known_rows(under).items() if row.problem is not None}
 
+    def holding(self, words: Sequence[bytes], under: Sequence[str] = ("",)) -> dict[str, bytes]:
+        """The readable files below `under` whose bytes hold one of `words`, with those bytes, in path order (each
+        file read once in this index's life, however many searches)."""
+        self.refresh(under)
+        found = {}
+        for path, row in sorted(self._known_rows(under).items()):
+            data = self._bytes_of(path) if row.blob is not None else None
+            if data is not None and any(word in data for word in words):
+                found[path] = data
+        return found
+
     def content_digest(self, under: Sequence[str] = ("",)) -> str:
         """A digest of what the tree below `under` holds now: every file's path and content (or why it cannot be
         read). Equal digests, equal trees: an answer about the whole tree can be kept under it."""

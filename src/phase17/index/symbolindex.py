@@ -139,6 +139,11 @@ def content_digest(upstream: Path, under: Sequence[str] = ("",)) -> str:
     return _asking(upstream, lambda index: index.content_digest(under))
 
 
+def files_holding(upstream: Path, words: Sequence[bytes], under: Sequence[str] = ("",)) -> dict[str, bytes]:
+    """SymbolIndex.holding for the tree: the files below `under` whose bytes hold one of `words`, with those bytes."""
+    return _asking(upstream, lambda index: index.holding(words, under))
+
+
 def all_qualnames(upstream: Path, under: Sequence[str] = ("",)) -> list[tuple[str, str]]:
     """(path, qualified name) of every definition below `under`."""
     return _asking(upstream, lambda index: list(index.qualnames(under)))

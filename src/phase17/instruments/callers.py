@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from phase17.instruments.usages import Usage, find_usages
+from phase17.instruments.usages import Usage, find_calls
 
 DEFAULT_DEPTH = 3
 MAX_DEPTH = 6
@@ -73,8 +73,7 @@ def _calls_of(upstream: Path, qualname: str, under: Sequence[str], cache: dict[s
     found: list[Usage] = []
     for called in called_names(qualname):
         if called not in cache:
-            report = find_usages(upstream, called, under=under, as_function=True)
-            cache[called] = [usage for usage in report.usages if usage.is_call]
+            cache[called] = find_calls(upstream, called, under=under)
         found += cache[called]
     return found
 

@@ -5,7 +5,7 @@ content and kept in the symbol index."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -267,12 +267,85 @@ def _identifiers_in(node: tree_sitter.Node) -> list[tree_sitter.Node]:
     return found
 
 
+def last_name_part(expression: str) -> str:
+    """The class a base expression names: `interface.Platform` and `Generic[T]` are `Platform` and `Generic`."""
+    return expression.rsplit(".", 1)[-1].split("[", 1)[0].strip()
+
+
 def load_classes(
-    upstream: Path, under: Sequence[str]
+    upstream: Path, under: Sequence[str], related_to: Collection[str]
 ) -> tuple[list[ClassInfo], dict[str, list[tuple[str, list[str]]]]]:
+    """Every class below `under` that a question about the classes `related_to` can involve (those classes, their
+    subclasses at any depth, and every base of any of them), with the other classes of their files, and the
+    module-level aliases that name one of them.
+
+    Such a class is written in a file that spells one of those names, so only the files that do are parsed: some
+    20 of vllm's 1,758 for Platform, found by a byte search. Which files those are is kept for the tree as it is."""
+    from phase17.index.kept import remembered
+
+    kind = f"class-files:{','.join(sorted(related_to))}"
+    kept = remembered(upstream, kind, under, lambda: {"paths": _related_files(upstream, under, set(related_to))})
+    return classes_below(upstream, kept["paths"])
+
+
+def _related_files(upstream: Path, under: Sequence[str], related_to: set[str]) -> list[str]:
+    """The files below `under` that hold a class related to `related_to` (see load_classes), or an alias of one:
+    search the files for the names known so far, read the classes of those that spell one, and search again for
+    the names those classes add, until none is new. A base that is not itself related (a mixin, `ABC`) is only
+    looked for where a class of its name is defined."""
+    from phase17.index.symbolindex import files_holding
+
+    related, bases, searched = set(related_to), set[str](), set[str]()
+    found: dict[str, list[dict[str, Any]]] = {}
+    while (related | bases) - searched:
+        new = sorted((related | bases) - searched)
+        searched |= related | bases
+        spelled = _spelling([name for name in new if name in related], defined=False)
+        defined = _spelling([name for name in new if name not in related], defined=True)
+        holding = files_holding(upstream, [name.encode() for name in new], under)  # (a plain search first: faster)
+        hits = [
+            path
+            for path, data in holding.items()
+            if path not in found and any(pattern.search(data) for pattern in (spelled, defined) if pattern)
+        ]
+        if hits:
+            answers, _ = derived_answers_of_classes(upstream, hits)
+            found.update((path, data["classes"]) for path, data in answers)
+        grown = True
+        while grown:  # the names the classes read so far add: subclasses of related ones, bases of those wanted
+            grown = False
+            for item in (item for classes in found.values() for item in classes):
+                named = {last_name_part(base) for base in item["bases"]}
+                if item["name"] not in related and named & related:
+                    related.add(item["name"])
+                    grown = True
+                if item["name"] in related | bases and not named <= related | bases:
+                    bases |= named - related
+                    grown = True
+    return sorted(found)
+
+
+def _spelling(names: Sequence[str], *, defined: bool) -> re.Pattern[bytes] | None:
+    """A search for any of `names` as a whole word (with `defined`: in a `class NAME` statement); None for none."""
+    if not names:
+        return None
+    words = b"|".join(re.escape(name.encode()) for name in names)
+    before = rb"\bclass\s+" if defined else rb"(?<![A-Za-z0-9_])"
+    return re.compile(before + rb"(?:" + words + rb")(?![A-Za-z0-9_])")
+
+
+def derived_answers_of_classes(upstream: Path, paths: Sequence[str]) -> tuple[list[tuple[str, Any]], dict[str, str]]:
+    """classes_of for each of the files `paths` (or below them), each content read once, ever."""
     from phase17.index.symbolindex import derived_answers
 
-    answers, _ = derived_answers(upstream, f"classes:{code_digest()}", under, classes_of)
+    return derived_answers(upstream, f"classes:{code_digest()}", paths, classes_of)
+
+
+def classes_below(
+    upstream: Path, places: Sequence[str]
+) -> tuple[list[ClassInfo], dict[str, list[tuple[str, list[str]]]]]:
+    """Every class in the files below `places` (files or folders), and their module-level aliases by name."""
+    answers, _ = derived_answers_of_classes(upstream, places) if places else ([], {})
     classes = [
         ClassInfo(
             name=item["name"],

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from phase17.errors import SymbolNotFoundError, UsageError
-from phase17.instruments.classes import ClassInfo, Member, load_classes
+from phase17.instruments.classes import ClassInfo, Member, last_name_part, load_classes
 
 if TYPE_CHECKING:
     from phase17.instruments.backends import BackendChoice
@@ -81,13 +81,9 @@ class Contract:
 # ---------------------------------------------------------------- the contract
 
 
-def _last(name: str) -> str:
-    return name.rsplit(".", 1)[-1].split("[", 1)[0].strip()
-
-
 def _class_named(classes: Sequence[ClassInfo], name: str, preferred_path: str | None) -> ClassInfo | None:
     """The class called `name` (its last name part), the one in `preferred_path` when there is one there."""
-    named = [info for info in classes if info.name == _last(name)]
+    named = [info for info in classes if info.name == last_name_part(name)]
     return next((info for info in named if info.path == preferred_path), named[0] if named else None)
 
 
@@ -123,7 +119,7 @@ def build_contract(
     platforms: Sequence[str] = (),
 ) -> Contract:
     """The matrix of `base`'s members against every subclass below `under` (or the ones named in `platforms`)."""
-    classes, aliases = load_classes(upstream, under)
+    classes, aliases = load_classes(upstream, under, related_to=(last_name_part(base),))
     root = _class_named(classes, base, base_path)
     if root is None:
         raise SymbolNotFoundError(
@@ -134,7 +130,7 @@ def build_contract(
         by_name.setdefault(info.name, []).append(info)
     children: dict[str, list[ClassInfo]] = {}  # a base's last name part -> the classes naming it, in tree order
     for info in classes:
-        for base_name in dict.fromkeys(_last(base) for base in info.bases):
+        for base_name in dict.fromkeys(last_name_part(base) for base in info.bases):
             children.setdefault(base_name, []).append(info)
     subclasses: list[ClassInfo] = []
     known = {root.name}
@@ -201,7 +197,7 @@ def inherited_member(
     """The nearest base of `info` that defines `name` (breadth first, in the order the bases are written), and
     that member; `root` (with its own member, or None) when no base below it does."""
     seen = {info.name}
-    queue = [_last(base) for base in info.bases]
+    queue = [last_name_part(base) for base in info.bases]
     while queue:
         parent_name = queue.pop(0)
         if parent_name in seen:
@@ -213,7 +209,7 @@ def inherited_member(
             found = parent.member(name)
             if found is not None:
                 return parent, found
-            queue += [_last(base) for base in parent.bases]
+            queue += [last_name_part(base) for base in parent.bases]
     return root, root.member(name)
 
 
@@ -245,7 +241,7 @@ def compare(
     """`platform`'s own members against `base`'s (those matching `members`): each override or value, with a
     one-line summary of what differs."""
     pattern = member_pattern(members)
-    classes, _ = load_classes(upstream, under)
+    classes, _ = load_classes(upstream, under, related_to=(last_name_part(platform), last_name_part(base)))
     sub = _class_named(classes, platform, None)
     if sub is None:
         raise SymbolNotFoundError(f"{platform}: no class of that name below {', '.join(under)}.")

@@ -157,7 +157,7 @@ def tests_calling(upstream: Path, names: Sequence[str], per_name: int = SHOWN_TE
         tree = parse_tree(source)
         found = []
         for name in present:
-            used = [node for node in identifiers_named(tree, name) if not in_import(node)]
+            used = [node for node in identifiers_named(tree, source, name) if not in_import(node)]
             if used:
                 found.append([name, used[0].start_point.row + 1])
         return found

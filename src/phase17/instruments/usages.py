@@ -162,6 +162,32 @@ def find_usages(
     )
 
 
+def find_calls(upstream: Path, name: str, under: Sequence[str] = ("vllm",)) -> list[Usage]:
+    """Every call of the function or method `name` (by its last part, through any receiver) below `under`.
+
+    Only the files where the name is followed by `(` are parsed: `VllmConfig` is named in 489 files of vllm/ and
+    called in 5."""
+    last = name.rsplit(".", 1)[-1]
+    word = re.escape(last.encode())
+    # the name, then what may stand before a call's parenthesis: spaces, line breaks, continuations, comments
+    called = re.compile(rb"(?<![A-Za-z0-9_])" + word + rb"(?:\s|\\|#[^\n]*)*\(")
+
+    def calls_of(path: str, source: bytes) -> list[Any]:
+        found, _ = _uses_in(source, path, last, as_variable=False)
+        return [[u.line, u.group, u.enclosing, u.code] for u in found if u.is_call]
+
+    from phase17.index.symbolindex import derived_answers
+
+    answers, _ = derived_answers(
+        upstream, f"calls:{code_digest()}:{last}", under, calls_of, needle=Needle((last.encode(),), [], called)
+    )
+    return [
+        Usage(path, line, group, True, enclosing, code)
+        for path, rows in answers
+        for line, group, enclosing, code in rows
+    ]
+
+
 def _platform_members(upstream: Path, under: Sequence[str]) -> tuple[frozenset[str] | None, str | None]:
     """What Platform and its subclasses declare, and what serves the rest (the platform's `__getattr__`)."""
     from phase17.instruments.contract import declared_members
@@ -177,11 +203,14 @@ def _uses_in(source: bytes, path: str, name: str, *, as_variable: bool) -> tuple
     """The uses of `name` in one file, and how many were `name.attr` (what makes it a variable)."""
 
     tree = parse_tree(source)
+    nodes = identifiers_named(tree, source, name)
+    if not nodes:
+        return [], 0
     lines = editor_lines(source.decode("utf-8", errors="replace"))
     sites = definition_sites(source, tree)
     found: list[Usage] = []
     through_attribute = 0
-    for node in identifiers_named(tree, name):
+    for node in nodes:
         parent = node.parent
         if parent is None or _is_definition_name(node) or in_import(node):
             continue

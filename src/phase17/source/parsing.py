@@ -53,27 +53,21 @@ def run_captures(query: tree_sitter.Query, node: tree_sitter.Node) -> dict[str, 
     return grouped
 
 
-def identifiers_named(tree: tree_sitter.Tree, name: str) -> list[tree_sitter.Node]:
-    """Every identifier node spelled `name` (code only: comments and strings hold no identifiers), in order."""
-    import tree_sitter
+def identifiers_named(tree: tree_sitter.Tree, source: bytes, name: str) -> list[tree_sitter.Node]:
+    """Every identifier node spelled `name` in `tree`, the parse of `source` (code only: comments and strings hold
+    no identifiers), in order.
 
+    Found where the bytes spell the name as a whole word, by asking the tree what stands there: a query would
+    hand every identifier of the file to Python to compare, and most files hold thousands."""
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         return []
-    query = _identifier_query(name)
-    cursor_type = getattr(tree_sitter, "QueryCursor", None)
-    captured = cursor_type(query).captures(tree.root_node) if cursor_type else query.captures(tree.root_node)  # type: ignore[attr-defined]
-    nodes = captured.get("name", []) if isinstance(captured, dict) else [node for node, _ in captured]
-    return sorted(
-        (node for node in nodes if node.text == name.encode()),  # the predicate again, for older bindings
-        key=lambda node: node.start_byte,
-    )
-
-
-@lru_cache(maxsize=32)
-def _identifier_query(name: str) -> tree_sitter.Query:
-    import tree_sitter
-
-    return tree_sitter.Query(_language(), f'((identifier) @name (#eq? @name "{name}"))')
+    word = name.encode()
+    found = []
+    for match in re.finditer(rb"(?<![A-Za-z0-9_])" + word + rb"(?![A-Za-z0-9_])", source):
+        node = tree.root_node.named_descendant_for_byte_range(match.start(), match.end())
+        if node is not None and node.type == "identifier" and node.start_byte == match.start() and node.text == word:
+            found.append(node)
+    return found
 
 
 # tree-sitter-python's scanner takes time quadratic in a run of comment lines that follows code (10,000 such lines
