@@ -1450,20 +1450,18 @@ def test_a_verifying_command_starts_git_before_the_command_line_loads_and_others
     assert upstream_option(["--upstream=there", "read"]) == "there"
     assert upstream_option(["read", "--upstream", "not-a-global-option"]) is None
     upstream = os.path.realpath(fetched_project / "upstream")
-    try:
-        for command in (["fetch"], ["pin", "0.23.0"], ["index", "--rebuild"], ["nosuch"], ["--help"], []):
-            start_verification(command)
-            assert gitrepo._PREFETCHED == {}, command
-        start_verification(["-v", "resolve", "Platform"])
-        assert {path for path, _ in gitrepo._PREFETCHED} == {upstream}
-        result = CliRunner().invoke(app, ["resolve", "Platform", "--json"])
-        assert result.exit_code == 0 and gitrepo._PREFETCHED == {}  # the command read what was started
-        other = tmp_path / "other"
-        shutil.copytree(fetched_project / "upstream", other, symlinks=True)
-        start_verification(["--upstream", str(other), "read", "interface"])
-        assert {path for path, _ in gitrepo._PREFETCHED} == {os.path.realpath(other)}
-    finally:
-        gitrepo._stop_unread()
+    for command in (["fetch"], ["pin", "0.23.0"], ["index", "--rebuild"], ["nosuch"], ["--help"], []):
+        assert start_verification(command) is None, command
+    prefetched = start_verification(["-v", "resolve", "Platform"])
+    assert isinstance(prefetched, gitrepo.Prefetched) and prefetched.path == upstream
+    assert len(prefetched.started) == 3
+    result = CliRunner().invoke(app, ["resolve", "Platform", "--json"], obj=prefetched)
+    assert result.exit_code == 0 and prefetched.started == {}  # the command read what was started
+    other = tmp_path / "other"
+    shutil.copytree(fetched_project / "upstream", other, symlinks=True)
+    elsewhere = start_verification(["--upstream", str(other), "read", "interface"])
+    assert elsewhere is not None and elsewhere.path == os.path.realpath(other)
+    elsewhere.stop_unread()
 
 
 def test_a_lookup_that_must_index_many_files_first_draws_a_bar(fetched_project: Path, monkeypatch: pytest.MonkeyPatch):

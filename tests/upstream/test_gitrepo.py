@@ -79,22 +79,24 @@ def test_the_worktree_status_names_renames_both_ways_and_ignored_files_apart(tmp
 def test_verification_started_early_is_read_once_and_what_is_never_read_is_stopped(tmp_path: Path, git_source):
     repo = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(git_source[0]), str(repo)], check=True)
-    gitrepo.prefetch_verification(tmp_path)  # no checkout there: nothing started
-    assert gitrepo._PREFETCHED == {}
-    gitrepo.prefetch_verification(repo)
-    assert len(gitrepo._PREFETCHED) == 3
-    for started in gitrepo._PREFETCHED.values():
+    assert gitrepo.prefetch_verification(tmp_path) is None  # no checkout there: nothing started
+    prefetched = gitrepo.prefetch_verification(repo)
+    assert prefetched is not None and len(prefetched.started) == 3
+    for started in prefetched.started.values():
         started.wait()  # (small outputs: nothing blocks on the pipes)
     (repo / "late.py").write_text("x = 1\n")  # the status ran before this file existed...
-    assert gitrepo.head_commit(repo).sha == git_source[2]
-    assert gitrepo.worktree_status(repo).changed == []  # ...and is what the first question after it gets
-    assert gitrepo._PREFETCHED == {}
-    assert gitrepo.worktree_status(repo).changed == ["late.py"]  # an answer is used once: then git runs again
+    assert prefetched.take(tmp_path, next(iter(prefetched.started))) is None  # another tree's question takes none
+    assert len(prefetched.started) == 3
+    assert gitrepo.head_commit(repo, prefetched).sha == git_source[2]
+    assert gitrepo.worktree_status(repo, prefetched).changed == []  # ...and is what the first question after it gets
+    assert prefetched.started == {}
+    assert gitrepo.worktree_status(repo, prefetched).changed == ["late.py"]  # used once: then git runs again
 
-    gitrepo.prefetch_verification(repo)
-    started = list(gitrepo._PREFETCHED.values())
-    gitrepo._stop_unread()
-    assert gitrepo._PREFETCHED == {} and all(process.returncode is not None for process in started)
+    again = gitrepo.prefetch_verification(repo)
+    assert again is not None
+    started = list(again.started.values())
+    again.stop_unread()
+    assert again.started == {} and all(process.returncode is not None for process in started)
 
 
 def _sign_head(repo: Path) -> None:

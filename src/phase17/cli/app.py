@@ -12,13 +12,16 @@ import io
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from phase17.cli.argv import GUIDE_OPTION, GUIDE_VARIABLE, UPSTREAM_OPTION, UPSTREAM_VARIABLE, asked_command
 from phase17.cli.commands import instruments, notes, plugins, reading, upstream
 from phase17.cli.console import session
+
+if TYPE_CHECKING:
+    from phase17.upstream.gitrepo import Prefetched
 
 app = typer.Typer(
     help="A reading companion for vLLM's hardware-platform layer (Phase 17), pinned to one upstream commit.",
@@ -122,7 +125,9 @@ def _listing_app() -> typer.Typer:
     return listing
 
 
-def main() -> None:
+def main(prefetched: Prefetched | None = None) -> None:
+    """Run the command line; `prefetched`: the git commands verifying upstream/ started before it loaded, handed
+    to the command through click's context (workspace.py reads them there)."""
     # A terminal or pipe that cannot show a character (LANG=C, PYTHONIOENCODING=ascii) gets an escape such as
     # \u2014 instead of a crash halfway through the output.
     for stream in (sys.stdout, sys.stderr):
@@ -132,4 +137,4 @@ def main() -> None:
         if sys.stderr is not None:
             sys.stderr.write("Error: standard output is closed, so nothing phase17 prints could be seen; open it.\n")
         raise SystemExit(2)
-    app_for(sys.argv[1:])()
+    app_for(sys.argv[1:])(obj=prefetched)

@@ -8,16 +8,20 @@ from __future__ import annotations
 import gc
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from phase17.cli.argv import COMMANDS_ASKING_GIT, asked_command, upstream_option
 
+if TYPE_CHECKING:
+    from phase17.upstream.gitrepo import Prefetched
 
-def start_verification(arguments: list[str]) -> None:
+
+def start_verification(arguments: list[str]) -> Prefetched | None:
     """Start the git commands about the upstream/ the command will read, if it asks git; never an error here (the
-    command itself reports a missing project or tree in its own words)."""
+    command itself reports a missing project or tree in its own words). The command is handed them (app.main)."""
     name = asked_command(arguments)
     if name not in COMMANDS_ASKING_GIT or (name == "index" and "--rebuild" in arguments):
-        return  # (a rebuild reads every file: it does not ask git)
+        return None  # (a rebuild reads every file: it does not ask git)
     from phase17.errors import Phase17Error
     from phase17.upstream.gitrepo import prefetch_verification
     from phase17.upstream.project import locate_project
@@ -25,17 +29,17 @@ def start_verification(arguments: list[str]) -> None:
     override = upstream_option(arguments)
     try:
         project = locate_project(Path.cwd(), Path(override) if override else None)
-        prefetch_verification(project.upstream)
+        return prefetch_verification(project.upstream)
     except (Phase17Error, OSError):
-        return
+        return None
 
 
 def main() -> None:
-    start_verification(sys.argv[1:])
+    prefetched = start_verification(sys.argv[1:])
     from phase17.cli.app import main as run_command_line
 
     try:
-        run_command_line()
+        run_command_line(prefetched)
     finally:
         # The interpreter's last cycle collection walks every object typer, rich and tree-sitter made, only to
         # find almost nothing: a tenth of a warm command. Frozen, they are freed as modules are torn down.

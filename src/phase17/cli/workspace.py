@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from phase17.drift.check import CheckOutcome
     from phase17.notes.guide import ReadingList
     from phase17.upstream import fetch as fetching
+    from phase17.upstream.gitrepo import Prefetched
     from phase17.upstream.pin import Pin
     from phase17.upstream.project import ProjectPaths
 
@@ -104,6 +105,18 @@ def fetcher(
     return run
 
 
+def prefetched() -> Prefetched | None:
+    """The git commands verifying upstream/ that the program started before its command line loaded (start.py),
+    handed over in click's context; None in tests and for other commands."""
+    import click
+
+    from phase17.upstream.gitrepo import Prefetched
+
+    context = click.get_current_context(silent=True)
+    handed = context.find_root().obj if context is not None else None
+    return handed if isinstance(handed, Prefetched) else None
+
+
 def ready_upstream(project: ProjectPaths, pin: Pin, *, fetch_missing: bool = False) -> Path:
     """upstream/, fetched on first use when asked; its warnings go to stderr."""
     from phase17 import render
@@ -113,7 +126,7 @@ def ready_upstream(project: ProjectPaths, pin: Pin, *, fetch_missing: bool = Fal
         session.err.print(
             f"upstream/ is missing: fetching {pin.describe()} first (this is phase17 fetch).", highlight=False
         )
-    ready = ensure_upstream(project, pin, fetcher(project, pin) if fetch_missing else None)
+    ready = ensure_upstream(project, pin, fetcher(project, pin) if fetch_missing else None, prefetched())
     if ready.state is not None and ready.state.tree is not None:
         from phase17.index import symbolindex
 
@@ -138,7 +151,7 @@ def existing_upstream(*, ask_git: bool = True) -> Path:
     if not upstream.is_dir():
         raise UpstreamError(f"{upstream} is missing: run phase17 fetch first.")
     if ask_git:
-        view_through_git(upstream)
+        view_through_git(upstream, prefetched())
     bar_when_indexing()
     return upstream
 

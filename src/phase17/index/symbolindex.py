@@ -12,7 +12,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from phase17.cache import code_digest
 from phase17.index.database import created, expected_meta
@@ -20,6 +20,9 @@ from phase17.index.records import GitView, IndexedSite, IndexSummary, Needle
 from phase17.index.store import SymbolIndex
 from phase17.progress import ProgressReporter, SilentReporter
 from phase17.source.files import in_skipped_folder
+
+if TYPE_CHECKING:
+    from phase17.upstream.gitrepo import Prefetched
 
 T = TypeVar("T")
 
@@ -168,7 +171,7 @@ def build_index(upstream: Path, *, rebuild: bool = False, reporter: ProgressRepo
     return index.summary(report, time.perf_counter() - started)
 
 
-def view_through_git(upstream: Path) -> None:
+def view_through_git(upstream: Path, prefetched: Prefetched | None = None) -> None:
     """For the top of a git checkout, ask git what differs from HEAD and trust it for this command (use_git_view):
     one `git status` in C instead of a walk in Python. Anything else (a plain tree, no git, a failure) walks."""
     from phase17.errors import Phase17Error
@@ -177,8 +180,8 @@ def view_through_git(upstream: Path) -> None:
     if not (upstream / ".git").exists() or not gitrepo.git_available():
         return
     try:
-        head = gitrepo.head_commit(upstream)
-        status = gitrepo.worktree_status(upstream)
+        head = gitrepo.head_commit(upstream, prefetched)
+        status = gitrepo.worktree_status(upstream, prefetched)
     except (gitrepo.NotARepositoryError, Phase17Error):
         return
     use_git_view(upstream, head.tree, status.differing)

@@ -53,21 +53,22 @@ class UpstreamState:
         }
 
 
-def inspect_upstream(upstream: Path, pin: Pin) -> UpstreamState:
-    """Say whether `upstream` holds exactly the pinned tree: missing, matches, other commit, or modified (listed)."""
+def inspect_upstream(upstream: Path, pin: Pin, prefetched: gitrepo.Prefetched | None = None) -> UpstreamState:
+    """Say whether `upstream` holds exactly the pinned tree: missing, matches, other commit, or modified (listed).
+    `prefetched`: the same git commands, started early."""
     if not upstream.exists() or (upstream.is_dir() and not any(upstream.iterdir())):
         return UpstreamState(status="missing", path=upstream)
     if not gitrepo.git_available():
         return UpstreamState(status="unverifiable", path=upstream)
     try:
-        head = gitrepo.head_commit(upstream)
+        head = gitrepo.head_commit(upstream, prefetched)
     except gitrepo.NotARepositoryError:
         return UpstreamState(status="not-a-checkout", path=upstream)
     carries, source = head.sha, "git"
     trailer = commit_trailer(head.message)
     if trailer and not same_commit(head.sha, pin.commit):
         carries, source = trailer, "pypi"
-    status_now = gitrepo.worktree_status(upstream)
+    status_now = gitrepo.worktree_status(upstream, prefetched)
     modified = tuple(status_now.changed)
     fetched_tree = re.search(rf"^{TREE_TRAILER}: ([0-9a-f]{{40,64}})$", head.message, re.MULTILINE)
     if fetched_tree and head.tree and fetched_tree.group(1) != head.tree:  # committed on top, or amended

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from functools import cache
 from pathlib import Path
 
 from phase17.errors import ToolError
@@ -68,7 +69,6 @@ _STRIPPED_VARIABLES = (
     "GIT_CONFIG_PARAMETERS",
     "GIT_CONFIG_COUNT",
 )
-_DRIVER_OVERRIDES: dict[tuple[str, int], dict[str, str]] = {}
 
 
 def environment_changes(path: Path | None, extra: dict[str, str] | None = None) -> dict[str, str | None]:
@@ -101,27 +101,30 @@ def _driver_overrides(path: Path) -> dict[str, str]:
     """Each per-driver key able to start a program that the repository at `path` configures, emptied."""
     config = path / ".git" / "config"
     try:
-        key = (os.path.realpath(path), config.stat().st_mtime_ns)
+        changed = config.stat().st_mtime_ns
     except OSError:
         return {}
-    if key not in _DRIVER_OVERRIDES:
-        try:
-            listed = subprocess.run(
-                [executable(), "config", "--list", "--name-only", "-z"],
-                cwd=path,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                env=safe_environment(None),
-                timeout=TIMEOUT_SECONDS,
-                check=False,
-            ).stdout.decode("utf-8", errors="surrogateescape")
-        except (OSError, subprocess.TimeoutExpired) as error:
-            raise ToolError(f"git config could not run in {path}: {error}") from None
-        names = [name for name in listed.split("\0") if name and _DRIVER_KEY.fullmatch(name)]
-        _DRIVER_OVERRIDES[key] = {
-            name: "false" if name.lower().endswith((".required", ".program")) else "" for name in names
-        }
-    return _DRIVER_OVERRIDES[key]
+    return dict(_configured_drivers(os.path.realpath(path), changed))
+
+
+@cache
+def _configured_drivers(path: str, config_changed: int) -> tuple[tuple[str, str], ...]:
+    """_driver_overrides of the repository at `path` as its config was at `config_changed` (its mtime): asked of
+    git once a process for each version of the config."""
+    try:
+        listed = subprocess.run(
+            [executable(), "config", "--list", "--name-only", "-z"],
+            cwd=path,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env=safe_environment(None),
+            timeout=TIMEOUT_SECONDS,
+            check=False,
+        ).stdout.decode("utf-8", errors="surrogateescape")
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise ToolError(f"git config could not run in {path}: {error}") from None
+    names = [name for name in listed.split("\0") if name and _DRIVER_KEY.fullmatch(name)]
+    return tuple((name, "false" if name.lower().endswith((".required", ".program")) else "") for name in names)
 
 
 def executable() -> str:

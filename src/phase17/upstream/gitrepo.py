@@ -114,7 +114,7 @@ class HeadCommit:
     tree: str = ""
 
 
-def head_commit(path: Path) -> HeadCommit:
+def head_commit(path: Path, prefetched: Prefetched | None = None) -> HeadCommit:
     """The checkout's HEAD; NotARepositoryError when `path` is not the top of a checkout with a commit.
 
     Run as plain git processes (no GitPython): every read command asks this, and importing GitPython costs more
@@ -123,7 +123,7 @@ def head_commit(path: Path) -> HeadCommit:
     require_gitexecutable()
     if not (path / ".git").exists():  # the top of a checkout holds its .git (a folder, or a file for a worktree)
         raise NotARepositoryError(str(path))
-    logged = _run_git(path, *_HEAD_ARGUMENTS, missing_repository_ok=True)
+    logged = _run_git(path, *_HEAD_ARGUMENTS, missing_repository_ok=True, prefetched=prefetched)
     if logged is None:  # a repository with no commit yet
         raise NotARepositoryError(str(path))
     sha, tree, message = (logged.split("\n", 2) + ["", ""])[:3]
@@ -166,8 +166,8 @@ class WorktreeStatus:
     differing: list[str]  # all of those, renames' old names, and ignored files and folders ("dir/")
 
 
-def worktree_status(path: Path) -> WorktreeStatus:
-    output = _run_git(path, *_STATUS_ARGUMENTS) or ""
+def worktree_status(path: Path, prefetched: Prefetched | None = None) -> WorktreeStatus:
+    output = _run_git(path, *_STATUS_ARGUMENTS, prefetched=prefetched) or ""
     changed: list[str] = []
     differing: list[str] = []
     entries = output.split("\0")  # -z keeps unusual file names intact
@@ -185,17 +185,17 @@ def worktree_status(path: Path) -> WorktreeStatus:
         differing.append(name)
         if code != "!!":
             changed.append(name)
-    for hidden in _hidden_from_status(path):
+    for hidden in _hidden_from_status(path, prefetched):
         if hidden not in changed:
             changed.append(hidden)
             differing.append(hidden)
     return WorktreeStatus(changed=changed, differing=differing)
 
 
-def _hidden_from_status(path: Path) -> list[str]:
+def _hidden_from_status(path: Path, prefetched: Prefetched | None) -> list[str]:
     """Tracked files git's status skips (`--skip-worktree`, `--assume-unchanged`): they may differ from HEAD
     unseen, so they count as changed."""
-    output = _run_git(path, *_FLAGS_ARGUMENTS) or ""
+    output = _run_git(path, *_FLAGS_ARGUMENTS, prefetched=prefetched) or ""
     return [entry[2:] for entry in output.split("\0") if len(entry) > 2 and (entry[0] == "S" or entry[0].islower())]
 
 
@@ -212,16 +212,20 @@ def tree_files(path: Path, tree: str) -> list[tuple[str, str, str]]:
 
 
 def _run_git(
-    path: Path, *arguments: str, missing_repository_ok: bool = False, input_bytes: bytes | None = None
+    path: Path,
+    *arguments: str,
+    missing_repository_ok: bool = False,
+    input_bytes: bytes | None = None,
+    prefetched: Prefetched | None = None,
 ) -> str | None:
     """Run git in `path` with the hardened options and environment; its output as text (the output of the same
-    command started earlier by `prefetch_verification`, when there is one).
+    command started earlier, when `prefetched` holds one).
 
     A failure is a ToolError naming the command, or None when `path` is not a repository (or has no commit)
     and `missing_repository_ok`.
     """
     require_gitexecutable()
-    started = _PREFETCHED.pop((os.path.realpath(path), arguments), None)
+    started = prefetched.take(path, arguments) if prefetched is not None else None
     try:
         if started is None:
             started = _start_git(path, arguments, subprocess.DEVNULL if input_bytes is None else subprocess.PIPE)
@@ -255,29 +259,41 @@ def _start_git(path: Path, arguments: tuple[str, ...], stdin: int = subprocess.D
     )
 
 
-_PREFETCHED: dict[tuple[str, tuple[str, ...]], subprocess.Popen[bytes]] = {}
+class Prefetched:
+    """The git commands that verifying one checkout runs (HEAD, then the status), started before the command line
+    loads (prefetch_verification), so they work on another core meanwhile: the status alone is a sixth of a warm
+    command. Each answer is read once, by the first question that asks exactly the same thing of the same
+    checkout; what is never read is stopped when the program ends."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = os.path.realpath(path)
+        self.started: dict[tuple[str, ...], subprocess.Popen[bytes]] = {}
+
+    def take(self, path: Path, arguments: tuple[str, ...]) -> subprocess.Popen[bytes] | None:
+        if os.path.realpath(path) != self.path:
+            return None
+        return self.started.pop(arguments, None)
+
+    def stop_unread(self) -> None:
+        """Stop what no question read (the command failed first, or it did not verify)."""
+        while self.started:
+            _, started = self.started.popitem()
+            started.kill()
+            started.communicate()
 
 
-def prefetch_verification(path: Path) -> None:
-    """Start the git commands that verifying the checkout at `path` runs (HEAD, then the status), so they work
-    while Python loads the command line: the status alone is a sixth of a warm command. Their answers
-    are read by the first _run_git asking exactly the same thing; nothing is started when `path` is no checkout."""
+def prefetch_verification(path: Path) -> Prefetched | None:
+    """Start the git commands that verifying the checkout at `path` runs; None when `path` is no checkout."""
     if not (path / ".git").exists() or not git_available():
-        return
-    atexit.register(_stop_unread)  # (registering it again is harmless: it stops what is left, once)
+        return None
+    prefetched = Prefetched(path)
+    atexit.register(prefetched.stop_unread)
     for arguments in (_HEAD_ARGUMENTS, _STATUS_ARGUMENTS, _FLAGS_ARGUMENTS):
         try:
-            _PREFETCHED[(os.path.realpath(path), arguments)] = _start_git(path, arguments)
+            prefetched.started[arguments] = _start_git(path, arguments)
         except OSError:
-            return
-
-
-def _stop_unread() -> None:
-    """A command that never asked (it failed first, or it did not verify): its git processes are stopped."""
-    while _PREFETCHED:
-        _, started = _PREFETCHED.popitem()
-        started.kill()
-        started.communicate()
+            break
+    return prefetched
 
 
 def file_versions(path: Path, relative: str, limit: int = 20) -> list[tuple[str, bytes, str]]:

@@ -15,6 +15,7 @@ from phase17.upstream.pin import PIN_FILE_NAME, Pin
 
 if TYPE_CHECKING:  # the drift check, the fetch code and the notebook load only for the commands using them
     from phase17.upstream.fetch import FetchResult
+    from phase17.upstream.gitrepo import Prefetched
 
 
 @dataclass(frozen=True)
@@ -76,13 +77,16 @@ class ReadyUpstream:
 
 
 def ensure_upstream(
-    project: ProjectPaths, pin: Pin, fetch_missing: Callable[[], FetchResult] | None = None
+    project: ProjectPaths,
+    pin: Pin,
+    fetch_missing: Callable[[], FetchResult] | None = None,
+    prefetched: Prefetched | None = None,
 ) -> ReadyUpstream:
     """upstream/, fetched on first use when `fetch_missing` is given; a tree that is not the pin is read, warned.
 
     A reader's own checkout (--upstream) that is not a git checkout is a plain source tree: read, not verified.
     """
-    state = inspect_upstream(project.upstream, pin)
+    state = inspect_upstream(project.upstream, pin, prefetched)
     if state.status == "missing":
         if fetch_missing is None:
             raise UpstreamError(f"{project.upstream} is missing; run phase17 fetch first.")

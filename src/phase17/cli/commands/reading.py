@@ -10,7 +10,7 @@ import typer
 from phase17.cli import completion
 from phase17.cli.commands.options import JsonOption
 from phase17.cli.console import print_json, reporting_errors, session, show
-from phase17.cli.workspace import load_all, ready_upstream
+from phase17.cli.workspace import load_all, prefetched, ready_upstream
 
 # Core modules are imported inside the commands that use them: `--help` and a command that parses nothing never
 # load tree-sitter, GitPython, rich's syntax module or the fetch code.
@@ -81,7 +81,7 @@ def list_targets(as_json: JsonOption = False) -> None:
 
     with reporting_errors():
         project, pinned, reading_list = load_all()
-        state = inspect_upstream(project.upstream, pinned)
+        state = inspect_upstream(project.upstream, pinned, prefetched())
         # a reader's own plain tree (--upstream) is read as it is, as every other command reads it
         readable = state.has_tree or (state.status == "not-a-checkout" and not project.upstream_is_own)
         upstream = project.upstream if readable else None

@@ -8,7 +8,7 @@ import typer
 
 from phase17.cli.commands.options import JsonOption
 from phase17.cli.console import print_json, reporting_errors, session
-from phase17.cli.workspace import existing_upstream, locate
+from phase17.cli.workspace import existing_upstream, locate, prefetched
 
 # Core modules are imported inside the commands that use them: `--help` and a command that parses nothing never
 # load tree-sitter, GitPython, rich's syntax module or the fetch code.
@@ -74,7 +74,7 @@ def pin(
             raise typer.Exit(
                 code=report_findings(repin_and_check(project, pinned, ref, dry_run=dry_run, force=force), as_json)
             )
-        state = inspect_upstream(project.upstream, pinned)
+        state = inspect_upstream(project.upstream, pinned, prefetched())
         if as_json:
             print_json({**pinned.to_data(), "upstream": state.to_data()})
         else:
