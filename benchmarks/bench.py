@@ -97,6 +97,7 @@ def citing_project(count: int, scratch: Path, own_upstream: bool = False) -> Pat
     import yaml
 
     from phase17.index.lookup import file_definitions, python_files
+    from phase17.index.tree import Tree
     from phase17.source.symbols import Symbol
 
     project = scratch / f"project-{count}"
@@ -110,8 +111,9 @@ def citing_project(count: int, scratch: Path, own_upstream: bool = False) -> Pat
     else:
         os.symlink(ROOT / "upstream", project / "upstream")
     symbols: list[Symbol] = []
-    for path in python_files(ROOT / "upstream", "vllm/platforms"):
-        symbols += [symbol for symbol in file_definitions(ROOT / "upstream", path) if symbol.kind != "assignment"]
+    tree = Tree(ROOT / "upstream")
+    for path in python_files(tree, "vllm/platforms"):
+        symbols += [symbol for symbol in file_definitions(tree, path) if symbol.kind != "assignment"]
         if len(symbols) >= count:
             break
     chosen = symbols[:count]

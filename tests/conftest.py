@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 import phase17.index.database
-import phase17.index.symbolindex
 import phase17.safety.files
 import phase17.upstream.project
 from helpers import UPSTREAM_V1, invoke, line_of, make_git_repository, make_v2, write_pin
@@ -99,9 +98,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
             return _real(path, *args, **kwargs)
 
         monkeypatch.setattr(module, name, refusing)
-    phase17.index.symbolindex.forget()
     yield
-    phase17.index.symbolindex.forget()
 
 
 @pytest.fixture

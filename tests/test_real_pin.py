@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from helpers import ast_lines, git
 from phase17.cli.app import app
 from phase17.index.lookup import locate_key_symbols
+from phase17.index.tree import Tree
 from phase17.instruments.usages import find_calls
 from phase17.notes.guide import load_reading_list
 from phase17.upstream.checkout import inspect_upstream
@@ -48,7 +49,7 @@ def test_pypi_fetch_of_the_real_pin(real_project: Path):
 def test_every_key_symbol_resolves_exactly_once(real_project: Path):
     upstream = real_project / "upstream"
     for target in load_reading_list().targets:
-        for key in locate_key_symbols(upstream, target):
+        for key in locate_key_symbols(Tree(upstream), target):
             assert key.status == "found", f"{target.key}: {key.ref} is {key.status} ({[s.ref for s in key.matches]})"
 
 
@@ -400,7 +401,7 @@ def test_usages_counts_every_call_that_pythons_own_parser_sees(in_real_project: 
         ours = {(usage["path"], usage["line"]) for usage in data["usages"] if usage["call"]}
         assert ours == theirs[name], (name, sorted(theirs[name] - ours)[:5], sorted(ours - theirs[name])[:5])
         # callers reads only the files where the name is followed by "(": the same calls
-        calls = {(call.path, call.line) for call in find_calls(in_real_project / "upstream", name)}
+        calls = {(call.path, call.line) for call in find_calls(Tree(in_real_project / "upstream"), name)}
         assert calls == theirs[name], name
 
 
@@ -413,15 +414,15 @@ def test_the_classes_read_from_the_files_that_name_them_answer_as_the_whole_tree
 
     upstream = in_real_project / "upstream"
     answers = [
-        contract.build_contract(upstream).to_data(),
-        gates.find_gates(upstream).to_data(),
-        effects.find_effects(upstream).to_data(),
+        contract.build_contract(Tree(upstream)).to_data(),
+        gates.find_gates(Tree(upstream)).to_data(),
+        effects.find_effects(Tree(upstream)).to_data(),
     ]
-    whole = classes.classes_below(upstream, ("vllm",))
+    whole = classes.classes_below(Tree(upstream), ("vllm",))
     monkeypatch.setattr(contract, "load_classes", lambda *_, **__: whole)
-    assert len(whole[0]) > 10 * len(contract.build_contract(upstream).platforms)
+    assert len(whole[0]) > 10 * len(contract.build_contract(Tree(upstream)).platforms)
     assert [
-        contract.build_contract(upstream).to_data(),
-        gates.find_gates(upstream).to_data(),
-        effects.find_effects(upstream).to_data(),
+        contract.build_contract(Tree(upstream)).to_data(),
+        gates.find_gates(Tree(upstream)).to_data(),
+        effects.find_effects(Tree(upstream)).to_data(),
     ] == answers

@@ -31,6 +31,7 @@ from helpers import (
 )
 from phase17.cli.app import app
 from phase17.errors import InvalidFileError
+from phase17.index.tree import Tree
 from phase17.notes import store
 from phase17.notes.citations import resolve_citations
 from phase17.notes.guide import load_reading_list
@@ -526,7 +527,7 @@ def test_citations_are_resolved_and_anchored(fetched_project: Path):
 def test_ambiguous_and_out_of_definition_citations_warn(fetched_project: Path):
     upstream = fetched_project / "upstream"
     citations, warnings = resolve_citations(
-        upstream, "edge_case", "`nvml_available` and cuda.py:1 and nope.py:3", ("vllm/platforms/cuda.py",)
+        Tree(upstream), "edge_case", "`nvml_available` and cuda.py:1 and nope.py:3", ("vllm/platforms/cuda.py",)
     )
     assert citations == []
     assert warnings == [
@@ -668,7 +669,7 @@ def test_a_hand_broken_yaml_is_reported_by_line_and_left_alone(fetched_project: 
 def test_shape_errors_name_the_line(fetched_project: Path, change, message):
     ensure_notes_files(
         fetched_project / "annotations",
-        fetched_project / "upstream",
+        Tree(fetched_project / "upstream"),
         load_reading_list(),
         load_pin(fetched_project / "UPSTREAM_PIN.md"),
     )
@@ -1465,14 +1466,12 @@ def test_a_verifying_command_starts_git_before_the_command_line_loads_and_others
 
 
 def test_a_lookup_that_must_index_many_files_first_draws_a_bar(fetched_project: Path, monkeypatch: pytest.MonkeyPatch):
-    from phase17.index import store, symbolindex
-    from phase17.progress import SilentReporter
+    from phase17.index import store
 
     monkeypatch.setattr(store, "PARALLEL_FROM", 1)  # the fixture tree is small: any indexing is "many"
     result = CliRunner().invoke(app, ["resolve", "Platform.get_attn_backend_cls", "--json"])
     assert result.exit_code == 0, result.output
     assert "indexing" in result.stderr and "files of upstream/" in result.stderr
-    assert symbolindex.reporter_factory is SilentReporter  # the bar was that command's
     again = CliRunner().invoke(app, ["resolve", "Platform.get_attn_backend_cls", "--json"])
     assert again.exit_code == 0 and "indexing" not in again.stderr  # indexed: nothing to draw
 

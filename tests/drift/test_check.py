@@ -6,6 +6,7 @@ from pathlib import Path
 
 from phase17.drift.check import MendRequest, check_and_mend, check_notes
 from phase17.drift.findings import STATUSES, finding_data, summary_counts
+from phase17.index.tree import Tree
 from phase17.notes.store import load_health, load_notes
 from phase17.upstream.pin import load_pin
 
@@ -50,13 +51,13 @@ def test_check_and_mend_fixes_moved_anchors_and_remembers_health(repinned):
     paths, _, findings = repinned
     moved_before = sum(1 for finding in findings if finding.status == "moved")
     prose_before = load_notes(paths.annotations, "cuda").notes
-    outcome = check_and_mend(paths.annotations, paths.upstream, MendRequest(fix=True))
+    outcome = check_and_mend(paths.annotations, Tree(paths.upstream), MendRequest(fix=True))
     assert [(action, len(items)) for action, items in outcome.mended] == [("rewrote the lines of", moved_before)]
     assert not any(finding.status == "moved" for finding in outcome.findings)
     assert outcome.has_problems  # changed, missing and ambiguous remain for the reader
     assert load_notes(paths.annotations, "cuda").notes == prose_before
     assert load_health(paths.annotations)["interface"] == "ok"
-    assert check_notes(paths.annotations, paths.upstream) == outcome.findings
+    assert check_notes(paths.annotations, Tree(paths.upstream)) == outcome.findings
 
 
 def test_a_gone_anchor_is_missing_only_when_a_successor_scores_at_least_the_threshold():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from phase17.drift.suggestions import History, recorded_source, suggest
+from phase17.index.tree import Tree
 from phase17.notes.store import load_notes
 
 
@@ -14,7 +15,7 @@ def _anchor(paths, target: str, qualname: str):
 def test_a_method_renamed_in_place_is_the_first_suggestion(repinned):
     paths, _, _ = repinned
     ranked = suggest(
-        History(paths.upstream, (paths.upstream,)), _anchor(paths, "cpu", "CpuPlatform.discover_numa_topology")
+        History(Tree(paths.upstream), (paths.upstream,)), _anchor(paths, "cpu", "CpuPlatform.discover_numa_topology")
     )
     assert ranked[0].ref == "vllm/platforms/cpu.py::CpuPlatform.numa_topology"
     assert ranked[0].reason == "renamed in place" and ranked[0].score >= 0.8
@@ -23,7 +24,7 @@ def test_a_method_renamed_in_place_is_the_first_suggestion(repinned):
 def test_a_method_hoisted_into_its_base_class_is_found(repinned):
     paths, _, _ = repinned
     ranked = suggest(
-        History(paths.upstream, (paths.upstream,)), _anchor(paths, "cuda", "NvmlCudaPlatform.device_count")
+        History(Tree(paths.upstream), (paths.upstream,)), _anchor(paths, "cuda", "NvmlCudaPlatform.device_count")
     )
     assert ranked[0].ref == "vllm/platforms/cuda.py::CudaPlatformBase.device_count"
     assert ranked[0].reason == "moved to another class"
@@ -31,14 +32,16 @@ def test_a_method_hoisted_into_its_base_class_is_found(repinned):
 
 def test_a_function_moved_to_another_file_is_found(repinned):
     paths, _, _ = repinned
-    ranked = suggest(History(paths.upstream, (paths.upstream,)), _anchor(paths, "cuda", "with_nvml_context"))
+    ranked = suggest(History(Tree(paths.upstream), (paths.upstream,)), _anchor(paths, "cuda", "with_nvml_context"))
     assert ranked[0].ref == "vllm/platforms/utils.py::with_nvml_context"
     assert ranked[0].reason.startswith("moved to another file")
 
 
 def test_the_recorded_text_comes_from_the_kept_history(repinned):
     paths, _, _ = repinned
-    old = recorded_source(History(paths.upstream, (paths.upstream,)), _anchor(paths, "cuda", "_get_backend_priorities"))
+    old = recorded_source(
+        History(Tree(paths.upstream), (paths.upstream,)), _anchor(paths, "cuda", "_get_backend_priorities")
+    )
     assert old is not None and old[0].startswith("def _get_backend_priorities(use_mla: bool)")
 
 
@@ -59,7 +62,7 @@ def test_code_that_already_existed_is_never_a_successor_and_a_base_class_wins_a_
     # the recorded commit: a sibling subclass already has an identical method
     cuda.write_text(cuda.read_text().replace(sibling, sibling + "    @classmethod\n" + method + "\n"))
     git(paths.upstream, "commit", "-qam", "a sibling's method, there when the note is recorded")
-    check_and_mend(paths.annotations, paths.upstream, MendRequest(fix=True))  # the notes now stand on that commit
+    check_and_mend(paths.annotations, Tree(paths.upstream), MendRequest(fix=True))  # the notes now stand on that commit
     # then the method leaves NvmlCudaPlatform and is hoisted into Platform, in another file
     nvml = "    @classmethod\n    @with_nvml_context\n" + method
     assert nvml in cuda.read_text()
@@ -70,7 +73,7 @@ def test_code_that_already_existed_is_never_a_successor_and_a_base_class_wins_a_
         )
     )
     (finding,) = [
-        f for f in check_notes(paths.annotations, paths.upstream) if f.qualname == "NvmlCudaPlatform.device_count"
+        f for f in check_notes(paths.annotations, Tree(paths.upstream)) if f.qualname == "NvmlCudaPlatform.device_count"
     ]
     assert finding.status == "missing"
     ranked = list(finding.suggestions)

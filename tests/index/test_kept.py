@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from phase17.index import symbolindex
 from phase17.index.kept import remembered
+from phase17.index.tree import Tree
 
 
 def _tree(tmp_path: Path) -> Path:
@@ -24,21 +24,18 @@ def test_an_answer_is_computed_once_per_tree_state(tmp_path: Path):
         calls.append(1)
         return {"answer": len(calls)}
 
-    assert remembered(root, "count", ("vllm",), compute) == {"answer": 1}
-    symbolindex.forget()
-    assert remembered(root, "count", ("vllm",), compute) == {"answer": 1} and len(calls) == 1
-    assert remembered(root, "other", ("vllm",), compute) == {"answer": 2}  # another question
+    assert remembered(Tree(root), "count", ("vllm",), compute) == {"answer": 1}
+    assert remembered(Tree(root), "count", ("vllm",), compute) == {"answer": 1} and len(calls) == 1
+    assert remembered(Tree(root), "other", ("vllm",), compute) == {"answer": 2}  # another question
     (root / "vllm" / "a.py").write_text("def b():\n    pass\n")
-    symbolindex.forget()
-    assert remembered(root, "count", ("vllm",), compute) == {"answer": 3}  # the tree changed
+    assert remembered(Tree(root), "count", ("vllm",), compute) == {"answer": 3}  # the tree changed
 
 
 def test_a_kept_file_that_is_not_its_own_answer_is_not_trusted(tmp_path: Path):
     root = _tree(tmp_path)
-    assert remembered(root, "count", ("vllm",), lambda: {"answer": "real"}) == {"answer": "real"}
+    assert remembered(Tree(root), "count", ("vllm",), lambda: {"answer": "real"}) == {"answer": "real"}
     kept = next((tmp_path / "cache" / "answers").iterdir())
     stored = json.loads(kept.read_text())
     kept.write_text(json.dumps({"key": "planted", "answer": {"answer": "planted"}}))
-    symbolindex.forget()
-    assert remembered(root, "count", ("vllm",), lambda: {"answer": "again"}) == {"answer": "again"}
+    assert remembered(Tree(root), "count", ("vllm",), lambda: {"answer": "again"}) == {"answer": "again"}
     assert json.loads(kept.read_text())["key"] == stored["key"]

@@ -46,7 +46,7 @@ def _alive(pid: int) -> bool:
 def _start_build(tree: Path, tmp_path: Path) -> tuple[subprocess.Popen[bytes], list[int]]:
     script = (
         "import sys; from pathlib import Path; from phase17.index.symbolindex import build_index; "
-        "build_index(Path(sys.argv[1]), rebuild=True)"
+        "from phase17.index.tree import Tree; build_index(Tree(Path(sys.argv[1])), rebuild=True)"
     )
     environment = {**os.environ, "PHASE17_CACHE_DIR": str(tmp_path / "cache")}
     build = subprocess.Popen([sys.executable, "-c", script, str(tree)], env=environment, stderr=subprocess.PIPE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from phase17.index.tree import Tree
 from phase17.instruments.backends import attention_backends, by_condition
 from phase17.instruments.contract import build_contract
 
@@ -57,8 +58,8 @@ def test_each_platform_names_its_backends_by_condition_in_its_order(tmp_path: Pa
     (root / "vllm" / "platforms").mkdir(parents=True)
     for name, text in (("interface", INTERFACE), ("cpu", CPU), ("cuda", CUDA)):
         (root / "vllm" / "platforms" / f"{name}.py").write_text(text)
-    contract = build_contract(root)
-    found = attention_backends(root, [contract.base, *contract.platforms])
+    contract = build_contract(Tree(root))
+    found = attention_backends(Tree(root), [contract.base, *contract.platforms])
     assert found["Platform"] == ()
     assert by_condition(found["CpuPlatform"]) == [("not (attn_selector_config.use_mla)", ["CPU_ATTN"])]
     assert by_condition(found["CudaPlatformBase"]) == [

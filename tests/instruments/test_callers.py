@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from phase17 import render
-from phase17.index import symbolindex
+from phase17.index.tree import Tree
 from phase17.instruments.callers import SHOWN_CALLERS, called_names, find_callers
 
 PLATFORM = """\
@@ -73,7 +73,7 @@ def _chain(node) -> list[str]:
 
 
 def test_the_path_goes_through_current_platform_and_a_constructor(tree: Path):
-    root = find_callers(tree, "Platform.check_and_update_config", depth=3)
+    root = find_callers(Tree(tree), "Platform.check_and_update_config", depth=3)
     assert (root.path, root.line) == ("vllm/platforms/interface.py", 3)
     assert _chain(root) == ["VllmConfig.__post_init__", "EngineArgs.create_engine_config", "serve"]
     post_init = root.callers[0]
@@ -83,13 +83,12 @@ def test_the_path_goes_through_current_platform_and_a_constructor(tree: Path):
 
 
 def test_depth_recursion_and_fan_out_are_cut(tree: Path):
-    assert _chain(find_callers(tree, "Platform.check_and_update_config", depth=1)) == ["VllmConfig.__post_init__"]
-    loop = find_callers(tree, "ping", depth=4)
+    assert _chain(find_callers(Tree(tree), "Platform.check_and_update_config", depth=1)) == ["VllmConfig.__post_init__"]
+    loop = find_callers(Tree(tree), "ping", depth=4)
     assert _chain(loop) == ["pong", "ping"] and loop.callers[0].callers[0].recursive
     many = tree / "vllm" / "many.py"
     many.write_text("".join(f"def caller_{n}():\n    return serve()\n\n\n" for n in range(SHOWN_CALLERS + 3)))
-    symbolindex.forget()  # a command reads the tree once: the next one sees the new file
-    fanned = find_callers(tree, "serve", depth=1)
+    fanned = find_callers(Tree(tree), "serve", depth=1)
     assert len(fanned.callers) == SHOWN_CALLERS and fanned.more == 3
     assert fanned.to_data()["more"] == 3
 
@@ -108,7 +107,7 @@ def test_only_files_that_call_the_name_are_parsed_however_the_call_is_written(tr
         usages, "_uses_in", lambda source, path, *a, **k: parsed.append(path) or real(source, path, *a, **k)
     )
 
-    calls = usages.find_calls(tree, "VllmConfig")
+    calls = usages.find_calls(Tree(tree), "VllmConfig")
 
     assert sorted(parsed) == ["vllm/engine.py", "vllm/spaced.py"]
     assert [(call.path, call.enclosing) for call in calls] == [
@@ -126,7 +125,7 @@ def test_a_construction_hook_is_called_by_its_class_name():
 def test_the_text_view_indents_each_caller_with_its_line(tree: Path):
     console = Console(width=60, color_system=None, force_terminal=False, record=True)
     with console.capture() as captured:
-        console.print(render.callers_tree(find_callers(tree, "Platform.check_and_update_config"), 3), crop=False)
+        console.print(render.callers_tree(find_callers(Tree(tree), "Platform.check_and_update_config"), 3), crop=False)
     shown = captured.get().splitlines()
     assert shown[0] == "Callers, 3 level(s) up (3 shown), of"
     assert shown[1] == "Platform.check_and_update_config  vllm/platforms/interface.py:3"

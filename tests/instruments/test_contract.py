@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from phase17.errors import SymbolNotFoundError
-from phase17.index import symbolindex
+from phase17.index.tree import Tree
 from phase17.instruments import classes
 from phase17.instruments.contract import build_contract, compare, contract_markdown
 
@@ -81,7 +81,7 @@ def tree(tmp_path: Path) -> Path:
 
 
 def test_every_subclass_across_files_and_levels_is_a_column(tree: Path):
-    contract = build_contract(tree)
+    contract = build_contract(Tree(tree))
     # breadth first: the direct subclasses in path order, then theirs
     assert [info.name for info in contract.platforms] == [
         "CpuPlatform",
@@ -118,7 +118,7 @@ def test_only_files_that_spell_a_related_name_are_parsed_and_nothing_is_missed(t
     real = classes.classes_of
     monkeypatch.setattr(classes, "classes_of", lambda path, source: parsed.append(path) or real(path, source))
 
-    contract = build_contract(tree)
+    contract = build_contract(Tree(tree))
 
     assert sorted(parsed) == [
         "vllm/chosen.py",
@@ -128,23 +128,23 @@ def test_only_files_that_spell_a_related_name_are_parsed_and_nothing_is_missed(t
     assert contract.aliases["Chosen"] == ["Rocm"]
     cells = {member.name: cells for member, cells in contract.rows}
     assert cells["dist_backend"]["Rocm"].text == "inherited from Tuned: 'rccl'"
-    whole, aliases = classes.classes_below(tree, ("vllm",))  # every file read: the same answer
+    whole, aliases = classes.classes_below(Tree(tree), ("vllm",))  # every file read: the same answer
     monkeypatch.setattr("phase17.instruments.contract.load_classes", lambda *_, **__: (whole, aliases))
-    assert build_contract(tree).to_data() == contract.to_data()
+    assert build_contract(Tree(tree)).to_data() == contract.to_data()
 
 
 def test_members_and_platforms_narrow_the_matrix_and_markdown_is_a_table(tree: Path):
-    contract = build_contract(tree, members="^dist", platforms=("CpuPlatform",))
+    contract = build_contract(Tree(tree), members="^dist", platforms=("CpuPlatform",))
     assert [member.name for member, _ in contract.rows] == ["dist_backend"]
     assert contract_markdown(contract) == (
         '| member | Platform | CpuPlatform |\n|---|---|---|\n| dist_backend | "" | "gloo" |\n'
     )
     with pytest.raises(SymbolNotFoundError, match="NoSuch: not a subclass of Platform"):
-        build_contract(tree, platforms=("NoSuch",))
+        build_contract(Tree(tree), platforms=("NoSuch",))
 
 
 def test_one_platform_against_the_base_says_what_differs(tree: Path):
-    sub, root, differences = compare(tree, "CudaPlatformBase", "Platform")
+    sub, root, differences = compare(Tree(tree), "CudaPlatformBase", "Platform")
     by_member = {item.member: item.summary for item in differences}
     assert by_member["dist_backend"] == '"" -> "nccl"'
     assert by_member["get_attn_backend_cls"].startswith("signature (cls, selected: str) -> str -> (cls, selected: str")
@@ -158,7 +158,7 @@ def test_a_classmethod_is_labelled_and_getattr_is_part_of_the_contract(tree: Pat
         + "\n    def __getattr__(self, key: str):\n        return None\n\n"
         + "    @staticmethod\n    def seed_everything(seed: int) -> None:\n        pass\n"
     )
-    contract = build_contract(tree)
+    contract = build_contract(Tree(tree))
     labels = {member.name: member.label for member, _ in contract.rows}
     assert labels["get_attn_backend_cls"] == "classmethod" and labels["seed_everything"] == "staticmethod"
     assert labels["is_pin_memory_available"] == "def" and "__getattr__" in labels and "__repr__" not in labels
@@ -168,14 +168,13 @@ def test_a_classmethod_is_labelled_and_getattr_is_part_of_the_contract(tree: Pat
 
 
 def test_against_the_base_honours_members_and_names_a_changed_form(tree: Path):
-    _, _, differences = compare(tree, "CudaPlatformBase", "Platform", members="^dist")
+    _, _, differences = compare(Tree(tree), "CudaPlatformBase", "Platform", members="^dist")
     assert [item.member for item in differences] == ["dist_backend"]
     cpu = tree / "vllm" / "platforms" / "cpu.py"
     cpu.write_text(
         CPU.replace("    def is_pin_memory_available(self)", "    @classmethod\n    def is_pin_memory_available(cls)")
     )
-    symbolindex.forget()  # a command reads the tree once: the next one sees the change
-    _, _, differences = compare(tree, "CpuPlatform", "Platform", members="pin_memory")
+    _, _, differences = compare(Tree(tree), "CpuPlatform", "Platform", members="pin_memory")
     assert [(item.kind, item.summary.split(";")[0]) for item in differences][-1] == (
         "classmethod",
         "def -> classmethod",
@@ -187,7 +186,7 @@ def test_a_hostile_literal_in_the_tree_is_text_in_the_markdown_table(tree: Path)
 
     cpu = tree / "vllm" / "platforms" / "cpu.py"
     cpu.write_text(CPU.replace('"gloo"', '"<img src=x onerror=alert(1)> | [x](javascript:y) `z"'))
-    markdown = contract_markdown(build_contract(tree, members="^dist_backend$"))
+    markdown = contract_markdown(build_contract(Tree(tree), members="^dist_backend$"))
     assert markdown_hazards(markdown) == []
     rows = [token for token in COMMONMARK.parse(markdown) if token.type == "inline"]
     assert any("<img src=x onerror=alert(1)>" in token.content.replace("\\", "") for token in rows)

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from phase17 import render
 from phase17.errors import SymbolNotFoundError
+from phase17.index.tree import Tree
 from phase17.instruments.effects import find_effects
 
 INTERFACE = """\
@@ -66,7 +67,7 @@ def _line(text: str) -> int:
 
 
 def test_every_write_with_its_value_line_and_conditions(tree: Path):
-    data = find_effects(tree).to_data()
+    data = find_effects(Tree(tree)).to_data()
     writes = [
         (item["field"], item["value"], item["line"], item["when"], item["via"])
         for item in data["platforms"]["CpuPlatform"]
@@ -106,13 +107,13 @@ def test_every_write_with_its_value_line_and_conditions(tree: Path):
 
 def test_a_hook_the_base_does_not_have_is_one_clear_error(tree: Path):
     with pytest.raises(SymbolNotFoundError, match="check_and_update_confg: not a member of Platform"):
-        find_effects(tree, "check_and_update_confg")
+        find_effects(Tree(tree), "check_and_update_confg")
 
 
 def test_the_text_view_names_each_field_and_when_at_60_columns(tree: Path):
     console = Console(width=60, color_system=None, force_terminal=False, record=True)
     with console.capture() as captured:
-        console.print(render.effects_screen(find_effects(tree)))
+        console.print(render.effects_screen(find_effects(Tree(tree))))
     shown = captured.get()
     assert "CpuPlatform  vllm/platforms/cpu.py:6  8 write(s)\n  helpers handed the config: _apply_threads\n" in shown
     assert '  parallel_config.worker_cls = "CPUWorker"\n' in shown
@@ -125,9 +126,9 @@ def test_the_text_view_names_each_field_and_when_at_60_columns(tree: Path):
 def test_the_kept_report_reads_back_as_the_computed_one(tree: Path):
     from phase17.instruments.effects import EffectsReport, effects_report
 
-    computed = find_effects(tree)
+    computed = find_effects(Tree(tree))
     assert EffectsReport.from_data(computed.to_data()) == computed
-    assert effects_report(tree) == computed
+    assert effects_report(Tree(tree)) == computed
 
 
 def test_writes_to_the_whole_process_are_there_too_and_marked(tmp_path: Path):
@@ -147,7 +148,9 @@ def test_writes_to_the_whole_process_are_there_too_and_marked(tmp_path: Path):
         "        vllm_config.cache_config.block_size = 128\n"
         '        print(os.environ["HOME"])\n'
     )
-    (cpu,) = [platform for platform in find_effects(root, "check_and_update_config").platforms if platform.effects]
+    (cpu,) = [
+        platform for platform in find_effects(Tree(root), "check_and_update_config").platforms if platform.effects
+    ]
     assert [(e.field, e.value, e.line, e.process_wide) for e in cpu.effects] == [
         ('os.environ["NUMEXPR_MAX_THREADS"]', "str(8)", 10, True),
         ("os.environ", '.setdefault("VLLM_WORKER_MULTIPROC_METHOD", "spawn")', 12, True),
@@ -157,5 +160,5 @@ def test_writes_to_the_whole_process_are_there_too_and_marked(tmp_path: Path):
     assert cpu.effects[1].when == "vllm_config.parallel_config.world_size > 1"
     console = Console(width=60, color_system=None, force_terminal=False, record=True)
     with console.capture() as captured:
-        console.print(render.effects_screen(find_effects(root, "check_and_update_config")), crop=False)
+        console.print(render.effects_screen(find_effects(Tree(root), "check_and_update_config")), crop=False)
     assert '  os.environ["NUMEXPR_MAX_THREADS"] = str(8)  (process-wide)' in captured.get()

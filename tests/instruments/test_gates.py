@@ -9,6 +9,7 @@ import pytest
 from rich.console import Console
 
 from phase17 import render
+from phase17.index.tree import Tree
 from phase17.instruments.gates import find_gates
 
 INTERFACE = """\
@@ -108,7 +109,7 @@ def tree(tmp_path: Path) -> Path:
 
 
 def _answers(tree: Path) -> dict[str, dict[str, dict[str, object]]]:
-    data = find_gates(tree).to_data()
+    data = find_gates(Tree(tree)).to_data()
     return {gate["name"]: gate["platforms"] for gate in data["gates"]}
 
 
@@ -153,20 +154,20 @@ def test_an_enum_test_is_answered_from_each_platforms_own_enum(tree: Path):
 
 
 def test_every_predicate_counts_and_only_predicates(tree: Path):
-    report = find_gates(tree)
+    report = find_gates(Tree(tree))
     names = {gate.name for gate in report.gates}
     assert "has_device_capability" in names and "get_device_name" not in names
     counts = {gate.name: gate.call_sites for gate in report.gates}
     assert counts["supports_fp8"] == 1 and counts["is_cuda"] == 2 and counts["is_cpu"] == 0
     assert report.gates[0].spread >= report.gates[-1].spread  # the ones that differ most come first
-    assert find_gates(tree, platforms=("CpuPlatform",)).platforms == ("Platform", "CpuPlatform")
+    assert find_gates(Tree(tree), platforms=("CpuPlatform",)).platforms == ("Platform", "CpuPlatform")
 
 
 @pytest.mark.parametrize("width", [60, 200])
 def test_the_text_view_groups_platforms_by_answer_and_keeps_names_whole(tree: Path, width: int):
     console = Console(width=width, color_system=None, force_terminal=False, record=True)
     with console.capture() as captured:
-        console.print(render.gates_screen(find_gates(tree)))
+        console.print(render.gates_screen(find_gates(Tree(tree))))
     shown = captured.get()
     assert "supports_fp8  1 call site(s)\n" in shown
     assert "\n    vllm/engine.py:5\n" in shown
@@ -178,11 +179,9 @@ def test_the_text_view_groups_platforms_by_answer_and_keeps_names_whole(tree: Pa
 
 
 def test_the_kept_report_reads_back_as_the_computed_one(tree: Path):
-    from phase17.index import symbolindex
     from phase17.instruments.gates import GatesReport, gates_report
 
-    computed = find_gates(tree)
+    computed = find_gates(Tree(tree))
     assert GatesReport.from_data(computed.to_data()).to_data() == computed.to_data()
-    first = gates_report(tree)
-    symbolindex.forget()
-    assert gates_report(tree).to_data() == first.to_data() == computed.to_data()
+    first = gates_report(Tree(tree))
+    assert gates_report(Tree(tree)).to_data() == first.to_data() == computed.to_data()

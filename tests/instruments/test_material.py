@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from phase17.index.tree import Tree
 from phase17.instruments.material import design_docs, example_plugins, gather_material
 from phase17.instruments.plugins import plugins_report
 
@@ -75,14 +76,14 @@ def tree(tmp_path: Path) -> Path:
 
 
 def test_design_docs_are_found_by_whole_names_with_the_first_line(tree: Path):
-    docs = design_docs(tree, ["load_general_plugins", "vllm.platform_plugins"])
+    docs = design_docs(Tree(tree), ["load_general_plugins", "vllm.platform_plugins"])
     assert [(doc.path, doc.line, doc.title, doc.names) for doc in docs] == [
         ("docs/design/plugin_system.md", 5, "Plugin System", ("load_general_plugins", "vllm.platform_plugins"))
     ]
 
 
 def test_example_plugins_are_read_from_setup_py_and_pyproject_never_run(tree: Path):
-    found = [(item.folder, item.group, item.entry, item.line) for item in example_plugins(tree)]
+    found = [(item.folder, item.group, item.entry, item.line) for item in example_plugins(Tree(tree))]
     assert found == [
         (
             "tests/plugins/dummy_stat_logger",
@@ -106,13 +107,13 @@ def test_example_plugins_are_read_from_setup_py_and_pyproject_never_run(tree: Pa
 
 
 def test_tests_that_call_a_name_skip_its_import(tree: Path):
-    material = gather_material(tree, ["load_general_plugins"], groups=("vllm.platform_plugins",))
+    material = gather_material(Tree(tree), ["load_general_plugins"], groups=("vllm.platform_plugins",))
     assert [(site.path, site.line) for site in material.tests] == [("tests/test_plugins.py", 5)]
     assert [item.group for item in material.examples] == ["vllm.platform_plugins"]
 
 
 def test_plugins_shows_the_material_and_every_entry_points_load_site(tree: Path):
-    report = plugins_report(tree)
+    report = plugins_report(Tree(tree))
     loaded = {group.value: [(site.enclosing, site.line) for site in group.loaded_at] for group in report.groups}
     assert loaded["vllm.general_plugins"] == [("load_general_plugins", 13)]
     assert loaded["vllm.io_processor_plugins"] == [("get_io_processor", 17)]  # entry_points(group=...) directly

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from phase17.index.tree import Tree
 from phase17.instruments.plugins import plugins_report
 
 PLUGINS = """\
@@ -55,7 +56,7 @@ def test_groups_load_sites_builtin_plugins_and_the_chooser_are_read_from_the_tre
     (root / "acme" / "platforms").mkdir(parents=True)
     (root / "acme" / "plugins" / "__init__.py").write_text(PLUGINS)
     (root / "acme" / "platforms" / "__init__.py").write_text(PLATFORMS)
-    report = plugins_report(root, under=("acme",))
+    report = plugins_report(Tree(root), under=("acme",))
     groups = {group.constant: group for group in report.groups}
     assert set(groups) == {"GENERAL_PLUGINS_GROUP", "PLATFORM_PLUGINS_GROUP"}
     platform = groups["PLATFORM_PLUGINS_GROUP"]
@@ -90,7 +91,7 @@ def test_every_group_a_loading_call_names_is_a_group_however_it_is_spelled(tmp_p
         "def unsupported():\n    from importlib.metadata import entry_points\n\n"
         '    return list(entry_points(group="acme.logits_processors"))\n'
     )
-    report = plugins_report(root, under=("acme",))
+    report = plugins_report(Tree(root), under=("acme",))
     groups = {group.value: group for group in report.groups}
     assert set(groups) == {"acme.general_plugins", "acme.platform_plugins", "acme.logits_processors"}
     logits = groups["acme.logits_processors"]

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from phase17.errors import BadReferenceError
-from phase17.index import symbolindex, workers
+from phase17.index import workers
 from phase17.index.database import index_location
+from phase17.index.tree import Tree
 from phase17.instruments.usages import find_usages
 
 ENGINE = """\
@@ -60,7 +61,7 @@ def tree(tmp_path: Path) -> Path:
 
 
 def test_a_variable_is_reported_by_attribute_most_used_first_with_the_enclosing_function(tree: Path):
-    report = find_usages(tree, "current_platform")
+    report = find_usages(Tree(tree), "current_platform")
     assert report.mode == "attributes"
     assert report.groups() == [
         ("is_cuda", 3),
@@ -78,31 +79,30 @@ def test_a_variable_is_reported_by_attribute_most_used_first_with_the_enclosing_
     assert not [u for u in report.usages if u.group in ("is_tpu", "is_xpu")]  # comment and string: not code
     device = [u for u in report.usages if u.group == "device_type"]
     assert device[0].is_call is False and device[0].code == "return current_platform.device_type"
-    assert find_usages(tree, "current_platform", attribute="is_cuda").groups() == [("is_cuda", 3)]
+    assert find_usages(Tree(tree), "current_platform", attribute="is_cuda").groups() == [("is_cuda", 3)]
 
 
 def test_a_function_name_gives_its_callers_by_receiver(tree: Path):
-    report = find_usages(tree, "check_and_update_config")
+    report = find_usages(Tree(tree), "check_and_update_config")
     assert report.mode == "callers"
     assert sorted(report.groups()) == [("Platform()", 1), ("current_platform", 1)]
-    dotted = find_usages(tree, "Platform.is_cuda")
+    dotted = find_usages(Tree(tree), "Platform.is_cuda")
     assert dotted.groups() == [("current_platform", 2), ("vllm.platforms.current_platform", 1)]
     assert all(usage.is_call for usage in dotted.usages)
 
 
 def test_a_second_run_reads_stored_answers_and_a_changed_file_is_read_again(tree: Path):
-    first = find_usages(tree, "current_platform")
-    symbolindex.forget()
+    first = find_usages(Tree(tree), "current_platform")
     (tree / "vllm" / "unrelated.py").write_text(
         "from vllm.platforms import current_platform\ncurrent_platform.is_cpu()\n"
     )
-    second = find_usages(tree, "current_platform")
+    second = find_usages(Tree(tree), "current_platform")
     assert len(second.usages) == len(first.usages) + 1 and ("is_cpu", 1) in second.groups()
 
 
 def test_a_name_that_is_not_python_is_refused(tree: Path):
     with pytest.raises(BadReferenceError, match="is not a Python name"):
-        find_usages(tree, 'x"); (identifier')
+        find_usages(Tree(tree), 'x"); (identifier')
 
 
 def test_many_files_are_answered_by_workers_with_a_bar_the_same_as_here(tree: Path, monkeypatch: pytest.MonkeyPatch):
@@ -115,8 +115,8 @@ def test_many_files_are_answered_by_workers_with_a_bar_the_same_as_here(tree: Pa
                 f"    return current_platform.attribute_{number}\n"
             )
     bars: list[RecordingReporter] = []
-    monkeypatch.setattr(symbolindex, "reporter_factory", lambda: bars.append(RecordingReporter()) or bars[-1])
-    in_workers = find_usages(tree, "current_platform")
+    drawn = Tree(tree, reporter_factory=lambda: bars.append(RecordingReporter()) or bars[-1])
+    in_workers = find_usages(drawn, "current_platform")
     originals = ("engine.py", "unrelated.py", "platforms/interface.py")
     naming = 70 + sum(b"current_platform" in (tree / "vllm" / name).read_bytes() for name in originals)
     # one bar: the uses of current_platform, asked of the files that name it (the others answer at once); the
@@ -126,10 +126,9 @@ def test_many_files_are_answered_by_workers_with_a_bar_the_same_as_here(tree: Pa
     for bar in scanning:
         assert sum(amount for kind, amount in bar.events if kind == "advance") == int(bar.events[0][1].split()[1])
         assert bar.events[-1][0] == "finish"
-    symbolindex.forget()
     index_location(tree).unlink()
     monkeypatch.setattr(workers, "PARALLEL_FROM", 10_000)  # every file read here
-    here = find_usages(tree, "current_platform")
+    here = find_usages(Tree(tree), "current_platform")
     assert in_workers == here and len(here.usages) == 70 * 3 + 7
 
 
@@ -142,7 +141,7 @@ def test_an_attribute_passed_to_a_call_is_a_read_not_a_call_of_it(tmp_path: Path
         "    log(current_platform.device_name)\n"
         "    return current_platform.device_name()\n"
     )
-    report = find_usages(root, "current_platform")
+    report = find_usages(Tree(root), "current_platform")
     assert [(usage.line, usage.group, usage.is_call) for usage in report.usages] == [
         (5, "device_name", False),
         (6, "device_name", True),
@@ -157,7 +156,7 @@ def test_an_attribute_no_platform_declares_is_marked_and_self_current_platform_i
         "        self.current_platform = current_platform\n"
         "        return current_platform.mem_get_info()\n"
     )
-    report = find_usages(tree, "current_platform")
+    report = find_usages(Tree(tree), "current_platform")
     groups = {item["group"]: item for item in report.to_data()["groups"]}
     assert groups["mem_get_info"]["declared"] is False and groups["is_cuda"]["declared"] is True
     assert "declared" not in groups["(referenced)"]  # the name itself, not an attribute of it
@@ -168,16 +167,16 @@ def test_an_attribute_no_platform_declares_is_marked_and_self_current_platform_i
 def test_a_name_or_attribute_that_matches_nothing_gets_did_you_mean(tree: Path):
     from phase17.instruments.usages import close_to_nothing
 
-    assert find_usages(tree, "current_platform", attribute="is_cdua").usages == ()
-    assert close_to_nothing(tree, "current_platform", "is_cdua") == ["is_cuda"]
-    assert "Platform.is_cuda" in close_to_nothing(tree, "is_cdua")
+    assert find_usages(Tree(tree), "current_platform", attribute="is_cdua").usages == ()
+    assert close_to_nothing(Tree(tree), "current_platform", "is_cdua") == ["is_cuda"]
+    assert "Platform.is_cuda" in close_to_nothing(Tree(tree), "is_cdua")
 
 
 def test_a_file_of_generated_data_is_skipped_with_a_line_saying_so(tree: Path):
     # 150,000 one-line assignments, each a definition: parsed, it cost seconds and hundreds of MB (a million, 33 s
     # and 1.9 GB); as data, not reading material, it is skipped like a file over 8 MiB
     (tree / "vllm" / "generated.py").write_text("from vllm.platforms import current_platform\n" + "x = 1\n" * 150_000)
-    report = find_usages(tree, "current_platform")
+    report = find_usages(Tree(tree), "current_platform")
     assert [(item.path, item.reason) for item in report.unreadable] == [
         ("vllm/generated.py", "more than 100,000 lines: generated data, not read")
     ]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from phase17.errors import InvalidFileError, UnknownTargetError, WriteError
+from phase17.index.tree import Tree
 from phase17.notes.guide import find_target, load_reading_list
 from phase17.notes.notebook import edit_notes, interview, notes_target, record_note, sentence_warnings
 from phase17.notes.store import load_notes
@@ -55,7 +56,7 @@ class ScriptedInterviewer:
 
 def _context(project: Path):
     paths = locate_project(project)
-    return paths.notebook, paths.upstream, load_reading_list(), load_pin(paths.pin_file)
+    return paths.notebook, Tree(paths.upstream), load_reading_list(), load_pin(paths.pin_file)
 
 
 def test_the_interview_saves_each_changed_answer_then_the_questions(fetched_project: Path):

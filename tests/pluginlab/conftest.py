@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from lab import RELEASE_A, RELEASE_B
 
+from phase17.index.tree import Tree
 from phase17.instruments.changes import ContractChanges, contract_changes
 from phase17.pluginlab.check import Release
 
@@ -18,7 +19,7 @@ def releases(tmp_path: Path) -> tuple[Release, Release]:
     a, b = tmp_path / "release_a", tmp_path / "release_b"
     shutil.copytree(RELEASE_A, a)
     shutil.copytree(RELEASE_B, b)
-    return Release("v0.1", a, "a" * 40), Release("v0.2", b, "b" * 40)
+    return Release("v0.1", Tree(a), "a" * 40), Release("v0.2", Tree(b), "b" * 40)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import pytest
 from rich.console import Console
 
 from phase17 import render
+from phase17.index.tree import Tree
 from phase17.instruments.changes import CHANGE_KINDS, contract_changes
 
 BEFORE = """\
@@ -80,11 +81,11 @@ def _tree(root: Path, interface: str, engine: str = "") -> Path:
 
 
 @pytest.fixture
-def trees(tmp_path: Path) -> tuple[Path, Path]:
-    return _tree(tmp_path / "before", BEFORE), _tree(tmp_path / "after", AFTER, ENGINE_AFTER)
+def trees(tmp_path: Path) -> tuple[Tree, Tree]:
+    return Tree(_tree(tmp_path / "before", BEFORE)), Tree(_tree(tmp_path / "after", AFTER, ENGINE_AFTER))
 
 
-def test_renamed_removed_added_resigned_and_overrides(trees: tuple[Path, Path]):
+def test_renamed_removed_added_resigned_and_overrides(trees: tuple[Tree, Tree]):
     changes = contract_changes(*trees, "v1", "v2")
     found = {(change.kind, change.cls, change.member): change for change in changes.changes}
     assert found[("renamed", "Platform", "_find_non_ssm_backend")].successor == "_find_non_ssm_backends"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from phase17.index.tree import Tree
 from phase17.pluginlab.check import Release, check_plugin
 from phase17.pluginlab.source import open_plugin
 from phase17.upstream.pin import load_pin
@@ -34,7 +35,7 @@ REAL_PLATFORM_PLUGINS = {
 @pytest.mark.slow
 def test_every_real_platform_plugin_is_read_and_each_error_is_where_it_says(real_project: Path, tmp_path: Path):
     pin = load_pin(real_project / "UPSTREAM_PIN.md")
-    at_pin = Release(pin.tag, real_project / "upstream", pin.commit)
+    at_pin = Release(pin.tag, Tree(real_project / "upstream"), pin.commit)
     errors = 0
     for spec, classes in REAL_PLATFORM_PLUGINS.items():
         tree = open_plugin(spec, tmp_path / "cache")  # a refusal would raise here: no plugin is refused

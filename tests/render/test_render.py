@@ -8,6 +8,7 @@ from rich.console import Console
 
 from phase17 import render
 from phase17.drift.findings import STATUSES, Finding, Location, Suggestion
+from phase17.index.tree import Tree
 from phase17.source.symbols import parse_definitions
 from phase17.upstream.checkout import UpstreamState
 from phase17.upstream.pin import Pin
@@ -176,7 +177,7 @@ def test_the_interview_header_shows_every_key_symbol_whole_at_80_columns(plain_u
     from phase17.render.notes import notebook_intro
 
     target = next(target for target in load_reading_list().targets if target.key == "plugins")
-    keys = locate_key_symbols(plain_upstream, target)
+    keys = locate_key_symbols(Tree(plain_upstream), target)
     console = Console(width=80, height=24, record=True, color_system=None)
     console.print(notebook_intro(target, keys, 5))
     text = console.export_text()

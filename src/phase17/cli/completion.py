@@ -34,14 +34,16 @@ def symbol_names(incomplete: str) -> list[str]:
     """Qualified names defined in the reading targets' files of the project here, from upstream/."""
     from phase17.cli.workspace import reading_list
     from phase17.index.lookup import file_definitions, python_files
+    from phase17.index.tree import Tree
     from phase17.upstream.project import locate_project
 
     try:
         project = locate_project(Path.cwd())
         names: set[str] = set()
+        tree = Tree(project.upstream)
         for target in reading_list().targets:
-            for path in python_files(project.upstream, target.place):
-                names.update(symbol.qualname for symbol in file_definitions(project.upstream, path))
+            for path in python_files(tree, target.place):
+                names.update(symbol.qualname for symbol in file_definitions(tree, path))
         return sorted(name for name in names if name.startswith(incomplete))
     except Exception:
         return []

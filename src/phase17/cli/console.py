@@ -82,7 +82,6 @@ def reporting_errors() -> Iterator[None]:
     """A Phase17Error becomes `Error: <message>` on stderr and exit code 2, and so does an error of the operating
     system (a name too long, a folder where a file should be, no permission): the machine's state, not a bug.
     Anything else is a bug, and shows its traceback."""
-    _forget_the_tree()  # a command reads the tree afresh (several commands can run in one process: tests)
     try:
         yield
     except Phase17Error as error:
@@ -96,17 +95,6 @@ def reporting_errors() -> Iterator[None]:
         shown = f"{where}{error.strerror or error}"
         session.err.print(f"Error: {shown[:600]}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None
-    finally:
-        _forget_the_tree()  # what git said of the tree held for this command only
-
-
-def _forget_the_tree() -> None:
-    if "phase17.index.symbolindex" in sys.modules:  # (never imported just for this)
-        from phase17.index import symbolindex
-        from phase17.progress import SilentReporter
-
-        symbolindex.forget()
-        symbolindex.reporter_factory = SilentReporter  # a bar is this command's (cli/progress.py: bar_when_indexing)
 
 
 def print_json(data: Any) -> None:

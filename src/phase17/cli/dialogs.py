@@ -3,7 +3,6 @@ per changed symbol). Rich draws the screens, typer asks; neither ever prompts wi
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -11,6 +10,7 @@ import typer
 
 from phase17.cli.console import has_terminal, require_terminal, session
 from phase17.errors import Phase17Error
+from phase17.index.tree import Tree
 
 if TYPE_CHECKING:
     from phase17.drift.review import Citing, ReviewItem
@@ -78,7 +78,7 @@ def reopen_editor(error: Phase17Error) -> bool:
     return bool(typer.confirm("The previous file is unchanged. Reopen the editor to fix it?", default=True))
 
 
-def run_interview(context: tuple[NotebookPaths, Path, ReadingList, Pin], chosen: Target) -> int:
+def run_interview(context: tuple[NotebookPaths, Tree, ReadingList, Pin], chosen: Target) -> int:
     """`notebook`'s interview on the terminal (never without one); the exit code: 130 when the reader stopped it."""
     from phase17 import render
     from phase17.notes import notebook as notes
@@ -103,7 +103,7 @@ _KEEPS = "Enter keeps it"
 def review_on_terminal(
     items: list[ReviewItem],
     project: ProjectPaths,
-    upstream: Path,
+    upstream: Tree,
     pinned: Pin,
     reading_list: ReadingList,
     *,
@@ -147,7 +147,7 @@ def _acts_on(item: ReviewItem) -> str:
 
 
 def _decide(
-    choice: str, item: ReviewItem, project: ProjectPaths, tree: Path, pinned: Pin, reading_list: ReadingList
+    choice: str, item: ReviewItem, project: ProjectPaths, tree: Tree, pinned: Pin, reading_list: ReadingList
 ) -> bool:
     from phase17.drift.check import MendRequest, check_mend_and_export
     from phase17.notes.store import PinStamp
@@ -178,7 +178,7 @@ def _decide(
 
 
 def _edit_sentences(
-    item: ReviewItem, project: ProjectPaths, tree: Path, pinned: Pin, reading_list: ReadingList
+    item: ReviewItem, project: ProjectPaths, tree: Tree, pinned: Pin, reading_list: ReadingList
 ) -> None:
     """Ask each citing sentence anew (Enter keeps it), then save the notes changed: their citations are anchored
     again in the tree as it is now."""

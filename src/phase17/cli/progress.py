@@ -15,15 +15,9 @@ if TYPE_CHECKING:
     from phase17.progress import ProgressReporter
 
 
-def bar_when_indexing() -> None:
-    """A lookup that must first index many files (the first after a fetch or a re-pin: seconds) draws a bar."""
-    from phase17.index import symbolindex
-
-    symbolindex.reporter_factory = _BarOnFirstUse
-
-
-class _BarOnFirstUse:
-    """A ProgressReporter that loads rich only when there is progress to draw: a warm index draws none."""
+class BarOnFirstUse:
+    """A ProgressReporter that loads rich only when there is progress to draw: a warm index draws none. What a
+    command's trees draw with when a lookup must first index many files (the first after a re-pin: seconds)."""
 
     def __init__(self) -> None:
         self._bar: ProgressReporter | None = None
@@ -55,7 +49,7 @@ class _BarOnFirstUse:
 @contextmanager
 def progress_reporter() -> Iterator[ProgressReporter]:
     """A progress bar on stderr for long work (rich is loaded once the work starts)."""
-    reporter = _BarOnFirstUse()
+    reporter = BarOnFirstUse()
     try:
         yield reporter
     finally:

@@ -4,20 +4,20 @@ minor releases the package index lists."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from phase17.cache import cache_root
 from phase17.cli.console import session
-from phase17.cli.workspace import consent, existing_upstream, locate
+from phase17.cli.workspace import consent, existing_upstream, locate, opened
 
 if TYPE_CHECKING:
+    from phase17.index.tree import Tree
     from phase17.instruments.changes import ContractChanges
     from phase17.pluginlab.check import Release
     from phase17.upstream.pin import Pin
 
 
-def release_of(ref: str) -> tuple[Pin, Pin, Path]:
+def release_of(ref: str) -> tuple[Pin, Pin, Tree]:
     """The pin, the release REF names, and that release's tree."""
     from phase17 import render
     from phase17.upstream.fetch import release_tree
@@ -30,7 +30,7 @@ def release_of(ref: str) -> tuple[Pin, Pin, Path]:
         other, tree = release_tree(pinned, ref, cache_dir=cache_root(), reporter=reporter)
     finally:
         reporter.finish()
-    return pinned, other, tree
+    return pinned, other, opened(tree)
 
 
 def releases_with_changes(refs: list[str]) -> tuple[list[Release], dict[str, ContractChanges]]:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from phase17.cli.console import print_json, session, show
+from phase17.index.tree import Tree
 
 if TYPE_CHECKING:
     from phase17.drift.check import CheckOutcome
     from phase17.index.lookup import Lookup
 
 
-def print_lookup(upstream: Path, lookup: Lookup, within: str | None, show_source: bool) -> None:
+def print_lookup(upstream: Tree, lookup: Lookup, within: str | None, show_source: bool) -> None:
     """`resolve`'s screen: every match (as source with --show), and on stderr what is missing or ambiguous."""
     from phase17 import render
     from phase17.index.lookup import source_lines

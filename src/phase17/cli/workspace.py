@@ -12,11 +12,12 @@ import typer
 
 from phase17.cache import cache_root
 from phase17.cli.console import session
-from phase17.cli.progress import bar_when_indexing
+from phase17.cli.progress import BarOnFirstUse
 from phase17.errors import FetchError, ProjectNotFoundError
 
 if TYPE_CHECKING:
     from phase17.drift.check import CheckOutcome
+    from phase17.index.tree import Tree
     from phase17.notes.guide import ReadingList
     from phase17.upstream import fetch as fetching
     from phase17.upstream.gitrepo import Prefetched
@@ -80,7 +81,6 @@ def fetcher(
 ) -> Callable[[], fetching.FetchResult]:
     """A fetch of the pin with progress bars on stderr (for `fetch`, and for `read`'s first use)."""
     from phase17 import render
-    from phase17.index import symbolindex
     from phase17.upstream import fetch as fetching
 
     def run() -> fetching.FetchResult:
@@ -97,7 +97,6 @@ def fetcher(
                 replaceable=project.upstream_is_own,
                 verify=verify,
             )
-            symbolindex.forget(project.upstream)  # what this process knew of the old tree
             return fetched
         finally:
             reporter.finish()
@@ -117,8 +116,8 @@ def prefetched() -> Prefetched | None:
     return handed if isinstance(handed, Prefetched) else None
 
 
-def ready_upstream(project: ProjectPaths, pin: Pin, *, fetch_missing: bool = False) -> Path:
-    """upstream/, fetched on first use when asked; its warnings go to stderr."""
+def ready_upstream(project: ProjectPaths, pin: Pin, *, fetch_missing: bool = False) -> Tree:
+    """upstream/, fetched on first use when asked, as the command's Tree; its warnings go to stderr."""
     from phase17 import render
     from phase17.upstream.project import ensure_upstream
 
@@ -127,20 +126,27 @@ def ready_upstream(project: ProjectPaths, pin: Pin, *, fetch_missing: bool = Fal
             f"upstream/ is missing: fetching {pin.describe()} first (this is phase17 fetch).", highlight=False
         )
     ready = ensure_upstream(project, pin, fetcher(project, pin) if fetch_missing else None, prefetched())
+    tree = opened(ready.path)
     if ready.state is not None and ready.state.tree is not None:
         from phase17.index import symbolindex
 
         # git has just compared every file with HEAD: the index need not walk the tree
-        symbolindex.use_git_view(ready.path, ready.state.tree, ready.state.differing)
+        symbolindex.use_git_view(tree, ready.state.tree, ready.state.differing)
     if ready.fetched is not None:
         session.err.print(render.fetch_summary(ready.fetched, pin))
     if ready.warnings:
         session.err.print(render.warnings(ready.warnings))
-    bar_when_indexing()
-    return ready.path
+    return tree
 
 
-def existing_upstream(*, ask_git: bool = True) -> Path:
+def opened(root: Path) -> Tree:
+    """The Tree of the folder `root` for this command: a lookup that must first index many files draws a bar."""
+    from phase17.index.tree import Tree
+
+    return Tree(root, reporter_factory=BarOnFirstUse)
+
+
+def existing_upstream(*, ask_git: bool = True) -> Tree:
     """upstream/ (or --upstream) as it is, unverified: for work that reads whatever tree is there. Of a checkout,
     git's status says which files changed, so the index walks nothing (symbolindex.view_through_git); without
     `ask_git` (a rebuild reads every file anyway) git is not asked."""
@@ -150,10 +156,10 @@ def existing_upstream(*, ask_git: bool = True) -> Path:
     upstream = locate().upstream
     if not upstream.is_dir():
         raise UpstreamError(f"{upstream} is missing: run phase17 fetch first.")
+    tree = opened(upstream)
     if ask_git:
-        view_through_git(upstream, prefetched())
-    bar_when_indexing()
-    return upstream
+        view_through_git(tree, prefetched())
+    return tree
 
 
 def repin_and_check(project: ProjectPaths, current: Pin, ref: str, *, dry_run: bool, force: bool) -> CheckOutcome:

@@ -16,6 +16,7 @@ from phase17.drift.mends import Mend, accept_changed, fix_moved, relink_missing,
 from phase17.drift.suggestions import History, definitions_in, diff_against_recorded, recorded_symbol, suggest
 from phase17.errors import Phase17Error
 from phase17.index.lookup import editor_lines, file_definitions
+from phase17.index.tree import Tree
 from phase17.notes.store import (
     Anchor,
     Citation,
@@ -48,9 +49,9 @@ def missing_or_deleted(suggestions: Sequence[Suggestion]) -> Status:
     return "missing" if successors and successors[0].score >= DELETED_BELOW else "deleted"
 
 
-def check_notes(notes_dir: Path, upstream: Path, history_roots: Sequence[Path] = ()) -> list[Finding]:
+def check_notes(notes_dir: Path, upstream: Tree, history_roots: Sequence[Path] = ()) -> list[Finding]:
     """Find every anchor of every notes file again in `upstream`; old texts come from `history_roots`' git history."""
-    context = History(upstream=upstream, history_roots=tuple(history_roots) or (upstream,))
+    context = History(upstream=upstream, history_roots=tuple(history_roots) or (upstream.root,))
     findings: list[Finding] = []
     for name in list_notes_files(notes_dir):
         notes = load_notes(notes_dir, name)
@@ -263,7 +264,7 @@ class CheckOutcome:
         return any(finding.is_problem for finding in self.findings)
 
 
-def check_and_mend(notes_dir: Path, upstream: Path, request: MendRequest = MendRequest()) -> CheckOutcome:
+def check_and_mend(notes_dir: Path, upstream: Tree, request: MendRequest = MendRequest()) -> CheckOutcome:
     """Check every anchor, apply the mends asked for, check again, and remember the health for `list`."""
     findings = check_notes(notes_dir, upstream)
     mended: list[tuple[str, tuple[Mend, ...]]] = []
@@ -287,7 +288,7 @@ def check_and_mend(notes_dir: Path, upstream: Path, request: MendRequest = MendR
 
 
 def check_mend_and_export(
-    notes_dir: Path, notebooks_dir: Path, upstream: Path, request: MendRequest, reading_list: ReadingList, pin: Pin
+    notes_dir: Path, notebooks_dir: Path, upstream: Tree, request: MendRequest, reading_list: ReadingList, pin: Pin
 ) -> CheckOutcome:
     """check_and_mend, then the exported notebook written again when a mend rewrote a notes file."""
     from phase17.notes.export import write_export

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from phase17.errors import MendError
 from phase17.index.lookup import find_symbol
+from phase17.index.tree import Tree
 from phase17.notes.store import Anchor, Citation, NotesFile, PinStamp, load_notes, locked, save_notes
 from phase17.source.refs import parse_ref
 
@@ -71,7 +72,7 @@ def accept_changed(
 
 def relink_missing(
     notes_dir: Path,
-    upstream: Path,
+    upstream: Tree,
     findings: Sequence[Finding],
     ref: str,
     new_ref: str,

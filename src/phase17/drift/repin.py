@@ -8,7 +8,7 @@ from pathlib import Path
 
 from phase17.drift.check import check_notes, write_last_check
 from phase17.drift.findings import Finding
-from phase17.index.symbolindex import forget
+from phase17.index.tree import Tree
 from phase17.progress import ProgressReporter
 from phase17.upstream.checkout import inspect_upstream
 from phase17.upstream.fetch import fetch_upstream
@@ -36,7 +36,9 @@ def repin(
         with tempfile.TemporaryDirectory(prefix=".phase17-dry-run-", dir=project.root) as scratch:
             trial = Path(scratch) / "upstream"
             fetch_upstream(new, trial, source=source, cache_dir=cache_dir, reporter=reporter)
-            return check_notes(project.annotations, trial, history_roots=(project.upstream,))
+            return check_notes(
+                project.annotations, Tree(trial, reporter_factory=lambda: reporter), history_roots=(project.upstream,)
+            )
     if inspect_upstream(project.upstream, new).is_verified:
         # a `pin REF` stopped after the swap and before the pin was written: upstream/ already holds `new`,
         # verified, with the old tree in its history; finishing means writing the pin
@@ -53,8 +55,7 @@ def repin(
             replaceable=project.upstream_is_own,
             keep_history_as=current.tag,
         )
-    forget(project.upstream)  # what this process knew of the old tree
     write_pin(project.pin_file, new)
-    findings = check_notes(project.annotations, project.upstream)
+    findings = check_notes(project.annotations, Tree(project.upstream, reporter_factory=lambda: reporter))
     write_last_check(project.annotations, findings)
     return findings

@@ -14,6 +14,7 @@ from pathlib import Path
 from phase17.drift.findings import Suggestion
 from phase17.errors import Phase17Error
 from phase17.index.lookup import editor_lines, file_definitions, python_files, source_lines, source_text
+from phase17.index.tree import Tree
 from phase17.notes.store import Anchor
 from phase17.source.symbols import Symbol, parse_definitions
 from phase17.upstream.checkout import HistoricFile, file_history
@@ -27,7 +28,7 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 class History:
     """The tree being checked and where old texts come from; each file's history is read once per check."""
 
-    upstream: Path
+    upstream: Tree
     history_roots: tuple[Path, ...]
     versions: dict[str, list[HistoricFile]] = field(default_factory=dict)
     current: dict[str, list[str]] = field(default_factory=dict)
@@ -173,7 +174,7 @@ def suggest(context: History, anchor: Anchor) -> list[Suggestion]:
     return [suggestion for _, suggestion in ranked[:MAX_SUGGESTIONS]]
 
 
-def _named_anywhere(upstream: Path, name: str) -> Iterable[Symbol]:
+def _named_anywhere(upstream: Tree, name: str) -> Iterable[Symbol]:
     """Every definition whose last name is `name`, at any scope, across upstream/ (from the symbol index)."""
     from phase17.index.symbolindex import find_sites
 
@@ -197,7 +198,7 @@ def _tokens(text: str) -> list[str]:
     return _TOKEN.findall(text)[:3000]
 
 
-def _score(anchor: Anchor, symbol: Symbol, old_tokens: list[str] | None, upstream: Path) -> tuple[float, float, float]:
+def _score(anchor: Anchor, symbol: Symbol, old_tokens: list[str] | None, upstream: Tree) -> tuple[float, float, float]:
     """(score, source similarity, name similarity), each from 0 to 1."""
     old_name, new_name = anchor.qualname.rsplit(".", 1)[-1], symbol.name
     name_score = (

@@ -7,18 +7,18 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from phase17.cache import cache_root, code_digest, prune
 from phase17.errors import UnreadableSourceError, WriteError
+from phase17.index.tree import Tree
 from phase17.safety.files import read_limited, safe_folder, write_text_atomically
 
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 
 
 def remembered(
-    upstream: Path, kind: str, under: Sequence[str], compute: Callable[[], dict[str, Any]]
+    upstream: Tree, kind: str, under: Sequence[str], compute: Callable[[], dict[str, Any]]
 ) -> dict[str, Any]:
     """`compute()`'s answer for the tree as it is now, kept: computed again only when a file below `under`, or the
     instruments' code, has changed. A kept file that does not name its own key is not trusted."""

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from phase17.errors import SymbolNotFoundError, UnreadableSourceError
+from phase17.index.tree import Tree
 from phase17.safety.files import inside
 from phase17.source.files import read_source, walk
 from phase17.source.refs import Ref, parse_ref
@@ -39,8 +40,9 @@ class ScanResult:
 # ---------------------------------------------------------------- files
 
 
-def file_definitions(upstream: Path, relative: str) -> list[Symbol]:
-    """The definitions of one file under upstream/, by its path relative to upstream/ (cached on its stat key).
+def file_definitions(upstream: Tree, relative: str) -> list[Symbol]:
+    """The definitions of one file under upstream/, by its path relative to upstream/ (kept by the tree on the
+    file's stat key: a file is parsed once in a command).
 
     The inode is in the key because a swapped-in tree can hold a file of the same size and mtime, and the ctime
     because a content replaced in place can keep both.
@@ -53,39 +55,37 @@ def file_definitions(upstream: Path, relative: str) -> list[Symbol]:
     if not path.is_file():
         raise SymbolNotFoundError(f"{relative}: not a file in {upstream}")
     key = (str(path), relative, status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino)
-    if key not in _DEFINITIONS:
+    known: dict[tuple[str, str, int, int, int, int], tuple[Symbol, ...]] = upstream.definitions
+    if key not in known:
         from phase17.index.symbolindex import stored_definitions
 
         records = stored_definitions(
             upstream, relative, lambda data: [s.to_record() for s in parse_definitions(data, relative)]
         )
-        _DEFINITIONS[key] = (
+        known[key] = (
             tuple(Symbol.from_record(relative, record) for record in records)
             if records is not None
             else tuple(parse_definitions(read_source(path), relative))  # no index to keep them: parsed here
         )
-    return list(_DEFINITIONS[key])
+    return list(known[key])
 
 
-_DEFINITIONS: dict[tuple[str, str, int, int, int, int], tuple[Symbol, ...]] = {}  # per process, by stat key
-
-
-def _inside(upstream: Path, relative: str) -> Path:
+def _inside(upstream: Tree, relative: str) -> Path:
     """upstream/relative, refusing paths and symlinks that lead outside upstream/."""
-    if not inside((upstream / relative).resolve(), upstream):
+    if not inside((upstream / relative).resolve(), upstream.root):
         raise UnreadableSourceError(relative, "outside upstream/ (a symlink or ..), not followed")
     return upstream / relative
 
 
-def python_files(upstream: Path, under: str = "") -> Iterator[str]:
+def python_files(upstream: Tree, under: str = "") -> Iterator[str]:
     """Paths (relative, posix) of the .py files below upstream/under as the index walks them (source.files.walk),
     in reading order: each folder's files by name, then its folders by name. Links out of upstream/ are listed
     too, and refused when read."""
-    start = upstream / under if under else upstream
+    start = upstream / under if under else upstream.root
     if start.is_file():
         yield under
         return
-    yield from sorted((seen.path.replace(os.sep, "/") for seen in walk(upstream, under)), key=_reading_order)
+    yield from sorted((seen.path.replace(os.sep, "/") for seen in walk(upstream.root, under)), key=_reading_order)
 
 
 def _reading_order(path: str) -> list[tuple[bool, str]]:
@@ -93,10 +93,10 @@ def _reading_order(path: str) -> list[tuple[bool, str]]:
     return [(True, folder) for folder in folders] + [(False, name)]
 
 
-def scan_definitions(upstream: Path, paths: Iterable[str]) -> ScanResult:
+def scan_definitions(upstream: Tree, paths: Iterable[str]) -> ScanResult:
     """Definitions of many files (whole-tree searches ask the symbol index which files to scan)."""
     result = ScanResult()
-    root = upstream.resolve()
+    root = upstream.root.resolve()
     for relative in paths:
         full = upstream / relative
         if full.is_symlink() and not inside(full.resolve(), root):
@@ -109,7 +109,7 @@ def scan_definitions(upstream: Path, paths: Iterable[str]) -> ScanResult:
     return result
 
 
-def source_text(upstream: Path, relative: str) -> str:
+def source_text(upstream: Tree, relative: str) -> str:
     """A whole file under upstream/ as text (undecodable bytes replaced), with read_source's guards."""
     return read_source(_inside(upstream, relative)).decode("utf-8", errors="replace")
 
@@ -121,7 +121,7 @@ def editor_lines(text: str) -> list[str]:
     return lines[:-1] if lines and lines[-1] == "" else lines
 
 
-def source_lines(upstream: Path, symbol: Symbol) -> list[str]:
+def source_lines(upstream: Tree, symbol: Symbol) -> list[str]:
     """The lines start_line..end_line of a symbol, as text (undecodable bytes replaced)."""
     return editor_lines(source_text(upstream, symbol.path))[symbol.start_line - 1 : symbol.end_line]
 
@@ -129,7 +129,7 @@ def source_lines(upstream: Path, symbol: Symbol) -> list[str]:
 # ---------------------------------------------------------------- lookups
 
 
-def find_symbol(upstream: Path, ref: Ref, within: Sequence[str] = ()) -> ScanResult:
+def find_symbol(upstream: Tree, ref: Ref, within: Sequence[str] = ()) -> ScanResult:
     """Every definition named `ref`: in its file, else in `within` (files or folders), else across upstream/.
 
     Files named outright are parsed; folders are asked of the symbol index, and only the files it names are
@@ -156,7 +156,7 @@ def find_symbol(upstream: Path, ref: Ref, within: Sequence[str] = ()) -> ScanRes
     return scan
 
 
-def find_symbol_near(upstream: Path, ref: Ref, near: Sequence[str]) -> ScanResult:
+def find_symbol_near(upstream: Tree, ref: Ref, near: Sequence[str]) -> ScanResult:
     """Every definition named `ref`, looked up in `near` first and across upstream/ only if none is there; when
     no qualified name is `ref`, the definitions whose qualified name ends with it (`_enum`: `Base._enum`)."""
     if ref.path or not near:
@@ -165,7 +165,7 @@ def find_symbol_near(upstream: Path, ref: Ref, near: Sequence[str]) -> ScanResul
     return nearby if nearby.symbols else find_symbol_or_name_end(upstream, ref)
 
 
-def find_symbol_or_name_end(upstream: Path, ref: Ref, within: Sequence[str] = ()) -> ScanResult:
+def find_symbol_or_name_end(upstream: Tree, ref: Ref, within: Sequence[str] = ()) -> ScanResult:
     """find_symbol; when nothing has that qualified name, what find_name_end finds (marked `by_name_end`)."""
     exact = find_symbol(upstream, ref, within)
     if exact.symbols or ref.path:
@@ -175,7 +175,7 @@ def find_symbol_or_name_end(upstream: Path, ref: Ref, within: Sequence[str] = ()
     return ending
 
 
-def find_name_end(upstream: Path, ref: Ref, within: Sequence[str] = ()) -> ScanResult:
+def find_name_end(upstream: Tree, ref: Ref, within: Sequence[str] = ()) -> ScanResult:
     """Definitions whose qualified name ends with `ref`'s, by whole name parts: `get_backend` finds every
     class's method of that name, `Base.x` never finds `SubBase.x`."""
     places = within or ("",)
@@ -193,7 +193,7 @@ def find_name_end(upstream: Path, ref: Ref, within: Sequence[str] = ()) -> ScanR
     return scan
 
 
-def did_you_mean(upstream: Path, ref: Ref, within: Sequence[str] = (), limit: int = 5) -> list[str]:
+def did_you_mean(upstream: Tree, ref: Ref, within: Sequence[str] = (), limit: int = 5) -> list[str]:
     """Qualified names close to `ref`'s, for a reference that matches nothing: close spelling of the last name
     part (difflib), or most of its words in common (`backend_cls` for `get_backend_cls`)."""
     places = (ref.path,) if ref.path else (within or ("",))
@@ -204,7 +204,7 @@ def did_you_mean(upstream: Path, ref: Ref, within: Sequence[str] = (), limit: in
     return closest_names(ref.qualname, by_last, limit)
 
 
-def every_name(upstream: Path, places: Sequence[str]) -> dict[str, list[str]]:
+def every_name(upstream: Tree, places: Sequence[str]) -> dict[str, list[str]]:
     """Every qualified name defined below `places`, grouped by last part (names_by_last): read from the index
     once, then kept under the tree's contents (a did-you-mean compares against all of them)."""
     from phase17.index.kept import remembered
@@ -289,7 +289,7 @@ class Lookup:
         }
 
 
-def look_up(upstream: Path, text: str, within: Sequence[str] = (), *, every_ending: bool = False) -> Lookup:
+def look_up(upstream: Tree, text: str, within: Sequence[str] = (), *, every_ending: bool = False) -> Lookup:
     """Resolve a reference as a reader writes it, in `within` (target places) or across upstream/: a whole
     qualified name, else the end of qualified names (a bare method name lists every class defining it), else
     nothing, with did-you-mean suggestions. With `every_ending` (a reader asking, not a note anchoring), a bare
@@ -300,7 +300,7 @@ def look_up(upstream: Path, text: str, within: Sequence[str] = (), *, every_endi
     return _lookup(text, scan, lambda: did_you_mean(upstream, ref, within))
 
 
-def find_every_ending(upstream: Path, ref: Ref, within: Sequence[str] = ()) -> ScanResult:
+def find_every_ending(upstream: Tree, ref: Ref, within: Sequence[str] = ()) -> ScanResult:
     """For a bare name (no dot, no path): the definitions of exactly that name and every definition whose qualified
     name ends with it (`max_memory_usage_bytes`: a function and each class's method); else find_symbol_or_name_end."""
     if ref.path or "." in ref.qualname:
@@ -323,7 +323,7 @@ class TargetPlace(Protocol):
     def symbols(self) -> Sequence[str]: ...
 
 
-def locate_key_symbols(upstream: Path, target: TargetPlace) -> list[Lookup]:
+def locate_key_symbols(upstream: Tree, target: TargetPlace) -> list[Lookup]:
     """Find each key symbol by name, in the target's path unless the reference names its own file."""
     located = []
     for text in target.symbols:
@@ -333,7 +333,7 @@ def locate_key_symbols(upstream: Path, target: TargetPlace) -> list[Lookup]:
     return located
 
 
-def locate_near_target(upstream: Path, target: TargetPlace, text: str) -> Lookup:
+def locate_near_target(upstream: Tree, target: TargetPlace, text: str) -> Lookup:
     """A symbol named on the command line: in the target first, then across upstream/ (did-you-mean if none)."""
     ref = parse_ref(text)
     nearby = find_every_ending(upstream, ref, within=(target.place,)) if not ref.path else None

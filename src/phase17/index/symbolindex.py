@@ -1,5 +1,5 @@
-"""The symbol index as a command asks it: the index of each tree this process has open, what git said of each tree in
-this command, and the questions the rest of phase17 asks (sites by name, derived answers, every qualified name).
+"""The symbol index as a command asks it, of the Tree the command opened (tree.py): the questions the rest of phase17
+asks (sites by name, derived answers, every qualified name), an index found broken rebuilt on the way.
 
 The index itself is an SQLite file kept in upstream/.git/phase17/ for a checkout phase17 made, else in the user
 cache (database.py); store.py reads and writes it.
@@ -18,7 +18,8 @@ from phase17.cache import code_digest
 from phase17.index.database import created, expected_meta
 from phase17.index.records import GitView, IndexedSite, IndexSummary, Needle
 from phase17.index.store import SymbolIndex
-from phase17.progress import ProgressReporter, SilentReporter
+from phase17.index.tree import Tree
+from phase17.progress import ProgressReporter
 from phase17.source.files import in_skipped_folder
 
 if TYPE_CHECKING:
@@ -27,50 +28,38 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-# Who draws progress when a lookup has to build the index first (the CLI sets a progress bar; tests record).
-reporter_factory: Callable[[], ProgressReporter] = SilentReporter
-
-
-_OPEN: dict[Path, SymbolIndex] = {}
-
-
-_GIT_VIEWS: dict[Path, GitView] = {}
-
-
-def use_git_view(upstream: Path, tree: str, differing: Iterable[str]) -> None:
-    """Let this command's lookups in `upstream` trust git's status instead of walking the tree: the files are
-    HEAD's tree `tree` except `differing` (gitrepo.WorktreeStatus.differing). Only Python files and folders
-    (an ignored "dir/") matter; what the walk skips is left out."""
-    if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", tree):
+def use_git_view(tree: Tree, head_tree: str, differing: Iterable[str]) -> None:
+    """Let this command's lookups in `tree` trust git's status instead of walking it: the files are HEAD's tree
+    `head_tree` except `differing` (gitrepo.WorktreeStatus.differing). Only Python files and folders (an ignored
+    "dir/") matter; what the walk skips is left out."""
+    if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", head_tree):
         return
     kept = tuple(path for path in differing if path.endswith((".py", "/")) and not in_skipped_folder(path))
-    key = upstream.resolve()
-    _GIT_VIEWS[key] = GitView(tree, kept)
-    if key in _OPEN:
-        _OPEN[key].git_view = _GIT_VIEWS[key]
+    tree.git_view = GitView(head_tree, kept)
+    if tree.index is not None:
+        tree.index.git_view = tree.git_view
 
 
-def tree_index(upstream: Path) -> SymbolIndex:
-    """The index of `upstream`, opened once per process (a corrupt one is rebuilt on the way)."""
-    key = upstream.resolve()
-    if key not in _OPEN:
-        _OPEN[key] = open_index(upstream)
-    return _OPEN[key]
+def tree_index(tree: Tree) -> SymbolIndex:
+    """The index of `tree`, opened on its first use (a corrupt one is rebuilt on the way)."""
+    if tree.index is None:
+        tree.index = open_index(tree)
+    return tree.index
 
 
-def open_index(upstream: Path, *, rebuild: bool = False) -> SymbolIndex:
-    """The index of `upstream`, opened anew, told what this command knows of the tree."""
-    return _told(upstream, SymbolIndex.open(upstream, rebuild=rebuild))
+def open_index(tree: Tree, *, rebuild: bool = False) -> SymbolIndex:
+    """The index of `tree`, opened anew, told what this command knows of the tree."""
+    return _told(tree, SymbolIndex.open(tree.root, rebuild=rebuild))
 
 
-def _in_memory(upstream: Path, error: sqlite3.OperationalError) -> SymbolIndex:
+def _in_memory(tree: Tree, error: sqlite3.OperationalError) -> SymbolIndex:
     """An index for this command only, when the file's disk is full (or failing, or the file is held by another
     program); any other error is raised again."""
     if not _disk_trouble(error):
         raise error
-    memory = created(":memory:", expected_meta(upstream))
+    memory = created(":memory:", expected_meta(tree.root))
     because = f"the index file cannot be written ({error}); kept in memory"
-    return _told(upstream, SymbolIndex(upstream, memory, Path(":memory:"), because))
+    return _told(tree, SymbolIndex(tree.root, memory, Path(":memory:"), because))
 
 
 def _disk_trouble(error: sqlite3.OperationalError) -> bool:
@@ -80,19 +69,19 @@ def _disk_trouble(error: sqlite3.OperationalError) -> bool:
     )
 
 
-def _told(upstream: Path, index: SymbolIndex) -> SymbolIndex:
-    index.git_view = _GIT_VIEWS.get(upstream.resolve())
-    index.reporter_factory = lambda: reporter_factory()  # read when drawn: a command may set it after the open
+def _told(tree: Tree, index: SymbolIndex) -> SymbolIndex:
+    index.git_view = tree.git_view
+    index.reporter_factory = lambda: tree.reporter_factory()  # read when drawn: a command may set it after the open
     return index
 
 
-def _asking(upstream: Path, question: Callable[[SymbolIndex], T]) -> T:
+def _asking(tree: Tree, question: Callable[[SymbolIndex], T]) -> T:
     """Ask the tree's index; an index found broken while reading it is rebuilt and asked again, and one whose
     disk is full (or failing, or held by another program) is kept in memory for this command: slower, never a
     wrong answer or a traceback."""
     trouble: sqlite3.OperationalError | None = None
     try:
-        return question(tree_index(upstream))
+        return question(tree_index(tree))
     except sqlite3.OperationalError as error:
         if not _disk_trouble(error):
             raise
@@ -100,28 +89,25 @@ def _asking(upstream: Path, question: Callable[[SymbolIndex], T]) -> T:
     except sqlite3.DatabaseError:
         pass
     # (out of the except block: the failed read's cursors are gone with its traceback, and so are their locks)
-    key = upstream.resolve()
-    broken = _OPEN.pop(key, None)  # (None: the open itself failed)
-    if broken is not None:
-        broken.close()
+    tree.close()
     try:
-        _OPEN[key] = open_index(upstream, rebuild=True) if trouble is None else _in_memory(upstream, trouble)
+        tree.index = open_index(tree, rebuild=True) if trouble is None else _in_memory(tree, trouble)
     except sqlite3.OperationalError as error:
-        _OPEN[key] = _in_memory(upstream, error)
-    return question(tree_index(upstream))
+        tree.index = _in_memory(tree, error)
+    return question(tree.index)
 
 
 def find_sites(
-    upstream: Path, *, qualname: str | None = None, name: str | None = None, under: Sequence[str] = ("",)
+    tree: Tree, *, qualname: str | None = None, name: str | None = None, under: Sequence[str] = ("",)
 ) -> tuple[list[IndexedSite], dict[str, str]]:
     """Sites by qualified name or last name part below `under`, and the files there that cannot be read."""
     return _asking(
-        upstream, lambda index: (index.sites(qualname=qualname, name=name, under=under), index.unreadable(under))
+        tree, lambda index: (index.sites(qualname=qualname, name=name, under=under), index.unreadable(under))
     )
 
 
 def derived_answers(
-    upstream: Path,
+    tree: Tree,
     kind: str,
     under: Sequence[str],
     compute: Callable[[str, bytes], Any],
@@ -132,79 +118,64 @@ def derived_answers(
     """SymbolIndex.derived for the tree, and the files below `under` that cannot be read. With `needle`, a file
     that holds none of its bytes answers its `empty` without being sent to a worker."""
     return _asking(
-        upstream,
+        tree,
         lambda index: (index.derived(kind, under, compute, recheck=recheck, needle=needle), index.unreadable(under)),
     )
 
 
-def content_digest(upstream: Path, under: Sequence[str] = ("",)) -> str:
+def content_digest(tree: Tree, under: Sequence[str] = ("",)) -> str:
     """SymbolIndex.content_digest for the tree: what its files below `under` hold now."""
-    return _asking(upstream, lambda index: index.content_digest(under))
+    return _asking(tree, lambda index: index.content_digest(under))
 
 
-def files_holding(upstream: Path, words: Sequence[bytes], under: Sequence[str] = ("",)) -> dict[str, bytes]:
+def files_holding(tree: Tree, words: Sequence[bytes], under: Sequence[str] = ("",)) -> dict[str, bytes]:
     """SymbolIndex.holding for the tree: the files below `under` whose bytes hold one of `words`, with those bytes."""
-    return _asking(upstream, lambda index: index.holding(words, under))
+    return _asking(tree, lambda index: index.holding(words, under))
 
 
-def all_qualnames(upstream: Path, under: Sequence[str] = ("",)) -> list[tuple[str, str]]:
+def all_qualnames(tree: Tree, under: Sequence[str] = ("",)) -> list[tuple[str, str]]:
     """(path, qualified name) of every definition below `under`."""
-    return _asking(upstream, lambda index: list(index.qualnames(under)))
+    return _asking(tree, lambda index: list(index.qualnames(under)))
 
 
-def build_index(upstream: Path, *, rebuild: bool = False, reporter: ProgressReporter | None = None) -> IndexSummary:
+def build_index(tree: Tree, *, rebuild: bool = False, reporter: ProgressReporter | None = None) -> IndexSummary:
     """`phase17 index`: bring the whole tree's index up to date (or make it anew) and say what it holds."""
     started = time.perf_counter()
-    key = upstream.resolve()
-    if rebuild and key in _OPEN:
-        _OPEN.pop(key).close()
+    tree.close()
     if rebuild:
-        _GIT_VIEWS.pop(key, None)  # a rebuild reads every file it walks, whatever git says
-    index = open_index(upstream, rebuild=rebuild)
-    _OPEN[key] = index
+        tree.git_view = None  # a rebuild reads every file it walks, whatever git says
+    index = tree.index = open_index(tree, rebuild=rebuild)
     try:
         report = index.refresh(("",), reporter=reporter)
     except sqlite3.OperationalError as error:
         index.close()
-        index = _OPEN[key] = _in_memory(upstream, error)
+        index = tree.index = _in_memory(tree, error)
         report = index.refresh(("",), reporter=reporter)
     return index.summary(report, time.perf_counter() - started)
 
 
-def view_through_git(upstream: Path, prefetched: Prefetched | None = None) -> None:
+def view_through_git(tree: Tree, prefetched: Prefetched | None = None) -> None:
     """For the top of a git checkout, ask git what differs from HEAD and trust it for this command (use_git_view):
     one `git status` in C instead of a walk in Python. Anything else (a plain tree, no git, a failure) walks."""
     from phase17.errors import Phase17Error
     from phase17.upstream import gitrepo
 
-    if not (upstream / ".git").exists() or not gitrepo.git_available():
+    if not (tree / ".git").exists() or not gitrepo.git_available():
         return
     try:
-        head = gitrepo.head_commit(upstream, prefetched)
-        status = gitrepo.worktree_status(upstream, prefetched)
+        head = gitrepo.head_commit(tree.root, prefetched)
+        status = gitrepo.worktree_status(tree.root, prefetched)
     except (gitrepo.NotARepositoryError, Phase17Error):
         return
-    use_git_view(upstream, head.tree, status.differing)
+    use_git_view(tree, head.tree, status.differing)
 
 
-def forget(upstream: Path | None = None) -> None:
-    """Drop what this process knows of a tree (all trees by default): the next lookup checks the files again.
-
-    Called when a command starts and after a fetch or re-pin replaces the tree; within one command the tree
-    is read once.
-    """
-    for key in [key for key in _OPEN if upstream is None or key == upstream.resolve()]:
-        _OPEN.pop(key).close()
-    for key in [key for key in _GIT_VIEWS if upstream is None or key == upstream.resolve()]:
-        del _GIT_VIEWS[key]
-
-
-def stored_definitions(upstream: Path, relative: str, parse: Callable[[bytes], list[Any]]) -> list[Any] | None:
+def stored_definitions(tree: Tree, relative: str, parse: Callable[[bytes], list[Any]]) -> list[Any] | None:
     """A file's full definitions (signatures, fingerprints) as stored for its content, computed with `parse` the
     first time; None when the file cannot be indexed (the caller parses it itself)."""
     try:
         answers, _ = derived_answers(
-            upstream, f"definitions:{code_digest()}", (relative,), lambda _, data: parse(data), recheck=True
+            tree, f"definitions:{code_digest()}", (relative,), lambda _, data: parse(data), recheck=True
         )
     except (sqlite3.Error, OSError):
         return None

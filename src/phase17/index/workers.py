@@ -53,18 +53,21 @@ def site_rows(data: bytes) -> list[tuple[str, str, int]]:
     return [(site.qualname, site.qualname.rpartition(".")[2], site.start_line) for site in definition_names(data)]
 
 
-# The contents the index held when the workers started: they skip parsing those (set by _start_worker).
-_KNOWN_CONTENTS: frozenset[str] = frozenset()
+class _InWorker:
+    """What a worker process was started with (by _start_worker, in the worker only): the contents the index held
+    then, which it skips parsing, and the question it answers of each file."""
+
+    known: frozenset[str] = frozenset()
+    question: Callable[[str, bytes], Any] | None = None
 
 
-def _start_worker(known: frozenset[str], parent: int) -> None:
-    global _KNOWN_CONTENTS
+def _start_worker(known: frozenset[str], parent: int, question: Callable[[str, bytes], Any] | None) -> None:
     import gc
 
     _end_with(parent)
 
     gc.disable()  # a worker makes many small objects and no cycles: the collector would only scan them, again and again
-    _KNOWN_CONTENTS = known
+    _InWorker.known, _InWorker.question = known, question
 
 
 def _end_with(parent: int) -> None:
@@ -82,7 +85,7 @@ def _end_with(parent: int) -> None:
 
 
 def _file_sites_in_worker(item: tuple[str, str]) -> FileSites:
-    return file_sites(Path(item[0]), item[1], _KNOWN_CONTENTS.__contains__)
+    return file_sites(Path(item[0]), item[1], _InWorker.known.__contains__)
 
 
 def _usable_cores() -> int:
@@ -93,10 +96,13 @@ def _usable_cores() -> int:
     return os.cpu_count() or 1
 
 
-def _worker_pool(files: int, *, inherit: bool = False, known: Collection[str] = ()) -> ProcessPoolExecutor | None:
+def _worker_pool(
+    files: int, *, known: Collection[str] = (), question: Callable[[str, bytes], Any] | None = None
+) -> ProcessPoolExecutor | None:
     """Worker processes for work on `files` files, or None when this process should do it: few files, one core,
-    or no fork for work that must `inherit` this process's state. The workers start at the first submit, knowing
-    the contents `known`."""
+    or no fork to hand a `question` over. The workers start at the first submit, knowing the contents `known`
+    and the question (a closure over what the command asked, which cannot be pickled: forked workers are
+    handed it as it is)."""
     workers = min(_usable_cores(), 8)
     if files < PARALLEL_FROM or workers < 2:
         return None
@@ -104,11 +110,11 @@ def _worker_pool(files: int, *, inherit: bool = False, known: Collection[str] = 
     from concurrent.futures import ProcessPoolExecutor
 
     forks = "fork" in multiprocessing.get_all_start_methods()
-    if inherit and not forks:
+    if question is not None and not forks:
         return None
     context = multiprocessing.get_context("fork" if forks else None)
     return ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_start_worker, initargs=(frozenset(known), os.getpid())
+        workers, mp_context=context, initializer=_start_worker, initargs=(frozenset(known), os.getpid(), question)
     )
 
 
@@ -157,18 +163,15 @@ def _worker_lost(doing: str) -> WorkerError:
     )
 
 
-# The question each worker asks of a file: set before the workers are forked, which inherit it (a question is a
-# closure over what the command asked, which cannot be pickled to a worker).
-_QUESTION: Callable[[str, bytes], Any] | None = None
-
-
-def _answer(item: tuple[str, str]) -> tuple[str, Any] | None:
-    """One file's answer to _QUESTION, read by the worker itself; None when it cannot be read."""
+def _answer(item: tuple[str, str], question: Callable[[str, bytes], Any] | None = None) -> tuple[str, Any] | None:
+    """One file's answer to the question (the worker's own, or `question` here), read by the process itself; None
+    when it cannot be read."""
     upstream, path = item
     content = read_or_reason(Path(upstream), path)
-    if isinstance(content, str) or _QUESTION is None:
+    asked = question or _InWorker.question
+    if isinstance(content, str) or asked is None:
         return None
-    return path, _QUESTION(path, content)
+    return path, asked(path, content)
 
 
 def answered(
@@ -177,22 +180,16 @@ def answered(
     """(path, question(path, content)) for each readable file: in forked workers, with the progress `reporter`
     makes, when there are many (the first `usages` or `contract` after a re-pin parses thousands of files), else
     here."""
-    global _QUESTION
     items = [(str(upstream), path) for path in paths]
-    pool = _worker_pool(len(paths), inherit=True)
-    _QUESTION = question
+    pool = _worker_pool(len(paths), question=question)
     if pool is None:
-        try:
-            yield from filter(None, map(_answer, items))
-        finally:
-            _QUESTION = None
+        yield from filter(None, (_answer(item, question) for item in items))
         return
     from concurrent.futures.process import BrokenProcessPool
 
     progress, started = reporter(), False
     try:
-        results = pool.map(_answer, items, chunksize=8)  # the workers are forked now, with _QUESTION
-        _QUESTION = None
+        results = pool.map(_answer, items, chunksize=8)  # the workers are forked now, with the question
         progress.start(f"scanning {len(paths)} files of {upstream.name}/", len(paths))
         started = True
         for result in results:
@@ -206,7 +203,6 @@ def answered(
         _stop_now(pool)
         raise
     finally:
-        _QUESTION = None
         pool.shutdown(cancel_futures=True)
         if started:
             progress.finish()

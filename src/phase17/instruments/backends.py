@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from phase17.errors import Phase17Error
+from phase17.index.tree import Tree
 from phase17.instruments.classes import ClassInfo, class_methods
 from phase17.source.parsing import node_text, parse_tree
 
@@ -33,7 +33,7 @@ class BackendChoice:
         return {"backend": self.backend, "when": self.when, "line": self.line, "via": self.via or None}
 
 
-def attention_backends(upstream: Path, classes: Sequence[ClassInfo]) -> dict[str, tuple[BackendChoice, ...]]:
+def attention_backends(upstream: Tree, classes: Sequence[ClassInfo]) -> dict[str, tuple[BackendChoice, ...]]:
     """For each class that defines `get_attn_backend_cls` itself, the backends it names, first mention first."""
     from phase17.index.lookup import source_text
 

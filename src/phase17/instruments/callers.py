@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from phase17.index.tree import Tree
 from phase17.instruments.usages import Usage, find_calls
 
 DEFAULT_DEPTH = 3
@@ -55,7 +55,7 @@ def called_names(qualname: str) -> list[str]:
     return [parts[-1]]
 
 
-def find_callers(upstream: Path, name: str, depth: int = DEFAULT_DEPTH, under: Sequence[str] = ("vllm",)) -> CallerNode:
+def find_callers(upstream: Tree, name: str, depth: int = DEFAULT_DEPTH, under: Sequence[str] = ("vllm",)) -> CallerNode:
     """The tree of callers of `name` (`Platform.check_and_update_config`, or a bare name), `depth` levels up; the
     root is placed at its definition when exactly one has that name."""
     from phase17.index.lookup import look_up
@@ -69,7 +69,7 @@ def find_callers(upstream: Path, name: str, depth: int = DEFAULT_DEPTH, under: S
     return root
 
 
-def _calls_of(upstream: Path, qualname: str, under: Sequence[str], cache: dict[str, list[Usage]]) -> list[Usage]:
+def _calls_of(upstream: Tree, qualname: str, under: Sequence[str], cache: dict[str, list[Usage]]) -> list[Usage]:
     found: list[Usage] = []
     for called in called_names(qualname):
         if called not in cache:
@@ -79,7 +79,7 @@ def _calls_of(upstream: Path, qualname: str, under: Sequence[str], cache: dict[s
 
 
 def _grow(
-    upstream: Path,
+    upstream: Tree,
     node: CallerNode,
     depth: int,
     path: tuple[str, ...],

@@ -7,9 +7,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, get_args
 
+from phase17.index.tree import Tree
 from phase17.instruments.classes import ClassInfo, Member
 from phase17.instruments.contract import BASE_NAME, BASE_PATH, build_contract
 
@@ -64,7 +64,7 @@ class ContractChanges:
 
 
 def kept_contract_changes(
-    pinned: Path, other: Path, pin: str, release: str, release_commit: str, under: Sequence[str] = ("vllm",)
+    pinned: Tree, other: Tree, pin: str, release: str, release_commit: str, under: Sequence[str] = ("vllm",)
 ) -> ContractChanges:
     """contract_changes, kept: the pinned tree by its contents, the other (a verified release) by its commit."""
     from phase17.index.kept import remembered
@@ -76,7 +76,7 @@ def kept_contract_changes(
 
 
 def contract_changes(
-    pinned: Path, other: Path, pin: str, release: str, under: Sequence[str] = ("vllm",)
+    pinned: Tree, other: Tree, pin: str, release: str, under: Sequence[str] = ("vllm",)
 ) -> ContractChanges:
     """What changed in Platform's contract from the tree `pinned` to the tree `other`."""
     before = build_contract(pinned, BASE_NAME, BASE_PATH, under=under)

@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from phase17.cache import code_digest
+from phase17.index.tree import Tree
 from phase17.source.parsing import node_text, parse_tree
 
 if TYPE_CHECKING:
@@ -273,7 +273,7 @@ def last_name_part(expression: str) -> str:
 
 
 def load_classes(
-    upstream: Path, under: Sequence[str], related_to: Collection[str]
+    upstream: Tree, under: Sequence[str], related_to: Collection[str]
 ) -> tuple[list[ClassInfo], dict[str, list[tuple[str, list[str]]]]]:
     """Every class below `under` that a question about the classes `related_to` can involve (those classes, their
     subclasses at any depth, and every base of any of them), with the other classes of their files, and the
@@ -288,7 +288,7 @@ def load_classes(
     return classes_below(upstream, kept["paths"])
 
 
-def _related_files(upstream: Path, under: Sequence[str], related_to: set[str]) -> list[str]:
+def _related_files(upstream: Tree, under: Sequence[str], related_to: set[str]) -> list[str]:
     """The files below `under` that hold a class related to `related_to` (see load_classes), or an alias of one:
     search the files for the names known so far, read the classes of those that spell one, and search again for
     the names those classes add, until none is new. A base that is not itself related (a mixin, `ABC`) is only
@@ -334,7 +334,7 @@ def _spelling(names: Sequence[str], *, defined: bool) -> re.Pattern[bytes] | Non
     return re.compile(before + rb"(?:" + words + rb")(?![A-Za-z0-9_])")
 
 
-def derived_answers_of_classes(upstream: Path, paths: Sequence[str]) -> tuple[list[tuple[str, Any]], dict[str, str]]:
+def derived_answers_of_classes(upstream: Tree, paths: Sequence[str]) -> tuple[list[tuple[str, Any]], dict[str, str]]:
     """classes_of for each of the files `paths` (or below them), each content read once, ever."""
     from phase17.index.symbolindex import derived_answers
 
@@ -342,7 +342,7 @@ def derived_answers_of_classes(upstream: Path, paths: Sequence[str]) -> tuple[li
 
 
 def classes_below(
-    upstream: Path, places: Sequence[str]
+    upstream: Tree, places: Sequence[str]
 ) -> tuple[list[ClassInfo], dict[str, list[tuple[str, list[str]]]]]:
     """Every class in the files below `places` (files or folders), and their module-level aliases by name."""
     answers, _ = derived_answers_of_classes(upstream, places) if places else ([], {})

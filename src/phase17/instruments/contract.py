@@ -13,10 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from phase17.errors import SymbolNotFoundError, UsageError
+from phase17.index.tree import Tree
 from phase17.instruments.classes import ClassInfo, Member, last_name_part, load_classes
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def _class_named(classes: Sequence[ClassInfo], name: str, preferred_path: str | 
     return next((info for info in named if info.path == preferred_path), named[0] if named else None)
 
 
-def backends_shown(upstream: Path, contract: Contract) -> dict[str, tuple[BackendChoice, ...]]:
+def backends_shown(upstream: Tree, contract: Contract) -> dict[str, tuple[BackendChoice, ...]]:
     """The attention backends each shown class's `get_attn_backend_cls` names, when that member is shown: what a
     platform picks, rather than `override L74`."""
     from phase17.instruments.backends import HOOK, attention_backends
@@ -111,7 +111,7 @@ def member_pattern(members: str | None) -> re.Pattern[str] | None:
 
 
 def build_contract(
-    upstream: Path,
+    upstream: Tree,
     base: str = BASE_NAME,
     base_path: str | None = BASE_PATH,
     under: Sequence[str] = ("vllm",),
@@ -214,7 +214,7 @@ def inherited_member(
 
 
 def declared_members(
-    upstream: Path, base: str = BASE_NAME, base_path: str | None = BASE_PATH, under: Sequence[str] = ("vllm",)
+    upstream: Tree, base: str = BASE_NAME, base_path: str | None = BASE_PATH, under: Sequence[str] = ("vllm",)
 ) -> tuple[frozenset[str], bool]:
     """Every member name that `base` or any subclass of it declares, and whether `base` defines `__getattr__`
     (then any other attribute is looked up at run time)."""
@@ -236,7 +236,7 @@ class Difference:
 
 
 def compare(
-    upstream: Path, platform: str, base: str = BASE_NAME, under: Sequence[str] = ("vllm",), members: str | None = None
+    upstream: Tree, platform: str, base: str = BASE_NAME, under: Sequence[str] = ("vllm",), members: str | None = None
 ) -> tuple[ClassInfo, ClassInfo, list[Difference]]:
     """`platform`'s own members against `base`'s (those matching `members`): each override or value, with a
     one-line summary of what differs."""

@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from phase17.errors import SymbolNotFoundError
+from phase17.index.tree import Tree
 from phase17.instruments.classes import ClassInfo, class_methods
 from phase17.instruments.contract import BASE_NAME, BASE_PATH, build_contract, inherited_member
 from phase17.source.parsing import node_text, parameter_names, parse_tree
@@ -88,7 +88,7 @@ class EffectsReport:
 
 
 def effects_report(
-    upstream: Path, hook: str = DEFAULT_HOOK, platforms: Sequence[str] = (), under: Sequence[str] = ("vllm",)
+    upstream: Tree, hook: str = DEFAULT_HOOK, platforms: Sequence[str] = (), under: Sequence[str] = ("vllm",)
 ) -> EffectsReport:
     """find_effects, kept for the tree as it is (a second call on the same tree reads the kept answer)."""
     from phase17.index.kept import remembered
@@ -100,7 +100,7 @@ def effects_report(
 
 
 def find_effects(
-    upstream: Path, hook: str = DEFAULT_HOOK, platforms: Sequence[str] = (), under: Sequence[str] = ("vllm",)
+    upstream: Tree, hook: str = DEFAULT_HOOK, platforms: Sequence[str] = (), under: Sequence[str] = ("vllm",)
 ) -> EffectsReport:
     """The writes of `hook` in the base Platform and in every subclass that overrides it."""
     from phase17.index.lookup import source_text

@@ -12,9 +12,9 @@ import ast
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, Literal, get_args
 
+from phase17.index.tree import Tree
 from phase17.instruments.classes import ClassInfo, Member
 from phase17.instruments.contract import BASE_NAME, BASE_PATH, Contract, build_contract
 from phase17.instruments.contract import inherited_member as _inherited_member
@@ -105,7 +105,7 @@ def is_gate(member: Member) -> bool:
     return bool(GATE_NAMES.match(member.name)) or member.signature.replace(" ", "").endswith("->bool")
 
 
-def gates_report(upstream: Path, platforms: Sequence[str] = (), under: Sequence[str] = ("vllm",)) -> GatesReport:
+def gates_report(upstream: Tree, platforms: Sequence[str] = (), under: Sequence[str] = ("vllm",)) -> GatesReport:
     """find_gates, kept for the tree as it is (a second call on the same tree reads the kept answer)."""
     from phase17.index.kept import remembered
 
@@ -115,7 +115,7 @@ def gates_report(upstream: Path, platforms: Sequence[str] = (), under: Sequence[
     )
 
 
-def find_gates(upstream: Path, platforms: Sequence[str] = (), under: Sequence[str] = ("vllm",)) -> GatesReport:
+def find_gates(upstream: Tree, platforms: Sequence[str] = (), under: Sequence[str] = ("vllm",)) -> GatesReport:
     """Every gate of the base Platform, each platform's answer, and the engine's `current_platform.<gate>` uses."""
     from phase17.instruments.usages import find_usages
 
@@ -149,7 +149,7 @@ class _Reasons:
     """What decides a computed answer, read from its definition: the lines that return (its only line, when it
     returns nothing on its own), at most MAX_WHY, and its docstring's first line. Each file is read once."""
 
-    def __init__(self, upstream: Path) -> None:
+    def __init__(self, upstream: Tree) -> None:
         self.upstream = upstream
         self._symbols: dict[str, dict[tuple[str, int], Any]] = {}
 

@@ -8,12 +8,12 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from phase17.cache import code_digest
 from phase17.errors import UnreadableSourceError
 from phase17.index.records import Needle
+from phase17.index.tree import Tree
 from phase17.safety.files import read_limited
 from phase17.source.metadata import pyproject_entry_points, setup_py_entry_points
 from phase17.source.parsing import identifiers_named, in_import, parse_tree
@@ -81,7 +81,7 @@ class Material:
 
 
 def gather_material(
-    upstream: Path, names: Iterable[str], *, groups: Sequence[str] | None = (), with_tests: bool = True
+    upstream: Tree, names: Iterable[str], *, groups: Sequence[str] | None = (), with_tests: bool = True
 ) -> Material:
     """The design docs naming most of `names`, the example plugins (of `groups`; all with None; none with ()),
     and the first test calls of each name."""
@@ -94,7 +94,7 @@ def gather_material(
     return Material(tuple(design_docs(upstream, wanted)), tuple(examples), tuple(tests))
 
 
-def design_docs(upstream: Path, names: Sequence[str], limit: int = SHOWN_DOCS) -> list[DocMention]:
+def design_docs(upstream: Tree, names: Sequence[str], limit: int = SHOWN_DOCS) -> list[DocMention]:
     """The design docs that name the most of `names` (as whole words), best first."""
     folder = upstream / DESIGN_DOCS
     if not names or not folder.is_dir() or folder.is_symlink():
@@ -103,7 +103,7 @@ def design_docs(upstream: Path, names: Sequence[str], limit: int = SHOWN_DOCS) -
     found = []
     for path in sorted(folder.glob("*.md")):
         try:
-            text = read_limited(path, MAX_DOC_BYTES, root=upstream).decode("utf-8", errors="replace")
+            text = read_limited(path, MAX_DOC_BYTES, root=upstream.root).decode("utf-8", errors="replace")
         except (OSError, UnreadableSourceError):
             continue
         hits = {
@@ -121,7 +121,7 @@ def design_docs(upstream: Path, names: Sequence[str], limit: int = SHOWN_DOCS) -
     return found[:limit]
 
 
-def example_plugins(upstream: Path) -> list[ExamplePlugin]:
+def example_plugins(upstream: Tree) -> list[ExamplePlugin]:
     """Every entry point of the example plugins below tests/plugins/, from setup.py (parsed) or pyproject.toml."""
     folder = upstream / EXAMPLE_PLUGINS
     if not folder.is_dir() or folder.is_symlink():
@@ -131,7 +131,7 @@ def example_plugins(upstream: Path) -> list[ExamplePlugin]:
         relative = f"{EXAMPLE_PLUGINS}/{plugin.name}"
         for name, reader in (("setup.py", setup_py_entry_points), ("pyproject.toml", pyproject_entry_points)):
             try:
-                rows = reader(read_limited(plugin / name, MAX_DOC_BYTES, root=upstream))
+                rows = reader(read_limited(plugin / name, MAX_DOC_BYTES, root=upstream.root))
             except (OSError, UnreadableSourceError):
                 continue  # an example upstream ships broken is left out of the listing, not the reader's problem
             found += [
@@ -141,7 +141,7 @@ def example_plugins(upstream: Path) -> list[ExamplePlugin]:
     return found
 
 
-def tests_calling(upstream: Path, names: Sequence[str], per_name: int = SHOWN_TESTS_PER_NAME) -> list[TestSite]:
+def tests_calling(upstream: Tree, names: Sequence[str], per_name: int = SHOWN_TESTS_PER_NAME) -> list[TestSite]:
     """The first test files' uses of each name below tests/ (code only), at most `per_name` files a name."""
     if not names or not (upstream / TESTS).is_dir():
         return []

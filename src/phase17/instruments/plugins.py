@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from phase17.cache import code_digest
 from phase17.index.records import Needle
+from phase17.index.tree import Tree
 from phase17.instruments.material import Material, gather_material
 from phase17.source.parsing import node_text, parse_tree, string_value
 from phase17.source.sites import definition_sites, enclosing_qualname
@@ -194,7 +195,7 @@ def _string(node: tree_sitter.Node) -> str:
     return string_value(node_text(node)) or node_text(node)
 
 
-def plugins_report(upstream: Path, under: Sequence[str] = ("vllm",)) -> PluginsReport:
+def plugins_report(upstream: Tree, under: Sequence[str] = ("vllm",)) -> PluginsReport:
     """Every plugin group, where each loads, and how a platform plugin is chosen, below `under`."""
     from phase17.index.symbolindex import derived_answers
 

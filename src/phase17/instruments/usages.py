@@ -12,13 +12,13 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from phase17.cache import code_digest
 from phase17.errors import BadReferenceError, SymbolNotFoundError
 from phase17.index.lookup import Unreadable, editor_lines
 from phase17.index.records import Needle
+from phase17.index.tree import Tree
 from phase17.source.parsing import identifiers_named, in_import, node_text, parse_tree
 from phase17.source.sites import definition_sites, enclosing_qualname
 
@@ -102,7 +102,7 @@ class UsageReport:
 
 
 def find_usages(
-    upstream: Path,
+    upstream: Tree,
     name: str = "current_platform",
     under: Sequence[str] = ("vllm",),
     attribute: str | None = None,
@@ -162,7 +162,7 @@ def find_usages(
     )
 
 
-def find_calls(upstream: Path, name: str, under: Sequence[str] = ("vllm",)) -> list[Usage]:
+def find_calls(upstream: Tree, name: str, under: Sequence[str] = ("vllm",)) -> list[Usage]:
     """Every call of the function or method `name` (by its last part, through any receiver) below `under`.
 
     Only the files where the name is followed by `(` are parsed: `VllmConfig` is named in 489 files of vllm/ and
@@ -188,7 +188,7 @@ def find_calls(upstream: Path, name: str, under: Sequence[str] = ("vllm",)) -> l
     ]
 
 
-def _platform_members(upstream: Path, under: Sequence[str]) -> tuple[frozenset[str] | None, str | None]:
+def _platform_members(upstream: Tree, under: Sequence[str]) -> tuple[frozenset[str] | None, str | None]:
     """What Platform and its subclasses declare, and what serves the rest (the platform's `__getattr__`)."""
     from phase17.instruments.contract import declared_members
 
@@ -270,7 +270,7 @@ def _is_definition_name(node: tree_sitter.Node) -> bool:
 
 
 def close_to_nothing(
-    upstream: Path, name: str, attribute: str | None = None, under: Sequence[str] = ("vllm",)
+    upstream: Tree, name: str, attribute: str | None = None, under: Sequence[str] = ("vllm",)
 ) -> list[str]:
     """Did-you-mean for a search that found nothing: the attributes used on `name` close to `attribute`, else the
     definitions whose names are close to `name`."""

@@ -18,6 +18,7 @@ from phase17.index.lookup import (
     python_files,
     source_text,
 )
+from phase17.index.tree import Tree
 from phase17.notes.guide import ReadingList
 from phase17.notes.store import Anchor, Citation, NotesFile
 from phase17.source.refs import parse_ref
@@ -38,7 +39,7 @@ def anchor_of(symbol: Symbol) -> Anchor:
 
 
 def resolve_citations(
-    upstream: Path,
+    upstream: Tree,
     note: str,
     text: str,
     search_paths: tuple[str, ...],
@@ -106,7 +107,7 @@ def python_own(name: str) -> bool:
 NOT_A_CITATION = "!"  # `!__getstate__`: code in backticks that is not a citation (nothing is anchored)
 
 
-def _kept_as_text(upstream: Path, inner: str, suggestions: dict[str, str], search_paths: tuple[str, ...]) -> str:
+def _kept_as_text(upstream: Tree, inner: str, suggestions: dict[str, str], search_paths: tuple[str, ...]) -> str:
     close = closest_definition(upstream, inner, tuple(sorted({place.split("/")[0] for place in search_paths})) or ("",))
     if close:
         suggestions[inner] = close
@@ -117,7 +118,7 @@ def _kept_as_text(upstream: Path, inner: str, suggestions: dict[str, str], searc
     return f"did you mean `{close}`? It is {kept}" if close else f"it is {kept}"
 
 
-def closest_definition(upstream: Path, inner: str, within: tuple[str, ...] = ("",)) -> str | None:
+def closest_definition(upstream: Tree, inner: str, within: tuple[str, ...] = ("",)) -> str | None:
     """The definition name below `within` (the folders of the note's targets) closest to a citation that names
     none (`load_genral_plugins`), or None."""
     import difflib
@@ -133,7 +134,7 @@ def closest_definition(upstream: Path, inner: str, within: tuple[str, ...] = (""
     return found[0] if found and found[0] != wanted else None
 
 
-def misspelled_citations(upstream: Path, text: str, search_paths: tuple[str, ...]) -> list[tuple[str, str]]:
+def misspelled_citations(upstream: Tree, text: str, search_paths: tuple[str, ...]) -> list[tuple[str, str]]:
     """(as written, closest definition) of each backticked name in `text` that anchors to nothing but is close
     to a definition: asked about before a note is saved."""
     suggestions: dict[str, str] = {}
@@ -142,7 +143,7 @@ def misspelled_citations(upstream: Path, text: str, search_paths: tuple[str, ...
 
 
 def _line_citation(
-    upstream: Path, note: str, path: str, line: int, last: int | None, search_paths: tuple[str, ...]
+    upstream: Tree, note: str, path: str, line: int, last: int | None, search_paths: tuple[str, ...]
 ) -> tuple[Citation | None, str | None]:
     """A `path:LINE` (or `path:A-B`) citation: anchored to the innermost definition holding all its lines, with
     the text of its first (and last) line, so that the lines can be found again."""
@@ -175,7 +176,7 @@ def _line_citation(
     return citation, None
 
 
-def _files_matching(upstream: Path, path: str, search_paths: tuple[str, ...]) -> list[str]:
+def _files_matching(upstream: Tree, path: str, search_paths: tuple[str, ...]) -> list[str]:
     if (upstream / path).is_file():
         return [path]
     suffix = "/" + path.lstrip("/")
@@ -193,12 +194,12 @@ def _files_matching(upstream: Path, path: str, search_paths: tuple[str, ...]) ->
     return []
 
 
-def _folder_of(upstream: Path, place: str) -> str:
+def _folder_of(upstream: Tree, place: str) -> str:
     place = place.rstrip("/")
     return str(Path(place).parent) if place and (upstream / place).is_file() else place
 
 
-def reanchor_citations(notes: NotesFile, upstream: Path, reading_list: ReadingList) -> tuple[NotesFile, list[str]]:
+def reanchor_citations(notes: NotesFile, upstream: Tree, reading_list: ReadingList) -> tuple[NotesFile, list[str]]:
     """Re-resolve every citation from the notes' text (after a hand edit): prose wins, anchors follow it."""
     citations: list[Citation] = []
     warnings: list[str] = []

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from phase17.errors import Phase17Error, UnreadableSourceError, WriteError
 from phase17.index.lookup import locate_key_symbols, look_up
+from phase17.index.tree import Tree
 from phase17.notes.guide import ReadingList
 from phase17.notes.marks import marked_notes
 from phase17.notes.store import (
@@ -167,7 +168,7 @@ def _kept_evidence(path: Path) -> str:
     return text[start:] if start >= 0 else ""
 
 
-def evidence_markdown(upstream: Path, reading_list: ReadingList) -> str:
+def evidence_markdown(upstream: Tree, reading_list: ReadingList) -> str:
     """The platform hierarchy as a Mermaid class diagram and the contract table of the guide's key members,
     both computed from upstream/ at the pin (phase17 contract), for the end of the exported notebook."""
     from phase17.instruments.contract import build_contract, contract_markdown
@@ -221,7 +222,7 @@ _EXCLUDE_LIMIT = 1 << 20  # (git's own exclude file is a few lines)
 CODETOUR_SCHEMA = "https://aka.ms/codetour-schema"
 
 
-def codetour(notes_dir: Path, upstream: Path, reading_list: ReadingList, pin: Pin) -> dict[str, object]:
+def codetour(notes_dir: Path, upstream: Tree, reading_list: ReadingList, pin: Pin) -> dict[str, object]:
     """A CodeTour of the phase: a step per key symbol and per cited note, at the line the resolver finds now.
 
     Paths are relative to upstream/, the folder to open in VS Code; `ref` is the pinned commit.
@@ -287,7 +288,7 @@ def _step(path: str, line: int, title: str, lines: list[str]) -> dict[str, objec
     return {"file": path, "line": line, "title": title, "description": "\n\n".join(part for part in lines if part)}
 
 
-def _cited_step(upstream: Path, where: str, citation: Citation, text: str) -> list[dict[str, object]]:
+def _cited_step(upstream: Tree, where: str, citation: Citation, text: str) -> list[dict[str, object]]:
     """A cited note's step at the cited code as it is now; nothing when the code is gone (check says so)."""
     try:
         found = look_up(upstream, citation.anchor.symbol)
@@ -302,12 +303,12 @@ def _cited_step(upstream: Path, where: str, citation: Citation, text: str) -> li
     return [_step(symbol.path, line, f"{where}: {citation.cited}", [f"Cited in {where}:", note_markdown(text)])]
 
 
-def write_codetour(upstream: Path, tour: dict[str, object]) -> Path:
+def write_codetour(upstream: Tree, tour: dict[str, object]) -> Path:
     """Write upstream/.tours/phase17.tour, kept out of upstream/'s git status so the tree still matches the pin."""
-    path = safe_folder(upstream / TOUR_FOLDER, upstream) / TOUR_FILE
+    path = safe_folder(upstream / TOUR_FOLDER, upstream.root) / TOUR_FILE
     try:
         if (upstream / ".git").is_dir() and not (upstream / ".git").is_symlink():
-            exclude = safe_folder(upstream / ".git" / "info", upstream) / "exclude"
+            exclude = safe_folder(upstream / ".git" / "info", upstream.root) / "exclude"
             refuse_odd_file(exclude, "upstream/.git/info/exclude")  # a link there would be written through
             listed = read_limited(exclude, _EXCLUDE_LIMIT).decode("utf-8", "replace") if exclude.exists() else ""
             if f"/{TOUR_FOLDER}/" not in listed.splitlines():

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from phase17.errors import InvalidFileError, UnknownTargetError, UsageError, WriteError
 from phase17.index.lookup import Lookup, locate_key_symbols
+from phase17.index.tree import Tree
 from phase17.notes.citations import anchor_of, misspelled_citations, reanchor_citations, resolve_citations
 from phase17.notes.export import write_export
 from phase17.notes.guide import ReadingList, Target, find_target
@@ -67,7 +68,7 @@ def template_for(target: Target, key_symbols: list[Lookup], pin: Pin) -> NotesFi
     )
 
 
-def ensure_notes_files(notes_dir: Path, upstream: Path, reading_list: ReadingList, pin: Pin) -> list[str]:
+def ensure_notes_files(notes_dir: Path, upstream: Tree, reading_list: ReadingList, pin: Pin) -> list[str]:
     """Create the notes file of every target (and questions.yaml) that does not exist yet; return their names."""
     created = []
     present = set(list_notes_files(notes_dir))
@@ -102,7 +103,7 @@ def first_unfinished_target(notes_dir: Path, reading_list: ReadingList) -> Targe
 
 
 def notes_target(
-    where: NotebookPaths, upstream: Path, reading_list: ReadingList, pin: Pin, text: str | None
+    where: NotebookPaths, upstream: Tree, reading_list: ReadingList, pin: Pin, text: str | None
 ) -> Target | None:
     """The target whose notes a reader means: the one named (it must be on the list), else the first unfinished.
 
@@ -111,7 +112,7 @@ def notes_target(
     ensure_notes_files(where.notes, upstream, reading_list, pin)
     if text is None:
         return first_unfinished_target(where.notes, reading_list)
-    target = find_target(reading_list, text, upstream)
+    target = find_target(reading_list, text, upstream.root)
     if target.number == 0:
         raise UnknownTargetError(
             f"{target.path} is not on the reading list; notes are kept for {', '.join(reading_list.keys)}."
@@ -143,7 +144,7 @@ def _refuse_raw_bytes(label: str, text: str) -> None:
 
 
 def record_note(
-    where: NotebookPaths, upstream: Path, reading_list: ReadingList, pin: Pin, target: Target, key: str, text: str
+    where: NotebookPaths, upstream: Tree, reading_list: ReadingList, pin: Pin, target: Target, key: str, text: str
 ) -> Recorded:
     """Save one of a target's three notes now (locked, atomic), anchoring the code it cites; then export."""
     if key not in PROMPT_KEYS:
@@ -158,7 +159,7 @@ def record_note(
 
 
 def record_answer(
-    where: NotebookPaths, upstream: Path, reading_list: ReadingList, pin: Pin, number: int, text: str
+    where: NotebookPaths, upstream: Tree, reading_list: ReadingList, pin: Pin, number: int, text: str
 ) -> Recorded:
     """Save the answer to question `number` in annotations/questions.yaml, anchoring the code it cites; then export."""
     places = reading_list.places_for(reading_list.question(number))
@@ -173,7 +174,7 @@ def record_answer(
 
 def record_notes(
     where: NotebookPaths,
-    upstream: Path,
+    upstream: Tree,
     reading_list: ReadingList,
     pin: Pin,
     target: Target,
@@ -215,7 +216,7 @@ class InterviewResult:
 
 
 def interview(
-    where: NotebookPaths, upstream: Path, reading_list: ReadingList, pin: Pin, target: Target, asker: Interviewer
+    where: NotebookPaths, upstream: Tree, reading_list: ReadingList, pin: Pin, target: Target, asker: Interviewer
 ) -> InterviewResult:
     """Ask each prompt, then each linked question; save every changed answer at once (stopping loses nothing given)."""
     saved = 0
@@ -244,7 +245,7 @@ def interview(
     return InterviewResult(saved=saved, stopped=False, next_target=reading_list.next_target(target))
 
 
-def _corrected(upstream: Path, answer: str, places: tuple[str, ...], asker: Interviewer) -> str:
+def _corrected(upstream: Tree, answer: str, places: tuple[str, ...], asker: Interviewer) -> str:
     """The answer with each misspelled citation the reader agrees to fix replaced by the definition's name."""
     for written, closest in misspelled_citations(upstream, answer, places) if "`" in answer else ():
         if asker.correct(written, closest):
@@ -264,7 +265,7 @@ class Edited:
 
 def edit_notes(
     where: NotebookPaths,
-    upstream: Path,
+    upstream: Tree,
     reading_list: ReadingList,
     pin: Pin,
     name: str,

@@ -17,6 +17,7 @@ from phase17.index.lookup import (
     source_lines,
     source_text,
 )
+from phase17.index.tree import Tree
 from phase17.instruments.material import Material, example_plugins, gather_material
 from phase17.notes.guide import Question, ReadingList, Target
 from phase17.notes.store import QUESTIONS_FILE, Citation, NotesFile, load_health, load_notes_if_present
@@ -65,7 +66,7 @@ class TargetView:
     notes_problems: tuple[str, ...] = ()  # a notes file that cannot be read: the code is shown, its notes are not
 
 
-def target_files(upstream: Path, target: Target) -> list[str]:
+def target_files(upstream: Tree, target: Target) -> list[str]:
     """The Python files a target covers: its one file, or every .py file below its folder."""
     if not (upstream / target.path).exists():
         raise SymbolNotFoundError(
@@ -74,7 +75,7 @@ def target_files(upstream: Path, target: Target) -> list[str]:
     return list(python_files(upstream, target.place))
 
 
-def outline_files(upstream: Path, paths: list[str]) -> tuple[list[FileOutline], list[Unreadable]]:
+def outline_files(upstream: Tree, paths: list[str]) -> tuple[list[FileOutline], list[Unreadable]]:
     """The outline of each file; a file that cannot be read is listed once, and never hides the others."""
     files: list[FileOutline] = []
     unreadable: list[Unreadable] = []
@@ -87,7 +88,7 @@ def outline_files(upstream: Path, paths: list[str]) -> tuple[list[FileOutline], 
 
 
 def build_view(
-    upstream: Path,
+    upstream: Tree,
     notes_dir: Path,
     reading_list: ReadingList,
     target: Target,
@@ -137,7 +138,7 @@ def build_view(
     )
 
 
-def _material_of(upstream: Path, target: Target) -> Material:
+def _material_of(upstream: Tree, target: Target) -> Material:
     """Upstream's own material on a target: the design docs and tests naming its key symbols, and the example
     plugins of the kind it is about (the guide's `example_plugins`: groups holding that word, "*" every one)."""
     names = [text.rsplit("::", 1)[-1].rsplit(".", 1)[-1] for text in target.symbols]
@@ -160,7 +161,7 @@ def _citations_of(
     return tuple(own) + answered
 
 
-def first_location(upstream: Path, view: TargetView) -> tuple[Path, int | None]:
+def first_location(upstream: Tree, view: TargetView) -> tuple[Path, int | None]:
     """Where `read --open` opens the editor: the first key symbol found, else the target's first file."""
     first = next((key.matches[0] for key in view.key_symbols if key.matches), None)
     if first is not None:
@@ -249,7 +250,7 @@ def readable_notes(notes_dir: Path, name: str, problems: list[str]) -> NotesFile
         return None
 
 
-def reading_status(upstream: Path | None, notes_dir: Path, reading_list: ReadingList) -> list[TargetStatus]:
+def reading_status(upstream: Tree | None, notes_dir: Path, reading_list: ReadingList) -> list[TargetStatus]:
     answers_problems: list[str] = []
     answers = readable_notes(notes_dir, QUESTIONS_FILE, answers_problems)
     last_check = load_health(notes_dir)

@@ -8,11 +8,11 @@ import ast
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from phase17.cache import code_digest
 from phase17.index.records import Needle
+from phase17.index.tree import Tree
 from phase17.source.parsing import descendants, node_text, parse_tree
 
 if TYPE_CHECKING:
@@ -171,7 +171,7 @@ def _refusal_of_empty(call: tree_sitter.Node) -> int | None:
     return None
 
 
-def calls_by_name(upstream: Path, under: Sequence[str]) -> dict[str, list[EngineCall]]:
+def calls_by_name(upstream: Tree, under: Sequence[str]) -> dict[str, list[EngineCall]]:
     from phase17.index.symbolindex import derived_answers
 
     needle = Needle((_RECEIVER.encode(),), [])

@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from phase17.index.tree import Tree
 from phase17.instruments.changes import ContractChanges
 from phase17.pluginlab.calls import calls_by_name
 from phase17.pluginlab.code import ClassRef, Code
@@ -36,7 +36,7 @@ class Release:
     """One vLLM tree a plugin is checked against: its label (v0.22.1), where it is, and its commit."""
 
     label: str
-    upstream: Path
+    upstream: Tree
     commit: str
 
 

@@ -6,10 +6,10 @@ the names each scope binds (in if/try/with blocks too; what `if TYPE_CHECKING:` 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Union
 
 from phase17.errors import UnreadableSourceError
+from phase17.index.tree import Tree
 from phase17.instruments.classes import classes_of
 from phase17.safety.files import read_limited
 from phase17.source.parsing import ParseTooSlowError, node_text, parse_tree
@@ -93,7 +93,7 @@ class Module:
 class Code:
     """The modules a reading may enter: the plugin's files, and upstream's tree (`vllm.*`) at one release."""
 
-    def __init__(self, plugin: PluginFiles, upstream: Path, upstream_package: str = "vllm") -> None:
+    def __init__(self, plugin: PluginFiles, upstream: Tree, upstream_package: str = "vllm") -> None:
         self.plugin = plugin
         self.upstream = upstream
         self.upstream_package = upstream_package
@@ -108,7 +108,7 @@ class Code:
 
     def is_package(self, name: str) -> bool:
         if self._upstream_name(name):
-            folder = self.upstream.joinpath(*name.split("."))
+            folder = self.upstream.root.joinpath(*name.split("."))
             return folder.is_dir() and not folder.is_symlink()
         return self.plugin.is_package(name)
 
@@ -140,7 +140,7 @@ class Code:
         relative = name.replace(".", "/")
         for candidate in (f"{relative}.py", f"{relative}/__init__.py"):
             try:
-                return candidate, read_limited(self.upstream / candidate, MAX_UPSTREAM_FILE, root=self.upstream)
+                return candidate, read_limited(self.upstream / candidate, MAX_UPSTREAM_FILE, root=self.upstream.root)
             except FileNotFoundError:
                 continue
             except (OSError, UnreadableSourceError) as error:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from phase17.errors import WriteError
+from phase17.index.tree import Tree
 from phase17.instruments.classes import Member
 from phase17.instruments.contract import BASE_NAME, BASE_PATH, build_contract
 from phase17.pluginlab.calls import EngineCall, Parameters, calls_by_name
@@ -31,7 +32,7 @@ class WrittenPlugin:
         return str(self.folder)
 
 
-def hooks_to_write(upstream: Path) -> list[tuple[Member, list[EngineCall]]]:
+def hooks_to_write(upstream: Tree) -> list[tuple[Member, list[EngineCall]]]:
     """The hooks a device plugin must write: the engine calls them outside any `try` that would catch the failure,
     and Platform either raises NotImplementedError or answers with what the engine refuses."""
     contract = build_contract(upstream, BASE_NAME, BASE_PATH)
@@ -48,7 +49,7 @@ def hooks_to_write(upstream: Path) -> list[tuple[Member, list[EngineCall]]]:
     return needed
 
 
-def write_plugin(upstream: Path, name: str, folder: Path) -> WrittenPlugin:
+def write_plugin(upstream: Tree, name: str, folder: Path) -> WrittenPlugin:
     """Write the plugin `name` (a Python package name: my_device) into `folder`, which must not exist yet."""
     if not _NAME.match(name) or keyword.iskeyword(name):
         raise PluginError(f"{name!r}: a plugin's name here is a Python package name, such as my_device.")
@@ -94,7 +95,7 @@ def register() -> str | None:
 '''
 
 
-def _imports_for(upstream: Path, signatures: list[str]) -> list[str]:
+def _imports_for(upstream: Tree, signatures: list[str]) -> list[str]:
     """The import statements of Platform's module that bind a name the signatures use (for a type checker: the
     written module imports them under TYPE_CHECKING, so it loads without them)."""
     from phase17.pluginlab.code import bindings_of
@@ -104,7 +105,7 @@ def _imports_for(upstream: Path, signatures: list[str]) -> list[str]:
     used = set(
         re.findall(r"[A-Za-z_]\w*", " ".join(signature.split(" -> ")[-1] + signature for signature in signatures))
     )
-    root = parse_tree(read_limited(upstream / BASE_PATH, 4 * 1024 * 1024, root=upstream)).root_node
+    root = parse_tree(read_limited(upstream / BASE_PATH, 4 * 1024 * 1024, root=upstream.root)).root_node
     found: list[str] = []
     for node in descendants(root):
         if node.type in ("import_statement", "import_from_statement") and node.parent is not None:

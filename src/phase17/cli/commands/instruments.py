@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -12,6 +11,7 @@ from phase17.cli.commands.options import JsonOption
 from phase17.cli.console import print_json, reporting_errors, session, show
 from phase17.cli.releases import release_of
 from phase17.cli.workspace import existing_upstream
+from phase17.index.tree import Tree
 
 PlatformsOption = Annotated[
     Optional[str],
@@ -105,7 +105,7 @@ def contract(
             _contract_matrix(upstream, base, members, _names(platforms), as_json=as_json, markdown=markdown)
 
 
-def _contract_changes(upstream: Path, against: str, as_json: bool) -> None:
+def _contract_changes(upstream: Tree, against: str, as_json: bool) -> None:
     """`contract --against REF`: what changed in Platform's contract from the pin to that release."""
     from phase17 import render
     from phase17.instruments.changes import kept_contract_changes
@@ -118,7 +118,7 @@ def _contract_changes(upstream: Path, against: str, as_json: bool) -> None:
         show(render.changes_screen(changes))
 
 
-def _contract_differences(upstream: Path, base: str, vs: str, members: str | None, as_json: bool) -> None:
+def _contract_differences(upstream: Tree, base: str, vs: str, members: str | None, as_json: bool) -> None:
     """`contract CLASS --vs BASE`: where one class departs from another."""
     from phase17 import render
     from phase17.instruments import contract as contracts
@@ -137,7 +137,7 @@ def _contract_differences(upstream: Path, base: str, vs: str, members: str | Non
 
 
 def _contract_matrix(
-    upstream: Path, base: str, members: str | None, platforms: tuple[str, ...], *, as_json: bool, markdown: bool
+    upstream: Tree, base: str, members: str | None, platforms: tuple[str, ...], *, as_json: bool, markdown: bool
 ) -> None:
     """`contract [BASE]`: every subclass against the base, and the attention backends each one names."""
     from phase17 import render

@@ -10,7 +10,7 @@ import typer
 from phase17.cli import completion
 from phase17.cli.commands.options import JsonOption
 from phase17.cli.console import print_json, reporting_errors, session, show
-from phase17.cli.workspace import load_all, prefetched, ready_upstream
+from phase17.cli.workspace import load_all, opened, prefetched, ready_upstream
 
 # Core modules are imported inside the commands that use them: `--help` and a command that parses nothing never
 # load tree-sitter, GitPython, rich's syntax module or the fetch code.
@@ -59,7 +59,7 @@ def read(
         project, pinned, reading_list = load_all()
         guide.find_target(reading_list, target, project.upstream, Path.cwd())  # a typo fails before any fetch
         upstream = ready_upstream(project, pinned, fetch_missing=fetch_missing)
-        chosen = guide.find_target(reading_list, target, upstream, Path.cwd())
+        chosen = guide.find_target(reading_list, target, upstream.root, Path.cwd())
         view = reading.build_view(upstream, project.annotations, reading_list, chosen, pinned, symbol, full)
         if as_json:
             print_json(reading.view_data(view))
@@ -84,7 +84,7 @@ def list_targets(as_json: JsonOption = False) -> None:
         state = inspect_upstream(project.upstream, pinned, prefetched())
         # a reader's own plain tree (--upstream) is read as it is, as every other command reads it
         readable = state.has_tree or (state.status == "not-a-checkout" and not project.upstream_is_own)
-        upstream = project.upstream if readable else None
+        upstream = opened(project.upstream) if readable else None
         rows = reading.reading_status(upstream, project.annotations, reading_list)
         if as_json:
             print_json(reading.status_data(rows))
@@ -130,7 +130,7 @@ def resolve(
     with reporting_errors():
         project, pinned, reading_list = load_all()
         upstream = ready_upstream(project, pinned)
-        within = guide.find_target(reading_list, target, upstream, Path.cwd()).place if target else None
+        within = guide.find_target(reading_list, target, upstream.root, Path.cwd()).place if target else None
         lookup = look_up(upstream, ref, within=(within,) if within else (), every_ending=True)
         if as_json:
             print_json(lookup.to_data())
@@ -161,7 +161,7 @@ def outline(
     with reporting_errors():
         project, pinned, reading_list = load_all()
         upstream = ready_upstream(project, pinned)
-        chosen = guide.find_target(reading_list, place, upstream, Path.cwd())
+        chosen = guide.find_target(reading_list, place, upstream.root, Path.cwd())
         outlines, unreadable = reading.outline_files(upstream, reading.target_files(upstream, chosen))
         if unreadable:
             session.err.print(render.unreadable_notice(unreadable))
