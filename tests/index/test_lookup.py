@@ -140,3 +140,19 @@ def test_the_names_a_did_you_mean_compares_are_kept_until_the_tree_changes(plain
     (plain_upstream / "vllm" / "extra.py").write_text("def get_atn_backend_clz():\n    pass\n", encoding="utf-8")
     assert "get_atn_backend_clz" in look_up(Tree(plain_upstream), "get_atn_backend_cls").suggestions
     assert len(reads) == 2  # the tree changed: read again
+
+
+def test_a_tree_parses_a_file_once_and_a_new_tree_sees_it_changed(plain_upstream: Path, monkeypatch):
+    from phase17.index import lookup
+
+    parsed: list[str] = []
+    real = lookup.parse_definitions
+    monkeypatch.setattr(lookup, "parse_definitions", lambda data, path: parsed.append(path) or real(data, path))
+    tree = Tree(plain_upstream)
+    first = lookup.file_definitions(tree, "vllm/platforms/cpu.py")
+    assert lookup.file_definitions(tree, "vllm/platforms/cpu.py") == first and parsed == ["vllm/platforms/cpu.py"]
+    cpu = plain_upstream / "vllm" / "platforms" / "cpu.py"
+    cpu.write_text(cpu.read_text() + "\n\nclass AddedLater:\n    pass\n")
+    again = Tree(plain_upstream)  # the next command's tree: nothing kept from the first
+    assert "AddedLater" in {symbol.qualname for symbol in lookup.file_definitions(again, "vllm/platforms/cpu.py")}
+    assert tree.definitions and again.definitions is not tree.definitions

@@ -33,11 +33,6 @@ class Tree:
         self.index: SymbolIndex | None = None  # opened by the first lookup (symbolindex.py)
         self.definitions: dict[Any, Any] = {}  # each file's definitions by its stat key (lookup.py)
 
-    def another(self, root: Path) -> Tree:
-        """The tree at `root` (a release compared with this one), read in the same command: progress drawn the
-        same way, nothing else shared."""
-        return Tree(root, reporter_factory=self.reporter_factory)
-
     @property
     def name(self) -> str:
         return self.root.name
@@ -59,9 +54,3 @@ class Tree:
         if self.index is not None:
             self.index.close()
             self.index = None
-
-    def __enter__(self) -> Tree:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
