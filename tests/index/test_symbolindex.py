@@ -29,7 +29,7 @@ def _sites_by_parse(upstream: Path) -> set[tuple[str, str, int]]:
 
 
 def _sites_by_index(upstream: Path | Tree) -> set[tuple[str, str, int]]:
-    index = symbolindex.open_index(upstream if isinstance(upstream, Tree) else Tree(upstream))
+    index = store.SymbolIndex.open(upstream if isinstance(upstream, Tree) else Tree(upstream))
     try:
         return {
             (found.path, found.qualname, found.start_line)
@@ -329,7 +329,7 @@ def test_a_view_of_git_belongs_to_its_tree_and_a_tree_id_that_is_no_id_is_ignore
     listed = [".tours/", "node_modules/pkg/x.py", "vllm/__pycache__/y.py", "README.md", "build/", "vllm/z.py"]
     symbolindex.use_git_view(tree, "a" * 40, listed)
     assert tree.git_view is not None and tree.git_view.differing == ("build/", "vllm/z.py")  # what the walk reads
-    assert symbolindex.tree_index(tree).git_view == tree.git_view
+    assert symbolindex.tree_index(tree).tree is tree  # the index reads the view from its tree
     assert Tree(upstream).git_view is None  # the next command's tree: a later edit is never hidden behind it
 
 
@@ -546,7 +546,7 @@ def test_a_rebuild_between_a_refresh_deciding_and_writing_is_seen_by_the_refresh
 
     def rebuilt_first(connection):
         monkeypatch.setattr(store, "transaction", real)  # (once)
-        other = symbolindex.open_index(Tree(plain_upstream), rebuild=True)  # what the other phase17 process did
+        other = store.SymbolIndex.open(Tree(plain_upstream), rebuild=True)  # what the other phase17 process did
         other.refresh(("",))
         other.close()
         return real(connection)

@@ -141,6 +141,23 @@ def _emptied(connection: sqlite3.Connection, expected: dict[str, str]) -> None:
         connection.executemany("INSERT INTO meta VALUES (?, ?)", sorted(expected.items()))
 
 
+def opened(upstream: Path, rebuild: bool) -> tuple[sqlite3.Connection, Path, str | None]:
+    """The index of the tree at `upstream` (made anew with `rebuild`), where it is, and why it was rebuilt; in
+    memory, for this run, when its place cannot be written."""
+    expected = expected_meta(upstream)
+    try:
+        location = safe_index_location(upstream)  # (a folder linked out of its root: WriteError, never used)
+        connection, reason = connect(location, expected, rebuild)
+    except (sqlite3.Error, OSError):
+        return empty_in_memory(upstream), Path(":memory:"), "the index folder is not writable; kept in memory"
+    return connection, location, reason
+
+
+def empty_in_memory(upstream: Path) -> sqlite3.Connection:
+    """A new, empty index of the tree at `upstream` that lives as long as this run."""
+    return created(":memory:", expected_meta(upstream))
+
+
 def created(where: str, expected: dict[str, str]) -> sqlite3.Connection:
     """A new, empty index at `where` (a file, or ":memory:"), stamped with what it is made for."""
     connection = sqlite3.connect(where, timeout=_WAIT_SECONDS, isolation_level=None, check_same_thread=False)

@@ -4,8 +4,12 @@ said of a checkout, and a file's row as stored."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
+
+from phase17.progress import ProgressReporter
 
 
 @dataclass(frozen=True)
@@ -92,3 +96,12 @@ class Needle(NamedTuple):
         if not any(word in data for word in self.words):
             return True
         return self.pattern is not None and self.pattern.search(data) is None
+
+
+class TreeState(Protocol):
+    """What the index reads of the Tree it belongs to, when it needs it: the root, what git said of the tree in
+    this command (trusted instead of a walk), and who draws progress when many files must be read first."""
+
+    root: Path
+    git_view: GitView | None
+    reporter_factory: Callable[[], ProgressReporter]

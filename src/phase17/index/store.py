@@ -26,11 +26,9 @@ from phase17.index.database import (
     SITES_INDEX,
     bucket_of,
     checked,
-    connect,
     count_into_buckets,
-    created,
-    expected_meta,
-    safe_index_location,
+    empty_in_memory,
+    opened,
     sites_of_bucket,
     stored_file,
     transaction,
@@ -38,7 +36,7 @@ from phase17.index.database import (
     without_cycle_collection,
 )
 from phase17.index.gitview import seen_through_git
-from phase17.index.records import GitView, IndexedSite, IndexSummary, Needle, RefreshReport, StoredFile
+from phase17.index.records import IndexedSite, IndexSummary, Needle, RefreshReport, StoredFile, TreeState
 from phase17.index.workers import PARALLEL_FROM, answered, parsed_files
 from phase17.progress import ProgressReporter, SilentReporter
 from phase17.source.files import SeenFile, below, read_source, walk, with_stat_key
@@ -52,8 +50,9 @@ _BULK_FROM = 1000  # files parsed in one refresh from which the sites' index is 
 class SymbolIndex:
     """The index of one upstream tree. Use `SymbolIndex.open`, then `refresh` the part of the tree to look in."""
 
-    def __init__(self, upstream: Path, connection: sqlite3.Connection, location: Path, rebuilt_because: str | None):
-        self.upstream = upstream
+    def __init__(self, tree: TreeState, connection: sqlite3.Connection, location: Path, rebuilt_because: str | None):
+        self.tree = tree  # what git said of it in this command, and who draws progress (read when needed)
+        self.upstream = tree.root
         self.location = location
         self.rebuilt_because = rebuilt_because
         self._connection = connection
@@ -61,22 +60,15 @@ class SymbolIndex:
         self._answers: dict[tuple[str, tuple[str, ...]], list[tuple[str, Any]]] = {}  # derived, by kind and folders
         self._bytes: dict[str, bytes | None] = {}  # files read for a needle, this command (see _bytes_of)
         self._rows: dict[tuple[str, ...], dict[str, StoredFile]] = {}  # files rows read (and verified) until a write
-        # What git said of the tree in this command (trusted instead of a walk), and who draws progress when a
-        # lookup must parse many files first: set by whoever opened the index (symbolindex.py).
-        self.git_view: GitView | None = None
-        self.reporter_factory: Callable[[], ProgressReporter] = SilentReporter
 
     @classmethod
-    def open(cls, upstream: Path, *, rebuild: bool = False) -> SymbolIndex:
-        expected = expected_meta(upstream)
-        try:
-            location = safe_index_location(upstream)  # (a folder linked out of its root: WriteError, never used)
-            connection, reason = connect(location, expected, rebuild)
-        except (sqlite3.Error, OSError):  # an unwritable place: an index in memory, for this run
-            connection = created(":memory:", expected)
-            location, reason = Path(":memory:"), "the index folder is not writable; kept in memory"
+    def open(cls, tree: TreeState, *, rebuild: bool = False) -> SymbolIndex:
+        return cls(tree, *opened(tree.root, rebuild))
 
-        return cls(upstream, connection, location, reason)
+    @classmethod
+    def in_memory(cls, tree: TreeState, because: str) -> SymbolIndex:
+        """An index for this command only (slower, never a wrong answer), and why."""
+        return cls(tree, empty_in_memory(tree.root), Path(":memory:"), because)
 
     def close(self) -> None:
         self._connection.close()
@@ -93,7 +85,7 @@ class SymbolIndex:
         places = [place for place in under if recheck or not below(place, list(self._fresh))]
         if not places:
             return report
-        view = None if recheck else self.git_view
+        view = None if recheck else self.tree.git_view
         stored_clean = self._meta("clean_tree")
         seen: dict[str, SeenFile] | None = None
         if view is not None:
@@ -221,7 +213,7 @@ class SymbolIndex:
         progress = (
             reporter
             if reporter is not None
-            else (self.reporter_factory() if changes >= PARALLEL_FROM else SilentReporter())
+            else (self.tree.reporter_factory() if changes >= PARALLEL_FROM else SilentReporter())
         )
         connection = self._connection
         bulk = len(to_read) >= _BULK_FROM  # many rows at once: the sites' index is made after them, faster
@@ -361,7 +353,7 @@ class SymbolIndex:
                     computed[path] = needle.empty
         unasked = [path for path in asked.values() if path not in computed]
         by_size = sorted(unasked, key=lambda path: -(known_rows[path].size or 0))  # the biggest first
-        computed.update(answered(self.upstream, by_size, compute, self.reporter_factory))
+        computed.update(answered(self.upstream, by_size, compute, self.tree.reporter_factory))
         answers: list[tuple[str, Any]] = []
         fresh: list[tuple[object, ...]] = []
         for path, blob in sorted(rows):

@@ -11,11 +11,9 @@ import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from phase17.cache import code_digest
-from phase17.index.database import created, expected_meta
 from phase17.index.records import GitView, IndexedSite, IndexSummary, Needle
 from phase17.index.store import SymbolIndex
 from phase17.index.tree import Tree
@@ -36,20 +34,13 @@ def use_git_view(tree: Tree, head_tree: str, differing: Iterable[str]) -> None:
         return
     kept = tuple(path for path in differing if path.endswith((".py", "/")) and not in_skipped_folder(path))
     tree.git_view = GitView(head_tree, kept)
-    if tree.index is not None:
-        tree.index.git_view = tree.git_view
 
 
 def tree_index(tree: Tree) -> SymbolIndex:
     """The index of `tree`, opened on its first use (a corrupt one is rebuilt on the way)."""
     if tree.index is None:
-        tree.index = open_index(tree)
+        tree.index = SymbolIndex.open(tree)
     return tree.index
-
-
-def open_index(tree: Tree, *, rebuild: bool = False) -> SymbolIndex:
-    """The index of `tree`, opened anew, told what this command knows of the tree."""
-    return _told(tree, SymbolIndex.open(tree.root, rebuild=rebuild))
 
 
 def _in_memory(tree: Tree, error: sqlite3.OperationalError) -> SymbolIndex:
@@ -57,9 +48,7 @@ def _in_memory(tree: Tree, error: sqlite3.OperationalError) -> SymbolIndex:
     program); any other error is raised again."""
     if not _disk_trouble(error):
         raise error
-    memory = created(":memory:", expected_meta(tree.root))
-    because = f"the index file cannot be written ({error}); kept in memory"
-    return _told(tree, SymbolIndex(tree.root, memory, Path(":memory:"), because))
+    return SymbolIndex.in_memory(tree, f"the index file cannot be written ({error}); kept in memory")
 
 
 def _disk_trouble(error: sqlite3.OperationalError) -> bool:
@@ -67,12 +56,6 @@ def _disk_trouble(error: sqlite3.OperationalError) -> bool:
     return any(
         sign in message for sign in ("disk is full", "disk i/o", "readonly", "read-only", "unable to open", "locked")
     )
-
-
-def _told(tree: Tree, index: SymbolIndex) -> SymbolIndex:
-    index.git_view = tree.git_view
-    index.reporter_factory = lambda: tree.reporter_factory()  # read when drawn: a command may set it after the open
-    return index
 
 
 def _asking(tree: Tree, question: Callable[[SymbolIndex], T]) -> T:
@@ -91,7 +74,7 @@ def _asking(tree: Tree, question: Callable[[SymbolIndex], T]) -> T:
     # (out of the except block: the failed read's cursors are gone with its traceback, and so are their locks)
     tree.close()
     try:
-        tree.index = open_index(tree, rebuild=True) if trouble is None else _in_memory(tree, trouble)
+        tree.index = SymbolIndex.open(tree, rebuild=True) if trouble is None else _in_memory(tree, trouble)
     except sqlite3.OperationalError as error:
         tree.index = _in_memory(tree, error)
     return question(tree.index)
@@ -144,7 +127,7 @@ def build_index(tree: Tree, *, rebuild: bool = False, reporter: ProgressReporter
     tree.close()
     if rebuild:
         tree.git_view = None  # a rebuild reads every file it walks, whatever git says
-    index = tree.index = open_index(tree, rebuild=rebuild)
+    index = tree.index = SymbolIndex.open(tree, rebuild=rebuild)
     try:
         report = index.refresh(("",), reporter=reporter)
     except sqlite3.OperationalError as error:
