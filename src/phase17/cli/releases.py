@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from phase17.cache import cache_root
-from phase17.cli.console import session
+from phase17.cli.progress import progress_reporter
 from phase17.cli.workspace import consent, existing_upstream, locate, opened
 
 if TYPE_CHECKING:
@@ -19,17 +19,13 @@ if TYPE_CHECKING:
 
 def release_of(ref: str) -> tuple[Pin, Pin, Tree]:
     """The pin, the release REF names, and that release's tree."""
-    from phase17 import render
     from phase17.upstream.fetch import release_tree
     from phase17.upstream.pin import load_pin
 
     pinned = load_pin(locate().pin_file)
     consent(pinned, "auto")
-    reporter = render.RichReporter(session.err, session.verbose)
-    try:
+    with progress_reporter() as reporter:  # (rich is loaded only for a release not fetched yet)
         other, tree = release_tree(pinned, ref, cache_dir=cache_root(), reporter=reporter)
-    finally:
-        reporter.finish()
     return pinned, other, opened(tree)
 
 
