@@ -381,9 +381,14 @@ class SymbolIndex:
         return self._bytes[path]
 
     def unreadable(self, under: Sequence[str] = ("",)) -> dict[str, str]:
-        """The files below `under` that could not be read as Python, and why."""
+        """The files below `under` that could not be read as Python, and why: from the rows this command has read,
+        else from the rows that hold no content (verified, as every row read is), not from every row."""
         self.refresh(under)
-        return {path: row.problem for path, row in self._known_rows(under).items() if row.problem is not None}
+        rows = self._rows.get(tuple(under))
+        if rows is None:
+            held = self._connection.execute(f"{FILE_COLUMNS} WHERE files.blob IS NULL").fetchall()
+            rows = {path: row for path, row in map(stored_file, held) if below(path, under)}
+        return {path: row.problem for path, row in rows.items() if row.problem is not None}
 
     def holding(self, words: Sequence[bytes], under: Sequence[str] = ("",)) -> dict[str, bytes]:
         """The readable files below `under` whose bytes hold one of `words`, with those bytes, in path order (each
