@@ -1563,3 +1563,39 @@ def test_list_counts_the_symbols_of_a_plain_tree_given_with_upstream(fetched_pro
     rows = json.loads(listed.stdout)
     assert rows and all(row["symbols_found"] is not None for row in rows), rows
     assert "upstream/ is missing" not in listed.stderr
+
+
+def test_the_help_is_printed_from_the_text_it_printed_last_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    import sys
+
+    from phase17.cli import app as app_module
+    from phase17.cli import start
+
+    monkeypatch.setattr(sys, "argv", ["phase17", "--help"])
+    with pytest.raises(SystemExit) as made:
+        start.main()  # the first time: typer and click make it
+    assert made.value.code == 0
+    first = capsys.readouterr().out
+    assert first.startswith("Usage: ") and "  check " in first
+    (kept,) = (tmp_path / "cache" / "help").iterdir()
+    real_main = app_module.main
+
+    def never(*_: object) -> None:
+        raise AssertionError("the command line was loaded for a help it had kept")
+
+    monkeypatch.setattr(app_module, "main", never)
+    start.main()
+    assert capsys.readouterr().out == first  # the same text, without typer
+    kept.write_text("another key\n\n\nforged help\n")  # a file that is not this key's is never printed
+    monkeypatch.setattr(app_module, "main", real_main)
+    with pytest.raises(SystemExit):
+        start.main()
+    assert capsys.readouterr().out == first
+    monkeypatch.setenv("COLUMNS", "60")  # another width: another text, kept beside the first
+    with pytest.raises(SystemExit):
+        start.main()
+    narrow = capsys.readouterr().out
+    assert narrow != first and max(map(len, narrow.splitlines())) <= 60
+    assert len(list((tmp_path / "cache" / "help").iterdir())) == 2
