@@ -1,4 +1,4 @@
-"""The upstream source tree: its Python files read safely, each file's definitions (parsed once per process),
+"""The upstream source tree: its Python files read safely, each file's definitions (parsed once by the Tree reading it),
 and lookups of a reference (`Class.method`, `path.py::name`) across files, a target, or the whole tree.
 """
 

@@ -76,7 +76,7 @@ class SymbolIndex:
     def refresh(
         self, under: Sequence[str] = ("",), reporter: ProgressReporter | None = None, *, recheck: bool = False
     ) -> RefreshReport:
-        """Bring the rows of the files below each of `under` up to date with the tree: once per process for a
+        """Bring the rows of the files below each of `under` up to date with the tree: once in this index's life for a
         folder (a command reads the tree once), every time with `recheck` (one file, cheaply).
 
         When git has just said what differs from HEAD (use_git_view), only those files are looked at; the others
