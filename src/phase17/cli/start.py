@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import io
 import os
+import stat
 import sys
 
 from phase17.cli.argv import COMMANDS_ASKING_GIT, asked_command, upstream_option
@@ -39,11 +40,11 @@ def start_verification(arguments: list[str]) -> Prefetched | None:
         return None
 
 
-def kept_help(arguments: list[str]) -> str | None:
-    """Where the text of `phase17 --help` is kept, for the code and the terminal width it was made with; None for
-    any other command line. Typer and click make it, and importing them is two thirds of the run, while the text
-    changes only with the command line's code, theirs, or the width it is wrapped to. (Read before anything
-    heavy is imported: plain `os` paths, a checksum for the name, the whole key in the file.)"""
+def help_key(arguments: list[str]) -> str | None:
+    """What the text of `phase17 --help` depends on, the key it is kept under: the command line's code, typer's
+    and click's, and the terminal width it is wrapped to; None for any other command line. Typer and click make
+    the text, and importing them is two thirds of the run. (Computed before anything heavy is imported: plain
+    `os` paths; the kept file is named by a checksum of the key and begins with the whole key.)"""
     if arguments not in (["--help"], ["-h"]) or any(name.startswith("_PHASE17_COMPLETE") for name in os.environ):
         return None
     import importlib.util
@@ -75,9 +76,13 @@ def _help_file(key: str) -> str:
 
 
 def print_kept(key: str) -> bool:
-    """Print the help kept under `key`; False when there is none (or it is not that key's: it is made again)."""
+    """Print the help kept under `key`; False when there is none (or it is not that key's, or no plain file: it
+    is made again)."""
+    path = _help_file(key)
     try:
-        with open(_help_file(key), encoding="utf-8") as kept:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # (a FIFO put there would block the read)
+            return False
+        with open(path, encoding="utf-8") as kept:
             text = kept.read(512 * 1024)
     except (OSError, UnicodeDecodeError):
         return False
@@ -121,17 +126,17 @@ def _keep(kept: str, text: str) -> None:
 
 
 def main() -> None:
-    kept = kept_help(sys.argv[1:]) if sys.stdout is not None else None  # (no stdout: the app says so)
-    if kept is not None and print_kept(kept):
+    key = help_key(sys.argv[1:]) if sys.stdout is not None else None  # (no stdout: the app says so)
+    if key is not None and print_kept(key):
         return
     prefetched = start_verification(sys.argv[1:])
     from phase17.cli.app import main as run_command_line
 
     try:
-        if kept is None:
+        if key is None:
             run_command_line(prefetched)
         else:
-            run_and_keep(lambda: run_command_line(prefetched), kept)
+            run_and_keep(lambda: run_command_line(prefetched), key)
     finally:
         # The interpreter's last cycle collection walks every object typer, rich and tree-sitter made, only to
         # find almost nothing: a tenth of a warm command. Frozen, they are freed as modules are torn down.
