@@ -132,3 +132,15 @@ def test_the_text_view_indents_each_caller_with_its_line(tree: Path):
     assert shown[2] == "  <- VllmConfig.__post_init__  vllm/config.py:11"
     assert shown[3] == "    <- EngineArgs.create_engine_config  vllm/engine.py:6"
     assert shown[4] == "      <- serve  vllm/engine.py:10"
+
+
+def test_a_call_is_the_name_then_its_parenthesis_past_spaces_continuations_and_whole_comments():
+    from phase17.instruments.usages import call_pattern
+
+    called = call_pattern("VllmConfig")
+    for text in (b"VllmConfig(", b"x = VllmConfig  # made\n    (", b"VllmConfig \\\n (", b"VllmConfig # a\n# b\n("):
+        assert called.search(text), text
+    for text in (b"MyVllmConfig(", b"VllmConfigs(", b"VllmConfig # not a call (", b"VllmConfig = 1\n("):
+        assert not called.search(text), text
+    # a long run of '#' after the name is read once (a pattern that could split it every way never returned)
+    assert not called.search(b"x = VllmConfig " + b"#" * 5000 + b"\n")

@@ -168,9 +168,6 @@ def find_calls(upstream: Tree, name: str, under: Sequence[str] = ("vllm",)) -> l
     Only the files where the name is followed by `(` are parsed: `VllmConfig` is named in 489 files of vllm/ and
     called in 5."""
     last = name.rsplit(".", 1)[-1]
-    word = re.escape(last.encode())
-    # the name, then what may stand before a call's parenthesis: spaces, line breaks, continuations, comments
-    called = re.compile(rb"(?<![A-Za-z0-9_])" + word + rb"(?:\s|\\|#[^\n]*)*\(")
 
     def calls_of(path: str, source: bytes) -> list[Any]:
         found, _ = _uses_in(source, path, last, as_variable=False)
@@ -179,13 +176,24 @@ def find_calls(upstream: Tree, name: str, under: Sequence[str] = ("vllm",)) -> l
     from phase17.index.symbolindex import derived_answers
 
     answers, _ = derived_answers(
-        upstream, f"calls:{code_digest()}:{last}", under, calls_of, needle=Needle((last.encode(),), [], called)
+        upstream,
+        f"calls:{code_digest()}:{last}",
+        under,
+        calls_of,
+        needle=Needle((last.encode(),), [], call_pattern(last)),
     )
     return [
         Usage(path, line, group, True, enclosing, code)
         for path, rows in answers
         for line, group, enclosing, code in rows
     ]
+
+
+def call_pattern(name: str) -> re.Pattern[bytes]:
+    """`name` as a whole word, then what may stand before a call's parenthesis: spaces, line breaks,
+    continuations, and whole comments (a comment runs to its line's end, so a `(` inside one is no call, and a
+    run of `#` is read once, not tried every way it could be split)."""
+    return re.compile(rb"(?<![A-Za-z0-9_])" + re.escape(name.encode()) + rb"(?:\s|\\|#[^\n]*\n)*\(")
 
 
 def _platform_members(upstream: Tree, under: Sequence[str]) -> tuple[frozenset[str] | None, str | None]:
