@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from phase17.errors import Phase17Error
 from phase17.index.tree import Tree
 from phase17.instruments.classes import ClassInfo, class_methods
-from phase17.source.parsing import node_text, parse_tree
+from phase17.source.parsing import if_branches, node_text, one_line, parse_tree
 
 if TYPE_CHECKING:
     import tree_sitter
@@ -109,24 +109,11 @@ class _Reader:
         return found
 
     def _if(self, node: tree_sitter.Node, when: list[str], via: str, depth: int) -> list[BackendChoice]:
-        found: list[BackendChoice] = []
-        condition = node.child_by_field_name("condition")
-        test = _flat(condition) if condition is not None else "?"
-        consequence = node.child_by_field_name("consequence")
-        if consequence is not None:
-            found += self._block(consequence, [*when, test], via, depth)
-        negated = [f"not ({test})"]
-        for clause in node.children_by_field_name("alternative"):
-            body = clause.child_by_field_name("consequence") or clause.child_by_field_name("body")
-            if clause.type == "elif_clause":
-                tested = clause.child_by_field_name("condition")
-                other = _flat(tested) if tested is not None else "?"
-                if body is not None:
-                    found += self._block(body, [*when, *negated, other], via, depth)
-                negated.append(f"not ({other})")
-            elif body is not None:
-                found += self._block(body, [*when, *negated], via, depth)
-        return found
+        return [
+            choice
+            for body, conditions in if_branches(node)
+            for choice in self._block(body, [*when, *conditions], via, depth)
+        ]
 
     def _expression(self, node: tree_sitter.Node, when: list[str], via: str, depth: int) -> list[BackendChoice]:
         """The backends an expression names (in source order), and those of the helpers it calls."""
@@ -177,8 +164,4 @@ def _early_exit(statement: tree_sitter.Node) -> list[str]:
         last = branch.named_children[-1] if branch is not None and branch.named_children else None
         if last is None or last.type not in ("return_statement", "raise_statement"):
             return []
-    return [f"not ({_flat(test)})" for test in tests if test is not None]
-
-
-def _flat(node: tree_sitter.Node) -> str:
-    return re.sub(r"([(\[{])\s+|\s+([)\]}])", r"\1\2", " ".join(node_text(node).split()))
+    return [f"not ({one_line(test)})" for test in tests if test is not None]

@@ -18,7 +18,7 @@ from phase17.errors import SymbolNotFoundError
 from phase17.index.tree import Tree
 from phase17.instruments.classes import ClassInfo, class_methods
 from phase17.instruments.contract import BASE_NAME, BASE_PATH, build_contract, inherited_member
-from phase17.source.parsing import node_text, parameter_names, parse_tree
+from phase17.source.parsing import if_branches, node_text, one_line, parameter_names, parse_tree
 
 if TYPE_CHECKING:
     import tree_sitter
@@ -183,25 +183,11 @@ class _HookReader:
     def _if(
         self, node: tree_sitter.Node, aliases: dict[str, str], when: list[str], via: str, depth: int
     ) -> list[Effect]:
-        effects: list[Effect] = []
-        negated: list[str] = []
-        condition = node.child_by_field_name("condition")
-        test = _flat(condition) if condition is not None else "?"
-        consequence = node.child_by_field_name("consequence")
-        if consequence is not None:
-            effects += self._block(consequence, aliases, when + [test], via, depth)
-        negated.append(f"not ({test})")
-        for clause in node.children_by_field_name("alternative"):
-            body = clause.child_by_field_name("consequence") or clause.child_by_field_name("body")
-            if clause.type == "elif_clause":
-                condition = clause.child_by_field_name("condition")
-                test = _flat(condition) if condition is not None else "?"
-                if body is not None:
-                    effects += self._block(body, aliases, when + negated + [test], via, depth)
-                negated.append(f"not ({test})")
-            elif body is not None:
-                effects += self._block(body, aliases, when + negated, via, depth)
-        return effects
+        return [
+            effect
+            for body, conditions in if_branches(node)
+            for effect in self._block(body, aliases, when + conditions, via, depth)
+        ]
 
     def _expression(
         self, node: tree_sitter.Node, aliases: dict[str, str], when: list[str], via: str, depth: int
@@ -222,13 +208,13 @@ class _HookReader:
                 return []
             targets = left.named_children if left.type in ("pattern_list", "tuple_pattern") else [left]
             return [
-                Effect(field, _flat(right), line, condition, via)
+                Effect(field, one_line(right), line, condition, via)
                 for target in targets
                 if target.type in ("attribute", "subscript")
                 and (field := _chain(target, aliases)) is not None
                 and field
             ] + [
-                Effect(_flat(target), _flat(right), line, condition, via, process_wide=True)
+                Effect(one_line(target), one_line(right), line, condition, via, process_wide=True)
                 for target in targets
                 if target.type in ("attribute", "subscript") and _process_wide(target)
             ]
@@ -237,7 +223,7 @@ class _HookReader:
             operator = node.child_by_field_name("operator")
             field = _chain(left, aliases) if left is not None else None
             if field and right is not None:
-                written = f"{node_text(operator) if operator else '?='} {_flat(right)}"
+                written = f"{node_text(operator) if operator else '?='} {one_line(right)}"
                 return [Effect(field, written, line, condition, via)]
             return []
         if node.type == "call":
@@ -256,10 +242,12 @@ class _HookReader:
         name = node_text(method)
         field = _chain(receiver, aliases)
         if _process_wide(function) and (name in _MUTATORS or name.startswith("set") or name == "putenv"):
-            shown = _flat(arguments) if arguments is not None else "()"
-            return [Effect(_flat(receiver), f".{name}{shown}", node.start_point.row + 1, " and ".join(when), via, True)]
+            shown = one_line(arguments) if arguments is not None else "()"
+            return [
+                Effect(one_line(receiver), f".{name}{shown}", node.start_point.row + 1, " and ".join(when), via, True)
+            ]
         if field and name in _MUTATORS:
-            shown = _flat(arguments) if arguments is not None else "()"
+            shown = one_line(arguments) if arguments is not None else "()"
             return [Effect(field, f".{name}{shown}", node.start_point.row + 1, " and ".join(when), via)]
         if receiver.type == "identifier" and node_text(receiver) in _RECEIVERS and depth == 0:
             return self._helper(name, arguments, aliases, when)
@@ -316,7 +304,7 @@ def _chain(node: tree_sitter.Node, aliases: dict[str, str]) -> str | None:
         if not prefix:
             return None
         index = node.child_by_field_name("subscript")
-        return f"{prefix}[{_flat(index) if index is not None else ''}]"
+        return f"{prefix}[{one_line(index) if index is not None else ''}]"
     if node.type == "parenthesized_expression" and node.named_children:
         return _chain(node.named_children[0], aliases)
     return None
@@ -329,20 +317,15 @@ _PROCESS_WIDE = re.compile(r"^(os\.environ\b|os\.putenv$|torch\.|sys\.)")
 
 def _process_wide(node: tree_sitter.Node) -> bool:
     """`os.environ[...]`, `os.environ.setdefault`, `torch.set_num_threads`, `torch.backends.x.y`, `sys.x`."""
-    return _PROCESS_WIDE.match(_flat(node)) is not None
+    return _PROCESS_WIDE.match(one_line(node)) is not None
 
 
 def _loop_guard(node: tree_sitter.Node) -> list[str]:
     if node.type == "for_statement":
         left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
         if left is not None and right is not None:
-            return [f"for {_flat(left)} in {_flat(right)}"]
+            return [f"for {one_line(left)} in {one_line(right)}"]
     if node.type == "while_statement":
         condition = node.child_by_field_name("condition")
-        return [f"while {_flat(condition)}"] if condition is not None else []
+        return [f"while {one_line(condition)}"] if condition is not None else []
     return []
-
-
-def _flat(node: tree_sitter.Node) -> str:
-    """A node's text on one line, its whitespace collapsed (a wrapped condition reads as written)."""
-    return re.sub(r"([(\[{])\s+|\s+([)\]}])", r"\1\2", " ".join(node_text(node).split()))

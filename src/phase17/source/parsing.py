@@ -108,6 +108,36 @@ def node_text(node: tree_sitter.Node) -> str:
     return decode_text(node.text or b"")
 
 
+def one_line(node: tree_sitter.Node) -> str:
+    """A node's text on one line, its whitespace collapsed and none inside brackets (a wrapped condition or value
+    reads as written)."""
+    return re.sub(r"([(\[{])\s+|\s+([)\]}])", r"\1\2", " ".join(node_text(node).split()))
+
+
+def if_branches(node: tree_sitter.Node) -> list[tuple[tree_sitter.Node, list[str]]]:
+    """The blocks of an `if` statement, in order, each with the conditions under which it runs, one line each:
+    the if's test; for an elif, `not (...)` of each earlier test, then its own; for the else, those negations
+    alone. A test missing from a broken parse reads "?"."""
+    condition = node.child_by_field_name("condition")
+    test = one_line(condition) if condition is not None else "?"
+    branches: list[tuple[tree_sitter.Node, list[str]]] = []
+    consequence = node.child_by_field_name("consequence")
+    if consequence is not None:
+        branches.append((consequence, [test]))
+    negated = [f"not ({test})"]
+    for clause in node.children_by_field_name("alternative"):
+        body = clause.child_by_field_name("consequence") or clause.child_by_field_name("body")
+        if clause.type == "elif_clause":
+            tested = clause.child_by_field_name("condition")
+            other = one_line(tested) if tested is not None else "?"
+            if body is not None:
+                branches.append((body, [*negated, other]))
+            negated.append(f"not ({other})")
+        elif body is not None:
+            branches.append((body, list(negated)))
+    return branches
+
+
 def parameter_names(function: tree_sitter.Node) -> list[str]:
     """The names of a function definition's parameters, in order (`self` and `cls` included; `*args` as `args`)."""
     parameters = function.child_by_field_name("parameters")
