@@ -3,7 +3,6 @@ the digest of phase17's own code that every kept answer is stamped with."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 from functools import cache
 from pathlib import Path
@@ -11,12 +10,17 @@ from pathlib import Path
 
 def cache_root() -> Path:
     """Where phase17 keeps what it can rebuild; PHASE17_CACHE_DIR overrides the user cache folder."""
+    return Path(cache_folder())
+
+
+def cache_folder() -> str:
+    """cache_root as a plain path (for `phase17 --help`'s kept text, read before pathlib is imported)."""
     override = os.environ.get("PHASE17_CACHE_DIR")
     if override:
-        return Path(override).expanduser()
+        return os.path.expanduser(override)
     import platformdirs
 
-    return Path(platformdirs.user_cache_dir("phase17"))
+    return platformdirs.user_cache_dir("phase17")
 
 
 @cache
@@ -24,6 +28,8 @@ def code_digest() -> str:
     """One digest of phase17's own code, every .py, .scm and .yaml file of the installed package, read once a
     process: an answer kept in a cache and stamped with it is never read by code other than the code that computed
     it, whichever module changed (no hand-kept list of the modules an answer depends on can miss one)."""
+    import hashlib
+
     package = Path(__file__).resolve().parent
     digest = hashlib.sha256()
     for path in sorted(package.rglob("*")):

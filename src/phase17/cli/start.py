@@ -65,14 +65,11 @@ def help_key(arguments: list[str]) -> str | None:
 
 
 def _help_file(key: str) -> str:
-    folder = os.environ.get("PHASE17_CACHE_DIR")
-    if not folder:
-        import platformdirs
-
-        folder = platformdirs.user_cache_dir("phase17")
     import zlib
 
-    return os.path.join(os.path.expanduser(folder), "help", f"{zlib.crc32(key.encode()):08x}.txt")
+    from phase17.cache import cache_folder
+
+    return os.path.join(cache_folder(), "help", f"{zlib.crc32(key.encode()):08x}.txt")
 
 
 def print_kept(key: str) -> bool:
